@@ -1,0 +1,35 @@
+# Clearline: `make demo` runs the whole site on simulators; `make test` runs the whole suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv system-deps lint test demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (set PY=python3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+test: venv system-deps lint
+	$(BIN)/python -m pytest
+
+demo: venv
+	$(BIN)/clearline demo
+
+bench: venv
+	$(BIN)/clearline bench
+
+clean:
+	rm -rf $(VENV) var bench-results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m clearline``: the same as the ``clearline`` command."""
+
+from clearline.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Device codecs, transports and adapters: scanners, scales, checkweighers, PLCs, X-ray."""

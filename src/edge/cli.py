@@ -1,0 +1,110 @@
+"""``clearline edge run``: run one line's edge until interrupted."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from edge.config import EdgeConfigError, load_edge_site
+from inspection.rules import RulesError, load_rules
+
+if TYPE_CHECKING:
+    from edge.desk_view import DeskView
+
+log = logging.getLogger(__name__)
+
+edge_app = typer.Typer(name="edge", help="Run the edge of one sorting line.", no_args_is_help=True)
+
+
+@edge_app.command("run")
+def run_command(
+    config: Path = typer.Option(..., "--config", help="Site file (YAML) with an 'edges' list."),
+    edge_id: str | None = typer.Option(None, "--edge", help="Which edge of the file to run."),
+    rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default packaged)."),
+) -> None:
+    """Connect to the line's devices, the broker and the hub, and decide every parcel."""
+    from edge.runtime import EdgeRuntime
+
+    try:
+        site = load_edge_site(config)
+        cfg = site.edge(edge_id)
+        rules = load_rules(rules_path)
+    except (EdgeConfigError, RulesError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+    runtime = EdgeRuntime(site.site, cfg, rules)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    runtime.start()
+    try:
+        done.wait()
+    finally:
+        runtime.stop()
+
+
+@edge_app.command("desk")
+def desk_command(
+    config: Path = typer.Option(..., "--config", help="Site file (YAML) with a 'desks' list."),
+    desk_id: str | None = typer.Option(None, "--desk", help="Which desk of the file to run."),
+    plain: bool = typer.Option(False, "--plain", help="One line per parcel instead of a screen."),
+    rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default packaged)."),
+) -> None:
+    """Run a manual desk: scan, weigh, and see where each parcel goes and why."""
+    from devices.errors import DeviceError
+    from edge.desk import DeskError
+    from edge.desk_runtime import DeskRuntime
+    from edge.desk_view import DeskView, plain_line
+
+    try:
+        site = load_edge_site(config)
+        cfg = site.desk(desk_id)
+        rules = load_rules(rules_path)
+    except (EdgeConfigError, RulesError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+    view = DeskView(cfg.desk_id)
+    try:
+        if plain:
+            runtime = DeskRuntime(
+                site.site, cfg, rules, on_result=lambda r: typer.echo(plain_line(r))
+            )
+        else:
+            runtime = DeskRuntime(site.site, cfg, rules, on_result=view.show, on_status=view.status)
+    except (DeskError, DeviceError) as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    runtime.start()
+    try:
+        if plain:
+            done.wait()
+        else:
+            _live(view, done)
+    finally:
+        runtime.stop()
+
+
+def _live(view: DeskView, done: threading.Event) -> None:
+    """Redraw the desk screen until ``done``; log lines print above it, not across it."""
+    import sys
+
+    from rich.live import Live
+
+    handlers = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    with Live(view.render(), refresh_per_second=4, redirect_stderr=True) as live:
+        old = [h.setStream(sys.stderr) for h in handlers]  # the Live's stderr proxy
+        try:
+            while not done.wait(0.25):
+                live.update(view.render())
+        finally:
+            for h, stream in zip(handlers, old, strict=True):
+                if stream is not None:
+                    h.setStream(stream)

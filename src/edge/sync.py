@@ -1,0 +1,134 @@
+"""Delta sync from the hub: declarations, customs statuses and rules into the edge's cache."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from edge.cache import DeclarationCache
+from inspection.codec import declaration_from_dict
+from inspection.model import Declaration, DocKind
+from inspection.rules import RulesError, RuleSet, parse_rules
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncApplied:
+    """One sync page for the engine: new or changed declarations, statuses, maybe rules."""
+
+    declarations: tuple[Declaration, ...]
+    statuses: tuple[tuple[DocKind, str, int], ...]
+    rules: RuleSet | None = None
+
+
+def parse_page(body: dict[str, Any]) -> tuple[list[Declaration], list[tuple[DocKind, str, int]]]:
+    """Turn a hub sync page into declarations and (kind, key, status) triples."""
+    decls: list[Declaration] = []
+    statuses: list[tuple[DocKind, str, int]] = []
+    for item in body.get("declarations", []):
+        raw = {k: v for k, v in item["declaration"].items() if v is not None}
+        raw["lines"] = [
+            {k: v for k, v in ln.items() if v is not None} for ln in raw.get("lines", [])
+        ]
+        decl = declaration_from_dict(raw)
+        decls.append(decl)
+        if item.get("customs_status") is not None:
+            statuses.append((decl.kind, decl.business_key, int(item["customs_status"])))
+    return decls, statuses
+
+
+class HubSync:
+    """A thread that pulls sync pages until caught up, then waits for a notice or a timer."""
+
+    def __init__(
+        self,
+        hub_url: str,
+        api_key: str,
+        cache: DeclarationCache,
+        submit: Callable[[object], None],
+        stop: threading.Event,
+        *,
+        page_size: int = 2000,
+        interval_s: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=hub_url.rstrip("/"),
+            headers={"X-API-Key": api_key},
+            timeout=30.0,
+            transport=transport,
+        )
+        self._cache, self._submit, self._stop = cache, submit, stop
+        self._page_size, self._interval_s = page_size, interval_s
+        self._wake = threading.Event()
+        self.cursor = cache.meta("cursor") or ""
+        self._digest = ""
+        self.synced = 0
+        self.failures = 0
+        self._down = False
+        #: set once a pull found nothing more waiting at the hub
+        self.caught_up = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edge-sync", daemon=True)
+
+    def start(self) -> None:
+        """Start pulling."""
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Pull now (the hub announced new data)."""
+        self._wake.set()
+
+    def join(self, timeout_s: float = 10.0) -> None:
+        """Wait for the thread after the stop event was set."""
+        self._wake.set()
+        self._thread.join(timeout_s)
+        self._client.close()
+
+    def pull_once(self) -> bool:
+        """Fetch and apply one page; return True when more pages are waiting."""
+        resp = self._client.get(
+            "/api/v1/sync/declarations",
+            params={"cursor": self.cursor, "limit": self._page_size, "rules_digest": self._digest},
+        )
+        resp.raise_for_status()
+        body = resp.json()
+        decls, statuses = parse_page(body)
+        rules = None
+        rules_text = None
+        meta = body.get("rules")
+        if meta and meta.get("text"):
+            try:
+                rules = parse_rules(meta["text"], f"hub rules {meta.get('version')}")
+                rules_text = meta["text"]
+                self._digest = meta.get("digest", "")
+            except RulesError as err:
+                log.error("hub sent rules the edge cannot use; keeping the old ones: %s", err)
+        self._cache.store(decls, statuses, body["next_cursor"], rules_text)
+        self.cursor = body["next_cursor"]
+        self.synced += len(decls)
+        if decls or statuses or rules is not None:
+            self._submit(SyncApplied(tuple(decls), tuple(statuses), rules))
+        return bool(body.get("more"))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.pull_once() and not self._stop.is_set():
+                    pass
+                self.caught_up.set()
+                if self._down:
+                    log.info("hub sync: reachable again at cursor %s", self.cursor)
+                    self._down = False
+            except (httpx.HTTPError, ValueError, KeyError) as err:
+                self.failures += 1
+                if not self._down:
+                    log.warning("hub sync: unavailable (%s); deciding from the local copy", err)
+                    self._down = True
+            self._wake.wait(self._interval_s)
+            self._wake.clear()

@@ -1,0 +1,1 @@
+"""The central service: database, imports, API, event ingest, UI, statistics."""

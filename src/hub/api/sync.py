@@ -1,0 +1,63 @@
+"""Delta sync of declarations, customs statuses and the rules version, for edges."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from hub.deps import EdgeMachine, SessionDep
+from hub.services import sync as service
+
+router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
+
+
+class SyncRules(BaseModel):
+    """The current rules; ``text`` only when the edge's digest differs."""
+
+    number: int
+    version: str
+    digest: str
+    text: str | None
+
+
+class SyncDeclaration(BaseModel):
+    """One declaration in its current state; amounts are exact decimal text."""
+
+    id: str
+    change: int = Field(description="Its change number; the cursor after it.")
+    customs_status: int | None
+    status_time: str | None
+    updated_at: str
+    declaration: dict[str, Any] = Field(
+        description="Every field of inspection.model.Declaration, with lines and extra."
+    )
+
+
+class SyncPage(BaseModel):
+    """One page of changes; call again with ``next_cursor`` while ``more`` is true."""
+
+    cursor: str
+    next_cursor: str
+    more: bool
+    rules: SyncRules | None
+    declarations: list[SyncDeclaration]
+
+
+@router.get("/declarations", response_model=SyncPage, summary="Declarations changed since a cursor")
+def sync_declarations(
+    principal: EdgeMachine,
+    session: SessionDep,
+    cursor: Annotated[
+        str, Query(max_length=18, pattern=r"^[0-9]*$", description="Empty for the beginning.")
+    ] = "",
+    limit: Annotated[int, Query(ge=1, le=service.MAX_SYNC_LIMIT)] = 1000,
+    rules_digest: Annotated[
+        str, Query(max_length=64, description="Digest of the rules the edge holds.")
+    ] = "",
+) -> Any:
+    """Return declarations whose newest change is after ``cursor``, oldest change first."""
+    body = service.page(session, cursor, limit, rules_digest)
+    return JSONResponse(body)

@@ -1,0 +1,65 @@
+"""Inspector verdicts: record (audited, then sent to the edges) and list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from hub.auth import Principal
+from hub.auth_models import Role
+from hub.deps import ClockDep, SessionDep, SettingsDep, require_roles
+from hub.services import verdicts as service
+from hub.services.parcel_schemas import VerdictView
+
+router = APIRouter(prefix="/api/v1/verdicts", tags=["verdicts"])
+
+Inspector = Annotated[Principal, Depends(require_roles(Role.INSPECTOR))]
+VerdictReader = Annotated[Principal, Depends(require_roles(Role.INSPECTOR, Role.SUPERVISOR))]
+
+
+def get_publisher(request: Request) -> service.VerdictPublisher | None:
+    """The hub's MQTT side (``app.state.hub_mqtt``) when it runs, else None."""
+    publisher: service.VerdictPublisher | None = getattr(request.app.state, "hub_mqtt", None)
+    return publisher
+
+
+PublisherDep = Annotated[service.VerdictPublisher | None, Depends(get_publisher)]
+
+
+@router.post(
+    "", response_model=service.VerdictRecorded, status_code=201, summary="Record a verdict"
+)
+def post_verdict(
+    *,
+    inspector: Inspector,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    body: service.VerdictCreate,
+) -> service.VerdictRecorded:
+    """Record who decided what, when and why (audit log), then publish it QoS 1 to
+    ``clearline/{site}/hub/verdict``; ``published`` is false when the broker was away
+    (it is sent when the hub reconnects)."""
+    return service.record_verdict(
+        session,
+        body,
+        site=settings.site_id,
+        principal=inspector,
+        clock=clock,
+        publisher=publisher,
+    )
+
+
+@router.get("", response_model=list[VerdictView], summary="List verdicts")
+def list_verdicts(
+    *,
+    _reader: VerdictReader,
+    session: SessionDep,
+    parcel_code: Annotated[str | None, Query(max_length=64)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST)] = 100,
+) -> list[VerdictView]:
+    """Verdicts newest first, optionally for one parcel code."""
+    return service.list_verdicts(session, parcel_code=parcel_code, limit=limit, offset=offset)

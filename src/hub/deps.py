@@ -1,0 +1,125 @@
+"""FastAPI dependencies: the database session, the caller, and per-route role rules.
+
+Every route declares who may call it: ``Depends(require_roles(...))`` (or the
+:data:`Supervisor`-style aliases built from it) or, for the few open routes,
+``dependencies=[PUBLIC]``. The route-table test fails any route with neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from hub.auth import Principal, check_role
+from hub.auth_models import Role
+from hub.services import users
+from hub.services.errors import Unauthenticated
+from hub.settings import HubSettings
+from inspection.clock import Clock
+
+#: Cookie that carries a bearer token for browser pages.
+SESSION_COOKIE = "clearline_session"
+#: Header that carries a machine API key.
+API_KEY_HEADER = "X-API-Key"
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_api_key = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False)
+
+
+def get_engine(request: Request) -> Engine:
+    """Return the app's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_settings(request: Request) -> HubSettings:
+    """Return the app's settings."""
+    settings: HubSettings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    """Return the app's clock (the system clock unless a test injected another)."""
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """Yield one session per request; it is closed (rolled back if open) afterwards."""
+    with Session(engine) as session:
+        yield session
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[HubSettings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_principal(
+    session: SessionDep,
+    clock: ClockDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
+    """Return who is calling, from a bearer token, an API key or the session cookie.
+
+    Raises :class:`Unauthenticated` (401) when none is given or it is not valid.
+    """
+    secret = bearer or api_key or cookie
+    if not secret:
+        raise Unauthenticated("credentials are required: a bearer token or an X-API-Key")
+    return users.principal_for(session, secret, clock.now())
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+class RoleCheck:
+    """A dependency that lets through only principals holding one of ``roles``."""
+
+    def __init__(self, roles: frozenset[Role]) -> None:
+        """Keep the roles this check allows (admin is always allowed too)."""
+        self.roles = roles
+
+    def __call__(self, principal: CurrentUser) -> Principal:
+        """Return the caller if allowed; raise Forbidden (403) otherwise."""
+        return check_role(principal, self.roles)
+
+    def __repr__(self) -> str:
+        """Name the roles, for test messages."""
+        return f"RoleCheck({sorted(r.value for r in self.roles)})"
+
+
+def require_roles(*roles: Role) -> RoleCheck:
+    """Return a dependency allowing only callers with one of ``roles`` (or admin)."""
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+    return RoleCheck(frozenset(roles))
+
+
+def public_route() -> None:
+    """Mark a route as open to anyone (health, metrics, login); it checks nothing."""
+
+
+#: Put in a route's ``dependencies`` to declare it deliberately public.
+PUBLIC = Depends(public_route)
+
+#: Callers allowed to read declarations (filers see only their own enterprise's).
+Reader = Annotated[
+    Principal,
+    Depends(require_roles(Role.SUPERVISOR, Role.FILER, Role.INSPECTOR, Role.OPERATOR)),
+]
+#: Callers allowed to file declarations and receipts.
+Filer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.FILER))]
+#: Supervisors (and admin).
+Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
+#: Edge machines (and admin).
+EdgeMachine = Annotated[Principal, Depends(require_roles(Role.EDGE))]

@@ -1,0 +1,264 @@
+"""Declarations: filing (JSON or files), listing with filters, one with its history.
+
+A filer (a principal bound to an enterprise code) files and sees only declarations that
+name its enterprise as e-commerce company, platform, declaring agent or logistics company.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import ColumnElement, func, or_
+from sqlmodel import Session, col, select
+
+from hub.auth import Principal
+from hub.importer import FileReport, import_records
+from hub.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.services.errors import Invalid, NotFound
+from inspection.clock import Clock
+from inspection.formats import detect_format, read_records
+from inspection.formats.detect import HEAD_BYTES
+from inspection.model import Declaration, DocKind, FormatError, ParsedRecord, Receipt, RecordError
+
+log = logging.getLogger(__name__)
+
+#: Columns that name an enterprise a filer may own a declaration through.
+OWNER_COLUMNS = ("ebc_code", "ebp_code", "agent_code", "logistics_code")
+#: Largest page of a list.
+MAX_LIMIT = 500
+
+
+def _codes(values: Iterable[str]) -> set[str]:
+    return {v.strip().upper() for v in values if v and v.strip()}
+
+
+def declaration_owned(principal: Principal, decl: Declaration | DeclarationRow) -> bool:
+    """Return whether ``principal`` may see and file ``decl`` (always, unless a filer)."""
+    if not principal.is_filer:
+        return True
+    return principal.enterprise.upper() in _codes(getattr(decl, c) for c in OWNER_COLUMNS)
+
+
+def owner_clause(principal: Principal) -> ColumnElement[bool] | None:
+    """Return the SQL condition restricting declarations to the filer's enterprise."""
+    if not principal.is_filer:
+        return None
+    code = principal.enterprise.upper()
+    return or_(*(func.upper(getattr(DeclarationRow, c)) == code for c in OWNER_COLUMNS))
+
+
+def _stored(session: Session, kind: str, key: str) -> DeclarationRow | None:
+    return session.exec(
+        select(DeclarationRow).where(
+            DeclarationRow.kind == kind, DeclarationRow.business_key == key
+        )
+    ).first()
+
+
+def _guard(
+    records: Iterable[ParsedRecord], principal: Principal, session: Session
+) -> Iterator[ParsedRecord]:
+    """Turn records a filer may not file into rejections; pass the rest through."""
+    if not principal.is_filer:
+        yield from records
+        return
+    code = principal.enterprise.upper()
+    for rec in records:
+        item = rec.item
+        if isinstance(item, Declaration):
+            if not declaration_owned(principal, item):
+                reason = f"the declaration does not name enterprise {code}"
+                yield ParsedRecord(rec.index, RecordError(rec.index, "ebc_code", reason))
+                continue
+            existing = _stored(session, item.kind.value, item.business_key)
+            if existing is not None and not declaration_owned(principal, existing):
+                reason = "this business key belongs to another enterprise's declaration"
+                yield ParsedRecord(rec.index, RecordError(rec.index, "business_key", reason))
+                continue
+        elif isinstance(item, Receipt):
+            existing = _stored(session, item.kind.value, item.business_key)
+            if existing is None or not declaration_owned(principal, existing):
+                reason = f"no declaration of enterprise {code} has this business key"
+                yield ParsedRecord(rec.index, RecordError(rec.index, "business_key", reason))
+                continue
+        yield rec
+
+
+def import_stream(
+    session: Session,
+    principal: Principal,
+    stream: BinaryIO,
+    source: str,
+    clock: Clock,
+    *,
+    claimed_format: str | None = None,
+) -> FileReport:
+    """Import one uploaded file (format detected from its content) as ``principal``."""
+    try:
+        fmt = detect_format(stream.read(HEAD_BYTES), source, claimed_format)
+        stream.seek(0)
+        records = read_records(stream, fmt, source)
+    except FormatError as err:
+        return FileReport(file=source, error=str(err))
+    guarded = _guard(records, principal, session)
+    return import_records(session, guarded, source=source, format_label=fmt.label, clock=clock)
+
+
+def import_items(
+    session: Session,
+    principal: Principal,
+    items: Sequence[Declaration | Receipt],
+    source: str,
+    clock: Clock,
+) -> FileReport:
+    """Import declarations or receipts given as JSON, as ``principal``."""
+    records = [ParsedRecord(i, item) for i, item in enumerate(items, start=1)]
+    guarded = _guard(records, principal, session)
+    return import_records(session, guarded, source=source, format_label="json", clock=clock)
+
+
+def file_one(
+    session: Session, principal: Principal, decl: Declaration, clock: Clock
+) -> tuple[FileReport, DeclarationRow]:
+    """File one declaration; return the report and the stored row.
+
+    Raises :class:`Invalid` naming the field when the declaration is refused.
+    """
+    report = import_items(session, principal, [decl], "api", clock)
+    if report.rejections:
+        first = report.rejections[0]
+        raise Invalid(first.reason, field=first.field)
+    row = _stored(session, decl.kind.value, decl.business_key)
+    if row is None:
+        raise Invalid("the declaration was not stored", field="")
+    return report, row
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationFilter:
+    """What a declaration list is narrowed to; empty fields do not narrow."""
+
+    kind: DocKind | None = None
+    trade_mode: str = ""
+    enterprise: str = ""
+    customs_status: int | None = None
+    code: str = ""
+
+
+def list_declarations(
+    session: Session, principal: Principal, flt: DeclarationFilter, offset: int, limit: int
+) -> tuple[list[DeclarationRow], int]:
+    """Return one page of declarations visible to ``principal`` (newest change first) and
+    the total matching."""
+    if limit < 1 or limit > MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    conds: list[ColumnElement[bool]] = []
+    owner = owner_clause(principal)
+    if owner is not None:
+        conds.append(owner)
+    if flt.kind is not None:
+        conds.append(col(DeclarationRow.kind) == flt.kind.value)
+    if flt.trade_mode:
+        conds.append(col(DeclarationRow.trade_mode) == flt.trade_mode)
+    if flt.enterprise:
+        code = flt.enterprise.strip().upper()
+        conds.append(or_(*(getattr(DeclarationRow, c) == code for c in OWNER_COLUMNS)))
+    if flt.customs_status is not None:
+        conds.append(col(DeclarationRow.customs_status) == flt.customs_status)
+    if flt.code:
+        code = flt.code.strip()
+        conds.append(
+            or_(
+                col(DeclarationRow.business_key) == code,
+                col(DeclarationRow.order_no) == code,
+                col(DeclarationRow.logistics_no) == code,
+                col(DeclarationRow.invt_no) == code,
+                col(DeclarationRow.cop_no) == code,
+            )
+        )
+    total = session.exec(select(func.count()).select_from(DeclarationRow).where(*conds)).one()
+    rows = session.exec(
+        select(DeclarationRow)
+        .where(*conds)
+        .order_by(col(DeclarationRow.updated_at).desc(), col(DeclarationRow.id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return list(rows), int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationRecord:
+    """One declaration with its goods lines, status history and receipts."""
+
+    row: DeclarationRow
+    lines: list[DeclarationLineRow]
+    history: list[StatusHistoryRow]
+    receipts: list[ReceiptRow]
+
+    def extra(self) -> dict[str, str]:
+        """Return the extra source fields."""
+        value: Any = json.loads(self.row.extra or "{}")
+        return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def get_declaration(
+    session: Session, principal: Principal, declaration_id: uuid.UUID
+) -> DeclarationRecord:
+    """Return one declaration visible to ``principal``; raise NotFound otherwise."""
+    row = session.get(DeclarationRow, declaration_id)
+    if row is None or not declaration_owned(principal, row):
+        raise NotFound(f"no declaration {declaration_id}")
+    lines = session.exec(
+        select(DeclarationLineRow)
+        .where(DeclarationLineRow.declaration_id == declaration_id)
+        .order_by(col(DeclarationLineRow.gnum))
+    ).all()
+    history = session.exec(
+        select(StatusHistoryRow)
+        .where(StatusHistoryRow.declaration_id == declaration_id)
+        .order_by(col(StatusHistoryRow.at), col(StatusHistoryRow.id))
+    ).all()
+    receipts = session.exec(
+        select(ReceiptRow)
+        .where(ReceiptRow.declaration_id == declaration_id)
+        .order_by(col(ReceiptRow.received_at), col(ReceiptRow.id))
+    ).all()
+    return DeclarationRecord(row, list(lines), with_filing(row, list(history)), list(receipts))
+
+
+def with_filing(row: DeclarationRow, history: list[StatusHistoryRow]) -> list[StatusHistoryRow]:
+    """Return ``history`` with the filing first: a declaration never amended keeps its
+    filing in its own row (the import writes a ``filed`` history row on first amendment)."""
+    if any(h.event == "filed" for h in history):
+        return history
+    filing = StatusHistoryRow(
+        id=uuid.uuid5(row.id, "filed"),
+        declaration_id=row.id,
+        at=row.created_at,
+        event="filed",
+        content_hash=row.content_hash,
+        source_file=row.source_file,
+    )
+    return [filing, *history]
+
+
+def save_upload(stream: BinaryIO, target: Path, max_bytes: int) -> int:
+    """Copy an upload to ``target`` in 1 MiB chunks; return its size in bytes.
+
+    Raises :class:`Invalid` when it is larger than ``max_bytes``.
+    """
+    size = 0
+    with target.open("wb") as out:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                raise Invalid(f"the file is larger than {max_bytes} bytes", field="files")
+            out.write(chunk)
+    return size

@@ -1,0 +1,310 @@
+"""Parcel queries: the filtered list, and one parcel's timeline with what it was matched to."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Text, and_, cast, func, or_, select
+from sqlalchemy.engine import Connection, RowMapping
+from sqlmodel import Session
+
+from hub.event_models import EVENT, PARCEL, VERDICT
+from hub.models import DECLARATION, DECLARATION_LINE
+from hub.services.errors import Invalid, NotFound
+from hub.services.parcel_schemas import (
+    Comparison,
+    ConfirmationView,
+    DecisionView,
+    DeclarationView,
+    LineView,
+    ParcelPage,
+    ParcelSummary,
+    ReasonView,
+    Timeline,
+    TimelineEvent,
+    VerdictView,
+)
+from hub.wording import event_summary, outcome_words, reason_words
+from inspection.masking import mask_id, mask_name, mask_phone, scrub
+from inspection.model import PARCEL_KINDS
+from inspection.reasons import Outcome, Reason
+
+#: Most parcels one page may hold.
+MAX_PAGE = 500
+#: Most events a timeline shows (a parcel has a handful per pass).
+MAX_TIMELINE_EVENTS = 2000
+_FREE_TEXT = ("notes", "detail", "alarm")
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Start and end (exclusive) of a UTC calendar day."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def list_parcels(
+    session: Session,
+    *,
+    outcome: str | None = None,
+    reason: str | None = None,
+    day: date | None = None,
+    edge: str | None = None,
+    site: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ParcelPage:
+    """Return one page of parcel passes matching every given filter, newest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be 1..{MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise Invalid("offset must not be negative", field="offset")
+    conds: list[Any] = []
+    if outcome is not None:
+        if outcome not in Outcome.__members__:
+            raise Invalid(f"outcome must be one of {list(Outcome.__members__)}", field="outcome")
+        conds.append(PARCEL.c.outcome == outcome)
+    if reason is not None:
+        if reason not in Reason.__members__:
+            raise Invalid(f"reason {reason!r} is not a reason code", field="reason")
+        conds.append(cast(PARCEL.c.reasons, Text).like(f'%"{reason}"%'))
+    if day is not None:
+        start, end = day_bounds(day)
+        conds.append(and_(PARCEL.c.first_seen >= start, PARCEL.c.first_seen < end))
+    if edge is not None:
+        conds.append(PARCEL.c.edge_id == edge)
+    if site is not None:
+        conds.append(PARCEL.c.site == site)
+    conn = session.connection()
+    total = conn.execute(select(func.count()).select_from(PARCEL).where(*conds)).scalar_one()
+    rows = conn.execute(
+        select(PARCEL)
+        .where(*conds)
+        .order_by(PARCEL.c.first_seen.desc(), PARCEL.c.parcel_key)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    items = [ParcelSummary.model_validate(dict(r)) for r in rows]
+    return ParcelPage(total=int(total), limit=limit, offset=offset, items=items)
+
+
+def _find_passes(conn: Connection, query: str) -> list[RowMapping]:
+    """Parcel rows named by a parcel code, a code read, a parcel key or a PLC item id."""
+    conds: list[Any] = [PARCEL.c.parcel_code == query, PARCEL.c.parcel_key == query]
+    if query.isascii() and query.isdigit() and len(query) <= 10:
+        conds.append(PARCEL.c.item_id == int(query))
+    rows = list(
+        conn.execute(select(PARCEL).where(or_(*conds)).order_by(PARCEL.c.first_seen)).mappings()
+    )
+    return rows
+
+
+def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Event data as shown: free-text fields with long numbers masked."""
+    out = dict(data)
+    for key in _FREE_TEXT:
+        value = out.get(key)
+        if isinstance(value, str):
+            out[key] = scrub(value)
+        elif isinstance(value, list):
+            out[key] = [scrub(str(v)) for v in value]
+    return out
+
+
+def get_timeline(session: Session, query: str) -> Timeline:
+    """Return the story of the parcel named by ``query`` (code, parcel key or PLC item id).
+
+    Raises NotFound when no parcel pass and no event names it.
+    """
+    query = query.strip()
+    if not query or len(query) > 200:
+        raise Invalid("give a parcel code, parcel key or item id of 1..200 characters")
+    conn = session.connection()
+    passes = _find_passes(conn, query)
+    codes = {p["parcel_code"] for p in passes if p["parcel_code"]}
+    if not passes:
+        codes = {query}
+    keys = [p["parcel_key"] for p in passes]
+    event_rows = list(
+        conn.execute(
+            select(EVENT)
+            .where(or_(EVENT.c.parcel_key.in_(keys), EVENT.c.parcel_code.in_(codes)))
+            .order_by(EVENT.c.at, EVENT.c.event_id)
+            .limit(MAX_TIMELINE_EVENTS)
+        ).mappings()
+    )
+    if not passes and not event_rows:
+        raise NotFound(f"no parcel known as {query[:64]!r}")
+    events = [
+        TimelineEvent(
+            event_id=r["event_id"],
+            at=r["at"],
+            kind=r["kind"],
+            edge_id=r["edge_id"],
+            item_id=r["item_id"],
+            device_id=r["data"].get("device_id"),
+            summary=event_summary(r["kind"], r["data"], r["item_id"]),
+            data=_shown_data(r["data"]),
+        )
+        for r in event_rows
+    ]
+    decided = [p for p in passes if p["outcome"]]
+    latest = decided[-1] if decided else (passes[-1] if passes else None)
+    code = latest["parcel_code"] if latest is not None else query
+    declaration = _declaration(conn, latest, code)
+    return Timeline(
+        query=query,
+        parcel_code=code,
+        passes=[ParcelSummary.model_validate(dict(p)) for p in passes],
+        events=events,
+        decision=_decision(latest, events),
+        confirmation=_confirmation(latest),
+        verdicts=_verdicts(conn, codes),
+        declaration=declaration,
+        comparisons=_comparisons(latest, declaration),
+    )
+
+
+def _decision(parcel: RowMapping | None, events: list[TimelineEvent]) -> DecisionView | None:
+    """The latest decision of the parcel, with reasons in words and the edge's notes."""
+    if parcel is None or not parcel["outcome"]:
+        return None
+    notes: list[str] = []
+    for ev in events:
+        if ev.kind == "decided" and ev.at == parcel["decided_at"]:
+            notes = [str(n) for n in ev.data.get("notes") or []]
+    return DecisionView(
+        outcome=parcel["outcome"],
+        outcome_words=outcome_words(parcel["outcome"]),
+        reasons=[ReasonView(code=r, words=reason_words(r)) for r in parcel["reasons"]],
+        rule_set_version=parcel["rule_set_version"],
+        chute=parcel["chute"],
+        decided_at=parcel["decided_at"],
+        latency_ms=parcel["latency_ms"],
+        notes=notes,
+    )
+
+
+def _confirmation(parcel: RowMapping | None) -> ConfirmationView | None:
+    """The sorter's confirmation of the latest pass, if any."""
+    if parcel is None or parcel["confirmed_status"] is None:
+        return None
+    return ConfirmationView(
+        chute=parcel["confirmed_chute"],
+        status=parcel["confirmed_status"],
+        at=parcel["confirmed_at"],
+    )
+
+
+def _verdicts(conn: Connection, codes: set[str]) -> list[VerdictView]:
+    """Every verdict recorded for the parcel's codes, oldest first."""
+    if not codes:
+        return []
+    rows = conn.execute(
+        select(VERDICT).where(VERDICT.c.parcel_code.in_(codes)).order_by(VERDICT.c.at)
+    ).mappings()
+    return [
+        VerdictView(
+            verdict_id=r["verdict_id"],
+            verdict=r["verdict"],
+            category=r["category"],
+            inspector=r["inspector"],
+            why=scrub(r["why"]),
+            at=r["at"],
+            published=r["published_at"] is not None,
+        )
+        for r in rows
+    ]
+
+
+def _declaration(
+    conn: Connection, parcel: RowMapping | None, code: str | None
+) -> DeclarationView | None:
+    """The declaration the decision matched; else a parcel-level one filed under the code."""
+    row: RowMapping | None = None
+    if parcel is not None and parcel["declaration_kind"] and parcel["declaration_key"]:
+        row = (
+            conn.execute(
+                select(DECLARATION).where(
+                    DECLARATION.c.kind == parcel["declaration_kind"],
+                    DECLARATION.c.business_key == parcel["declaration_key"],
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None and code:
+        row = (
+            conn.execute(
+                select(DECLARATION)
+                .where(
+                    DECLARATION.c.kind.in_([k.value for k in PARCEL_KINDS]),
+                    or_(
+                        DECLARATION.c.logistics_no == code,
+                        DECLARATION.c.invt_no == code,
+                        DECLARATION.c.business_key == code,
+                    ),
+                )
+                .order_by(DECLARATION.c.updated_at.desc())
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    lines = conn.execute(
+        select(DECLARATION_LINE)
+        .where(DECLARATION_LINE.c.declaration_id == row["id"])
+        .order_by(DECLARATION_LINE.c.gnum)
+    ).mappings()
+    return DeclarationView(
+        kind=row["kind"],
+        message_type=row["message_type"],
+        business_key=row["business_key"],
+        logistics_no=row["logistics_no"],
+        invt_no=row["invt_no"],
+        order_no=row["order_no"],
+        trade_mode=row["trade_mode"],
+        ie_flag=row["ie_flag"],
+        ebc_code=row["ebc_code"],
+        ebc_name=row["ebc_name"],
+        buyer_name=mask_name(row["buyer_name"]),
+        buyer_id_number=mask_id(row["buyer_id_number"]),
+        buyer_telephone=mask_phone(row["buyer_telephone"]),
+        consignee=mask_name(row["consignee"]),
+        consignee_telephone=mask_phone(row["consignee_telephone"]),
+        goods_value=row["goods_value"],
+        currency=row["currency"],
+        gross_weight_kg=row["gross_weight_kg"],
+        net_weight_kg=row["net_weight_kg"],
+        customs_status=row["customs_status"],
+        country=row["country"],
+        category=row["category"],
+        lines=[
+            LineView(
+                gnum=ln["gnum"],
+                hs_code=ln["hs_code"],
+                name=ln["name"],
+                qty=ln["qty"],
+                unit=ln["unit"],
+                total_price=ln["total_price"],
+                currency=ln["currency"],
+                net_weight_kg=ln["net_weight_kg"],
+            )
+            for ln in lines
+        ],
+    )
+
+
+def _comparisons(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
+    """Measured beside declared: gross weight (kg)."""
+    measured = parcel["weight_kg"] if parcel is not None else None
+    declared = float(decl.gross_weight_kg) if decl and decl.gross_weight_kg is not None else None
+    if measured is None and declared is None:
+        return []
+    diff = round(measured - declared, 5) if measured is not None and declared is not None else None
+    return [
+        Comparison(
+            what="gross weight", unit="kg", measured=measured, declared=declared, difference=diff
+        )
+    ]

@@ -1,0 +1,382 @@
+"""The review queue, one image for review, and an inspector's verdict on it.
+
+An unreviewed image's deadline is when its parcel passes the decision point: the edge's
+``decided`` event time plus the ``deadline_ms`` the PLC gave with the request, or, before
+the parcel is decided, the image's arrival plus the review budget. Past the deadline the
+parcel is held by the edge (``XRAY_PENDING``), never released; the queue shows it as held.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlmodel import Session
+
+from hub.auth import Principal
+from hub.auth_models import Role
+from hub.event_models import EVENT
+from hub.models import DECLARATION
+from hub.services import parcels as parcel_service
+from hub.services import rules as rules_service
+from hub.services import verdicts as verdict_service
+from hub.services.errors import Conflict, Invalid, NotFound
+from hub.services.parcel_schemas import Comparison, DeclarationView, Timeline
+from hub.services.review_schemas import (
+    CATEGORIES,
+    FLAG_WORDS,
+    Category,
+    FlagView,
+    QueueEntry,
+    QueueStatus,
+    ReviewDetail,
+    ReviewQueue,
+    ReviewVerdictIn,
+    ReviewVerdictOut,
+)
+from hub.xray_models import XRAY_IMAGE
+from hub.xray_store import (
+    VIEW_NAMES,
+    ReviewSettings,
+    attach_parcel_code,
+    find_pass,
+    pass_code,
+)
+from inspection.clock import Clock
+from inspection.decision import XrayState
+from inspection.rules import RuleSet, parse_rules
+from sorting.wire import VerdictKind
+
+logger = logging.getLogger(__name__)
+
+#: Most images one queue answer lists.
+MAX_QUEUE = 200
+_REVIEWABLE = (XrayState.SUSPECT.value, XrayState.PENDING.value)
+
+
+def _decision_deadline(conn: Connection, parcel_key: str) -> datetime | None:
+    """The decision point of a pass: its first ``decided`` event + ``deadline_ms``, if decided."""
+    row = conn.execute(
+        select(EVENT.c.at, EVENT.c.data)
+        .where(EVENT.c.parcel_key == parcel_key, EVENT.c.kind == "decided")
+        .order_by(EVENT.c.at)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    at: datetime = row.at
+    left_ms = row.data.get("deadline_ms") if isinstance(row.data, dict) else None
+    if isinstance(left_ms, int | float) and not isinstance(left_ms, bool) and left_ms > 0:
+        return at + timedelta(milliseconds=float(left_ms))
+    return at
+
+
+def queue_entry(
+    conn: Connection, image: RowMapping, now: datetime, settings: ReviewSettings
+) -> QueueEntry:
+    """Describe one image against its parcel's deadline (records the parcel code once known)."""
+    parcel = find_pass(conn, image["site"], image["item_id"], image["received_at"])
+    code = image["parcel_code"]
+    deadline: datetime | None = None
+    outcome: str | None = None
+    reasons: list[str] = []
+    if parcel is not None:
+        if code is None and pass_code(parcel):
+            code = pass_code(parcel)
+            attach_parcel_code(conn, image["image_id"], str(code))
+        outcome = parcel["outcome"]
+        reasons = list(parcel["reasons"] or [])
+        deadline = _decision_deadline(conn, parcel["parcel_key"])
+    source = "decision"
+    if deadline is None:
+        source = "budget"
+        deadline = image["received_at"] + timedelta(seconds=settings.review_budget_s)
+    left = (deadline - now).total_seconds()
+    held = image["verdict"] is None and (left <= 0 or "XRAY_PENDING" in reasons)
+    flags = image["prescreen"].get("flags", []) if isinstance(image["prescreen"], dict) else []
+    return QueueEntry(
+        image_id=image["image_id"],
+        site=image["site"],
+        device_id=image["device_id"],
+        item_id=image["item_id"],
+        parcel_code=code,
+        received_at=image["received_at"],
+        state=image["state"],
+        risk=round(float(image["risk"]), 3),
+        alarms=[str(f["kind"]) for f in flags if f.get("alarm")],
+        flags=[str(f["kind"]) for f in flags],
+        deadline=deadline,
+        deadline_source=source,
+        seconds_left=round(left, 3),
+        status=QueueStatus.HELD if held else QueueStatus.PENDING,
+        edge_outcome=outcome,
+        edge_reasons=reasons,
+    )
+
+
+def review_queue(
+    session: Session, settings: ReviewSettings, clock: Clock, limit: int = MAX_QUEUE
+) -> ReviewQueue:
+    """Unreviewed, not auto-cleared images of the queue window: pending ones by time left
+    (least first), then held ones by deadline."""
+    if not 1 <= limit <= MAX_QUEUE:
+        raise Invalid(f"limit must be 1..{MAX_QUEUE}", field="limit")
+    now = clock.now()
+    since = now - timedelta(hours=settings.review_window_h)
+    conn = session.connection()
+    rows = conn.execute(
+        select(XRAY_IMAGE)
+        .where(
+            XRAY_IMAGE.c.verdict.is_(None),
+            XRAY_IMAGE.c.state.in_(_REVIEWABLE),
+            XRAY_IMAGE.c.received_at >= since,
+        )
+        .order_by(XRAY_IMAGE.c.received_at)
+        .limit(5 * MAX_QUEUE)
+    ).mappings()
+    entries = [queue_entry(conn, r, now, settings) for r in rows]
+    session.commit()  # parcel codes found on the way
+    pending = sorted(
+        (e for e in entries if e.status is QueueStatus.PENDING), key=lambda e: e.seconds_left
+    )
+    held = sorted((e for e in entries if e.status is QueueStatus.HELD), key=lambda e: e.deadline)
+    return ReviewQueue(
+        now=now, pending=len(pending), held=len(held), items=(pending + held)[:limit]
+    )
+
+
+def image_row(conn: Connection, image_id: uuid.UUID) -> RowMapping:
+    """The stored image ``image_id``; raise NotFound."""
+    row: RowMapping | None = (
+        conn.execute(select(XRAY_IMAGE).where(XRAY_IMAGE.c.image_id == image_id)).mappings().first()
+    )
+    if row is None:
+        raise NotFound(f"no X-ray image {image_id}")
+    return row
+
+
+def flag_views(prescreen: Any) -> list[FlagView]:
+    """The stored pre-screen flags with their words."""
+    flags = prescreen.get("flags", []) if isinstance(prescreen, dict) else []
+    return [
+        FlagView(
+            kind=str(f["kind"]),
+            words=FLAG_WORDS.get(str(f["kind"]), str(f["kind"])),
+            score=float(f.get("score", 0.0)),
+            alarm=bool(f.get("alarm")),
+            region=[int(v) for v in f.get("region", [0, 0, 0, 0])],
+            value=float(f.get("value", 0.0)),
+            detail=str(f.get("detail", "")),
+        )
+        for f in flags
+    ]
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(text: str) -> RuleSet:
+    """Compiled rules of a stored YAML text (cached: the text changes rarely)."""
+    return parse_rules(text, "stored rules")
+
+
+def credit_grade(session: Session, decl: DeclarationView | None) -> str | None:
+    """The enterprise credit grade of the declaration's e-commerce company and agent."""
+    if decl is None:
+        return None
+    try:
+        rules = _compiled(rules_service.current(session).text)
+    except NotFound:
+        return None
+    agent = (
+        session.connection()
+        .execute(
+            select(DECLARATION.c.agent_code).where(
+                DECLARATION.c.kind == decl.kind, DECLARATION.c.business_key == decl.business_key
+            )
+        )
+        .scalar()
+    )
+    codes = [c.strip().upper() for c in (decl.ebc_code, agent or "") if c and c.strip()]
+    return rules.grade_of(*codes).value
+
+
+def timeline_of(session: Session, code: str | None) -> Timeline | None:
+    """The parcel's timeline when its code is known and the hub has heard of it."""
+    if not code:
+        return None
+    try:
+        return parcel_service.get_timeline(session, code)
+    except NotFound:
+        return None
+
+
+def declaration_for(session: Session, code: str | None) -> DeclarationView | None:
+    """The parcel-level declaration filed under ``code`` (masked), if any.
+
+    Used while the parcel's pass has no decision yet: the pass then carries the code only
+    as read, so the timeline cannot match a declaration to it.
+    """
+    if not code:
+        return None
+    return parcel_service._declaration(session.connection(), None, code)
+
+
+def weight_comparison(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
+    """Measured gross weight of the pass beside the declared one, kg."""
+    measured = parcel["weight_kg"] if parcel is not None else None
+    declared = float(decl.gross_weight_kg) if decl and decl.gross_weight_kg is not None else None
+    if measured is None and declared is None:
+        return []
+    diff = round(measured - declared, 5) if measured is not None and declared is not None else None
+    return [
+        Comparison(
+            what="gross weight", unit="kg", measured=measured, declared=declared, difference=diff
+        )
+    ]
+
+
+def review_detail(
+    session: Session,
+    image_id: uuid.UUID,
+    principal: Principal,
+    settings: ReviewSettings,
+    clock: Clock,
+) -> ReviewDetail:
+    """One image for review; the first time an inspector opens it is kept (decision time)."""
+    now = clock.now()
+    conn = session.connection()
+    image = image_row(conn, image_id)
+    if image["verdict"] is None and principal.role in (Role.INSPECTOR, Role.ADMIN):
+        conn.execute(
+            update(XRAY_IMAGE)
+            .where(
+                XRAY_IMAGE.c.image_id == image_id,
+                or_(XRAY_IMAGE.c.opened_by.is_(None), XRAY_IMAGE.c.opened_by != principal.name),
+            )
+            .values(opened_by=principal.name, opened_at=now)
+        )
+    entry = queue_entry(conn, image, now, settings)
+    session.commit()
+    timeline = timeline_of(session, entry.parcel_code)
+    decl = timeline.declaration if timeline is not None else None
+    comparisons = timeline.comparisons if timeline is not None else []
+    if decl is None:
+        decl = declaration_for(session, entry.parcel_code)
+        parcel = find_pass(session.connection(), entry.site, entry.item_id, entry.received_at)
+        comparisons = weight_comparison(parcel, decl)
+    prescreen = image["prescreen"] if isinstance(image["prescreen"], dict) else {}
+    return ReviewDetail(
+        entry=entry,
+        width=image["width"],
+        height=image["height"],
+        flags=flag_views(prescreen),
+        shares=dict(prescreen.get("shares") or {}),
+        blockers=[str(b) for b in prescreen.get("blockers") or []],
+        verdict=image["verdict"],
+        reviewed_by=image["reviewed_by"],
+        declaration=decl,
+        credit_grade=credit_grade(session, decl),
+        comparisons=comparisons,
+        views=list(VIEW_NAMES),
+        categories=[
+            Category(key=i + 1, code=code, words=words)
+            for i, (code, words) in enumerate(CATEGORIES.items())
+        ],
+    )
+
+
+def _check_category(body: ReviewVerdictIn) -> str:
+    """The verdict's category: required and known for suspect, optional for hold, none for clear."""
+    category = body.category.strip()
+    if body.verdict is VerdictKind.CLEAR:
+        if category:
+            raise Invalid("a clear verdict takes no category", field="category")
+        return ""
+    if body.verdict is VerdictKind.SUSPECT and not category:
+        raise Invalid("a suspect verdict needs a category", field="category")
+    if category and category not in CATEGORIES:
+        raise Invalid(f"category must be one of {', '.join(CATEGORIES)}", field="category")
+    return category
+
+
+def give_verdict(
+    session: Session,
+    image_id: uuid.UUID,
+    body: ReviewVerdictIn,
+    *,
+    principal: Principal,
+    clock: Clock,
+    publisher: verdict_service.VerdictPublisher | None,
+) -> ReviewVerdictOut:
+    """Record the verdict on an image (audited) and send it to the edges (QoS 1).
+
+    Raises Conflict when the image was reviewed already or its parcel code is not known yet.
+    """
+    category = _check_category(body)
+    conn = session.connection()
+    image = image_row(conn, image_id)
+    if image["verdict"] is not None:
+        raise Conflict(f"image {image_id} was reviewed already by {image['reviewed_by']}")
+    code = image["parcel_code"]
+    if code is None:
+        parcel = find_pass(conn, image["site"], image["item_id"], image["received_at"])
+        code = pass_code(parcel)
+    if not code:
+        raise Conflict(
+            f"the parcel code of item {image['item_id']} is not known yet; "
+            "wait for its scan or hold it at the desk"
+        )
+    now = clock.now()
+    claimed = conn.execute(
+        update(XRAY_IMAGE)
+        .where(XRAY_IMAGE.c.image_id == image_id, XRAY_IMAGE.c.verdict.is_(None))
+        .values(
+            verdict=body.verdict.value,
+            category=category,
+            reviewed_by=principal.name,
+            reviewed_at=now,
+            parcel_code=code,
+        )
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        raise Conflict(f"image {image_id} was reviewed already")
+    words = CATEGORIES.get(category, "")
+    why = f"image review: {body.verdict.value}" + (f" ({words})" if words else "")
+    if body.note.strip():
+        why += f"; {body.note.strip()}"
+    recorded = verdict_service.record_verdict(
+        session,
+        verdict_service.VerdictCreate(
+            parcel_code=code,
+            item_id=image["item_id"],
+            verdict=body.verdict,
+            category=category,
+            why=why,
+        ),
+        site=image["site"],
+        principal=principal,
+        clock=clock,
+        publisher=publisher,
+    )
+    session.connection().execute(
+        update(XRAY_IMAGE)
+        .where(XRAY_IMAGE.c.image_id == image_id)
+        .values(verdict_id=recorded.verdict.verdict_id)
+    )
+    session.commit()
+    logger.info(
+        "image %s parcel_code=%s item_id=%s: %s by %s",
+        image_id,
+        code,
+        image["item_id"],
+        body.verdict.value,
+        principal.name,
+    )
+    return ReviewVerdictOut(
+        image_id=image_id, parcel_code=code, verdict=recorded.verdict, published=recorded.published
+    )

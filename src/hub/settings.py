@@ -1,0 +1,112 @@
+"""Hub settings from ``CLEARLINE_*`` environment variables; default secrets are refused."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Passwords that are never accepted for the bootstrap admin outside dev mode.
+KNOWN_WEAK_PASSWORDS = frozenset(
+    {"", "admin", "password", "changeme", "change-me", "clearline", "secret", "dev", "demo"}
+)
+#: Shortest bootstrap admin password accepted outside dev mode, in characters.
+MIN_PASSWORD_CHARS = 12
+#: The bootstrap admin password used in dev mode when none is set.
+DEV_ADMIN_PASSWORD = "clearline-dev-admin"
+
+
+class HubSettingsError(ValueError):
+    """The hub settings are unusable (for example a default secret outside dev mode)."""
+
+
+class HubSettings(BaseSettings):
+    """Settings of the hub service; each can be set as ``CLEARLINE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLEARLINE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/clearline.db",
+        title="Hub database URL",
+        description="SQLAlchemy URL: sqlite:///PATH (default) or postgresql+psycopg://...",
+    )
+    site_id: str = Field(
+        default="site1",
+        min_length=1,
+        max_length=64,
+        title="Site id",
+        description="Site identifier used in MQTT topics and sync notices.",
+    )
+    token_ttl_s: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        title="Token lifetime",
+        description="Seconds a bearer token from /api/v1/auth/token stays valid.",
+    )
+    admin_user: str = Field(
+        default="admin",
+        min_length=1,
+        max_length=64,
+        title="Bootstrap admin name",
+        description="User created with the admin role when the user table is empty.",
+    )
+    admin_password: SecretStr = Field(
+        default=SecretStr(""),
+        title="Bootstrap admin password",
+        description="Required outside dev mode: at least 12 characters, not a known default.",
+    )
+    dev: bool = Field(
+        default=False,
+        title="Dev / demo mode",
+        description="Allows the built-in dev admin password; never use on a real site.",
+    )
+    rules_path: str | None = Field(
+        default=None,
+        title="Initial rules file",
+        description="Rules YAML stored as version 1 when no rules are stored yet.",
+    )
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1024,
+        title="Largest upload",
+        description="Largest declaration file accepted by the upload endpoint, in bytes.",
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        title="Migrate on start",
+        description="Run the database migrations when the app is created.",
+    )
+
+    mqtt_url: str | None = Field(
+        default=None,
+        title="Broker",
+        description="mqtt://HOST:PORT: ingest edge events, publish verdicts and sync notices.",
+    )
+    event_spool_path: str = Field(
+        default="var/event-spool.db",
+        title="Event spool",
+        description="SQLite file holding received events until they are in the database.",
+    )
+
+    def checked(self) -> HubSettings:
+        """Return these settings if they are safe to serve with; raise otherwise."""
+        password = self.admin_password.get_secret_value()
+        if self.dev:
+            return self
+        if password.strip().lower() in KNOWN_WEAK_PASSWORDS:
+            raise HubSettingsError(
+                "CLEARLINE_ADMIN_PASSWORD is empty or a well-known default; set a real "
+                "password (or run with --dev for a throw-away demo)"
+            )
+        if len(password) < MIN_PASSWORD_CHARS:
+            raise HubSettingsError(
+                f"CLEARLINE_ADMIN_PASSWORD must be at least {MIN_PASSWORD_CHARS} characters"
+            )
+        return self
+
+    def bootstrap_password(self) -> str:
+        """Return the bootstrap admin password (the dev default in dev mode when unset)."""
+        password = self.admin_password.get_secret_value()
+        if not password and self.dev:
+            return DEV_ADMIN_PASSWORD
+        return password

@@ -1,0 +1,1 @@
+"""Customs control domain: identity, declarations, formats, rules, checks and the decision."""

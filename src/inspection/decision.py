@@ -1,0 +1,160 @@
+"""The decision: what happens to one parcel, from its facts, declaration, status and rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from inspection.checks import (
+    Dossier,
+    is_cbec_retail_import,
+    prohibited_hit,
+    randomly_selected,
+    three_doc_problems,
+    value_reasons,
+)
+from inspection.clock import Clock
+from inspection.identity import normalise
+from inspection.model import DocKind
+from inspection.reasons import Outcome, Reason, ordered, outcome_for
+from inspection.rules import RuleSet
+
+
+class XrayState(StrEnum):
+    """Where the parcel's X-ray image stands."""
+
+    NONE = "NONE"  # no image (yet)
+    PENDING = "PENDING"  # imaged, waiting for an inspector
+    CLEARED = "CLEARED"  # cleared automatically or by an inspector
+    SUSPECT = "SUSPECT"  # flagged by pre-screen or an inspector
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelFacts:
+    """What the line knows of one physical parcel at decision time (weights in kg)."""
+
+    identity_reasons: frozenset[Reason] = frozenset()  # NO_READ, INVALID_CODE, MULTI_READ_CONFLICT
+    weight_kg: float | None = None
+    weight_stable: bool = False
+    xray: XrayState = XrayState.NONE
+    inspector_hold: bool = False
+    duplicate: bool = False
+    device_fault: bool = False
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome, every reason found (deciding one first), the rule-set version and notes."""
+
+    outcome: Outcome
+    reasons: tuple[Reason, ...]
+    rule_set_version: str
+    notes: tuple[str, ...] = ()
+
+
+#: Customs returnStatus → reason (release statuses are configured in the rules).
+_PENDING = frozenset({1, 2, 3, 4, 120, 300, 399, 400})
+_DETAINED = frozenset({501, 502, 503, 599})
+_STATUS_REASON: dict[int, Reason] = {
+    100: Reason.CUSTOMS_REJECTED,
+    500: Reason.CUSTOMS_INSPECT,
+    600: Reason.CUSTOMS_SUSPENDED,
+    700: Reason.CUSTOMS_RETURN,
+    **{s: Reason.CUSTOMS_PENDING for s in _PENDING},
+    **{s: Reason.CUSTOMS_DETAINED for s in _DETAINED},
+}
+
+
+def status_reason(status: int | None, released: frozenset[int]) -> Reason | None:
+    """Return the reason a customs status gives, or None when it is a release status."""
+    if status is not None and status in released:
+        return None
+    if status is None:
+        return Reason.CUSTOMS_PENDING
+    return _STATUS_REASON.get(status, Reason.CUSTOMS_PENDING)
+
+
+def _weight(
+    facts: ParcelFacts, d: Dossier | None, rules: RuleSet, found: set[Reason], notes: list[str]
+) -> None:
+    if facts.weight_kg is None:
+        found.add(Reason.NO_WEIGHT)
+        return
+    if not facts.weight_stable:
+        found.add(Reason.UNSTABLE_WEIGHT)
+        return
+    if d is None:
+        return
+    declared = d.declaration.gross_weight_kg
+    if declared is None and d.waybill is not None:
+        declared = d.waybill.gross_weight_kg
+    if declared is None:
+        found.add(Reason.WEIGHT_DEVIATION)
+        notes.append("no declared gross weight to compare")
+        return
+    declared_kg = float(declared)
+    chapters = tuple({line.hs_code[:2] for line in d.declaration.lines if line.hs_code})
+    allowed_g = rules.tolerance_g(declared_kg, chapters)
+    diff_g = abs(facts.weight_kg - declared_kg) * 1000.0
+    if diff_g > allowed_g:
+        found.add(Reason.WEIGHT_DEVIATION)
+        notes.append(
+            f"measured {facts.weight_kg:.3f} kg vs declared {declared_kg:.3f} kg "
+            f"(off {diff_g:.0f} g, allowed {allowed_g:.0f} g)"
+        )
+
+
+def decide(
+    facts: ParcelFacts,
+    declaration: Dossier | None,
+    customs_status: int | None,
+    rules: RuleSet,
+    clock: Clock,
+) -> Decision:
+    """Decide one parcel. Pure and deterministic; a check that cannot run is a reason."""
+    found: set[Reason] = set(facts.identity_reasons)
+    notes: list[str] = []
+    if facts.device_fault:
+        found.add(Reason.DEVICE_FAULT)
+    if facts.deadline is not None and clock.now() > facts.deadline:
+        found.add(Reason.LATE_DECISION)
+    _weight(facts, declaration, rules, found, notes)
+    if facts.duplicate:
+        found.add(Reason.DUPLICATE_PARCEL)
+    if facts.inspector_hold:
+        found.add(Reason.INSPECTOR_HOLD)
+    if rules.source.xray.required or facts.xray is not XrayState.NONE:
+        if facts.xray is XrayState.SUSPECT:
+            found.add(Reason.XRAY_SUSPECT)
+        elif facts.xray is not XrayState.CLEARED:
+            found.add(Reason.XRAY_PENDING)
+    if declaration is None:
+        if not found & {Reason.NO_READ, Reason.INVALID_CODE, Reason.MULTI_READ_CONFLICT}:
+            found.add(Reason.NOT_DECLARED)
+    else:
+        decl = declaration.declaration
+        released = (
+            rules.postal_release_statuses if decl.kind is DocKind.POSTAL else rules.release_statuses
+        )
+        reason = status_reason(customs_status, released)
+        if reason is not None:
+            found.add(reason)
+            notes.append(f"customs status {customs_status}")
+        if is_cbec_retail_import(decl) and decl.kind is DocKind.INVENTORY:
+            problems = three_doc_problems(declaration, rules)
+            if problems:
+                found.add(Reason.THREE_DOC_MISMATCH)
+                notes.extend(problems)
+        value_found, value_notes = value_reasons(declaration, rules)
+        found |= value_found
+        notes.extend(value_notes)
+        hit = prohibited_hit(decl, rules, declaration.waybill)
+        if hit is not None:
+            found.add(Reason.PROHIBITED_GOODS)
+            notes.append(f"prohibited/restricted: {hit}")
+        code = normalise(decl.logistics_no or decl.business_key)
+        if randomly_selected(declaration, rules, code):
+            found.add(Reason.RANDOM_SELECTION)
+    return Decision(outcome_for(found), ordered(found), rules.version, tuple(notes))

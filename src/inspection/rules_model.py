@@ -1,0 +1,160 @@
+"""The rules file schema: a versioned YAML edited by supervisors and synced to every edge."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Grade(StrEnum):
+    """Enterprise credit grade under customs credit management."""
+
+    ADVANCED = "advanced"  # advanced-certified (AEO)
+    GENERAL = "general"
+    DISHONEST = "dishonest"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tolerance(_Strict):
+    """Weight tolerance: the larger of an absolute and a relative allowance."""
+
+    abs_g: float = Field(ge=0, title="Absolute tolerance", description="Grams either way.")
+    rel: float = Field(
+        ge=0, le=1, title="Relative tolerance", description="Share of the declared weight."
+    )
+
+
+class WeightRules(Tolerance):
+    """Default tolerance, overridable per two-digit HS chapter."""
+
+    by_hs_chapter: dict[str, Tolerance] = Field(
+        default_factory=dict,
+        title="Per-chapter tolerance",
+        description="Two-digit HS chapter → tolerance; the strictest present chapter applies.",
+    )
+
+    @field_validator("by_hs_chapter")
+    @classmethod
+    def _chapters_are_two_digits(cls, v: dict[str, Tolerance]) -> dict[str, Tolerance]:
+        bad = [k for k in v if len(k) != 2 or not k.isdigit()]
+        if bad:
+            raise ValueError(f"HS chapters must be two digits, got {bad}")
+        return v
+
+
+class Limits(_Strict):
+    """Retail import limits in CNY."""
+
+    per_transaction_cny: Decimal = Field(
+        Decimal(5000), ge=0, title="Per transaction", description="CBEC single transaction."
+    )
+    annual_per_buyer_cny: Decimal = Field(
+        Decimal(26000), ge=0, title="Per buyer and year", description="CBEC calendar-year total."
+    )
+    postal_per_item_cny: Decimal = Field(
+        Decimal(1000), ge=0, title="Postal item", description="Personal postal item value."
+    )
+
+
+class ThreeDoc(_Strict):
+    """Three-document check settings."""
+
+    amount_tolerance_cny: Decimal = Field(
+        Decimal("0.01"), ge=0, title="Amount tolerance", description="Allowed difference, CNY."
+    )
+
+
+class Customs(_Strict):
+    """Which customs statuses count as released."""
+
+    release_statuses: list[int] = Field(
+        default_factory=lambda: [800], title="Release", description="CEB returnStatus values."
+    )
+    postal_release_statuses: list[int] = Field(
+        default_factory=lambda: [800], title="Postal release", description="Postal statuses."
+    )
+
+
+class Xray(_Strict):
+    """X-ray requirement."""
+
+    required: bool = Field(True, title="Required", description="Release needs a cleared image.")
+
+
+class GoodsList(_Strict):
+    """HS prefixes and keywords (Chinese and English) that flag goods."""
+
+    hs_prefixes: list[str] = Field(default_factory=list, title="HS prefixes", description="Digits.")
+    keywords: list[str] = Field(
+        default_factory=list, title="Keywords", description="Matched in names and models."
+    )
+
+    @field_validator("hs_prefixes")
+    @classmethod
+    def _digits(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if not p.isdigit()]
+        if bad:
+            raise ValueError(f"HS prefixes must be digits, got {bad}")
+        return v
+
+    @field_validator("keywords")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if any(not k.strip() for k in v):
+            raise ValueError("keywords must not be empty")
+        return v
+
+
+class Enterprises(_Strict):
+    """Credit grade per enterprise code (ebcCode or agentCode)."""
+
+    default_grade: Grade = Field(Grade.GENERAL, title="Default", description="Unlisted codes.")
+    grades: dict[str, Grade] = Field(default_factory=dict, title="Grades", description="Code →.")
+
+
+class RandomSelection(_Strict):
+    """Random-selection rate per credit grade (share of parcels sent to inspection)."""
+
+    rates: dict[Grade, float] = Field(
+        default_factory=lambda: {Grade.ADVANCED: 0.005, Grade.GENERAL: 0.02, Grade.DISHONEST: 0.3},
+        title="Rates",
+        description="Grade → probability 0..1.",
+    )
+
+    @field_validator("rates")
+    @classmethod
+    def _probabilities(cls, v: dict[Grade, float]) -> dict[Grade, float]:
+        bad = {k: r for k, r in v.items() if not 0.0 <= r <= 1.0}
+        if bad:
+            raise ValueError(f"rates must be between 0 and 1, got {bad}")
+        return v
+
+
+class RulesFile(_Strict):
+    """The whole rules file."""
+
+    version: str = Field(min_length=1, title="Version", description="Rule-set version string.")
+    seed: str = Field(min_length=1, title="Seed", description="Random-selection seed.")
+    currency_to_cny: dict[str, Decimal] = Field(
+        default_factory=lambda: {"CNY": Decimal(1), "142": Decimal(1)},
+        title="Exchange rates",
+        description="Currency code (ISO or CEB numeric) → CNY per unit.",
+    )
+    weight: WeightRules = Field(title="Weight", description="Weight tolerance.")
+    limits: Limits = Field(default_factory=Limits, title="Limits", description="Value limits.")
+    three_doc: ThreeDoc = Field(default_factory=ThreeDoc, title="Three documents", description="")
+    customs: Customs = Field(default_factory=Customs, title="Customs", description="Statuses.")
+    xray: Xray = Field(default_factory=Xray, title="X-ray", description="X-ray requirement.")
+    prohibited: GoodsList = Field(default_factory=GoodsList, title="Prohibited", description="")
+    restricted: GoodsList = Field(default_factory=GoodsList, title="Restricted", description="")
+    enterprises: Enterprises = Field(
+        default_factory=Enterprises, title="Enterprises", description=""
+    )
+    random_selection: RandomSelection = Field(
+        default_factory=RandomSelection, title="Random selection", description="Rates by grade."
+    )

@@ -1,0 +1,1 @@
+"""Real-protocol device simulators, line physics, X-ray synthesis and scenarios."""

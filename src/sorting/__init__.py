@@ -1,0 +1,1 @@
+"""Physical line domain: item tracking, chute plan, decision deadline; pure and clocked."""

@@ -1,0 +1,56 @@
+"""Comparing a run's dispositions with the scenario: what counts as a wrong release."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from clearline.site_run import PLAN, compare
+
+RELEASE, HOLD, INSPECT, REJECT = min(PLAN.release_chutes), PLAN.hold, PLAN.inspect, PLAN.reject
+COPY = ["DUPLICATE_PARCEL"]
+EXPECTED = [
+    {"seq": 1, "code": "A", "outcome": "RELEASE", "reasons": [], "case": "duplicate"},
+    {"seq": 2, "code": "A", "outcome": "HOLD", "reasons": COPY, "case": "duplicate"},
+    {"seq": 3, "code": "C", "outcome": "INSPECT", "reasons": ["XRAY_SUSPECT"], "case": "xray"},
+]
+
+
+@dataclass(frozen=True)
+class _Result:
+    seq: int
+    chute: int
+    status: str = "diverted"
+
+
+@pytest.fixture
+def expected(tmp_path: Path) -> Path:
+    path = tmp_path / "expected.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in EXPECTED), encoding="utf-8")
+    return path
+
+
+def _run(expected: Path, *chutes: int) -> tuple[list[int], list[int]]:
+    cmp = compare([_Result(i, c) for i, c in enumerate(chutes, 1)], expected)
+    return cmp.wrong_releases, [m["seq"] for m in cmp.mismatches]
+
+
+def test_a_run_as_expected_has_no_wrong_release(expected: Path) -> None:
+    assert _run(expected, RELEASE, HOLD, INSPECT) == ([], [])
+
+
+def test_a_copy_released_after_its_original_was_rejected_is_its_only_release(
+    expected: Path,
+) -> None:
+    assert _run(expected, REJECT, RELEASE, INSPECT) == ([], [1, 2])
+
+
+def test_a_copy_released_beside_its_original_is_a_wrong_release(expected: Path) -> None:
+    assert _run(expected, RELEASE, RELEASE, INSPECT) == ([2], [2])
+
+
+def test_releasing_what_must_be_inspected_is_a_wrong_release(expected: Path) -> None:
+    assert _run(expected, RELEASE, HOLD, RELEASE) == ([3], [3])

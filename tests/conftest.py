@@ -1,0 +1,52 @@
+"""Suite-wide fixtures: service gating and a check that no test leaves threads behind."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or fail, when CLEARLINE_REQUIRE_SERVICES=1) unless host:port accepts TCP."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return
+    except OSError as err:
+        msg = f"{name} is not reachable on {host}:{port} ({err})"
+        if os.environ.get("CLEARLINE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{msg}; CLEARLINE_REQUIRE_SERVICES=1 requires it")
+        pytest.skip(f"{msg}; start it or run where it is available")
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running (after a two-second grace)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if left:
+        pytest.fail(f"test left threads running: {[t.name for t in left]}")
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Iterator[None]:
+    """Undo what a command run in-process did to the root logger (level and handlers)."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
