@@ -204,6 +204,9 @@ def compare(results: list[Any], expected_path: Path) -> Comparison:
                     "got": got.value,
                     "case": want.get("case"),
                     "chute": r.chute,
+                    "status": r.status,
+                    "reply_in_time": r.reply_in_time,
+                    "frame_sent": r.frame_sent,
                 }
             )
     return Comparison(len(expected), accounted, wrong, mismatches, by_outcome)

@@ -24,6 +24,8 @@ class _Result:
     seq: int
     chute: int
     status: str = "diverted"
+    reply_in_time: bool | None = True
+    frame_sent: bool = True
 
 
 @pytest.fixture
@@ -54,3 +56,12 @@ def test_a_copy_released_beside_its_original_is_a_wrong_release(expected: Path) 
 
 def test_releasing_what_must_be_inspected_is_a_wrong_release(expected: Path) -> None:
     assert _run(expected, RELEASE, HOLD, RELEASE) == ([3], [3])
+
+
+def test_a_mismatch_says_what_the_line_did_with_the_parcel(expected: Path) -> None:
+    late = _Result(3, REJECT, status="no_answer", reply_in_time=False)
+    cmp = compare([_Result(1, RELEASE), _Result(2, HOLD), late], expected)
+    assert cmp.mismatches == [
+        {"seq": 3, "expected": "INSPECT", "got": "REJECT", "case": "xray", "chute": REJECT,
+         "status": "no_answer", "reply_in_time": False, "frame_sent": True}
+    ]

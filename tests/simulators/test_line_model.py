@@ -22,7 +22,10 @@ from simulators.line.config import (
 from simulators.line.core import EventCore
 from simulators.line.model import LineModel
 from simulators.line.responder import Answer, ScriptedEdge, round_robin
+from simulators.line.runner import MAX_LAG_S
 from simulators.modbus_sims.checkweigher import CheckweigherRuntime
+from simulators.modbus_sims.plc import build_runner
+from simulators.modbus_sims.spec import PlcSpec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "site.yaml"
 
@@ -226,6 +229,33 @@ def test_virtual_clock_and_pacer() -> None:
     assert pacer.sim_now() == 70.0
     assert pacer.wall_delay(80.0) == pytest.approx(1.0)
     assert pacer.wall_delay(10.0) == 0.0
+    pacer.slip(0.5)  # half a wall second sat out: five simulated seconds fewer
+    assert pacer.sim_now() == 65.0
+
+
+def test_a_stalled_runner_lets_simulated_time_slip_instead_of_jumping() -> None:
+    runner = build_runner(
+        PlcSpec(rate_per_s=10.0, belt_speed_m_s=2.0, scan_to_decision_m=1.0),
+        host="127.0.0.1", port=0, faults=FaultProfile(), seed=1,
+    )
+    wall = [1000.0]
+    runner.pacer = RealTimePacer(wall=lambda: wall[0])
+    runner.pacer.restart(0.0)
+    runner.model.start(True)
+    for _ in range(20):  # 1 s in steps of 50 ms: in step, nothing slips
+        wall[0] += 0.05
+        runner.catch_up()
+    assert runner.slips == 0 and runner.model.now == pytest.approx(1.0)
+    requests, unanswered = runner.model.stats.requests, runner.model.stats.no_answer
+    wall[0] += 3.0  # the host stalled for 3 s: the belt moves on only MAX_LAG_S
+    runner.catch_up()
+    assert runner.slips == 1 and runner.slipped_s == pytest.approx(3.0 - MAX_LAG_S)
+    assert runner.model.now == pytest.approx(1.0 + MAX_LAG_S)
+    assert runner.model.stats.requests <= requests + 2  # not the 30 a jump would post
+    assert runner.model.stats.no_answer <= unanswered + 2
+    wall[0] += 0.05  # and from there on it keeps step again
+    runner.catch_up()
+    assert runner.slips == 1 and runner.model.now == pytest.approx(1.15)
 
 
 # --- config --------------------------------------------------------------------------

@@ -40,6 +40,16 @@ def _read_all(client: ModbusTcpClient) -> list[int]:
     return list(a.registers) + list(b.registers)
 
 
+def _read_until(client: ModbusTcpClient, ready: Any, limit_s: float = 10.0) -> list[int]:
+    """Read the whole map until ``ready(registers)`` holds (or ``limit_s`` passes); return it."""
+    until = time.monotonic() + limit_s
+    regs = _read_all(client)
+    while not ready(regs) and time.monotonic() < until:
+        time.sleep(0.02)
+        regs = _read_all(client)
+    return regs
+
+
 def _induct(plc: RunningPlc, n: int) -> None:
     for _ in range(n):
         plc.loop.run_sync(plc.runner.model.induct)
@@ -50,8 +60,8 @@ def test_raw_view_matches_the_design_map(plc: RunningPlc, raw: ModbusTcpClient) 
     assert regs[1] == 1  # plc_state running
     assert regs[10] == 0  # no requests yet
     _induct(plc, 3)
-    time.sleep(0.45)  # past the scanner (0.2 s), not yet at the decision point (0.8 s)
-    regs = _read_all(raw)
+    # past the scanner (0.2 s), not yet at the decision point (0.8 s)
+    regs = _read_until(raw, lambda r: r[10] == 3)
     assert len(regs) == 195
     assert regs[10] == 3  # request_head
     for k in range(3):  # slot k: item_id u32 high word first, then deadline_ms
@@ -61,22 +71,21 @@ def test_raw_view_matches_the_design_map(plc: RunningPlc, raw: ModbusTcpClient) 
     assert regs[3:10] == [0] * 7  # unused registers read as 0
     assert regs[59] == 0
     assert regs[125:130] == [0] * 5
-    first = raw.read_holding_registers(0, count=1, device_id=1).registers[0]
-    time.sleep(0.12)
-    assert raw.read_holding_registers(0, count=1, device_id=1).registers[0] >= first + 2
+    first = regs[0]
+    assert _read_until(raw, lambda r: r[0] >= first + 2, 2.0)[0] >= first + 2  # 50 ms beat
 
 
 def test_raw_reply_gets_diverted_and_the_rest_rejected(
     plc: RunningPlc, raw: ModbusTcpClient
 ) -> None:
     _induct(plc, 3)
-    time.sleep(0.3)
+    _read_until(raw, lambda r: r[10] >= 1)  # item 1 asks at the scanner, 0.6 s before its turn
     # answer item 1 only: slot 0 at 61..64 = item_id (hi, lo), chute 2, reason 9; head last
     assert not raw.write_registers(61, [0, 1, 2, 9], device_id=1).isError()
     assert not raw.write_register(60, 1, device_id=1).isError()
     assert not raw.write_register(2, 77, device_id=1).isError()  # edge heartbeat
-    time.sleep(1.8)  # chute 2 at 6 m (1.2 s), reject chute 99 at 9 m (1.8 s)
-    regs = _read_all(raw)
+    # chute 2 at 6 m (1.2 s), reject chute 99 at 9 m (1.8 s)
+    regs = _read_until(raw, lambda r: r[130] >= 3)
     assert regs[2] == 77
     assert regs[130] == 3  # confirm_head
     confirms = {
@@ -110,8 +119,7 @@ def test_little_word_order_puts_the_low_word_first() -> None:
         client: Any = ModbusTcpClient("127.0.0.1", port=plc.port, timeout=1.0, retries=0)
         try:
             _induct(plc, 1)
-            time.sleep(0.35)
-            regs = _read_all(client)
+            regs = _read_until(client, lambda r: r[10] == 1)
         finally:
             client.close()
     assert regs[10] == 1

@@ -65,6 +65,10 @@ class RealTimePacer:
         self._start_wall = self.wall()
         self._start_sim = sim_t
 
+    def slip(self, wall_s: float) -> None:
+        """Hold simulated time back by ``wall_s`` wall seconds (a stall the line sat out)."""
+        self._start_wall += wall_s
+
     def sim_now(self) -> float:
         """Return the simulated second that corresponds to the wall clock's present."""
         return self._start_sim + (self.wall() - self._start_wall) * self.speed

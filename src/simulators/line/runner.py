@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 
 #: Longest wall-clock sleep of the runner between two catch-ups, seconds.
 MAX_IDLE_S = 0.02
+#: Furthest the runner may fall behind the wall clock, wall seconds. Past it, simulated time
+#: slips: a host stall (a paused VM, a starved process) stops the simulated belt with it
+#: instead of moving every parcel on at once, when neither the simulator nor the edge ran.
+MAX_LAG_S = 0.1
+#: Least wall time between two warnings about slipped time, seconds.
+_SLIP_LOG_S = 10.0
 #: The edge counts as gone when its heartbeat has not moved for this long, seconds.
 EDGE_HEARTBEAT_TIMEOUT_S = 0.5
 
@@ -70,10 +76,35 @@ class LineRunner:
         self._edge_beat: int | None = None
         self._edge_beat_t = 0.0
         self._edge_alive: bool | None = None
+        #: Times simulated time slipped behind the wall clock, and the wall seconds it lost.
+        self.slips = 0
+        self.slipped_s = 0.0
+        self._slip_logged_at: float | None = None
 
     def catch_up(self) -> None:
-        """Run every simulated event that is due by the wall clock's present."""
+        """Run every simulated event that is due by the wall clock's present.
+
+        A runner more than :data:`MAX_LAG_S` behind lets simulated time slip instead of
+        running the whole stall at once (see :meth:`_slip`).
+        """
+        behind_s = (self.pacer.sim_now() - self.model.now) / self.pacer.speed
+        if behind_s > MAX_LAG_S:
+            self._slip(behind_s - MAX_LAG_S)
         self.model.core.run_until(max(self.model.now, self.pacer.sim_now()))
+
+    def _slip(self, wall_s: float) -> None:
+        """Hold simulated time back by ``wall_s`` and say so, at most every few seconds."""
+        self.pacer.slip(wall_s)
+        self.slips += 1
+        self.slipped_s += wall_s
+        now = time.monotonic()
+        if self._slip_logged_at is None or now - self._slip_logged_at >= _SLIP_LOG_S:
+            self._slip_logged_at = now
+            log.warning(
+                "line %s: the simulator ran %.0f ms behind the wall clock; simulated time "
+                "held back (%d slips, %.2f s in all so far)",
+                self.model.line.name, (wall_s + MAX_LAG_S) * 1000.0, self.slips, self.slipped_s,
+            )
 
     def _watch_edge(self) -> None:
         """Log once when the edge heartbeat stops moving, and once when it moves again."""

@@ -331,6 +331,8 @@ class SiteSimulation:
                 replies_late=s.replies_late, recirculated=s.recirculated, aborted=s.aborted,
                 lost_track=s.lost_track,
             )
+        if self._runner is not None:  # simulated time held back while the host stalled
+            out.update(clock_slips=self._runner.slips, slipped_s=round(self._runner.slipped_s, 3))
         if self._feed is not None and self._feed.error is not None:
             out["feed_error"] = str(self._feed.error)
         return out
