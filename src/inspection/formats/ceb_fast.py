@@ -177,8 +177,9 @@ class FastReader:
         self._field = re.compile(f"<{p}({_NAME})>([^<]*)</{p}\\1>")
         self._empty = re.compile(f"<{p}({_NAME}){_WS}/>")
         self._flat = re.compile(f"{_WS}<{p}({_NAME})>((?:{_WS}{field.format(n=3)})*{_WS})</{p}\\1>")
+        # possessive: text runs and fields are taken whole, never given back
         self._blocks = re.compile(
-            f"<{p}({_NAME})>((?:[^<]|<{p}{_NAME}>[^<]*</{p}{_NAME}>)*)</{p}\\1>"
+            f"<{p}({_NAME})>((?:[^<]++|<{p}{_NAME}>[^<]*+</{p}{_NAME}>)*+)</{p}\\1>"
         )
         self._expand = f"<{plan.prefix}\\1></{plan.prefix}\\1>"
         self._between = re.compile("(?:[ \t\n]+|<!--(?:[^-]|-[^-])*-->)*")
