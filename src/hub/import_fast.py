@@ -66,15 +66,41 @@ def _amount_text(value: str) -> str | None:
     return f"{whole.lstrip('0') or '0'}.{((frac or '') + _PAD)[:AMOUNT_PLACES]}"
 
 
-def _time_text(value: str) -> str | None:
-    """Return a CEB time as the shaper writes it (UTC text), else None."""
-    at = ceb_time(value)
+#: UTC ``YYYY-MM-DD HH`` of each China-time ``yyyyMMddHH`` seen (None: not a real hour).
+#: China time is a whole number of hours from UTC, so minutes and seconds carry over.
+_HOURS: dict[str, str | None] = {}
+_HOURS_KEPT = 10_000
+
+
+def _utc_hour(key: str) -> str | None:
+    """Return the UTC date and hour of China-time ``yyyyMMddHH``, or None when it is none."""
+    at = ceb_time(key + "0000")
     if at is None:
         return None
     try:
-        return time_text(at)
+        return time_text(at)[:13]
     except OverflowError:  # the first hours of year 1, China time
         return None
+
+
+def _time_text(value: str) -> str | None:
+    """Return a CEB time as the shaper writes it (UTC text), else None."""
+    if len(value) not in (14, 17) or not (value.isascii() and value.isdigit()):
+        return None
+    key = value[:10]
+    hour = _HOURS.get(key, "")
+    if hour == "":
+        if len(_HOURS) >= _HOURS_KEPT:
+            _HOURS.clear()
+        hour = _HOURS[key] = _utc_hour(key)
+    if hour is None or value[10:12] > "59" or value[12:14] > "59":
+        return None
+    return f"{hour}:{value[10:12]}:{value[12:14]}.{value[14:17] or '000'}000"
+
+
+def _stripped(texts: dict[str, str]) -> dict[str, str]:
+    """Return a copy of ``texts`` with every value stripped of whitespace at either end."""
+    return {tag: value.strip() for tag, value in texts.items()}
 
 
 class _Columns:
@@ -164,6 +190,16 @@ class RowBuilder(DeclarationBuilder):
     ) -> Declaration | RecordError | Prebuilt:
         """Rows for a record's head and line texts, or why it is rejected."""
         if len(heads) == 1:
+            fast = self._plain(index, _stripped(heads[0]), [_stripped(x) for x in lines])
+            if fast is not None:
+                return fast
+        return self._shape(index, super().build_parts(index, heads, lines))
+
+    def build_stripped(
+        self, index: int, heads: list[dict[str, str]], lines: list[dict[str, str]]
+    ) -> Declaration | RecordError | Prebuilt:
+        """:meth:`build_parts` for texts that have no whitespace at either end."""
+        if len(heads) == 1:
             fast = self._plain(index, heads[0], lines)
             if fast is not None:
                 return fast
@@ -175,10 +211,9 @@ class RowBuilder(DeclarationBuilder):
         return self.shaper.prepare(index, item) if isinstance(item, Declaration) else item
 
     def _plain(
-        self, index: int, raw: dict[str, str], lines: list[dict[str, str]]
+        self, index: int, head: dict[str, str], lines: list[dict[str, str]]
     ) -> Prepared | None:
-        """The rows of a record on the plain path, or None to go the long way."""
-        head = {tag: value.strip() for tag, value in raw.items()}
+        """The rows of a record's stripped texts on the plain path, or None to go the long way."""
         for tag in self._need_tags:
             if not head.get(tag):
                 return None
@@ -210,9 +245,8 @@ class RowBuilder(DeclarationBuilder):
             index, key, kind, digest.hexdigest(), extra, [kind, message_type, key, *values], rows
         )
 
-    def _line(self, raw: dict[str, str], seen: set[int], digest: Any) -> tuple[Any, ...] | None:
-        """One goods line's row on the plain path (its text fed to ``digest``), or None."""
-        line = {tag: value.strip() for tag, value in raw.items()}
+    def _line(self, line: dict[str, str], seen: set[int], digest: Any) -> tuple[Any, ...] | None:
+        """One goods line's row from its stripped texts (fed to ``digest``), or None."""
         gnum_text = line.get(self._gnum_tag, "")
         if not (gnum_text.isascii() and gnum_text.isdigit()) or len(gnum_text) > 9:
             return None
@@ -227,7 +261,7 @@ class RowBuilder(DeclarationBuilder):
         elif self.spec.hs_required:
             return None
         if not line.get(self._name_tag):
-            line[self._name_tag] = line.get(self._item_name, "")
+            line = {**line, self._name_tag: line.get(self._item_name, "")}
         digest.update(f"\x1e{gnum}\x1f".encode())
         values = self._line_cols.values(line, digest)
         return None if values is None else (gnum, *values)

@@ -1,12 +1,13 @@
 """Reading and shaping a large file in reader processes while this one writes.
 
-Each reader process (``python -m hub.import_pipe``) reads the whole file but checks and
-shapes only its share of it: with N readers, reader k takes the batches of
-:data:`PIPE_BATCH` records whose number is k modulo N, and passes over the others without
-reading their content. It sends its batches of rows ready for the database driver
-(:class:`~hub.import_rows.Prepared`) over its own pipe; the writer takes batch 0 from
-reader 0, batch 1 from reader 1 and so on, so the records arrive in file order, exactly
-as the in-process path produces them, and the import report is the same either way.
+Each reader process (``python -m hub.import_pipe``; one per core beside the writer's,
+see :func:`reader_count`) reads the whole file but checks and shapes only its share of
+it: with N readers, reader k takes the batches of :data:`PIPE_BATCH` records whose number
+is k modulo N, and passes over the others without reading their content. It sends its
+batches of rows ready for the database driver (:class:`~hub.import_rows.Prepared`) over
+its own pipe; the writer takes batch 0 from reader 0, batch 1 from reader 1 and so on, so
+the records arrive in file order, exactly as the in-process path produces them, and the
+import report is the same either way.
 
 A thread per reader empties its pipe into a short queue, so a reader never waits while
 the writer is busy in the database; the queue is bounded, so a reader ahead of the writer
@@ -70,9 +71,13 @@ def usable_cores() -> int:
 
 
 def reader_count() -> int:
-    """Return how many reader processes to start: one per usable core, at most
-    :data:`MAX_READERS`."""
-    return min(MAX_READERS, usable_cores())
+    """Return how many reader processes to start: one per usable core but the writer's,
+    at least one and at most :data:`MAX_READERS`.
+
+    A reader more than the cores leave room for only makes the processes take turns:
+    on 2 cores, one reader beside the writer imports faster than two.
+    """
+    return max(1, min(MAX_READERS, usable_cores() - 1))
 
 
 def _child(

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from hub import import_pipe
 from hub.db import make_engine
 from hub.import_pipe import PipedReader
 from hub.importer import FileReport, import_file
@@ -161,3 +162,11 @@ def test_a_reader_process_that_dies_is_reported_not_waited_for(tmp_path: Path) -
         reader._channels[1]._proc.kill()  # before it could send anything
         with pytest.raises(RuntimeError, match="ended unexpectedly"):
             list(reader.items())
+
+
+@pytest.mark.parametrize(("cores", "readers"), [(1, 1), (2, 1), (3, 2), (4, 3), (8, 4)])
+def test_one_reader_per_core_beside_the_writer(
+    monkeypatch: pytest.MonkeyPatch, cores: int, readers: int
+) -> None:
+    monkeypatch.setattr(import_pipe, "usable_cores", lambda: cores)
+    assert import_pipe.reader_count() == readers

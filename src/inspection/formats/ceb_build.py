@@ -224,6 +224,12 @@ class DeclarationBuilder:
         except _RejectedError as rejected:
             return RecordError(index, rejected.field, rejected.reason)
 
+    def build_stripped(
+        self, index: int, heads: list[dict[str, str]], lines: list[dict[str, str]]
+    ) -> Declaration | RecordError | Prebuilt:
+        """:meth:`build_parts` for texts that have no whitespace at either end."""
+        return self.build_parts(index, heads, lines)
+
     def _build(self, record: etree._Element) -> Declaration:
         spec = self.spec
         head: etree._Element | None = None

@@ -174,7 +174,9 @@ class FastReader:
         self.count = 0
         p = re.escape(plan.prefix)
         field = f"(?:<{p}({_NAME})>[^<]*</{p}\\{{n}}>|<{p}{_NAME}{_WS}/>)"
-        self._field = re.compile(f"<{p}({_NAME})>([^<]*)</{p}\\1>")
+        # A field's text is taken only when it has no whitespace at either end (``\\s`` is
+        # what ``str.strip()`` removes); a padded one leaves the record to lxml.
+        self._field = re.compile(f"<{p}({_NAME})>(?!\\s)([^<]*+)(?<!\\s)</{p}\\1>")
         self._empty = re.compile(f"<{p}({_NAME}){_WS}/>")
         self._flat = re.compile(f"{_WS}<{p}({_NAME})>((?:{_WS}{field.format(n=3)})*{_WS})</{p}\\1>")
         # possessive: text runs and fields are taken whole, never given back
@@ -292,7 +294,7 @@ class FastReader:
                 raise _NotStrictError
         if body.count("<") != tags:
             raise _NotStrictError
-        return builder.build_parts(index, heads, lines)
+        return builder.build_stripped(index, heads, lines)
 
     def _with_lxml(
         self, index: int, body: str
