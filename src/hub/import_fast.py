@@ -189,18 +189,27 @@ class RowBuilder(DeclarationBuilder):
         self, index: int, heads: list[dict[str, str]], lines: list[dict[str, str]]
     ) -> Declaration | RecordError | Prebuilt:
         """Rows for a record's head and line texts, or why it is rejected."""
-        if len(heads) == 1:
-            fast = self._plain(index, _stripped(heads[0]), [_stripped(x) for x in lines])
-            if fast is not None:
-                return fast
-        return self._shape(index, super().build_parts(index, heads, lines))
+        return self._rows(index, heads, lines, _stripped)
 
     def build_stripped(
         self, index: int, heads: list[dict[str, str]], lines: list[dict[str, str]]
     ) -> Declaration | RecordError | Prebuilt:
         """:meth:`build_parts` for texts that have no whitespace at either end."""
+        return self._rows(index, heads, lines, None)
+
+    def _rows(
+        self,
+        index: int,
+        heads: list[dict[str, str]],
+        lines: list[dict[str, str]],
+        strip: Callable[[dict[str, str]], dict[str, str]] | None,
+    ) -> Declaration | RecordError | Prebuilt:
+        """Rows on the plain path (texts stripped by ``strip`` first), else the long way."""
         if len(heads) == 1:
-            fast = self._plain(index, heads[0], lines)
+            head, plain_lines = (heads[0], lines) if strip is None else (
+                strip(heads[0]), [strip(x) for x in lines]
+            )
+            fast = self._plain(index, head, plain_lines)
             if fast is not None:
                 return fast
         return self._shape(index, super().build_parts(index, heads, lines))
