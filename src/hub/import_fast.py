@@ -11,6 +11,7 @@ the Declaration and the shaper, so rejections and their reasons are exactly the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -66,14 +67,13 @@ def _amount_text(value: str) -> str | None:
     return f"{whole.lstrip('0') or '0'}.{((frac or '') + _PAD)[:AMOUNT_PLACES]}"
 
 
-#: UTC ``YYYY-MM-DD HH`` of each China-time ``yyyyMMddHH`` seen (None: not a real hour).
-#: China time is a whole number of hours from UTC, so minutes and seconds carry over.
-_HOURS: dict[str, str | None] = {}
-_HOURS_KEPT = 10_000
-
-
+@functools.lru_cache(maxsize=10_000)
 def _utc_hour(key: str) -> str | None:
-    """Return the UTC date and hour of China-time ``yyyyMMddHH``, or None when it is none."""
+    """Return the UTC date and hour of China-time ``yyyyMMddHH``, or None when it is none.
+
+    China time is a whole number of hours from UTC, so minutes and seconds carry over;
+    records filed together share their hour, so the answer is kept.
+    """
     at = ceb_time(key + "0000")
     if at is None:
         return None
@@ -87,12 +87,7 @@ def _time_text(value: str) -> str | None:
     """Return a CEB time as the shaper writes it (UTC text), else None."""
     if len(value) not in (14, 17) or not (value.isascii() and value.isdigit()):
         return None
-    key = value[:10]
-    hour = _HOURS.get(key, "")
-    if hour == "":
-        if len(_HOURS) >= _HOURS_KEPT:
-            _HOURS.clear()
-        hour = _HOURS[key] = _utc_hour(key)
+    hour = _utc_hour(value[:10])
     if hour is None or value[10:12] > "59" or value[12:14] > "59":
         return None
     return f"{hour}:{value[10:12]}:{value[12:14]}.{value[14:17] or '000'}000"
@@ -189,26 +184,30 @@ class RowBuilder(DeclarationBuilder):
         self, index: int, heads: list[dict[str, str]], lines: list[dict[str, str]]
     ) -> Declaration | RecordError | Prebuilt:
         """Rows for a record's head and line texts, or why it is rejected."""
-        return self._rows(index, heads, lines, _stripped)
+        return self._rows(index, heads, lines, stripped=False)
 
     def build_stripped(
         self, index: int, heads: list[dict[str, str]], lines: list[dict[str, str]]
     ) -> Declaration | RecordError | Prebuilt:
         """:meth:`build_parts` for texts that have no whitespace at either end."""
-        return self._rows(index, heads, lines, None)
+        return self._rows(index, heads, lines, stripped=True)
 
     def _rows(
         self,
         index: int,
         heads: list[dict[str, str]],
         lines: list[dict[str, str]],
-        strip: Callable[[dict[str, str]], dict[str, str]] | None,
+        *,
+        stripped: bool,
     ) -> Declaration | RecordError | Prebuilt:
-        """Rows on the plain path (texts stripped by ``strip`` first), else the long way."""
+        """Rows on the plain path (texts stripped first unless ``stripped``), else the long way.
+
+        The long way gets the texts as they came: it strips them itself.
+        """
         if len(heads) == 1:
-            head, plain_lines = (heads[0], lines) if strip is None else (
-                strip(heads[0]), [strip(x) for x in lines]
-            )
+            head, plain_lines = heads[0], lines
+            if not stripped:
+                head, plain_lines = _stripped(head), [_stripped(x) for x in lines]
             fast = self._plain(index, head, plain_lines)
             if fast is not None:
                 return fast

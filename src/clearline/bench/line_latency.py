@@ -202,7 +202,10 @@ def _context(rig: LineRig, plan: LatencyPlan) -> dict[str, Any]:
         },
         "plc": {
             k: sim_stats.get(k)
-            for k in ("requests", "answered_in_time", "no_answer", "replies_late", "clock_slips")
+            for k in (
+                "requests", "answered_in_time", "no_answer", "replies_late", "clock_slips",
+                "slipped_s",
+            )
         },
         "declarations_loaded": rig.declarations,
         "warmup_s": plan.warmup_s,

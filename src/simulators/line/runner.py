@@ -87,10 +87,12 @@ class LineRunner:
         A runner more than :data:`MAX_LAG_S` behind lets simulated time slip instead of
         running the whole stall at once (see :meth:`_slip`).
         """
-        behind_s = (self.pacer.sim_now() - self.model.now) / self.pacer.speed
+        target = self.pacer.sim_now()
+        behind_s = (target - self.model.now) / self.pacer.speed
         if behind_s > MAX_LAG_S:
             self._slip(behind_s - MAX_LAG_S)
-        self.model.core.run_until(max(self.model.now, self.pacer.sim_now()))
+            target = self.model.now + MAX_LAG_S * self.pacer.speed
+        self.model.core.run_until(max(self.model.now, target))
 
     def _slip(self, wall_s: float) -> None:
         """Hold simulated time back by ``wall_s`` and say so, at most every few seconds."""
