@@ -26,12 +26,12 @@ def _root(
 def _register() -> None:
     """Attach every sub-command; each lives beside the code it drives."""
     from clearline.bench.cli import bench_command
-    from clearline.demo import demo_command
+    from clearline.demo.command import demo_command
     from edge.cli import edge_app
     from hub.cli import audit_app, hub_app
     from hub.cli_import import import_command
     from simulators.cli import sim_app
-    from simulators.cli_scenario import register as register_scenario
+    from simulators.cli.scenario import register as register_scenario
 
     app.command("import")(import_command)
     app.command("bench")(bench_command)

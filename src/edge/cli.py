@@ -14,7 +14,7 @@ from edge.config import EdgeConfigError, load_edge_site
 from inspection.rules import RulesError, load_rules
 
 if TYPE_CHECKING:
-    from edge.desk_view import DeskView
+    from edge.desk.view import DeskView
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def run_command(
     rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default packaged)."),
 ) -> None:
     """Connect to the line's devices, the broker and the hub, and decide every parcel."""
-    from edge.runtime import EdgeRuntime
+    from edge.line.runtime import EdgeRuntime
 
     try:
         site = load_edge_site(config)
@@ -57,9 +57,9 @@ def desk_command(
 ) -> None:
     """Run a manual desk: scan, weigh, and see where each parcel goes and why."""
     from devices.errors import DeviceError
-    from edge.desk import DeskError
-    from edge.desk_runtime import DeskRuntime
-    from edge.desk_view import DeskView, plain_line
+    from edge.desk.runtime import DeskRuntime
+    from edge.desk.session import DeskError
+    from edge.desk.view import DeskView, plain_line
 
     try:
         site = load_edge_site(config)

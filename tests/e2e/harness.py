@@ -27,7 +27,7 @@ import yaml
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from clearline.site_run import (
+from clearline.demo.site_run import (
     Comparison,
     compare,
     edge_config,
@@ -38,8 +38,8 @@ from clearline.site_run import (
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import edge_event_filter
 from edge.config import EdgeConfig
-from edge.runtime import EdgeRuntime
-from edge.screening import screen_image
+from edge.line.runtime import EdgeRuntime
+from edge.line.screening import screen_image
 from hub.app import create_app, prepare_database
 from hub.auth_models import Role
 from hub.db import make_engine

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from clearline.site_run import wait_until
+from clearline.demo.site_run import wait_until
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT, EmbeddedBroker, free_port
 from simulators.faults import FaultProfile
 from tests.conftest import require_service

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from clearline.site_run import edge_config, preload, wait_until
-from edge.runtime import EdgeRuntime
+from clearline.demo.site_run import edge_config, preload, wait_until
+from edge.line.runtime import EdgeRuntime
 from inspection.rules import load_rules
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT, free_port
 from simulators.line.config import ChuteConfig, InductionConfig, LineConfig
@@ -37,7 +37,7 @@ BELT_SPEED_M_S = 5.0
 LINE_GAP_M = 0.3
 #: Smallest gap in the rate steps, metres: what lets the belt carry 200 parcels/s.
 STEP_GAP_M = 0.02
-#: The outcome chutes of ``clearline.site_run.PLAN``, with lanes that never fill.
+#: The outcome chutes of ``clearline.demo.site_run.PLAN``, with lanes that never fill.
 _CHUTES = ((1, 14.0), (10, 24.0), (20, 28.0), (30, 32.0), (99, 40.0))
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from devices.events import ImageCaptured
-from edge.engine import XrayScreened
+from edge.line.engine import XrayScreened
 from inspection.decision import XrayState
 from inspection.model import Declaration
 from inspection.xray.image import ImageConfig, XrayImageError

@@ -27,7 +27,7 @@ from simulators.modbus_sims.checkweigher import CheckweigherRuntime
 from simulators.modbus_sims.plc import build_runner
 from simulators.modbus_sims.spec import PlcSpec
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "site.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "site.yaml"
 
 
 def _line(**changes: Any) -> LineConfig:

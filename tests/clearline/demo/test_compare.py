@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clearline.site_run import PLAN, compare
+from clearline.demo.site_run import PLAN, compare
 
 RELEASE, HOLD, INSPECT, REJECT = min(PLAN.release_chutes), PLAN.hold, PLAN.inspect, PLAN.reject
 COPY = ["DUPLICATE_PARCEL"]

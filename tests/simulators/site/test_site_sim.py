@@ -373,7 +373,7 @@ def test_feed_reads_in_order_and_names_a_bad_line(scenario: Path, tmp_path: Path
 
 
 def test_example_site_serves_both_the_simulator_and_the_edge() -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "site.yaml"
+    example = Path(__file__).resolve().parents[3] / "examples" / "site.yaml"
     site = load_site(example)
     edge = load_edge_site(example).edge()
     sim_line = site.line(edge.line)

@@ -24,7 +24,7 @@ from devices.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from edge.cache import DeclarationCache
 from edge.config import DeskConfig, DeskWeighing
 from edge.confirm import HubConfirmer
-from edge.desk import DeskResult, DeskSession, Weighing, check_xray_setting
+from edge.desk.session import DeskResult, DeskSession, Weighing, check_xray_setting
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync

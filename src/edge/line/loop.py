@@ -8,7 +8,7 @@ import queue
 import threading
 
 from devices.events import DestinationRequested
-from edge.engine import LineEngine
+from edge.line.engine import LineEngine
 
 log = logging.getLogger(__name__)
 

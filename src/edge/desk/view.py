@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from edge.desk import DeskResult
+from edge.desk.session import DeskResult
 from inspection.masking import scrub
 from inspection.reasons import Outcome, Reason
 

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from clearline.hub_thread import HubThread
-from clearline.inspector_bot import InspectorBot, load_threats
-from clearline.site_run import compare, edge_config, free_line, latency_summary, wait_until
-from edge.runtime import EdgeRuntime
+from clearline.demo.hub_thread import HubThread
+from clearline.demo.inspector_bot import InspectorBot, load_threats
+from clearline.demo.site_run import compare, edge_config, free_line, latency_summary, wait_until
+from edge.line.runtime import EdgeRuntime
 from hub.auth_models import Role
 from hub.db import make_engine
 from hub.event_models import EventRow

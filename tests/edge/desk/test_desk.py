@@ -23,9 +23,9 @@ from devices.profiles import HandScannerProfile, ScaleProfile, SerialSettings
 from devices.topics import edge_event_topic
 from edge.cache import DeclarationCache
 from edge.config import DeskConfig, DeskWeighing, EdgeConfigError, parse_edge_site
-from edge.desk import DeskError, DeskResult, DeskSession, Weighing
-from edge.desk_runtime import DeskRuntime, DeskSequence, DeskStation
-from edge.desk_view import DeskView, big_text, plain_line
+from edge.desk.runtime import DeskRuntime, DeskSequence, DeskStation
+from edge.desk.session import DeskError, DeskResult, DeskSession, Weighing
+from edge.desk.view import DeskView, big_text, plain_line
 from edge.outbox import Outbox
 from edge.sync import SyncApplied
 from hub.event_kinds import checked_data

@@ -25,11 +25,11 @@ from devices.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from edge.cache import DeclarationCache
 from edge.config import EdgeConfig, ModbusDevice
 from edge.confirm import HubConfirmer
-from edge.engine import LineEngine, XrayScreened
 from edge.health import HealthServer
-from edge.loop import EngineLoop
+from edge.line.engine import LineEngine, XrayScreened
+from edge.line.loop import EngineLoop
+from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
-from edge.plc_link import PlcLink
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
 from inspection.clock import Clock, SystemClock
@@ -68,7 +68,7 @@ class EdgeRuntime:
         self.clock: Clock = clock or SystemClock()
         self.stop_event = threading.Event()
         if screen is None and cfg.xray is not None and cfg.xray.prescreen_workers > 0:
-            from edge.screening import screener
+            from edge.line.screening import screener
 
             screen = screener(cfg.xray.pixel_mm)
         self._screen = screen

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from clearline.demo_sample import build_sample
+from clearline.demo.sample import build_sample
 from clearline.settings import Settings
 from hub.db import create_tables, make_engine
 from hub.importer import FileReport, import_file
@@ -65,7 +65,7 @@ def demo_command(
     if table:
         _table_demo(rules, parcels, seed, workdir, as_json)
         return
-    from clearline.site_demo import finish, start_site
+    from clearline.demo.site import finish, start_site
 
     config = Path(__file__).resolve().parent / "data" / "demo-site.yaml"
     run = start_site(

@@ -27,7 +27,7 @@ from inspection.index import DeclarationIndex
 from inspection.model import Declaration, Receipt, RecordError
 from inspection.reasons import Outcome, Reason
 from inspection.rules import RuleSet, load_rules, parse_rules
-from simulators import cli_scenario
+from simulators.cli import scenario as cli_scenario
 from simulators.scenario import Case, Expected, Mix, ParcelTruth, ScenarioError, generate
 from simulators.scenario.cases import DEFAULT_SHARES, Schedule, allocate, load_mix
 from simulators.scenario.generate import DECLARATION_FILES, RECEIPT_FILES

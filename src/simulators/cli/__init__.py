@@ -13,11 +13,11 @@ sim_app = typer.Typer(
 
 def _register() -> None:
     """Attach the simulators' commands, grouped by transport."""
-    from simulators import cli_modbus, cli_serial, cli_xray
+    from simulators.cli import modbus, serial, xray
 
-    cli_serial.register(sim_app)
-    cli_modbus.register(sim_app)
-    cli_xray.register(sim_app)
+    serial.register(sim_app)
+    modbus.register(sim_app)
+    xray.register(sim_app)
 
 
 _register()

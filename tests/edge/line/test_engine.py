@@ -15,7 +15,7 @@ from devices.events import (
     SendToChute,
     WeightMeasured,
 )
-from edge.engine import LineEngine, XrayScreened
+from edge.line.engine import LineEngine, XrayScreened
 from inspection.clock import ManualClock
 from inspection.decision import XrayState
 from inspection.index import DeclarationIndex
@@ -210,7 +210,7 @@ def test_release_goes_to_the_route_chute() -> None:
     """Releases are spread by route: direction and customs mode, or postal."""
     from dataclasses import replace as _replace
 
-    from edge.engine import route_of
+    from edge.line.engine import route_of
 
     assert route_of(inventory(1)) == "import-9610"
     assert route_of(inventory(1, trade_mode="1210")) == "import-1210"

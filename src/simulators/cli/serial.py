@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -201,10 +202,10 @@ def register(app: typer.Typer) -> None:
 
 
 def main() -> None:
-    """Run the serial simulators alone: ``python -m simulators.cli_serial scale --serial``."""
-    from clearline.logs import setup_logging
-
-    setup_logging("INFO")
+    """Run the serial simulators alone: ``python -m simulators.cli.serial scale --serial``."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = typer.Typer(name="sim", no_args_is_help=True, add_completion=False)
     register(app)
     app()

@@ -12,7 +12,7 @@ from devices.adapters.plc import PlcAdapter, PlcEvent
 from devices.events import DestinationRequested, DeviceStateChanged, DivertConfirmed, SendToChute
 from devices.modbus_client import ModbusEndpoint
 from devices.modbus_maps import ConfirmStatus
-from edge.plc_link import PlcLink
+from edge.line.plc_link import PlcLink
 from simulators.modbus_sims.harness import RunningPlc, running_plc
 from simulators.modbus_sims.spec import PlcSpec
 

@@ -1,0 +1,1 @@
+"""The demo: the whole site on simulators, the quick decision table, and their helpers."""

@@ -1,0 +1,1 @@
+"""The manual desk: one operator scans, weighs and places a parcel where the line cannot."""

@@ -1,0 +1,1 @@
+"""The sorting line at run time: engine, its loop, the PLC link, X-ray screening, wiring."""
