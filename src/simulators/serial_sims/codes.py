@@ -45,3 +45,25 @@ def read_codes_file(path: Path) -> tuple[str, ...]:
                 f"{path}: code #{number} {code!r} has a character a scanner can't send"
             )
     return codes
+
+
+class CodeCycle:
+    """The codes a scanner reads in turn; under the stuck-value fault, the first one forever."""
+
+    def __init__(self, codes: tuple[str, ...]) -> None:
+        """Cycle through ``codes`` (at least one)."""
+        if not codes:
+            raise ValueError("a scanner needs at least one code")
+        self.codes = codes
+        self._index = 0
+        self._stuck: str | None = None
+
+    def next(self, stuck: bool = False) -> str:
+        """Return the next code; with ``stuck`` the code returned stays for every later read."""
+        if self._stuck is not None:
+            return self._stuck
+        code = self.codes[self._index % len(self.codes)]
+        self._index += 1
+        if stuck:
+            self._stuck = code
+        return code

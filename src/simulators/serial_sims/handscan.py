@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from devices.codecs.handscan import TRIGGER_ON, HandScanCodec, ScanLine
 from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
-from simulators.serial_sims.codes import DEFAULT_CODES
+from simulators.serial_sims.codes import DEFAULT_CODES, CodeCycle
 from simulators.serial_sims.links import Link
 from simulators.serial_sims.server import SimServer, line_noise
 
@@ -35,18 +35,11 @@ class HandScannerRuntime:
         self.spec = spec
         self.dice = dice
         self.codec = HandScanCodec((spec.no_read,))
-        self._index = 0
-        self._stuck: str | None = None
+        self._codes = CodeCycle(spec.codes)
 
     def _code(self) -> str:
         """Return the next code (the first one forever under the stuck-value fault)."""
-        if self._stuck is not None:
-            return self._stuck
-        code = self.spec.codes[self._index % len(self.spec.codes)]
-        self._index += 1
-        if self.dice.profile.stuck_value:
-            self._stuck = code
-        return code
+        return self._codes.next(self.dice.profile.stuck_value)
 
     def scan(self) -> list[bytes]:
         """Return the lines of one read: a code, a no-read, two codes, or a garbled line."""

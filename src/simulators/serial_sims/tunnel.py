@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devices.codecs import tunnel
-from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
-from simulators.serial_sims.codes import DEFAULT_CODES
+from simulators.serial_sims.codes import DEFAULT_CODES, CodeCycle
 from simulators.serial_sims.links import Link
 from simulators.serial_sims.server import SimServer
+from simulators.tunnel_reads import ReadFault, TunnelEmitter, stray_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,45 +37,27 @@ class TunnelRuntime:
         self.spec = spec
         self.dice = dice
         self.next_item_id = spec.first_item_id
-        self._index = 0
-        self._stuck: str | None = None
-
-    def _code(self) -> str:
-        """Return the next code (the first one forever under the stuck-value fault)."""
-        if self._stuck is not None:
-            return self._stuck
-        code = self.spec.codes[self._index % len(self.spec.codes)]
-        self._index += 1
-        if self.dice.profile.stuck_value:
-            self._stuck = code
-        return code
+        self._codes = CodeCycle(spec.codes)
+        self._emitter = TunnelEmitter(spec.aim, spec.item_id_width, dice)
 
     def _other(self, code: str) -> str:
         """Return a second label on the same parcel, different from ``code``."""
         for candidate in self.spec.codes:
             if candidate != code:
                 return candidate
-        return f"LBL{self.next_item_id:08d}"
+        return stray_label(self.next_item_id)
 
     def scan(self, item_id: int | None = None) -> bytes:
         """Return the encoded gate result for ``item_id`` (the next id when None)."""
         if item_id is None:
             item_id = self.next_item_id
         self.next_item_id = item_id + 1
-        p = self.dice.profile
-        noread = self.dice.hit(p.noread_rate)
-        multi = self.dice.hit(p.multiread_rate)
-        error = self.dice.hit(p.error_rate)
-        width = self.spec.item_id_width
-        if error:
-            return b"\x02" + f"{item_id:0{width}d};ERR;".encode("ascii") + b"\x03"
-        if noread:
-            return tunnel.encode(TunnelFrame(item_id, ReadStatus.NOREAD), width)
-        code = self._code()
-        if multi:
-            codes = (self.spec.aim + code, self.spec.aim + self._other(code))
-            return tunnel.encode(TunnelFrame(item_id, ReadStatus.MULTI, codes), width)
-        return tunnel.encode(TunnelFrame(item_id, ReadStatus.OK, (self.spec.aim + code,)), width)
+        fault = self._emitter.roll()
+        labels: tuple[str, ...] = ()
+        if fault in (ReadFault.NONE, ReadFault.MULTI):
+            code = self._codes.next(self.dice.profile.stuck_value)
+            labels = (code, self._other(code)) if fault is ReadFault.MULTI else (code,)
+        return self._emitter.frame(item_id, labels, fault)
 
 
 class TunnelServer(SimServer):

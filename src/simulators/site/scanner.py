@@ -1,7 +1,8 @@
 """The site's tunnel scanner: one ``STX item_id;status;codes ETX`` frame per item, over TCP.
 
-Spec: ``ScannerServerConfig`` (host, port, item-id width, AIM prefix). Runtime: ``gate_frame``
-turns an item's printed labels into its frame (none → NOREAD, one → OK, more → MULTI).
+Spec: ``ScannerServerConfig`` (host, port, item-id width, AIM prefix). Runtime: the tunnel
+emitter of ``simulators.tunnel_reads`` turns an item's printed labels into its frame (none →
+NOREAD, one → OK, more → MULTI) under the read faults.
 Server: ``TunnelGate`` serves every connected host on the simulation's asyncio loop, so a
 frame leaves the moment the line model says the item passed the scanner. It can be
 unplugged (listener and connections closed) and plugged back on the same port.
@@ -14,11 +15,9 @@ import contextlib
 import logging
 import socket
 
-from devices.codecs import tunnel
-from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
 from simulators.line.config import ScannerServerConfig
+from simulators.tunnel_reads import ReadFault, TunnelEmitter, stray_label
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +27,11 @@ MAX_BACKLOG_BYTES = 1 << 20
 SPLIT_PAUSE_S = 0.005
 
 
-def gate_frame(
-    item_id: int, labels: tuple[str, ...], spec: ScannerServerConfig, *, noread: bool = False
-) -> bytes:
-    """Return the encoded gate result for an item carrying ``labels`` (ValueError if unsendable)."""
-    codes = () if noread else tuple(spec.aim + label for label in labels)
-    if not codes:
-        status = ReadStatus.NOREAD
-    elif len(codes) == 1:
-        status = ReadStatus.OK
-    else:
-        status = ReadStatus.MULTI
-    return tunnel.encode(TunnelFrame(item_id, status, codes), spec.item_id_width)
-
-
 class TunnelGate:
     """The tunnel scanner's TCP server; every method runs on the loop that started it.
 
-    ``FaultProfile`` fields used: ``noread_rate`` (a read fails), ``drop_rate`` (a frame is
+    ``FaultProfile`` fields used: ``noread_rate`` (a read fails), ``multiread_rate`` (a stray
+    second label is read), ``error_rate`` (a garbled frame), ``drop_rate`` (a frame is
     never sent), ``delay_ms``/``jitter_ms``, ``junk_rate``, ``split_rate`` and
     ``disconnect_after`` (every host is cut off after that many frames; hosts reconnect).
     """
@@ -57,6 +43,7 @@ class TunnelGate:
         self.spec = spec
         self.faults = faults or FaultProfile()
         self.dice = FaultDice(self.faults, seed)
+        self.emitter = TunnelEmitter(spec.aim, spec.item_id_width, self.dice)
         self.host = spec.host
         self.port = spec.port
         self.frames_sent = 0
@@ -139,13 +126,15 @@ class TunnelGate:
     def scan(self, item_id: int, labels: tuple[str, ...]) -> bool:
         """The item left the tunnel: send its frame to every host; False when nobody got it."""
         p = self.faults
-        noread = self.dice.hit(p.noread_rate)
+        fault = self.emitter.roll()
+        if fault is ReadFault.MULTI and len(labels) == 1:
+            labels = (*labels, stray_label(item_id))
         drop = self.dice.hit(p.drop_rate)
         delay = self.dice.delay_s()
         junk = self.dice.junk() if self.dice.hit(p.junk_rate) else b""
         split = self.dice.hit(p.split_rate)
         try:
-            frame = gate_frame(item_id, labels, self.spec, noread=noread)
+            frame = self.emitter.frame(item_id, labels, fault)
         except ValueError as err:
             log.warning("tunnel scanner: item %s not sent: %s", item_id, err)
             self.frames_lost += 1

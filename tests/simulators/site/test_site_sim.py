@@ -33,7 +33,8 @@ from simulators.faults import FaultProfile
 from simulators.line.config import LineConfig, LineConfigError, load_site, parse_site
 from simulators.scenario import Case, Mix, generate
 from simulators.site import FeedError, ItemResult, ParcelFeed, SiteSimulation
-from simulators.site.scanner import gate_frame
+from simulators.site.scanner import TunnelGate
+from simulators.tunnel_reads import ReadFault
 
 SITE = "t-site"
 PARCELS = 30
@@ -342,14 +343,14 @@ def test_images_resume_after_a_broker_restart() -> None:
     ],
 )
 def test_gate_frame_bytes(labels: tuple[str, ...], frame: bytes) -> None:
-    spec = line().scanner
-    assert gate_frame(7, labels, spec) == frame
-    assert gate_frame(7, labels, spec, noread=True) == b"\x02000007;NOREAD;\x03"
+    emitter = TunnelGate(line().scanner).emitter
+    assert emitter.frame(7, labels, ReadFault.NONE) == frame
+    assert emitter.frame(7, labels, ReadFault.NOREAD) == b"\x02000007;NOREAD;\x03"
 
 
 def test_gate_frame_refuses_a_label_with_a_field_separator() -> None:
     with pytest.raises(ValueError, match="reserved character"):
-        gate_frame(1, ("A;B",), line().scanner)
+        TunnelGate(line().scanner).emitter.frame(1, ("A;B",), ReadFault.NONE)
 
 
 def test_feed_reads_in_order_and_names_a_bad_line(scenario: Path, tmp_path: Path) -> None:
