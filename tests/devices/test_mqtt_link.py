@@ -6,7 +6,7 @@ import logging
 import queue
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,17 +15,9 @@ from devices.mqtt_link import LinkSettings, Message, MqttLink, parse_mqtt_url
 from devices.topics import availability_topic
 from simulators.broker import BrokerEndpoint, EmbeddedBroker, free_port, open_broker
 from tests.conftest import require_service
+from tests.waiting import wait_until
 
 WAIT_S = 10.0
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
-    """Poll ``predicate`` until true or fail the test."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.02)
 
 
 @pytest.fixture(params=["embedded", "mosquitto"])
@@ -111,7 +103,7 @@ def test_last_will_is_published_when_the_link_dies(broker: BrokerEndpoint, site:
         link.drop_connection()  # no DISCONNECT: the broker must send the will
         assert watcher.next(avail) == b"offline"
         assert watcher.next(avail) == b"online"  # and the link comes back by itself
-        wait_for(lambda: link.connected)
+        wait_until(lambda: link.connected, WAIT_S, "link connected")
         # a late subscriber sees the retained state
         late = Observer(broker.url, site, avail)
         assert late.next(avail) == b"online"
@@ -135,7 +127,8 @@ def test_reconnects_and_restores_subscriptions_after_broker_restart(
         try:
             link.start().wait_connected(WAIT_S)
             broker.stop()
-            wait_for(lambda: link.failures >= 3)  # lost, then at least two refused retries
+            # lost, then at least two refused retries
+            wait_until(lambda: link.failures >= 3, WAIT_S)
             with pytest.raises(DeviceUnavailable, match="not connected"):
                 link.publish(f"clearline/{site}/x", b"1")
             broker.start()

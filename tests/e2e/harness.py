@@ -33,7 +33,6 @@ from clearline.demo.site_run import (
     edge_config,
     free_line,
     scenario_records,
-    wait_until,
 )
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import edge_event_filter
@@ -57,6 +56,7 @@ from simulators.scenario.generate import generate
 from simulators.site.results import ItemResult
 from simulators.site.simulation import SiteSimulation
 from sorting.wire import EdgeEvent
+from tests.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,15 @@ class HubServer:
         thread = threading.Thread(target=server.run, name=f"hub-{self.port}", daemon=True)
         self._server, self._thread, self._app = server, thread, app
         thread.start()
-        if not wait_until(lambda: server.started or not thread.is_alive(), timeout_s, 0.02):
+        try:
+            wait_until(
+                lambda: server.started or not thread.is_alive(),
+                timeout_s,
+                f"hub listening on port {self.port}",
+            )
+        except BaseException:
             self.stop()
-            raise RuntimeError(f"hub did not start on port {self.port} within {timeout_s} s")
+            raise
         if not server.started:
             self.stop()
             raise RuntimeError(f"hub could not serve on port {self.port}")
@@ -267,9 +273,9 @@ class FaultSite:
         edge = RecordingEdge(self.site_id, self.edge_config(), self.rules, screen=screen_image)
         self.edge = edge
         edge.start()
-        assert wait_until(lambda: len(edge.index) >= self.index_size, 30), "edge did not sync"
-        assert wait_until(lambda: edge.link.connected, 10), "edge did not reach the broker"
-        assert wait_until(lambda: self.sim.scanner_clients > 0, 10), "edge has no scanner"
+        wait_until(lambda: len(edge.index) >= self.index_size, 30, "edge synced")
+        wait_until(lambda: edge.link.connected, 10, "edge connected to the broker")
+        wait_until(lambda: self.sim.scanner_clients > 0, 10, "edge connected to the scanner")
         return edge
 
     def run_belt(self) -> None:
@@ -279,15 +285,17 @@ class FaultSite:
     def finish(self, timeout_s: float = 90.0) -> list[ItemResult]:
         """Wait until every parcel has a chute; return the results."""
         assert self.sim.wait_done(timeout_s), f"line did not finish: {self.sim.stats()}"
-        assert wait_until(lambda: all(r.status is not None for r in self.sim.results()), 30)
+        wait_until(lambda: all(r.status is not None for r in self.sim.results()), 30, "chutes")
         return self.sim.results()
 
     def settle_in_process(self, timeout_s: float = 40.0) -> None:
         """Wait until the in-process edge's outbox is empty (the hub confirmed every event)."""
         edge = self.edge
         assert edge is not None
-        assert wait_until(lambda: edge.outbox.pending() == 0, timeout_s, 0.2), (
-            f"edge outbox still holds {edge.outbox.pending()} events"
+        wait_until(
+            lambda: edge.outbox.pending() == 0,
+            timeout_s,
+            lambda: f"empty outbox (it holds {edge.outbox.pending()} events)",
         )
 
     def observe(self) -> Observer:
@@ -343,7 +351,11 @@ def check_events_in_process(site: FaultSite) -> None:
     snapshot = list(edge.produced)  # the edge may still report (device states, confirmations)
     produced = [str(e.event_id) for e in snapshot]
     assert len(produced) == len(set(produced))
-    wait_until(lambda: set(produced) <= site.hub_event_ids(), 20, 0.2)
+    wait_until(
+        lambda: set(produced) <= site.hub_event_ids(),
+        20,
+        lambda: f"{len(set(produced) - site.hub_event_ids())} events missing: all at the hub",
+    )
     held = site.hub_events()
     ids = [e.event_id for e in held]
     assert len(ids) == len(set(ids))
@@ -398,7 +410,7 @@ class EdgeProcess:
         except (OSError, ValueError):
             return None
 
-    def wait_ready(self, declarations: int, timeout_s: float) -> bool:
+    def wait_ready(self, declarations: int, timeout_s: float) -> None:
         """Wait until the edge answers, has synced ``declarations`` and reached the broker."""
 
         def ready() -> bool:
@@ -411,9 +423,8 @@ class EdgeProcess:
                 and bool(report["broker_connected"])
             )
 
-        return wait_until(ready, timeout_s, 0.2) and self.proc is not None and (
-            self.proc.poll() is None
-        )
+        wait_until(ready, timeout_s, lambda: f"edge ready\n{self.log_tail()}")
+        assert self.proc is not None and self.proc.poll() is None, self.log_tail()
 
     def outbox_pending(self) -> int | None:
         """Return the edge's outbox count (unsent or unconfirmed events), None if it is down."""

@@ -7,13 +7,11 @@ chute, and every event the edge produced held by the hub exactly once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from clearline.demo.site_run import wait_until
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT, EmbeddedBroker, free_port
 from simulators.faults import FaultProfile
 from tests.conftest import require_service
@@ -28,6 +26,7 @@ from tests.e2e.harness import (
     unique_site,
     write_site_file,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +51,7 @@ def site(tmp_path: Path, broker: EmbeddedBroker) -> Iterator[FaultSite]:
 
 def _after_inducted(site: FaultSite, count: int, timeout_s: float = 30.0) -> None:
     """Wait until ``count`` parcels have entered the line."""
-    assert wait_until(lambda: len(site.sim.results()) >= count, timeout_s, 0.02)
+    wait_until(lambda: len(site.sim.results()) >= count, timeout_s, f"{count} parcels inducted")
 
 
 def test_hub_down_for_a_while(site: FaultSite) -> None:
@@ -62,7 +61,10 @@ def test_hub_down_for_a_while(site: FaultSite) -> None:
     _after_inducted(site, PARCELS // 4)
     site.hub.stop()
     _after_inducted(site, PARCELS * 3 // 4)
-    time.sleep(1.0)
+    edge = site.edge
+    assert edge is not None
+    # the parcels inducted while the hub is away are decided: their events wait in the outbox
+    wait_until(lambda: edge.outbox.pending() >= PARCELS // 2, 30, "events held in the outbox")
     site.hub.start()
     results = site.finish()
     site.settle_in_process()
@@ -145,16 +147,18 @@ def test_edge_killed_and_restarted(site: FaultSite) -> None:
     edge = EdgeProcess(config, site.api_key, health_port, site.tmp / "edge.log")
     try:
         edge.start()
-        assert edge.wait_ready(site.index_size, 60), edge.log_tail()
-        assert wait_until(lambda: site.sim.scanner_clients > 0, 10)
+        edge.wait_ready(site.index_size, 60)
+        wait_until(lambda: site.sim.scanner_clients > 0, 10, "edge connected to the scanner")
         site.run_belt()
         _after_inducted(site, PARCELS // 3)
         edge.kill()
         _after_inducted(site, PARCELS // 2)
         edge.start()
-        assert edge.wait_ready(site.index_size, 60), edge.log_tail()
+        edge.wait_ready(site.index_size, 60)
         results = site.finish()
-        assert wait_until(lambda: edge.outbox_pending() == 0, 40, 0.2), edge.log_tail()
+        wait_until(
+            lambda: edge.outbox_pending() == 0, 40, lambda: f"empty outbox\n{edge.log_tail()}"
+        )
     finally:
         edge.stop()
         observer.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from clearline.demo.site_run import compare, edge_config, free_line, preload, wait_until
+from clearline.demo.site_run import compare, edge_config, free_line, preload
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import edge_event_filter
 from edge.line.runtime import EdgeRuntime
@@ -23,6 +23,7 @@ from simulators.broker import EmbeddedBroker
 from simulators.line.config import load_site
 from simulators.scenario.generate import generate
 from simulators.site.simulation import SiteSimulation
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PARCELS = 40
@@ -78,13 +79,13 @@ def test_line_end_to_end(tmp_path: Path, broker: EmbeddedBroker) -> None:
         edge = EdgeRuntime(site.site, cfg, rules)
         assert preload(edge.cache, scenario) > PARCELS
         edge.start()
-        assert wait_until(lambda: edge is not None and edge.link.connected, 10)
-        assert wait_until(lambda: sim.scanner_clients > 0, 10)
+        wait_until(lambda: edge is not None and edge.link.connected, 10, "edge on the broker")
+        wait_until(lambda: sim.scanner_clients > 0, 10, "edge connected to the scanner")
         sim.start_belt()
         assert sim.wait_done(120), "the line did not finish the scenario"
-        assert wait_until(lambda: all(r.status is not None for r in sim.results()), 60)
-        assert wait_until(lambda: edge is not None and edge.outbox.pending() == 0, 30)
-        assert wait_until(lambda: len(observer.of_kind("decided")) >= PARCELS, 30)
+        wait_until(lambda: all(r.status is not None for r in sim.results()), 60, "chutes")
+        wait_until(lambda: edge is not None and edge.outbox.pending() == 0, 30, "empty outbox")
+        wait_until(lambda: len(observer.of_kind("decided")) >= PARCELS, 30, "decided events")
     finally:
         if edge is not None:
             edge.stop()

@@ -270,6 +270,11 @@ class SiteSimulation:
         gate = self._need_gate()
         return self.call(lambda: gate.clients)
 
+    def line_time_s(self) -> float:
+        """Return the line model's clock, seconds (simulated time when the speed is not 1)."""
+        model = self._need_model()
+        return self.call(lambda: model.now)
+
     def estop(self) -> None:
         """Press the e-stop: belt and induction stop, every tracked item is aborted."""
         self.call(lambda: self._need_model().estop())

@@ -29,10 +29,27 @@ from simulators.modbus_sims.spec import CheckweigherSpec, PlcSpec
 E = TypeVar("E")
 
 
+class SkippingClock:
+    """The wall clock, plus whatever time a test skips to make a reconnect back-off run out."""
+
+    def __init__(self) -> None:
+        self.skipped_s = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped_s
+
+    def skip(self, seconds: float) -> None:
+        self.skipped_s += seconds
+
+
+#: The clock of every endpoint here: skipping it ends a back-off without sleeping.
+CLOCK = SkippingClock()
+
+
 def _endpoint(port: int, name: str) -> ModbusEndpoint:
     return ModbusEndpoint(
         "127.0.0.1", port, device_id=name, timeout_s=0.3, backoff_initial_s=0.05,
-        backoff_max_s=0.2,
+        backoff_max_s=0.2, monotonic=CLOCK,
     )
 
 
@@ -57,7 +74,7 @@ def _baseline(adapter: CheckweigherAdapter) -> int:
         try:
             assert adapter.poll() == []
         except DeviceUnavailable:
-            time.sleep(0.02)  # let a reconnect back-off run out
+            CLOCK.skip(0.2)  # the reconnect back-off runs out
             continue
         return failures
     raise AssertionError("the checkweigher never answered")
@@ -163,7 +180,7 @@ def test_checkweigher_outage_reported_once_then_reconnected() -> None:
     for _ in range(5):
         with pytest.raises(DeviceUnavailable):
             adapter.poll()
-        time.sleep(0.06)
+        CLOCK.skip(0.2)  # the next poll tries to connect again
     assert adapter.online is False
     with served_image(runtime, port=port) as (_, loop):
         _baseline(adapter)
@@ -252,7 +269,7 @@ def test_plc_adapter_outage_then_resync_with_a_restarted_plc() -> None:
     for _ in range(4):
         with pytest.raises(DeviceUnavailable):
             adapter.poll()
-        time.sleep(0.06)
+        CLOCK.skip(0.2)  # the next poll tries to connect again
     with running_plc(spec, port=port, seed=3) as plc2:
         again, _ = _poll_until(
             lambda: [e for e in adapter.poll(0.02) if isinstance(e, DestinationRequested)], 3

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from simulators.serial_sims import (
 )
 from simulators.serial_sims.codes import DEFAULT_CODES
 from simulators.serial_sims.links import Link
+from tests.waiting import wait_until
 
 TRANSPORTS = ["pty", "tcp"]
 
@@ -39,15 +39,6 @@ def link(transport: str) -> Link:
 
 def serial(address: str) -> SerialSettings:
     return SerialSettings(port=address, reconnect_min_ms=20, reconnect_max_ms=100)
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll a real condition until it holds (fails the test after ``timeout_s``)."""
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        pause.wait(0.01)
 
 
 def collect(adapter: Any, count: int, timeout_s: float = 5.0) -> list[BarcodeRead]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.conftest import require_service
 from tests.inspection.builders import T0, inventory, order, payment, waybill
 from tests.inspection.conftest import RULES_NO_RANDOM
+from tests.waiting import wait_until
 
 DECLARED = "YT0000000001"  # 1.200 kg declared, customs status 800, documents consistent
 UNDECLARED = "YT0000000099"
@@ -57,15 +57,6 @@ def index() -> DeclarationIndex:
     idx.add_all([order(1), payment(1), waybill(1), inventory(1)])
     idx.set_status(DocKind.INVENTORY, "AG001:COP00000001", 800)
     return idx
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    """Poll a real condition until it holds (fails the test after ``timeout_s``)."""
-    deadline = time.monotonic() + timeout_s
-    pause = threading.Event()
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        pause.wait(0.01)
 
 
 def serial(address: str) -> SerialSettings:
@@ -440,9 +431,8 @@ def test_site_file_errors_name_line_and_key() -> None:
 
 
 def probe(link: MqttLink, topic: str, probes: list[bytes]) -> bool:
-    """Publish a probe and say whether one came back (the subscription is live)."""
+    """Publish a probe and say whether one came back yet (the subscription is live)."""
     link.publish(topic, b"probe")
-    threading.Event().wait(0.05)
     return bool(probes)
 
 

@@ -35,6 +35,7 @@ from simulators.scenario import Case, Mix, generate
 from simulators.site import FeedError, ItemResult, ParcelFeed, SiteSimulation
 from simulators.site.scanner import TunnelGate
 from simulators.tunnel_reads import ReadFault
+from tests.waiting import wait_until
 
 SITE = "t-site"
 PARCELS = 30
@@ -119,10 +120,7 @@ def first_frames(sock: socket.socket, limit_s: float = 10.0) -> list[TunnelFrame
 
 
 def wait_clients(sim: SiteSimulation, n: int) -> None:
-    deadline = time.monotonic() + 5.0
-    while sim.scanner_clients < n:
-        assert time.monotonic() < deadline, "scanner never saw the host connect"
-        time.sleep(0.01)
+    wait_until(lambda: sim.scanner_clients >= n, 5.0, "the scanner's hosts connected")
 
 
 class Responder:
@@ -265,10 +263,7 @@ def test_unplugged_scanner_sends_nothing_until_plugged_back() -> None:
 
 
 def wait_for(sim: SiteSimulation, what: str, test: Any, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not test():
-        assert time.monotonic() < deadline, f"{what}: {sim.stats()}"
-        time.sleep(0.02)
+    wait_until(test, timeout_s, lambda: f"{what}: {sim.stats()}")
 
 
 def test_stuck_checkweigher_then_estop_accounts_for_every_item(scenario: Path) -> None:
@@ -294,7 +289,9 @@ def test_stuck_checkweigher_then_estop_accounts_for_every_item(scenario: Path) -
             aborted = [r for r in sim.results() if r.status == "aborted"]
             assert aborted, "items on the belt were not aborted"
             count = len(sim.results())
-            time.sleep(0.3)
+            # three induction periods (10 parcels/s) pass on the line's clock: nothing enters
+            stopped_at = sim.line_time_s()
+            wait_until(lambda: sim.line_time_s() >= stopped_at + 0.3, 5.0, "line time passing")
             assert len(sim.results()) == count  # induction stopped
             sim.reset()
             assert plc.read_holding_registers(1, count=1, device_id=1).registers == [1]
