@@ -44,4 +44,4 @@ bench: venv
 	$(BIN)/clearline bench
 
 clean:
-	rm -rf $(VENV) var bench-results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var bench-results .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

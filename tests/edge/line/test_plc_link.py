@@ -15,6 +15,7 @@ from devices.modbus_maps import ConfirmStatus
 from edge.line.plc_link import PlcLink
 from simulators.modbus_sims.harness import RunningPlc, running_plc
 from simulators.modbus_sims.spec import PlcSpec
+from tests.waiting import wait_until
 
 
 def _adapter(port: int) -> PlcAdapter:
@@ -52,13 +53,13 @@ def _online(events: list[PlcEvent]) -> list[bool]:
 
 
 def _all_off_the_belt(plc: RunningPlc, limit_s: float) -> None:
-    """Wait until every inducted item has left the belt, or ``limit_s`` has passed."""
-    until = time.monotonic() + limit_s
-    while time.monotonic() < until:
+    """Wait until every inducted item has left the belt (fails the test after ``limit_s``)."""
+
+    def off() -> bool:
         stats = plc.loop.run_sync(lambda: plc.runner.model.stats)
-        if stats.finished == stats.inducted:
-            return
-        time.sleep(0.05)
+        return bool(stats.finished == stats.inducted)
+
+    wait_until(off, limit_s, "every inducted item off the belt")
 
 
 def test_every_request_is_answered_in_time_and_diverted() -> None:

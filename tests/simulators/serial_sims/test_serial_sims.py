@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from simulators.serial_sims.codes import DEFAULT_CODES, read_codes_file, s10
 from simulators.serial_sims.handscan import HandScannerRuntime, HandScannerSpec
 from simulators.serial_sims.scale import ScaleRuntime
 from simulators.serial_sims.tunnel import TunnelRuntime
+from tests.waiting import wait_until
 
 # runtimes ----------------------------------------------------------------------------------
 
@@ -166,9 +165,7 @@ def test_tunnel_server_splits_and_junks_frames_but_bytes_stay_decodable() -> Non
         TunnelServer(TunnelSpec(), link, faults, seed=3) as sim,
         socket.create_connection(("127.0.0.1", link.port)) as sock,
     ):
-        deadline = time.monotonic() + 3
-        while not sim.link.connected and time.monotonic() < deadline:
-            threading.Event().wait(0.01)
+        wait_until(lambda: sim.link.connected, 3, "host connected")
         for item_id in (1, 2, 3):
             sim.trigger(item_id)
         data = bytearray()
@@ -210,11 +207,8 @@ def test_server_stops_cleanly_without_a_client() -> None:
     sim = TunnelServer(TunnelSpec(rate_hz=50))
     sim.start()
     assert os.path.exists(sim.address)
-    deadline = time.monotonic() + 3
-    while sim.frames_sent < 2 and time.monotonic() < deadline:
-        threading.Event().wait(0.01)
+    wait_until(lambda: sim.frames_sent >= 2, 3, "two frames sent")
     sim.stop()
-    assert sim.frames_sent >= 2
     assert not os.path.exists(sim.address)
 
 
