@@ -12,6 +12,7 @@ import pytest
 
 from edge.confirm import EVENTS_PATH, HubConfirmer
 from edge.outbox import Outbox
+from tests.waiting import wait_until
 
 
 class FakeHub:
@@ -130,10 +131,7 @@ def test_thread_drains_sent_events_until_stopped(outbox: Outbox) -> None:
     )
     confirmer.start()
     try:
-        for _ in range(300):
-            if outbox.pending() == 0:
-                break
-            stop.wait(0.01)
+        wait_until(lambda: outbox.pending() == 0, 5.0, "every event confirmed")
     finally:
         stop.set()
         confirmer.join()
