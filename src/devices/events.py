@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from contracts.statuses import ReadStatus
 
-class ReadStatus(StrEnum):
-    """Outcome of one read cycle of a scanner."""
-
-    OK = "OK"
-    NOREAD = "NOREAD"
-    MULTI = "MULTI"
+__all__ = [
+    "BarcodeRead",
+    "DestinationRequested",
+    "DeviceStateChanged",
+    "DivertConfirmed",
+    "ImageCaptured",
+    "ReadStatus",
+    "SendToChute",
+    "WeightMeasured",
+]
 
 
 @dataclass(frozen=True, slots=True)

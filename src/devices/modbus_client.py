@@ -29,8 +29,9 @@ from typing import Any
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from contracts.registers import MAX_READ_COUNT, MAX_WRITE_COUNT, U16_MOD
 from devices.errors import DeviceUnavailable, ProtocolError
-from devices.modbus_maps import MAX_READ_COUNT, MAX_WRITE_COUNT, U16_MOD, RegisterWrite
+from devices.modbus_maps import RegisterWrite
 
 log = logging.getLogger(__name__)
 

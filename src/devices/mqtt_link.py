@@ -18,8 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.messages import Availability, encode_availability
+from contracts.topics import availability_topic
 from devices.errors import DeviceError, DeviceUnavailable
-from devices.topics import Availability, availability_topic, encode_availability
 
 logger = logging.getLogger(__name__)
 

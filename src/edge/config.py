@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from contracts.reasons import Outcome
 from devices.profiles import HandScannerProfile, ScaleProfile, TunnelScannerProfile
-from inspection.reasons import Outcome
 from inspection.yamlconf import describe, read_yaml
 from sorting.chutes import ChutePlan
 

@@ -18,20 +18,21 @@ from types import TracebackType
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
-from devices.errors import DeviceError
-from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import (
+from contracts.clock import Clock, SystemClock
+from contracts.events import MAX_PAYLOAD_BYTES
+from contracts.messages import SyncNotice, Verdict
+from contracts.topics import (
     TopicError,
     edge_event_filter,
     parse_edge_event_topic,
     sync_notice_topic,
     verdict_topic,
 )
+from devices.errors import DeviceError
+from devices.mqtt_link import LinkSettings, Message, MqttLink
 from hub.db import StoreError
 from hub.event_spool import EventSpool
 from hub.events import IngestReport, RawEvent, ingest
-from inspection.clock import Clock, SystemClock
-from sorting.wire import MAX_PAYLOAD_BYTES, SyncNotice, Verdict
 
 logger = logging.getLogger(__name__)
 

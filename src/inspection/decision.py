@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from contracts.clock import Clock
+from contracts.reasons import REASON_INDEX, Outcome, Reason
 from inspection.checks import (
     Dossier,
     is_cbec_retail_import,
@@ -14,10 +16,8 @@ from inspection.checks import (
     three_doc_problems,
     value_reasons,
 )
-from inspection.clock import Clock
 from inspection.identity import normalise
 from inspection.model import DocKind
-from inspection.reasons import Outcome, Reason, ordered, outcome_for
 from inspection.rules import RuleSet
 
 
@@ -52,6 +52,75 @@ class Decision:
     reasons: tuple[Reason, ...]
     rule_set_version: str
     notes: tuple[str, ...] = ()
+
+
+#: Precedence: the first line with any of its reasons present decides the outcome.
+PRECEDENCE: tuple[tuple[Outcome, frozenset[Reason]], ...] = (
+    (
+        Outcome.REJECT,
+        frozenset(
+            {
+                Reason.NO_READ,
+                Reason.MULTI_READ_CONFLICT,
+                Reason.INVALID_CODE,
+                Reason.NO_WEIGHT,
+                Reason.UNSTABLE_WEIGHT,
+                Reason.LATE_DECISION,
+                Reason.DEVICE_FAULT,
+            }
+        ),
+    ),
+    (Outcome.RETURN, frozenset({Reason.CUSTOMS_RETURN})),
+    (
+        Outcome.HOLD,
+        frozenset(
+            {
+                Reason.CUSTOMS_DETAINED,
+                Reason.CUSTOMS_SUSPENDED,
+                Reason.CUSTOMS_REJECTED,
+                Reason.CUSTOMS_PENDING,
+                Reason.NOT_DECLARED,
+                Reason.DUPLICATE_PARCEL,
+                Reason.INSPECTOR_HOLD,
+                Reason.XRAY_PENDING,
+                Reason.DECLARATION_CONFLICT,
+            }
+        ),
+    ),
+    (
+        Outcome.INSPECT,
+        frozenset(
+            {
+                Reason.CUSTOMS_INSPECT,
+                Reason.PROHIBITED_GOODS,
+                Reason.THREE_DOC_MISMATCH,
+                Reason.VALUE_LIMIT,
+                Reason.ANNUAL_LIMIT,
+                Reason.WEIGHT_DEVIATION,
+                Reason.XRAY_SUSPECT,
+                Reason.RANDOM_SELECTION,
+                Reason.TAX_MISMATCH,
+            }
+        ),
+    ),
+)
+
+#: Every reason's outcome line, derived from PRECEDENCE.
+OUTCOME_OF: dict[Reason, Outcome] = {r: o for o, rs in PRECEDENCE for r in rs}
+
+
+def outcome_for(reasons: frozenset[Reason] | set[Reason]) -> Outcome:
+    """Return the outcome that the precedence table gives for a set of reasons."""
+    for outcome, members in PRECEDENCE:
+        if reasons & members:
+            return outcome
+    return Outcome.RELEASE
+
+
+def ordered(reasons: set[Reason] | frozenset[Reason]) -> tuple[Reason, ...]:
+    """Order reasons by precedence line, then by their stable index, deciding one first."""
+    line = {r: i for i, (_, rs) in enumerate(PRECEDENCE) for r in rs}
+    return tuple(sorted(reasons, key=lambda r: (line[r], REASON_INDEX[r])))
 
 
 #: Customs returnStatus → reason (release statuses are configured in the rules).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inspection.reasons import Outcome
+from contracts.reasons import Outcome
 
 
 class ChutePlan(BaseModel):

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from inspection.reasons import Outcome
+from contracts.reasons import Outcome
 from sorting.chutes import ChutePlan
 
 

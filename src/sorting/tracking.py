@@ -6,8 +6,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from contracts.reasons import Outcome, Reason
 from inspection.decision import ParcelFacts, XrayState
-from inspection.reasons import Outcome, Reason
 
 
 @dataclass(slots=True)

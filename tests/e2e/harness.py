@@ -35,8 +35,10 @@ from clearline.site_run import (
     scenario_records,
     wait_until,
 )
+from contracts.clock import SystemClock
+from contracts.events import EdgeEvent
+from contracts.topics import edge_event_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_filter
 from edge.config import EdgeConfig
 from edge.runtime import EdgeRuntime
 from edge.screening import screen_image
@@ -47,7 +49,6 @@ from hub.event_models import EventRow
 from hub.importer import import_file
 from hub.services import users
 from hub.settings import HubSettings
-from inspection.clock import SystemClock
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet, load_rules
@@ -56,7 +57,6 @@ from simulators.line.config import LineConfig, load_site
 from simulators.scenario.generate import generate
 from simulators.site.results import ItemResult
 from simulators.site.simulation import SiteSimulation
-from sorting.wire import EdgeEvent
 
 log = logging.getLogger(__name__)
 

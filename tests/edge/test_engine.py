@@ -7,6 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from contracts.clock import ManualClock
+from contracts.events import EdgeEvent, EventKind, VerdictKind
+from contracts.messages import Verdict
+from contracts.reasons import REASON_INDEX, Outcome, Reason
 from devices.events import (
     BarcodeRead,
     DestinationRequested,
@@ -16,14 +20,11 @@ from devices.events import (
     WeightMeasured,
 )
 from edge.engine import LineEngine, XrayScreened
-from inspection.clock import ManualClock
 from inspection.decision import XrayState
 from inspection.index import DeclarationIndex
 from inspection.model import DocKind
-from inspection.reasons import REASON_INDEX, Outcome, Reason
 from inspection.rules import RuleSet
 from sorting.chutes import ChutePlan
-from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.inspection.builders import T0, inventory, order, payment, waybill
 
 PLAN = ChutePlan.model_validate(

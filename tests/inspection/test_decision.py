@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.clock import ManualClock
+from contracts.reasons import Outcome, Reason
 from inspection.checks import Dossier
-from inspection.clock import ManualClock
-from inspection.decision import ParcelFacts, XrayState, decide
+from inspection.decision import PRECEDENCE, ParcelFacts, XrayState, decide
 from inspection.model import Declaration, DocKind, GoodsLine
-from inspection.reasons import PRECEDENCE, Outcome, Reason
 from inspection.rules import RuleSet, parse_rules
 from tests.inspection.builders import T0, dossier, good_facts, inventory, order, payment, waybill
 from tests.inspection.conftest import RULES_NO_RANDOM

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from contracts.codes import strip_aim
 from devices.adapters.base import SerialAdapter
-from devices.codecs.aim import strip_aim
 from devices.codecs.base import Garbled
 from devices.codecs.handscan import TRIGGER_OFF, TRIGGER_ON, HandScanCodec, ScanLine
 from devices.events import BarcodeRead, ReadStatus

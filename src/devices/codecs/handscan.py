@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devices.codecs.aim import strip_aim
+from contracts.codes import strip_aim
 from devices.codecs.base import Garbled
 from devices.events import ReadStatus
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from devices.modbus_maps import WordOrder
+from contracts.registers import WordOrder
 
 
 class LineConfigError(ValueError):

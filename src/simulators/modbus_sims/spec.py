@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from devices.modbus_maps import WordOrder
+from contracts.registers import WordOrder
 
 
 class CheckweigherSpec(BaseModel):

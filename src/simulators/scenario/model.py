@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inspection.reasons import Outcome, Reason
+from contracts.reasons import Outcome, Reason
 from simulators.xray.contents import ParcelContents
 
 #: Version of the scenario files (parcels.jsonl, expected.jsonl, scenario.json).

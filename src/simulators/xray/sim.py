@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.topics import check_segment, xray_image_topic
 from devices.errors import DeviceUnavailable
 from devices.mqtt_link import MqttLink
-from devices.topics import check_segment, xray_image_topic
 from devices.xray_image import encode_png
 from simulators.faults import FaultDice, FaultProfile
 from simulators.xray.contents import ParcelContents, random_contents

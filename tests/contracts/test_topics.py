@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices import topics as t
-from devices.errors import ProtocolError
+from contracts import messages as m
+from contracts import topics as t
 
 segment = st.text(
     alphabet=st.characters(categories=("L", "N", "P", "S"), exclude_characters="/+#"),
@@ -100,16 +100,18 @@ def test_item_id_outside_u32_is_refused() -> None:
         t.xray_image_topic("s", "x", t.MAX_ITEM_ID + 1)
 
 
-def test_topic_error_is_a_device_layer_error() -> None:
-    assert issubclass(t.TopicError, ProtocolError)
+def test_topic_errors_are_value_errors() -> None:
+    """Callers on both sides of a seam catch one standard type; contracts import nothing of ours."""
+    assert issubclass(t.TopicError, ValueError)
+    assert issubclass(m.AvailabilityError, ValueError)
 
 
 def test_availability_payload() -> None:
-    assert t.encode_availability(t.Availability.ONLINE) == b"online"
-    assert t.decode_availability(b"offline") is t.Availability.OFFLINE
-    assert t.decode_availability(b" Online\n") is t.Availability.ONLINE
-    with pytest.raises(t.TopicError, match="neither"):
-        t.decode_availability(b"\xff\xfe maybe")
+    assert m.encode_availability(m.Availability.ONLINE) == b"online"
+    assert m.decode_availability(b"offline") is m.Availability.OFFLINE
+    assert m.decode_availability(b" Online\n") is m.Availability.ONLINE
+    with pytest.raises(m.AvailabilityError, match="neither"):
+        m.decode_availability(b"\xff\xfe maybe")
 
 
 def test_huge_item_id_digits_are_refused_not_crashed() -> None:

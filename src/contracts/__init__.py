@@ -1,0 +1,1 @@
+"""Every seam of Clearline stated once: topics, payloads, registers, reasons, statuses, clock."""
