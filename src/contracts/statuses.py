@@ -1,4 +1,4 @@
-"""Statuses spoken on the wire: scanner read status, PLC state and divert confirmations."""
+"""Statuses spoken across seams: scanner reads, X-ray images, PLC state, divert confirmations."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ class ReadStatus(StrEnum):
     OK = "OK"
     NOREAD = "NOREAD"
     MULTI = "MULTI"
+
+
+class XrayState(StrEnum):
+    """Where the parcel's X-ray image stands."""
+
+    NONE = "NONE"  # no image (yet)
+    PENDING = "PENDING"  # imaged, waiting for an inspector
+    CLEARED = "CLEARED"  # cleared automatically or by an inspector
+    SUSPECT = "SUSPECT"  # flagged by pre-screen or an inspector
 
 
 class PlcState(IntEnum):

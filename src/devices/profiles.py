@@ -15,8 +15,8 @@ from pydantic import (
 )
 
 from contracts.config import ConfigModel
+from contracts.yamlconf import describe, read_yaml
 from devices.errors import DeviceError
-from inspection.yamlconf import describe, read_yaml
 
 _DEVICE_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 

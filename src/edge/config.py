@@ -9,8 +9,8 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from contracts.config import ConfigModel
 from contracts.reasons import Outcome
+from contracts.yamlconf import describe, read_yaml
 from devices.profiles import HandScannerProfile, ScaleProfile, TunnelScannerProfile
-from inspection.yamlconf import describe, read_yaml
 from sorting.chutes import ChutePlan
 
 

@@ -19,13 +19,15 @@ from datetime import datetime
 from contracts import events as ev
 from contracts.clock import Clock
 from contracts.events import EdgeEvent, VerdictKind
+from contracts.facts import ParcelFacts
 from contracts.messages import Verdict
 from contracts.reasons import Outcome
+from contracts.statuses import XrayState
 from devices.events import BarcodeRead, DeviceStateChanged
 from edge.config import DeskConfig
 from edge.sync import SyncApplied
 from inspection.checks import Dossier
-from inspection.decision import Decision, ParcelFacts, XrayState
+from inspection.decision import Decision
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex, Entry
 from inspection.masking import scrub

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from contracts import events as ev
 from contracts.clock import Clock
 from contracts.events import EdgeEvent, VerdictKind
+from contracts.facts import ParcelFacts
 from contracts.messages import Verdict
 from contracts.reasons import REASON_INDEX
+from contracts.statuses import XrayState
 from devices.events import (
     BarcodeRead,
     DestinationRequested,
@@ -27,7 +29,6 @@ from devices.events import (
     WeightMeasured,
 )
 from edge.sync import SyncApplied
-from inspection.decision import ParcelFacts, XrayState
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex, Entry
 from inspection.model import Declaration, DocKind

@@ -16,6 +16,7 @@ from typing import Any
 from contracts.clock import Clock, SystemClock
 from contracts.events import EdgeEvent
 from contracts.messages import Verdict
+from contracts.statuses import XrayState
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.base import PollThread
 from devices.adapters.checkweigher import CheckweigherAdapter
@@ -35,7 +36,6 @@ from edge.outbox import Outbox
 from edge.plc_link import PlcLink
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
-from inspection.decision import XrayState
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
 from contracts.clock import Clock
+from contracts.facts import ParcelFacts
 from contracts.reasons import REASON_INDEX, Outcome, Reason
+from contracts.statuses import XrayState
 from inspection.checks import (
     Dossier,
     is_cbec_retail_import,
@@ -19,29 +19,6 @@ from inspection.checks import (
 from inspection.identity import normalise
 from inspection.model import DocKind
 from inspection.rules import RuleSet
-
-
-class XrayState(StrEnum):
-    """Where the parcel's X-ray image stands."""
-
-    NONE = "NONE"  # no image (yet)
-    PENDING = "PENDING"  # imaged, waiting for an inspector
-    CLEARED = "CLEARED"  # cleared automatically or by an inspector
-    SUSPECT = "SUSPECT"  # flagged by pre-screen or an inspector
-
-
-@dataclass(frozen=True, slots=True)
-class ParcelFacts:
-    """What the line knows of one physical parcel at decision time (weights in kg)."""
-
-    identity_reasons: frozenset[Reason] = frozenset()  # NO_READ, INVALID_CODE, MULTI_READ_CONFLICT
-    weight_kg: float | None = None
-    weight_stable: bool = False
-    xray: XrayState = XrayState.NONE
-    inspector_hold: bool = False
-    duplicate: bool = False
-    device_fault: bool = False
-    deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from contracts.clock import Clock
+from contracts.facts import ParcelFacts
 from contracts.reasons import Outcome, Reason
 from inspection.checks import Dossier
-from inspection.decision import Decision, ParcelFacts, decide
+from inspection.decision import Decision, decide
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex, Entry
 from inspection.model import Declaration

@@ -6,8 +6,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from contracts.facts import ParcelFacts
 from contracts.reasons import Outcome, Reason
-from inspection.decision import ParcelFacts, XrayState
+from contracts.statuses import XrayState
 
 
 @dataclass(slots=True)

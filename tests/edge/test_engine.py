@@ -11,6 +11,7 @@ from contracts.clock import ManualClock
 from contracts.events import EdgeEvent, EventKind, VerdictKind
 from contracts.messages import Verdict
 from contracts.reasons import REASON_INDEX, Outcome, Reason
+from contracts.statuses import XrayState
 from devices.events import (
     BarcodeRead,
     DestinationRequested,
@@ -20,7 +21,6 @@ from devices.events import (
     WeightMeasured,
 )
 from edge.engine import LineEngine, XrayScreened
-from inspection.decision import XrayState
 from inspection.index import DeclarationIndex
 from inspection.model import DocKind
 from inspection.rules import RuleSet

@@ -10,9 +10,11 @@ from decimal import Decimal
 import pytest
 
 from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
 from contracts.reasons import Outcome, Reason
+from contracts.statuses import XrayState
 from inspection.checks import Dossier
-from inspection.decision import PRECEDENCE, ParcelFacts, XrayState, decide, ordered, outcome_for
+from inspection.decision import PRECEDENCE, decide, ordered, outcome_for
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.rules import RuleSet, parse_rules
 from tests.inspection.builders import T0, dossier, good_facts, inventory, order, payment, waybill

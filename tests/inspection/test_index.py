@@ -8,8 +8,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
 from contracts.reasons import Outcome, Reason
-from inspection.decision import Decision, ParcelFacts
+from inspection.decision import Decision
 from inspection.index import DeclarationIndex, Entry
 from inspection.model import DocKind
 from inspection.pipeline import decide_parcel

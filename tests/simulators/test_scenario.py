@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
 from contracts.reasons import Outcome, Reason
-from inspection.decision import Decision, ParcelFacts, XrayState
+from contracts.statuses import XrayState
+from inspection.decision import Decision
 from inspection.formats import detect_format, read_records
 from inspection.identity import is_valid_s10
 from inspection.index import DeclarationIndex

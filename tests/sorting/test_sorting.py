@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.reasons import Outcome, Reason
-from inspection.decision import XrayState
+from contracts.statuses import XrayState
 from sorting.chutes import ChutePlan
 from sorting.deadline import Deadline
 from sorting.reconcile import AlarmKind, Reconciler

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from clearline.bench.core import BenchContext, BenchResult, peak_rss_mb, percentile
 from contracts.clock import ManualClock
-from inspection.decision import ParcelFacts, XrayState
+from contracts.facts import ParcelFacts
+from contracts.statuses import XrayState
 from inspection.index import DeclarationIndex
 from inspection.pipeline import decide_parcel
 from inspection.rules import load_rules

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from contracts.clock import Clock
 from contracts.events import VerdictKind
+from contracts.statuses import XrayState
 from hub.auth import Principal
 from hub.auth_models import Role
 from hub.event_models import EVENT
@@ -49,7 +50,6 @@ from hub.xray_store import (
     find_pass,
     pass_code,
 )
-from inspection.decision import XrayState
 from inspection.rules import RuleSet, parse_rules
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from contracts.config import ConfigModel
-from inspection.decision import XrayState
+from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.declared import (
     DeclaredGoods,
