@@ -10,11 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import registers as reg
-from contracts.statuses import ConfirmStatus
 from devices import modbus_maps as mm
 from devices.errors import ProtocolError
 from devices.modbus_maps import CheckweigherReading
-from sorting.reconcile import ConfirmStatus as SortingConfirmStatus
 
 # --- scalar codecs: golden values ------------------------------------------------------
 
@@ -153,12 +151,6 @@ def test_edge_writable() -> None:
     assert not reg.edge_writable(10, 1)  # request_head
     assert not reg.edge_writable(124, 2)  # runs past the reply ring
     assert not reg.edge_writable(130, 1)
-
-
-def test_confirm_status_numbers_match_the_sorting_domain() -> None:
-    assert {s.name: int(s) for s in ConfirmStatus} == {
-        s.name: int(s) for s in SortingConfirmStatus
-    }
 
 
 # --- rings ---------------------------------------------------------------------------
