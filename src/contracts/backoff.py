@@ -20,9 +20,7 @@ class Backoff:
         if not (math.isfinite(initial_s) and math.isfinite(max_s) and math.isfinite(factor)):
             raise ValueError("back-off bounds must be finite numbers")
         if initial_s <= 0 or max_s < initial_s:
-            raise ValueError(
-                f"back-off needs 0 < initial_s <= max_s, got {initial_s} and {max_s}"
-            )
+            raise ValueError(f"back-off needs 0 < initial_s <= max_s, got {initial_s} and {max_s}")
         if factor < 1:
             raise ValueError(f"back-off factor must be at least 1, got {factor}")
         self.initial_s, self.max_s, self.factor = initial_s, max_s, factor

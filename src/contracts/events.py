@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contracts.reasons import Outcome, Reason
 from contracts.statuses import ReadStatus, confirm_status_name
@@ -224,3 +224,11 @@ def edge_event(
 def payload_of(event: EdgeEvent) -> EventPayload:
     """Validate an event's ``data`` as its kind's payload; raise pydantic's ValidationError."""
     return PAYLOAD_MODELS[event.kind].model_validate(event.data)
+
+
+def problems(err: ValidationError) -> str:
+    """Name each failing field of a payload and why, without echoing the values."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}"
+        for e in err.errors(include_input=False, include_url=False)
+    )

@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
+
+from pydantic import ValidationError
 
 from contracts import events as ev
 from contracts.clock import Clock
@@ -229,7 +232,8 @@ class DeskSession:
     def device_changed(self, event: DeviceStateChanged) -> None:
         """Record and report a device going online or offline."""
         self.devices[event.device_id] = event.online
-        payload = ev.DeviceState(
+        payload = partial(
+            ev.DeviceState,
             device_id=event.device_id,
             device_kind=event.kind,
             online=event.online,
@@ -249,10 +253,13 @@ class DeskSession:
         seq = self.next_seq() if seq is None else seq
         t0 = time.perf_counter()
         codes = read.codes
-        read_payload = ev.CodeRead(device_id=read.device_id, status=read.status, codes=list(codes))
+        read_payload = partial(
+            ev.CodeRead, device_id=read.device_id, status=read.status, codes=list(codes)
+        )
         self._event(read_payload, seq, None, read.at)
         if weighing is not None:
-            weighed = ev.Weighed(
+            weighed = partial(
+                ev.Weighed,
                 device_id=weighing.device_id,
                 weight_kg=weighing.weight_kg,
                 stable=weighing.stable,
@@ -290,7 +297,8 @@ class DeskSession:
         all_notes = tuple(scrub(n) for n in (*decision.notes, *notes))
         now = self.clock.now()
         code = found.code or None
-        decided = ev.Decided(
+        decided = partial(
+            ev.Decided,
             outcome=decision.outcome,
             reasons=list(decision.reasons),
             rule_set_version=decision.rule_set_version,
@@ -327,9 +335,23 @@ class DeskSession:
         )
 
     def _event(
-        self, payload: ev.EventPayload, item_id: int | None, code: str | None, at: datetime
+        self,
+        build: Callable[[], ev.EventPayload],
+        item_id: int | None,
+        code: str | None,
+        at: datetime,
     ) -> None:
-        """Emit one edge event from this desk."""
+        """Emit one edge event from this desk; a payload that breaks the contract is dropped."""
+        try:
+            payload = build()
+        except ValidationError as err:
+            log.warning(
+                "desk %s parcel #%s: event not sent, it breaks the contract: %s",
+                self.cfg.desk_id,
+                item_id,
+                ev.problems(err),
+            )
+            return
         self._emit(
             ev.edge_event(
                 payload,

@@ -11,6 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+
+from pydantic import ValidationError
 
 from contracts import events as ev
 from contracts.clock import Clock
@@ -127,8 +130,11 @@ class LineEngine:
             self.tracker.on_codes(event.item_id, event.status.value, event.codes, event.at)
             self._maybe_answer(event.item_id)
             self._event(
-                ev.CodeRead(
-                    device_id=event.device_id, status=event.status, codes=list(event.codes)
+                partial(
+                    ev.CodeRead,
+                    device_id=event.device_id,
+                    status=event.status,
+                    codes=list(event.codes),
                 ),
                 event.item_id,
                 None,
@@ -140,7 +146,8 @@ class LineEngine:
         elif isinstance(event, XrayScreened):
             self.tracker.on_xray(event.item_id, event.state, self.clock.now())
             self._event(
-                ev.Imaged(
+                partial(
+                    ev.Imaged,
                     device_id=event.device_id,
                     prescreen=event.state.value.lower(),
                     state=event.state.value,
@@ -156,7 +163,8 @@ class LineEngine:
         elif isinstance(event, DeviceStateChanged):
             self.devices[event.device_id] = event.online
             self._event(
-                ev.DeviceState(
+                partial(
+                    ev.DeviceState,
                     device_id=event.device_id,
                     device_kind=event.kind,
                     online=event.online,
@@ -193,7 +201,8 @@ class LineEngine:
         else:
             self.tracker.on_weight(event.item_id, event.weight_kg, event.stable, event.at)
         self._event(
-            ev.Weighed(
+            partial(
+                ev.Weighed,
                 device_id=event.device_id,
                 weight_kg=event.weight_kg,
                 stable=event.stable,
@@ -206,13 +215,15 @@ class LineEngine:
 
     def _confirmed(self, event: DivertConfirmed) -> None:
         alarms = self.reconciler.confirmed(event.item_id, event.chute, event.status)
-        self._event(ev.Confirmed(chute=event.chute, status=event.status), event.item_id, None)
+        self._event(
+            partial(ev.Confirmed, chute=event.chute, status=event.status), event.item_id, None
+        )
         for alarm in alarms:
             log.warning(
                 "edge %s item %s: %s %s", self.edge_id, event.item_id, alarm.kind, alarm.detail
             )
             self._event(
-                ev.Alarm(alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
+                partial(ev.Alarm, alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
             )
 
     def _verdict(self, v: Verdict) -> None:
@@ -227,7 +238,7 @@ class LineEngine:
         else:
             self._pending_xray[code] = state[v.verdict]
         self._event(
-            ev.VerdictApplied(verdict_id=v.verdict_id, verdict=v.verdict), v.item_id, code
+            partial(ev.VerdictApplied, verdict_id=v.verdict_id, verdict=v.verdict), v.item_id, code
         )
 
     # --- the decision -------------------------------------------------------------------
@@ -297,7 +308,8 @@ class LineEngine:
         reason = REASON_INDEX[decision.reasons[0]] if decision.reasons else 0
         latency_ms = (time.perf_counter() - t0) * 1000.0
         self._event(
-            ev.Decided(
+            partial(
+                ev.Decided,
                 outcome=decision.outcome,
                 reasons=list(decision.reasons),
                 rule_set_version=decision.rule_set_version,
@@ -322,7 +334,7 @@ class LineEngine:
         self.stats.by_outcome[decision.outcome.value] = (
             self.stats.by_outcome.get(decision.outcome.value, 0) + 1
         )
-        self._event(ev.Diverted(chute=chute, reason=reason), req.item_id, code)
+        self._event(partial(ev.Diverted, chute=chute, reason=reason), req.item_id, code)
 
     def _decide(self, item_id: int, deadline: Deadline) -> ParcelDecision:
         """Decide the item through the one pipeline, with the facts the line gathered."""
@@ -348,7 +360,25 @@ class LineEngine:
 
     # --- events to the hub --------------------------------------------------------------
 
-    def _event(self, payload: ev.EventPayload, item_id: int | None, code: str | None) -> None:
+    def _event(
+        self, build: Callable[[], ev.EventPayload], item_id: int | None, code: str | None
+    ) -> None:
+        """Build one event payload and emit it; a payload that breaks the contract is dropped.
+
+        A device may report what the contract refuses (a negative weight, an unknown
+        confirmation status): the fact still reaches the tracker and the decision, only the
+        event is dropped, with a warning, as the hub would refuse it.
+        """
+        try:
+            payload = build()
+        except ValidationError as err:
+            log.warning(
+                "edge %s item %s: event not sent, it breaks the contract: %s",
+                self.edge_id,
+                item_id,
+                ev.problems(err),
+            )
+            return
         self._emit(
             ev.edge_event(
                 payload,
