@@ -7,17 +7,6 @@ from datetime import datetime
 
 from contracts.statuses import ReadStatus
 
-__all__ = [
-    "BarcodeRead",
-    "DestinationRequested",
-    "DeviceStateChanged",
-    "DivertConfirmed",
-    "ImageCaptured",
-    "ReadStatus",
-    "SendToChute",
-    "WeightMeasured",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class BarcodeRead:

@@ -18,11 +18,12 @@ from pathlib import Path
 from contracts.clock import Clock, SystemClock
 from contracts.events import EdgeEvent
 from contracts.messages import Verdict
+from contracts.statuses import ReadStatus
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.hand_scanner import HandScannerAdapter
 from devices.adapters.scale import ScaleAdapter
 from devices.errors import DeviceError, DeviceUnavailable
-from devices.events import BarcodeRead, ReadStatus, WeightMeasured
+from devices.events import BarcodeRead, WeightMeasured
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.cache import DeclarationCache
 from edge.config import DeskConfig, DeskWeighing

@@ -19,10 +19,11 @@ from contracts.clock import ManualClock
 from contracts.events import EdgeEvent, EventKind, VerdictKind
 from contracts.messages import Verdict
 from contracts.reasons import Outcome, Reason
+from contracts.statuses import ReadStatus
 from contracts.topics import edge_event_topic
 from devices.adapters.hand_scanner import HandScannerAdapter
 from devices.adapters.scale import ScaleAdapter
-from devices.events import BarcodeRead, ReadStatus
+from devices.events import BarcodeRead
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.profiles import HandScannerProfile, ScaleProfile, SerialSettings
 from edge.cache import DeclarationCache

@@ -11,12 +11,11 @@ from contracts.clock import ManualClock
 from contracts.events import EdgeEvent, EventKind, VerdictKind, payload_of
 from contracts.messages import Verdict
 from contracts.reasons import REASON_INDEX, Outcome, Reason
-from contracts.statuses import XrayState
+from contracts.statuses import ReadStatus, XrayState
 from devices.events import (
     BarcodeRead,
     DestinationRequested,
     DivertConfirmed,
-    ReadStatus,
     SendToChute,
     WeightMeasured,
 )

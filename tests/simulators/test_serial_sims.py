@@ -16,6 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from contracts.statuses import ReadStatus
 from devices.adapters.scale import ScaleAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.codecs import Garbled, drain, mtsics, toledo, tunnel
@@ -23,7 +24,7 @@ from devices.codecs.handscan import HandScanCodec, ScanLine
 from devices.codecs.mtsics import Command, ErrorReply, StatusReply, WeightReply
 from devices.codecs.toledo import HostCommand, ToledoCodec
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import BarcodeRead, ReadStatus
+from devices.events import BarcodeRead
 from devices.profiles import ScaleProfile, SerialSettings, TunnelScannerProfile
 from simulators import cli_serial
 from simulators.faults import FaultDice, FaultProfile

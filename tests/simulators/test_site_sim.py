@@ -18,12 +18,12 @@ from pymodbus.client import ModbusTcpClient
 from typer.testing import CliRunner
 
 from contracts import registers as reg
+from contracts.statuses import ReadStatus
 from contracts.topics import parse_xray_image_topic, xray_image_filter
 from devices import modbus_maps as mm
 from devices.codecs import tunnel
 from devices.codecs.base import Garbled
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.xray_image import decode_png
 from edge.config import load_edge_site

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.statuses import ReadStatus
 from devices.codecs import tunnel
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
 from simulators.serial_sims.codes import DEFAULT_CODES
 from simulators.serial_sims.links import Link

@@ -14,9 +14,9 @@ import contextlib
 import logging
 import socket
 
+from contracts.statuses import ReadStatus
 from devices.codecs import tunnel
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
 from simulators.line.config import ScannerServerConfig
 
