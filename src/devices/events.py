@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-
-class ReadStatus(StrEnum):
-    """Outcome of one read cycle of a scanner."""
-
-    OK = "OK"
-    NOREAD = "NOREAD"
-    MULTI = "MULTI"
+from contracts.statuses import ReadStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,10 @@ from typing import Any
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from contracts.backoff import Backoff
+from contracts.registers import MAX_READ_COUNT, MAX_WRITE_COUNT, U16_MOD
 from devices.errors import DeviceUnavailable, ProtocolError
-from devices.modbus_maps import MAX_READ_COUNT, MAX_WRITE_COUNT, U16_MOD, RegisterWrite
+from devices.modbus_maps import RegisterWrite
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +105,7 @@ class ModbusEndpoint:
         self._lock = threading.Lock()
         self._client: Any = None
         self._next_try = 0.0
-        self._backoff = backoff_initial_s
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._last_end = -1e9
         self._failures = 0
         self._down_since: float | None = None
@@ -188,8 +190,7 @@ class ModbusEndpoint:
         )
         if not client.connect():
             client.close()
-            self._next_try = self._monotonic() + self._backoff
-            self._backoff = min(self._backoff * 2.0, self.backoff_max_s)
+            self._next_try = self._monotonic() + self._backoff.next_delay()
             self._outage(f"cannot connect to {self.host}:{self.port}")
             raise DeviceUnavailable(self.device_id, f"cannot connect to {self.host}:{self.port}")
         self._client = client
@@ -214,7 +215,7 @@ class ModbusEndpoint:
         self._last_end = self._monotonic()
         self.transactions += 1
         self._failures = 0
-        self._backoff = self.backoff_initial_s
+        self._backoff.reset()
         if self._down_since is not None:
             log.info(
                 "device %s: back online at %s:%s after %.1f s",

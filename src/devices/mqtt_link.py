@@ -16,10 +16,12 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from contracts.config import ConfigModel
+from contracts.messages import Availability, encode_availability
+from contracts.topics import availability_topic
 from devices.errors import DeviceError, DeviceUnavailable
-from devices.topics import Availability, availability_topic, encode_availability
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +56,8 @@ def parse_mqtt_url(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-class LinkSettings(BaseModel):
+class LinkSettings(ConfigModel):
     """How one process connects to the site broker, and whose availability it announces."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt://HOST:PORT.")
     site: str = Field(description="Site id, the second topic level.")

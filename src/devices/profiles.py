@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -16,8 +14,9 @@ from pydantic import (
     model_validator,
 )
 
+from contracts.config import ConfigModel
+from contracts.yamlconf import describe, read_yaml
 from devices.errors import DeviceError
-from inspection.yamlconf import describe, read_yaml
 
 _DEVICE_ID = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -33,10 +32,8 @@ class AimHandling(StrEnum):
     STRIP = "strip"
 
 
-class SerialSettings(BaseModel):
+class SerialSettings(ConfigModel):
     """How to open and pace one serial port (a device path, pty or pyserial URL)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     port: str = Field(
         min_length=1,
@@ -93,10 +90,8 @@ class SerialSettings(BaseModel):
         }
 
 
-class _Device(BaseModel):
+class _Device(ConfigModel):
     """Fields every serial device profile has."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     device_id: str = Field(
         pattern=_DEVICE_ID,
@@ -161,10 +156,8 @@ SerialDeviceProfile = Annotated[
 ]
 
 
-class SerialDevicesFile(BaseModel):
+class SerialDevicesFile(ConfigModel):
     """A YAML file listing the serial devices of one line."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     devices: tuple[SerialDeviceProfile, ...] = Field(
         title="Devices", description="Every serial device of the line."

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 import serial
 
+from contracts.backoff import Backoff
 from devices.codecs.base import drain
 from devices.errors import DeviceError, DeviceUnavailable
 from devices.profiles import SerialSettings
@@ -67,7 +68,9 @@ class SerialBus:
         self._claimed = False
         self._online: bool | None = None
         self._retry_at = 0.0
-        self._delay_s = settings.reconnect_min_ms / 1000.0
+        self._backoff = Backoff(
+            settings.reconnect_min_ms / 1000.0, settings.reconnect_max_ms / 1000.0
+        )
         self._last_io = -1e9
         self._rx = bytearray()
 
@@ -134,15 +137,14 @@ class SerialBus:
             self._failed(err, "cannot open")
             raise DeviceUnavailable(self.device_id, f"cannot open {self.url}: {err}") from err
         self._rx.clear()
-        self._delay_s = self.settings.reconnect_min_ms / 1000.0
+        self._backoff.reset()
         self._set_online(True, "port open")
         return self._port
 
     def _failed(self, err: BaseException, what: str) -> None:
         """Close after an I/O error and schedule the next attempt (doubling back-off)."""
         self._disconnect()
-        self._retry_at = self._monotonic() + self._delay_s
-        self._delay_s = min(self._delay_s * 2, self.settings.reconnect_max_ms / 1000.0)
+        self._retry_at = self._monotonic() + self._backoff.next_delay()
         self._set_online(False, f"{what} {self.url}: {err}")
 
     def _disconnect(self) -> None:

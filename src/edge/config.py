@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from contracts.config import ConfigModel
+from contracts.reasons import Outcome
+from contracts.yamlconf import describe, read_yaml
 from devices.profiles import HandScannerProfile, ScaleProfile, TunnelScannerProfile
-from inspection.reasons import Outcome
-from inspection.yamlconf import describe, read_yaml
 from sorting.chutes import ChutePlan
 
 
@@ -17,8 +18,8 @@ class EdgeConfigError(ValueError):
     """The site file's edge part is invalid; the message names file, line and key."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(ConfigModel):
+    """Strict, frozen configuration (see ``contracts.config``)."""
 
 
 class ModbusDevice(_Model):

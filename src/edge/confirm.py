@@ -15,6 +15,7 @@ import threading
 
 import httpx
 
+from contracts.backoff import Backoff
 from edge.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class HubConfirmer:
         return len(batch)
 
     def _run(self) -> None:
-        delay = self._interval_s
+        first = max(min(self._interval_s * 2, self._max_backoff_s), 0.001)
+        backoff = Backoff(first, max(first, self._max_backoff_s))
         while not self._stop.is_set():
             try:
                 full = self.confirm_once() >= self._batch
@@ -102,15 +104,14 @@ class HubConfirmer:
                 if not self._down:
                     log.warning("hub confirmation: hub unavailable (%s); events kept", err)
                     self._down = True
-                delay = min(delay * 2, self._max_backoff_s)
-                self._stop.wait(delay)
+                self._stop.wait(backoff.next_delay())
                 continue
             if self._down:
                 log.info("hub confirmation: hub reachable again")
                 self._down = False
-            delay = self._interval_s
+            backoff.reset()
             if not full:
-                self._stop.wait(delay)
+                self._stop.wait(self._interval_s)
 
 
 def _body(batch: list[Pending]) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from contracts.backoff import Backoff
 from devices.mqtt_link import MqttLink
 from edge.outbox import Outbox
 
@@ -41,7 +42,7 @@ class OutboxPublisher:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        backoff = 0.05
+        backoff = Backoff(0.05, 2.0)
         while not self._stop.is_set():
             batch = self._outbox.next_batch(self._batch)
             if not batch or not self._link.connected:
@@ -55,7 +56,6 @@ class OutboxPublisher:
                 self._outbox.ack(done)
             self.sent += acked
             if acked < len(batch):
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 2.0)
+                self._stop.wait(backoff.next_delay())
             else:
-                backoff = 0.05
+                backoff.reset()

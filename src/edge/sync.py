@@ -10,12 +10,16 @@ from typing import Any
 
 import httpx
 
+from contracts.backoff import Backoff
 from edge.cache import DeclarationCache
 from inspection.codec import declaration_from_dict
 from inspection.model import Declaration, DocKind
 from inspection.rules import RulesError, RuleSet, parse_rules
 
 log = logging.getLogger(__name__)
+
+#: Longest wait between polls while the hub is unreachable, in sync intervals.
+RETRY_SPREAD = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,12 @@ class HubSync:
         return bool(body.get("more"))
 
     def _run(self) -> None:
+        # while the hub is away, polls space out to RETRY_SPREAD x the interval; a notice
+        # from the hub still wakes the loop at once
+        first_s = max(self._interval_s, 0.001)
+        backoff = Backoff(first_s, first_s * RETRY_SPREAD)
         while not self._stop.is_set():
+            wait_s = self._interval_s
             try:
                 while self.pull_once() and not self._stop.is_set():
                     pass
@@ -125,10 +134,12 @@ class HubSync:
                 if self._down:
                     log.info("hub sync: reachable again at cursor %s", self.cursor)
                     self._down = False
+                backoff.reset()
             except (httpx.HTTPError, ValueError, KeyError) as err:
                 self.failures += 1
+                wait_s = backoff.next_delay()
                 if not self._down:
                     log.warning("hub sync: unavailable (%s); deciding from the local copy", err)
                     self._down = True
-            self._wake.wait(self._interval_s)
+            self._wake.wait(wait_s)
             self._wake.clear()

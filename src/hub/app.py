@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from contracts.clock import Clock, SystemClock
 from hub import migrate
 from hub.db import make_engine
 from hub.metrics import HubMetrics, MetricsMiddleware
@@ -22,7 +23,6 @@ from hub.services import rules as rules_service
 from hub.services import users
 from hub.services.errors import ServiceError, Unauthenticated
 from hub.settings import HubSettings
-from inspection.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

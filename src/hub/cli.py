@@ -12,13 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from contracts.clock import SystemClock
 from hub import migrate
 from hub.auth_models import Role, UserCreate
 from hub.db import StoreError, make_engine
 from hub.services import users
 from hub.services.errors import ServiceError
 from hub.settings import HubSettings, HubSettingsError
-from inspection.clock import SystemClock
 
 hub_app = typer.Typer(help="The central hub service.", no_args_is_help=True)
 user_app = typer.Typer(help="Hub users (people who log in).", no_args_is_help=True)

@@ -15,12 +15,12 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from contracts.clock import Clock
 from hub.auth import Principal, check_role
 from hub.auth_models import Role
 from hub.services import users
 from hub.services.errors import Unauthenticated
 from hub.settings import HubSettings
-from inspection.clock import Clock
 
 #: Cookie that carries a bearer token for browser pages.
 SESSION_COOKIE = "clearline_session"

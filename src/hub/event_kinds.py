@@ -1,140 +1,19 @@
-"""What the ``data`` of each edge event kind must hold, and how one raw event is validated."""
+"""How the hub validates one raw edge event against the contract (``contracts.events``)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from devices.events import ReadStatus
+from contracts.events import MAX_PAYLOAD_BYTES, WIRE_VERSION, EdgeEvent, payload_of
 from inspection.masking import scrub
-from inspection.reasons import Outcome, Reason
-from sorting.wire import MAX_PAYLOAD_BYTES, WIRE_VERSION, EdgeEvent, EventKind, VerdictKind
-
-#: PLC divert-confirmation status numbers (sorter confirm ring) and their names.
-CONFIRM_STATUS: dict[int, str] = {
-    0: "diverted",
-    1: "recirculated",
-    2: "no_answer",
-    3: "lost_track",
-    4: "aborted",
-}
 
 
 class EventRejectedError(ValueError):
     """One edge event is too large or does not follow the wire contract."""
-
-
-class _Data(BaseModel):
-    """Kind-specific data; fields beyond the contract are kept as sent."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class ParcelSeenData(_Data):
-    """``parcel_seen``: the parcel was inducted; every field is optional."""
-
-    device_id: str | None = Field(None, max_length=64, description="Inducting device.")
-
-
-class CodeReadData(_Data):
-    """``code_read``: one scanner read cycle."""
-
-    device_id: str = Field(min_length=1, max_length=64, description="Scanner id.")
-    status: ReadStatus = Field(description="OK, NOREAD or MULTI.")
-    codes: list[str] = Field(default_factory=list, max_length=32, description="Codes read.")
-
-
-class WeighedData(_Data):
-    """``weighed``: a weight in kg (None when the scale could not weigh) and its stability."""
-
-    device_id: str = Field(min_length=1, max_length=64, description="Scale id.")
-    weight_kg: float | None = Field(ge=0, le=100_000, description="Weight, kg.")
-    stable: bool = Field(description="True when the scale reported a stable weight.")
-
-
-class ImagedData(_Data):
-    """``imaged``: an X-ray image was captured, with the pre-screen result when known."""
-
-    device_id: str = Field(min_length=1, max_length=64, description="X-ray machine id.")
-    prescreen: str | None = Field(None, max_length=32, description="clear, suspect, ...")
-
-
-class DecidedData(_Data):
-    """``decided``: the decision and the chute it maps to; latency in milliseconds."""
-
-    outcome: Outcome = Field(description="RELEASE, INSPECT, HOLD, RETURN or REJECT.")
-    reasons: list[Reason] = Field(description="Every reason found, deciding one first.")
-    rule_set_version: str = Field(max_length=64, description="Rules file version used.")
-    declaration_kind: str | None = Field(None, max_length=32, description="Matched kind.")
-    declaration_key: str | None = Field(None, max_length=128, description="Its business key.")
-    chute: int | None = Field(None, ge=0, le=65535, description="Chute number.")
-    latency_ms: float | None = Field(None, ge=0, description="Decision latency, ms.")
-    notes: list[str] = Field(default_factory=list, description="Notes for the supervisor.")
-
-
-class DivertedData(_Data):
-    """``diverted``: the reply the edge gave the PLC."""
-
-    chute: int = Field(ge=0, le=65535, description="Chute number.")
-    reason: int | str = Field(description="Reason index on the reply ring, or its code.")
-
-
-class ConfirmedData(_Data):
-    """``confirmed``: the PLC's divert confirmation; ``status`` is stored by name."""
-
-    chute: int = Field(ge=0, le=65535, description="Chute the PLC reports.")
-    status: str = Field(description="diverted, recirculated, no_answer, lost_track, aborted.")
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _status_name(cls, value: object) -> str:
-        """Accept the PLC's number (0..4) or its name."""
-        if isinstance(value, int) and not isinstance(value, bool) and value in CONFIRM_STATUS:
-            return CONFIRM_STATUS[value]
-        if isinstance(value, str) and value in CONFIRM_STATUS.values():
-            return value
-        raise ValueError(f"must be 0..4 or one of {sorted(CONFIRM_STATUS.values())}")
-
-
-class DeviceStateData(_Data):
-    """``device_state``: a device went online or offline."""
-
-    device_id: str = Field(min_length=1, max_length=64, description="Device id.")
-    device_kind: str = Field(min_length=1, max_length=32, description="scanner, scale, ...")
-    online: bool = Field(description="True when it came online.")
-    detail: str = Field("", max_length=1000, description="Why, in words.")
-
-
-class VerdictAppliedData(_Data):
-    """``verdict_applied``: an inspector verdict reached the edge."""
-
-    verdict_id: UUID = Field(description="Id of the hub's verdict.")
-    verdict: VerdictKind = Field(description="clear, suspect or hold.")
-
-
-class AlarmData(_Data):
-    """``alarm``: late reply, confirmation mismatch, no-read rate, outage, ..."""
-
-    alarm: str = Field(min_length=1, max_length=64, description="Alarm name.")
-    detail: str = Field("", max_length=1000, description="What happened, in words.")
-
-
-DATA_MODELS: dict[EventKind, type[_Data]] = {
-    EventKind.PARCEL_SEEN: ParcelSeenData,
-    EventKind.CODE_READ: CodeReadData,
-    EventKind.WEIGHED: WeighedData,
-    EventKind.IMAGED: ImagedData,
-    EventKind.DECIDED: DecidedData,
-    EventKind.DIVERTED: DivertedData,
-    EventKind.CONFIRMED: ConfirmedData,
-    EventKind.DEVICE_STATE: DeviceStateData,
-    EventKind.VERDICT_APPLIED: VerdictAppliedData,
-    EventKind.ALARM: AlarmData,
-}
 
 
 def _describe(err: ValidationError, prefix: str = "") -> str:
@@ -148,9 +27,8 @@ def _describe(err: ValidationError, prefix: str = "") -> str:
 
 def checked_data(event: EdgeEvent) -> dict[str, Any]:
     """Validate ``event.data`` for its kind; return it normalised for storage (JSON-ready)."""
-    model = DATA_MODELS[event.kind]
     try:
-        data = model.model_validate(event.data)
+        data = payload_of(event)
     except ValidationError as err:
         raise EventRejectedError(f"{event.kind.value} event: {_describe(err, 'data.')}") from None
     out: dict[str, Any] = data.model_dump(mode="json")

@@ -14,13 +14,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
 
+from contracts.clock import Clock, SystemClock
+from contracts.events import EdgeEvent
 from hub.db import StoreError
 from hub.event_kinds import EventRejectedError, parse_event
 from hub.event_models import EVENT, PARCEL
 from hub.projection import StoredEvent, fold, parcel_key
-from inspection.clock import Clock, SystemClock
 from inspection.masking import scrub
-from sorting.wire import EdgeEvent
 
 logger = logging.getLogger(__name__)
 

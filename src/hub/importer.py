@@ -13,13 +13,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
+from contracts.clock import Clock, SystemClock
 from hub.db import StoreError, db_reason
 from hub.import_fast import shaped_records
 from hub.import_pipe import PIPE_BATCH, PIPE_MIN_BYTES, PipedReader, reader_count
 from hub.import_rows import Prepared, RowShaper, check_receipt
 from hub.import_sql import any_pending_receipt
 from hub.import_store import Batch, BatchCounts, BatchStore
-from inspection.clock import Clock, SystemClock
 from inspection.formats import detect_format
 from inspection.formats.detect import HEAD_BYTES
 from inspection.masking import scrub

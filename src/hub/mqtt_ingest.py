@@ -15,31 +15,32 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
-from devices.errors import DeviceError
-from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import (
+from contracts.backoff import Backoff
+from contracts.clock import Clock, SystemClock
+from contracts.config import ConfigModel
+from contracts.events import MAX_PAYLOAD_BYTES
+from contracts.messages import SyncNotice, Verdict
+from contracts.topics import (
     TopicError,
     edge_event_filter,
     parse_edge_event_topic,
     sync_notice_topic,
     verdict_topic,
 )
+from devices.errors import DeviceError
+from devices.mqtt_link import LinkSettings, Message, MqttLink
 from hub.db import StoreError
 from hub.event_spool import EventSpool
 from hub.events import IngestReport, RawEvent, ingest
-from inspection.clock import Clock, SystemClock
-from sorting.wire import MAX_PAYLOAD_BYTES, SyncNotice, Verdict
 
 logger = logging.getLogger(__name__)
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(ConfigModel):
     """How the MQTT ingest batches and retries."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_size: int = Field(500, ge=1, le=10_000, description="Most events per database batch.")
     linger_ms: int = Field(
@@ -209,7 +210,9 @@ class MqttIngest:
 
     def _run(self) -> None:
         """Worker: move spooled payloads into the database until stopped, retrying on errors."""
-        delay = self.settings.retry_min_s
+        backoff = Backoff(
+            self.settings.retry_min_s, max(self.settings.retry_min_s, self.settings.retry_max_s)
+        )
         outage = False
         while True:
             self._wake.wait(0.5)
@@ -227,14 +230,13 @@ class MqttIngest:
                     if not outage:
                         logger.error("hub database unavailable, events stay spooled: %s", err)
                     outage = True
-                    if self._stop.wait(delay):
+                    if self._stop.wait(backoff.next_delay()):
                         return
-                    delay = min(delay * 2, self.settings.retry_max_s)
                     continue
                 if outage:
                     logger.info("hub database reachable again; spooled events stored")
                     outage = False
-                delay = self.settings.retry_min_s
+                backoff.reset()
                 if moved < self.settings.batch_size:
                     break
             if self._stop.is_set():

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from contracts.events import EventKind
 from inspection.identity import normalise
-from sorting.wire import EventKind
 
 #: Kinds that open or update a parcel pass even without a PLC item id (keyed by parcel code).
 PARCEL_KINDS = frozenset(

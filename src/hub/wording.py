@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.reasons import Outcome, Reason
 from inspection.masking import scrub
-from inspection.reasons import Outcome, Reason
 
 OUTCOME_WORDS: dict[str, str] = {
     Outcome.RELEASE: "released",
@@ -40,6 +40,8 @@ REASON_WORDS: dict[str, str] = {
     Reason.MULTI_READ_CONFLICT: "two codes on the parcel point to different declarations",
     Reason.LATE_DECISION: "the decision came after the sorter's deadline",
     Reason.DEVICE_FAULT: "a device on the line was faulty",
+    Reason.DECLARATION_CONFLICT: "declarations for this parcel contradict each other",
+    Reason.TAX_MISMATCH: "the declared tax does not match the computed tax",
 }
 
 CONFIRM_WORDS: dict[str, str] = {

@@ -8,12 +8,12 @@ import threading
 
 from sqlalchemy.engine import Engine
 
+from contracts.clock import Clock, SystemClock
+from contracts.topics import TopicError, parse_xray_image_topic, xray_image_filter
 from devices.errors import DeviceError
 from devices.mqtt_link import Message, MqttLink
-from devices.topics import TopicError, parse_xray_image_topic, xray_image_filter
 from hub.db import StoreError
 from hub.xray_store import XrayStore, XrayStoreError, store_image
-from inspection.clock import Clock, SystemClock
 from inspection.xray.prescreen import PrescreenConfig
 
 logger = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
+from contracts.reasons import Reason
 from inspection.model import Declaration, DocKind
-from inspection.reasons import Reason
 from inspection.rules import RuleSet
 
 CBEC_RETAIL_MODES = frozenset({"9610", "1210"})

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
+from contracts.clock import Clock
+from contracts.facts import ParcelFacts
+from contracts.reasons import REASON_INDEX, Outcome, Reason
+from contracts.statuses import XrayState
 from inspection.checks import (
     Dossier,
     is_cbec_retail_import,
@@ -14,34 +16,9 @@ from inspection.checks import (
     three_doc_problems,
     value_reasons,
 )
-from inspection.clock import Clock
 from inspection.identity import normalise
 from inspection.model import DocKind
-from inspection.reasons import Outcome, Reason, ordered, outcome_for
 from inspection.rules import RuleSet
-
-
-class XrayState(StrEnum):
-    """Where the parcel's X-ray image stands."""
-
-    NONE = "NONE"  # no image (yet)
-    PENDING = "PENDING"  # imaged, waiting for an inspector
-    CLEARED = "CLEARED"  # cleared automatically or by an inspector
-    SUSPECT = "SUSPECT"  # flagged by pre-screen or an inspector
-
-
-@dataclass(frozen=True, slots=True)
-class ParcelFacts:
-    """What the line knows of one physical parcel at decision time (weights in kg)."""
-
-    identity_reasons: frozenset[Reason] = frozenset()  # NO_READ, INVALID_CODE, MULTI_READ_CONFLICT
-    weight_kg: float | None = None
-    weight_stable: bool = False
-    xray: XrayState = XrayState.NONE
-    inspector_hold: bool = False
-    duplicate: bool = False
-    device_fault: bool = False
-    deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +29,75 @@ class Decision:
     reasons: tuple[Reason, ...]
     rule_set_version: str
     notes: tuple[str, ...] = ()
+
+
+#: Precedence: the first line with any of its reasons present decides the outcome.
+PRECEDENCE: tuple[tuple[Outcome, frozenset[Reason]], ...] = (
+    (
+        Outcome.REJECT,
+        frozenset(
+            {
+                Reason.NO_READ,
+                Reason.MULTI_READ_CONFLICT,
+                Reason.INVALID_CODE,
+                Reason.NO_WEIGHT,
+                Reason.UNSTABLE_WEIGHT,
+                Reason.LATE_DECISION,
+                Reason.DEVICE_FAULT,
+            }
+        ),
+    ),
+    (Outcome.RETURN, frozenset({Reason.CUSTOMS_RETURN})),
+    (
+        Outcome.HOLD,
+        frozenset(
+            {
+                Reason.CUSTOMS_DETAINED,
+                Reason.CUSTOMS_SUSPENDED,
+                Reason.CUSTOMS_REJECTED,
+                Reason.CUSTOMS_PENDING,
+                Reason.NOT_DECLARED,
+                Reason.DUPLICATE_PARCEL,
+                Reason.INSPECTOR_HOLD,
+                Reason.XRAY_PENDING,
+                Reason.DECLARATION_CONFLICT,
+            }
+        ),
+    ),
+    (
+        Outcome.INSPECT,
+        frozenset(
+            {
+                Reason.CUSTOMS_INSPECT,
+                Reason.PROHIBITED_GOODS,
+                Reason.THREE_DOC_MISMATCH,
+                Reason.VALUE_LIMIT,
+                Reason.ANNUAL_LIMIT,
+                Reason.WEIGHT_DEVIATION,
+                Reason.XRAY_SUSPECT,
+                Reason.RANDOM_SELECTION,
+                Reason.TAX_MISMATCH,
+            }
+        ),
+    ),
+)
+
+#: Every reason's outcome line, derived from PRECEDENCE.
+OUTCOME_OF: dict[Reason, Outcome] = {r: o for o, rs in PRECEDENCE for r in rs}
+
+
+def outcome_for(reasons: frozenset[Reason] | set[Reason]) -> Outcome:
+    """Return the outcome that the precedence table gives for a set of reasons."""
+    for outcome, members in PRECEDENCE:
+        if reasons & members:
+            return outcome
+    return Outcome.RELEASE
+
+
+def ordered(reasons: set[Reason] | frozenset[Reason]) -> tuple[Reason, ...]:
+    """Order reasons by precedence line, then by their stable index, deciding one first."""
+    line = {r: i for i, (_, rs) in enumerate(PRECEDENCE) for r in rs}
+    return tuple(sorted(reasons, key=lambda r: (line[r], REASON_INDEX[r])))
 
 
 #: Customs returnStatus → reason (release statuses are configured in the rules).

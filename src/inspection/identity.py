@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from contracts.codes import strip_aim
+from contracts.reasons import Reason
 from inspection.countries import ISO_ALPHA2
-from inspection.reasons import Reason
 
-_AIM = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 _SPACE = re.compile(r"\s+")
 #: Anything shaped like an S10 id (2 letters, 9 digits, 2 letters) claims to be one.
 _S10_SHAPE = re.compile(r"^[A-Z]{2}\d{9}[A-Z]{2}$")
@@ -19,11 +19,6 @@ _WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 _RESERVED_FIRST = frozenset("JKSTW")
 
 T = TypeVar("T")
-
-
-def strip_aim(code: str) -> str:
-    """Remove a leading AIM symbology identifier (``]Xn``) from scanned text."""
-    return _AIM.sub("", code, count=1)
 
 
 def normalise(code: str) -> str:

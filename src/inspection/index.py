@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from inspection.checks import Dossier, is_cbec_retail_import, transaction_value_cny
-from inspection.clock import Clock
-from inspection.decision import Decision, ParcelFacts, decide
 from inspection.identity import Resolution, normalise, resolve
 from inspection.model import PARCEL_KINDS, Declaration, DocKind
 from inspection.rules import RuleSet
@@ -148,15 +146,3 @@ class DeclarationIndex:
             if key == decl.business_key:
                 return total
         return total
-
-    def decide_parcel(
-        self, codes: Sequence[str], facts: ParcelFacts, rules: RuleSet, clock: Clock
-    ) -> tuple[Decision, Entry | None]:
-        """Resolve the codes and decide; returns the decision and the matched entry."""
-        res = self.resolve(codes)
-        if res.reasons:
-            facts = replace(facts, identity_reasons=facts.identity_reasons | res.reasons)
-        entry = res.entry
-        dossier = self.dossier(entry, rules) if entry is not None else None
-        status = entry.status if entry is not None else None
-        return decide(facts, dossier, status, rules, clock), entry

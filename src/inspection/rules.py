@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from contracts.yamlconf import describe, read_yaml
 from inspection.rules_model import Grade, RulesFile, Tolerance
-from inspection.yamlconf import describe, read_yaml
 
 _GRADE_ORDER = {Grade.ADVANCED: 0, Grade.GENERAL: 1, Grade.DISHONEST: 2}
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from contracts.config import ConfigModel
 
 
 class Grade(StrEnum):
@@ -16,8 +18,8 @@ class Grade(StrEnum):
     DISHONEST = "dishonest"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(ConfigModel):
+    """Strict, frozen configuration (see ``contracts.config``)."""
 
 
 class Tolerance(_Strict):

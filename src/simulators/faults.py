@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from contracts.config import ConfigModel
 
 
-class FaultProfile(BaseModel):
+class FaultProfile(ConfigModel):
     """What a simulator does wrong, and how often; rates are probabilities per reply/frame."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     delay_ms: float = Field(0.0, ge=0, description="Fixed delay added before every reply, ms.")
     jitter_ms: float = Field(0.0, ge=0, description="Uniform random extra delay 0..jitter, ms.")

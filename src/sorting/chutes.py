@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from inspection.reasons import Outcome
+from contracts.config import ConfigModel
+from contracts.reasons import Outcome
 
 
-class ChutePlan(BaseModel):
+class ChutePlan(ConfigModel):
     """Chute numbers of one line; release chutes are chosen by route (e.g. destination)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     release_by_route: dict[str, int] = Field(
         title="Release chutes",

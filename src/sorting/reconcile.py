@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
-from inspection.reasons import Outcome
+from contracts.reasons import Outcome
+from contracts.statuses import ConfirmStatus
 from sorting.chutes import ChutePlan
-
-
-class ConfirmStatus(IntEnum):
-    """Divert confirmation status as posted by the PLC (DESIGN register map)."""
-
-    DIVERTED = 0
-    LANE_FULL = 1  # recirculated
-    NO_ANSWER = 2  # sent to reject
-    LOST_TRACK = 3
-    ABORTED = 4
 
 
 class AlarmKind(StrEnum):

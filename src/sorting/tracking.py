@@ -6,8 +6,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from inspection.decision import ParcelFacts, XrayState
-from inspection.reasons import Outcome, Reason
+from contracts.facts import ParcelFacts
+from contracts.reasons import Outcome, Reason
+from contracts.statuses import XrayState
 
 
 @dataclass(slots=True)

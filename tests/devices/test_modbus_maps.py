@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts import registers as reg
 from devices import modbus_maps as mm
 from devices.errors import ProtocolError
 from devices.modbus_maps import CheckweigherReading
-from sorting.reconcile import ConfirmStatus as SortingConfirmStatus
 
 # --- scalar codecs: golden values ------------------------------------------------------
 
@@ -72,7 +72,7 @@ def test_codec_errors() -> None:
 
 @settings(max_examples=200)
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["big", "little"]))
-def test_u32_round_trip(value: int, order: mm.WordOrder) -> None:
+def test_u32_round_trip(value: int, order: reg.WordOrder) -> None:
     regs = mm.encode_u32(value, order)
     assert all(0 <= r <= 0xFFFF for r in regs)
     assert mm.decode_u32(regs, order) == value
@@ -80,13 +80,13 @@ def test_u32_round_trip(value: int, order: mm.WordOrder) -> None:
 
 @settings(max_examples=200)
 @given(st.floats(width=32, allow_nan=False), st.sampled_from(["big", "little"]))
-def test_f32_round_trip(value: float, order: mm.WordOrder) -> None:
+def test_f32_round_trip(value: float, order: reg.WordOrder) -> None:
     assert mm.decode_f32(mm.encode_f32(value, order), order) == value
 
 
 @settings(max_examples=200)
 @given(st.lists(st.integers(0, 0xFFFF), min_size=2, max_size=2), st.sampled_from(["big", "little"]))
-def test_f32_decode_any_registers(regs: list[int], order: mm.WordOrder) -> None:
+def test_f32_decode_any_registers(regs: list[int], order: reg.WordOrder) -> None:
     value = mm.decode_f32(regs, order)
     if not math.isnan(value):
         assert mm.encode_f32(value, order) == regs
@@ -116,7 +116,7 @@ def test_status_flags() -> None:
 
 
 def test_plc_map_addresses_match_design() -> None:
-    table = {(lo, hi): (owner, name) for lo, hi, owner, name, _ in mm.plc_register_table()}
+    table = {(lo, hi): (owner, name) for lo, hi, owner, name, _ in reg.plc_register_table()}
     assert table == {
         (0, 0): ("plc", "plc_heartbeat"),
         (1, 1): ("plc", "plc_state"),
@@ -128,35 +128,29 @@ def test_plc_map_addresses_match_design() -> None:
         (130, 130): ("plc", "confirm_head"),
         (131, 194): ("plc", "confirm ring"),
     }
-    assert mm.PLC_REGISTER_COUNT == 195
-    assert [mm.REQUEST_RING.slot_address(k) for k in (0, 1, 15)] == [11, 14, 56]
-    assert [mm.REPLY_RING.slot_address(k) for k in (0, 1, 15)] == [61, 65, 121]
-    assert [mm.CONFIRM_RING.slot_address(k) for k in (0, 1, 15)] == [131, 135, 191]
-    assert mm.REQUEST_RING.field_offset("deadline_ms") == 2
-    assert mm.REPLY_RING.field_offset("reason") == 3
+    assert reg.PLC_REGISTER_COUNT == 195
+    assert [reg.REQUEST_RING.slot_address(k) for k in (0, 1, 15)] == [11, 14, 56]
+    assert [reg.REPLY_RING.slot_address(k) for k in (0, 1, 15)] == [61, 65, 121]
+    assert [reg.CONFIRM_RING.slot_address(k) for k in (0, 1, 15)] == [131, 135, 191]
+    assert reg.REQUEST_RING.field_offset("deadline_ms") == 2
+    assert reg.REPLY_RING.field_offset("reason") == 3
     with pytest.raises(ValueError, match="slot 16"):
-        mm.REPLY_RING.slot_address(16)
+        reg.REPLY_RING.slot_address(16)
 
 
 def test_read_blocks_cover_the_map_within_limits() -> None:
-    covered = {a for start, n in mm.PLC_READ_BLOCKS for a in range(start, start + n)}
+    covered = {a for start, n in reg.PLC_READ_BLOCKS for a in range(start, start + n)}
     assert covered >= set(range(0, 125)) | set(range(130, 195))
-    assert all(n <= mm.MAX_READ_COUNT for _, n in mm.PLC_READ_BLOCKS)
+    assert all(n <= reg.MAX_READ_COUNT for _, n in reg.PLC_READ_BLOCKS)
 
 
 def test_edge_writable() -> None:
-    assert mm.edge_writable(2, 1)
-    assert mm.edge_writable(60, 65)
-    assert not mm.edge_writable(1, 2)  # plc_state
-    assert not mm.edge_writable(10, 1)  # request_head
-    assert not mm.edge_writable(124, 2)  # runs past the reply ring
-    assert not mm.edge_writable(130, 1)
-
-
-def test_confirm_status_numbers_match_the_sorting_domain() -> None:
-    assert {s.name: int(s) for s in mm.ConfirmStatus} == {
-        s.name: int(s) for s in SortingConfirmStatus
-    }
+    assert reg.edge_writable(2, 1)
+    assert reg.edge_writable(60, 65)
+    assert not reg.edge_writable(1, 2)  # plc_state
+    assert not reg.edge_writable(10, 1)  # request_head
+    assert not reg.edge_writable(124, 2)  # runs past the reply ring
+    assert not reg.edge_writable(130, 1)
 
 
 # --- rings ---------------------------------------------------------------------------
@@ -175,9 +169,9 @@ def test_ring_slot_rule_and_u16_wrap() -> None:
 
 
 def _posted(
-    ring: mm.Ring, head: int, rows: list[tuple[int, ...]], order: mm.WordOrder
+    ring: reg.Ring, head: int, rows: list[tuple[int, ...]], order: reg.WordOrder
 ) -> list[int]:
-    image = [0] * mm.PLC_REGISTER_COUNT
+    image = [0] * reg.PLC_REGISTER_COUNT
     image[ring.head_address] = head
     writes, new_head = mm.post_writes(ring, head, rows, order)
     mm.apply_writes(image, writes)
@@ -186,7 +180,7 @@ def _posted(
 
 
 def test_request_ring_golden_and_wrap() -> None:
-    image = _posted(mm.REQUEST_RING, 65534, [(70_000, 1500), (5, 20)], "big")
+    image = _posted(reg.REQUEST_RING, 65534, [(70_000, 1500), (5, 20)], "big")
     assert image[10] == 0  # 65534 + 2 wraps
     # entry 65534 -> slot 14 at 11 + 3*14 = 53; entry 65535 -> slot 15 at 56
     assert image[53:56] == [0x0001, 0x1170, 1500]
@@ -210,23 +204,23 @@ def test_reply_writes_golden_little_endian() -> None:
 
 
 def test_post_writes_merge_contiguous_slots_and_split_at_wrap() -> None:
-    writes, head = mm.post_writes(mm.CONFIRM_RING, 14, [(1, 2, 0), (3, 4, 1), (5, 6, 2)])
+    writes, head = mm.post_writes(reg.CONFIRM_RING, 14, [(1, 2, 0), (3, 4, 1), (5, 6, 2)])
     assert head == 17
     assert [(w.address, len(w.values)) for w in writes] == [(131 + 56, 8), (131, 4), (130, 1)]
 
 
 def test_ring_overrun_reports_lost_entries() -> None:
     rows = [(i, i % 9, 0) for i in range(1, 21)]
-    image = [0] * mm.PLC_REGISTER_COUNT
+    image = [0] * reg.PLC_REGISTER_COUNT
     head = 0
     for row in rows:  # post one by one: 20 entries into a 16-slot ring
-        writes, head = mm.post_writes(mm.CONFIRM_RING, head, [row])
+        writes, head = mm.post_writes(reg.CONFIRM_RING, head, [row])
         mm.apply_writes(image, writes)
     got = mm.read_confirms(image[130:], 130, 0)
     assert got.lost == 4
     assert [e.item_id for e in got.entries] == list(range(5, 21))
     with pytest.raises(ValueError, match="16"):
-        mm.post_writes(mm.CONFIRM_RING, 0, rows)
+        mm.post_writes(reg.CONFIRM_RING, 0, rows)
 
 
 def test_ring_read_needs_the_registers() -> None:
@@ -242,15 +236,15 @@ def test_ring_read_needs_the_registers() -> None:
     st.sampled_from(["big", "little"]),
 )
 def test_reply_ring_round_trip(
-    head: int, rows: list[tuple[int, int, int]], order: mm.WordOrder
+    head: int, rows: list[tuple[int, int, int]], order: reg.WordOrder
 ) -> None:
-    image = _posted(mm.REPLY_RING, head, list(rows), order)
+    image = _posted(reg.REPLY_RING, head, list(rows), order)
     got = mm.read_replies(image, 0, head, order)
     assert got.lost == 0
     assert [(e.item_id, e.chute, e.reason) for e in got.entries] == rows
     assert [e.number for e in got.entries] == [(head + i) % 65536 for i in range(len(rows))]
     if rows:
-        newest = mm.REPLY_RING.slot_address(mm.newest_slot(got.head))
+        newest = reg.REPLY_RING.slot_address(mm.newest_slot(got.head))
         assert image[newest + 2] == rows[-1][1]
 
 

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from contracts.topics import availability_topic
 from devices.errors import DeviceError, DeviceUnavailable
 from devices.mqtt_link import LinkSettings, Message, MqttLink, parse_mqtt_url
-from devices.topics import availability_topic
 from simulators.broker import BrokerEndpoint, EmbeddedBroker, free_port, open_broker
 from tests.conftest import require_service
 from tests.waiting import wait_until

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import serial
 
+from contracts.statuses import ReadStatus
 from devices.codecs import mtsics, tunnel
 from devices.codecs.mtsics import WeightReply
 from devices.codecs.tunnel import TunnelFrame
 from devices.errors import DeviceError, DeviceUnavailable
-from devices.events import ReadStatus
 from devices.profiles import SerialSettings
 from devices.serial_bus import NoReply, SerialBus
 

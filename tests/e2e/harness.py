@@ -34,8 +34,10 @@ from clearline.demo.site_run import (
     free_line,
     scenario_records,
 )
+from contracts.clock import SystemClock
+from contracts.events import EdgeEvent
+from contracts.topics import edge_event_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_filter
 from edge.config import EdgeConfig
 from edge.line.runtime import EdgeRuntime
 from edge.line.screening import screen_image
@@ -46,7 +48,6 @@ from hub.event_models import EventRow
 from hub.importer import import_file
 from hub.services import users
 from hub.settings import HubSettings
-from inspection.clock import SystemClock
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet, load_rules
@@ -55,7 +56,6 @@ from simulators.line.config import LineConfig, load_site
 from simulators.scenario.generate import generate
 from simulators.site.results import ItemResult
 from simulators.site.simulation import SiteSimulation
-from sorting.wire import EdgeEvent
 from tests.waiting import wait_until
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from clearline.demo.site_run import compare, edge_config, free_line, preload
+from contracts.topics import edge_event_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_filter
 from edge.line.runtime import EdgeRuntime
 from inspection.rules import load_rules
 from simulators.broker import EmbeddedBroker

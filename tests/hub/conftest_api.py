@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from contracts.clock import ManualClock
 from hub.app import create_app
 from hub.auth_models import Role, UserCreate
 from hub.db import make_engine
 from hub.services import users
 from hub.settings import HubSettings
-from inspection.clock import ManualClock
 from inspection.formats.ceb_write import write_ceb
 from inspection.model import Declaration, Receipt
 

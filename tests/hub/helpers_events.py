@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from contracts.clock import ManualClock
+from contracts.events import EdgeEvent, EventKind
 from hub.app import create_app
 from hub.auth_models import Role
 from hub.db import make_engine
@@ -23,10 +25,8 @@ from hub.event_models import create_event_tables
 from hub.importer import import_records
 from hub.services.users import create_api_key
 from hub.settings import HubSettings
-from inspection.clock import ManualClock
 from inspection.model import Declaration, ParsedRecord, Receipt
 from simulators.sample_declarations import ParcelSet, parcel_sets
-from sorting.wire import EdgeEvent, EventKind
 from tests.conftest import require_service
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from contracts.events import EdgeEvent, EventKind
 from devices.xray_image import encode_png
 from hub.events import ingest
 from hub.xray_store import StoredImage, XrayStore, store_image
 from simulators.xray.contents import ContentItem, ItemKind, ParcelContents
 from simulators.xray.generator import GeneratorConfig, XrayGenerator
-from sorting.wire import EdgeEvent, EventKind
 from tests.hub.helpers_events import T0, make_event
 
 #: The hub test clock starts here (T0 + 1 h, as the ``hub`` fixture sets it).

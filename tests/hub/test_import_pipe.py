@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from contracts.clock import ManualClock
 from hub import import_pipe
 from hub.db import make_engine
 from hub.import_pipe import PipedReader
 from hub.importer import FileReport, import_file
 from hub.loader import iter_declarations
 from hub.migrate import upgrade
-from inspection.clock import ManualClock
 from inspection.formats.ceb_write import write_ceb
 from inspection.model import Declaration
 from tests.hub.conftest import T0, inventory, line, receipt

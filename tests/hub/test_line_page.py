@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from contracts.events import EdgeEvent, EventKind
 from hub.auth_models import Role, UserCreate
 from hub.event_models import EVENT
 from hub.events import ingest, refresh_parcels
@@ -23,7 +24,6 @@ from hub.projection import parcel_key
 from hub.services import users
 from hub.services.errors import Invalid
 from hub.services.line_stats import LinePageSettings, LineStats, LineSummary, line_summary
-from sorting.wire import EdgeEvent, EventKind
 from tests.hub.helpers_events import T0, Hub, engine, hub
 
 __all__ = ["engine", "hub"]  # fixtures used below

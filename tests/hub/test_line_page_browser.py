@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from contracts.events import EdgeEvent
 from hub.auth_models import Role, UserCreate
 from hub.events import ingest
 from hub.services import users
 from hub.services.line_stats import LinePageSettings
-from sorting.wire import EdgeEvent
 from tests.hub.helpers_events import Hub, hub
 from tests.hub.test_line_page import NOW, device, parcel_pass, two_lines
 

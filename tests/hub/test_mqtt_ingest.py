@@ -12,15 +12,16 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from contracts.events import EdgeEvent, EventKind, VerdictKind
+from contracts.messages import SyncNotice, Verdict
+from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.errors import DeviceUnavailable
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from hub.db import make_engine
 from hub.event_models import EVENT, create_event_tables
 from hub.event_spool import EventSpool
 from hub.mqtt_ingest import IngestSettings, MqttIngest
 from simulators.broker import BrokerEndpoint, EmbeddedBroker, open_broker
-from sorting.wire import EdgeEvent, EventKind, SyncNotice, Verdict, VerdictKind
 from tests.conftest import require_service
 from tests.hub.helpers_events import make_event, parcel_story
 

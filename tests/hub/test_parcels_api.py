@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from contracts.events import EdgeEvent, EventKind
 from hub.auth_models import Role
-from sorting.wire import EdgeEvent, EventKind
 from tests.hub.helpers_events import (
     Hub,
     file_declarations,

@@ -16,12 +16,12 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from contracts.clock import ManualClock
 from hub import audit, migrate
 from hub.app import create_app
 from hub.auth_models import Role
 from hub.cli import audit_app
 from hub.db import make_engine
-from inspection.clock import ManualClock
 from tests.conftest import require_service
 from tests.hub.conftest import inventory
 from tests.hub.conftest_api import T0, Api, ceb_file, decl_json, hub_settings

@@ -18,8 +18,10 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 from sqlmodel import select as sm_select
 
+from contracts.events import VerdictKind
+from contracts.messages import Verdict
+from contracts.topics import verdict_topic, xray_image_topic
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import verdict_topic, xray_image_topic
 from hub import audit
 from hub.audit_models import AuditEntry
 from hub.auth_models import Role, UserCreate
@@ -32,7 +34,6 @@ from hub.xray_ingest import XrayImageIngest
 from hub.xray_models import XRAY_IMAGE
 from hub.xray_store import ReviewSettings, XrayStore, XrayStoreError, store_image
 from simulators.broker import EmbeddedBroker
-from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, file_declarations, hub, story_for
 from tests.hub.helpers_review import NOW, at, decided, feed, put_image, sample_png, seen
 

@@ -21,8 +21,10 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import Session
 
+from contracts.events import EdgeEvent, EventKind, VerdictKind
+from contracts.messages import Verdict
+from contracts.topics import edge_event_topic, verdict_topic, xray_image_topic
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_topic, verdict_topic, xray_image_topic
 from hub.app import create_app
 from hub.auth_models import Role, UserCreate
 from hub.db import make_engine
@@ -33,7 +35,6 @@ from hub.settings import HubSettings
 from hub.xray_ingest import XrayImageIngest
 from hub.xray_store import ReviewSettings, XrayStore
 from simulators.broker import EmbeddedBroker, free_port
-from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.hub.helpers_events import file_declarations
 from tests.hub.helpers_review import sample_png
 

@@ -24,7 +24,7 @@ EXAMPLES = 12
 @pytest.fixture
 def hub_api() -> Iterator[Api]:
     """A hub app with a few declarations, so that reads have something to return."""
-    from inspection.clock import ManualClock
+    from contracts.clock import ManualClock
 
     engine = make_engine("sqlite://")
     clock = ManualClock(T0)

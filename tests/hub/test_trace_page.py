@@ -7,8 +7,8 @@ from typing import Any
 
 from lxml import html as lxml_html
 
+from contracts.events import EdgeEvent, EventKind
 from hub.auth_models import Role
-from sorting.wire import EdgeEvent, EventKind
 from tests.hub.helpers_events import Hub, file_declarations, hub, make_event, story_for
 
 __all__ = ["hub"]  # fixture used below

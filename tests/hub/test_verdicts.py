@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from contracts.events import VerdictKind
+from contracts.messages import Verdict
+from contracts.topics import verdict_topic
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import verdict_topic
 from hub import audit
 from hub.audit_models import AuditEntry
 from hub.auth_models import Role
@@ -20,7 +22,6 @@ from hub.event_spool import EventSpool
 from hub.mqtt_ingest import MqttIngest, start_hub_mqtt
 from hub.services.verdicts import publish_pending
 from simulators.broker import EmbeddedBroker
-from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, hub, parcel_story
 
 __all__ = ["hub"]  # fixture used below

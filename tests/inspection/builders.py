@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from contracts.facts import ParcelFacts
+from contracts.statuses import XrayState
 from inspection.checks import Dossier
-from inspection.decision import ParcelFacts, XrayState
 from inspection.model import Declaration, DocKind, GoodsLine
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

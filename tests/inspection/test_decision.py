@@ -9,11 +9,13 @@ from decimal import Decimal
 
 import pytest
 
+from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
+from contracts.reasons import Outcome, Reason
+from contracts.statuses import XrayState
 from inspection.checks import Dossier
-from inspection.clock import ManualClock
-from inspection.decision import ParcelFacts, XrayState, decide
+from inspection.decision import PRECEDENCE, decide, ordered, outcome_for
 from inspection.model import Declaration, DocKind, GoodsLine
-from inspection.reasons import PRECEDENCE, Outcome, Reason
 from inspection.rules import RuleSet, parse_rules
 from tests.inspection.builders import T0, dossier, good_facts, inventory, order, payment, waybill
 from tests.inspection.conftest import RULES_NO_RANDOM
@@ -151,10 +153,28 @@ def test_decision_table(case: Case, rules: RuleSet) -> None:
         assert first_line is case.outcome
 
 
+#: Codes appended to the numbering (DESIGN §5) before any check raises them.
+RESERVED = {Reason.DECLARATION_CONFLICT, Reason.TAX_MISMATCH}
+
+
 def test_every_reason_code_is_covered() -> None:
-    """The table exercises every reason code except RANDOM_SELECTION (tested separately)."""
+    """The table exercises every reason code except RANDOM_SELECTION (tested separately).
+
+    The reserved codes no check raises yet are the only other exceptions.
+    """
     covered = set().union(*(c.reasons for c in CASES))
-    assert set(Reason) - covered == {Reason.RANDOM_SELECTION}
+    assert set(Reason) - covered == {Reason.RANDOM_SELECTION, *RESERVED}
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"),
+    [(Reason.DECLARATION_CONFLICT, Outcome.HOLD), (Reason.TAX_MISMATCH, Outcome.INSPECT)],
+)
+def test_reserved_codes_have_their_design_precedence(reason: Reason, outcome: Outcome) -> None:
+    """DESIGN §5 puts DECLARATION_CONFLICT on the HOLD line and TAX_MISMATCH on INSPECT."""
+    assert outcome_for({reason}) is outcome
+    assert outcome_for({reason, Reason.CUSTOMS_RETURN}) is Outcome.RETURN
+    assert ordered({reason, Reason.NO_READ})[0] is Reason.NO_READ
 
 
 def test_every_outcome_is_covered() -> None:

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.codes import strip_aim
+from contracts.reasons import Reason
 from inspection.identity import (
     is_valid_s10,
     normalise,
     resolve,
     s10_check_digit,
     s10_problem,
-    strip_aim,
 )
-from inspection.reasons import Reason
 
 
 @pytest.mark.parametrize(

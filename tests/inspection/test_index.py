@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from inspection.clock import ManualClock
-from inspection.index import DeclarationIndex
+from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
+from contracts.reasons import Outcome, Reason
+from inspection.decision import Decision
+from inspection.index import DeclarationIndex, Entry
 from inspection.model import DocKind
-from inspection.reasons import Outcome, Reason
+from inspection.pipeline import decide_parcel
 from inspection.rules import RuleSet
 from tests.inspection.builders import T0, good_facts, inventory, order, payment, waybill
 
 CLOCK = ManualClock(T0)
+
+
+def _decide(
+    idx: DeclarationIndex,
+    codes: Sequence[str],
+    facts: ParcelFacts,
+    rules: RuleSet,
+    clock: ManualClock,
+) -> tuple[Decision, Entry | None]:
+    """Decide through the one pipeline; a failed pipeline fails the test."""
+    result = decide_parcel(idx, codes, facts, rules, clock)
+    assert not result.failed
+    return result.decision, result.entry
 
 
 def _full_index(n: int = 3) -> DeclarationIndex:
@@ -28,7 +45,7 @@ def test_lookup_by_every_code(rules: RuleSet) -> None:
     """logisticsNo, invtNo, orderNo and copNo all find the parcel, normalised."""
     idx = _full_index()
     for code in ("YT0000000002", "inv00000002", " ORD00000002 ", "]C1COP00000002"):
-        decision, entry = idx.decide_parcel([code], good_facts(), rules, CLOCK)
+        decision, entry = _decide(idx, [code], good_facts(), rules, CLOCK)
         assert entry is not None and entry.declaration.business_key == "AG001:COP00000002"
         assert decision.outcome is Outcome.RELEASE, decision
 
@@ -38,10 +55,10 @@ def test_status_before_declaration_and_update(rules: RuleSet) -> None:
     idx = DeclarationIndex()
     idx.set_status(DocKind.INVENTORY, "AG001:COP00000001", 500)
     idx.add_all([order(1), payment(1), waybill(1), inventory(1)])
-    d, _ = idx.decide_parcel(["YT0000000001"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["YT0000000001"], good_facts(), rules, CLOCK)
     assert d.reasons == (Reason.CUSTOMS_INSPECT,)
     idx.set_status(DocKind.INVENTORY, "AG001:COP00000001", 800)
-    d, _ = idx.decide_parcel(["YT0000000001"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["YT0000000001"], good_facts(), rules, CLOCK)
     assert d.outcome is Outcome.RELEASE
 
 
@@ -59,7 +76,7 @@ def test_missing_documents_fail_three_doc(rules: RuleSet) -> None:
     idx = DeclarationIndex()
     idx.add_all([order(1), waybill(1), inventory(1)])
     idx.set_status(DocKind.INVENTORY, "AG001:COP00000001", 800)
-    d, _ = idx.decide_parcel(["YT0000000001"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["YT0000000001"], good_facts(), rules, CLOCK)
     assert d.outcome is Outcome.INSPECT and Reason.THREE_DOC_MISMATCH in d.reasons
 
 
@@ -76,13 +93,13 @@ def test_annual_ledger_counts_in_time_order(rules: RuleSet) -> None:
         ])
         idx.set_status(DocKind.INVENTORY, f"AG001:COP{i:08d}", 800)
     outcomes = [
-        idx.decide_parcel([f"YT{i:010d}"], good_facts(), rules, CLOCK)[0] for i in range(1, 7)
+        _decide(idx, [f"YT{i:010d}"], good_facts(), rules, CLOCK)[0] for i in range(1, 7)
     ]
     assert [o.outcome for o in outcomes[:5]] == [Outcome.RELEASE] * 5
     assert outcomes[5].reasons == (Reason.ANNUAL_LIMIT,)
     # a customs-rejected purchase does not count towards the year
     idx.set_status(DocKind.INVENTORY, "AG001:COP00000001", 100)
-    d, _ = idx.decide_parcel(["YT0000000006"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["YT0000000006"], good_facts(), rules, CLOCK)
     assert d.outcome is Outcome.RELEASE
 
 
@@ -94,17 +111,17 @@ def test_other_year_does_not_count(rules: RuleSet) -> None:
         order(9, goods_value=big, actural_paid=big + 10, decl_time=T0 - timedelta(days=365)),
         inventory(9, decl_time=T0 - timedelta(days=365)),
     ])
-    d, _ = idx.decide_parcel(["YT0000000001"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["YT0000000001"], good_facts(), rules, CLOCK)
     assert d.outcome is Outcome.RELEASE
 
 
 def test_conflict_and_unknown(rules: RuleSet) -> None:
     """Two codes of two declarations conflict; an unknown code is not declared."""
     idx = _full_index(2)
-    d, entry = idx.decide_parcel(["YT0000000001", "YT0000000002"], good_facts(), rules, CLOCK)
+    d, entry = _decide(idx, ["YT0000000001", "YT0000000002"], good_facts(), rules, CLOCK)
     assert entry is None and d.outcome is Outcome.REJECT
     assert d.reasons == (Reason.MULTI_READ_CONFLICT,)
-    d, _ = idx.decide_parcel(["NOPE123"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["NOPE123"], good_facts(), rules, CLOCK)
     assert d.reasons == (Reason.NOT_DECLARED,)
 
 
@@ -117,7 +134,7 @@ def test_postal_found_by_s10(rules: RuleSet) -> None:
     )
     idx.add(postal)
     idx.set_status(DocKind.POSTAL, "RR123456785CN", 800)
-    d, _ = idx.decide_parcel(["rr123456785cn"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["rr123456785cn"], good_facts(), rules, CLOCK)
     assert d.outcome is Outcome.RELEASE
-    d, _ = idx.decide_parcel(["RR123456784CN"], good_facts(), rules, CLOCK)
+    d, _ = _decide(idx, ["RR123456784CN"], good_facts(), rules, CLOCK)
     assert d.reasons == (Reason.INVALID_CODE,)

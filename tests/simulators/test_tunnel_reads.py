@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from contracts.statuses import ReadStatus
 from devices.codecs import Garbled, tunnel
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
 from simulators.line.config import ScannerServerConfig
 from simulators.serial_sims.tunnel import TunnelRuntime, TunnelSpec

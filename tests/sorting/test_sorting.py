@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from inspection.decision import XrayState
-from inspection.reasons import Outcome, Reason
+from contracts.reasons import Outcome, Reason
+from contracts.statuses import XrayState
 from sorting.chutes import ChutePlan
 from sorting.deadline import Deadline
 from sorting.reconcile import AlarmKind, Reconciler

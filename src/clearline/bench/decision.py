@@ -1,4 +1,4 @@
-"""Decision latency with a full declaration index loaded, beside a bare dict lookup."""
+"""Decision latency through the one pipeline with a full index loaded, beside a dict lookup."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import time
 from datetime import UTC, datetime
 
 from clearline.bench.core import BenchContext, BenchResult, peak_rss_mb, percentile
-from inspection.clock import ManualClock
-from inspection.decision import ParcelFacts, XrayState
+from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
+from contracts.statuses import XrayState
 from inspection.index import DeclarationIndex
+from inspection.pipeline import decide_parcel
 from inspection.rules import load_rules
 from simulators.sample_declarations import parcel_sets
 
@@ -47,7 +49,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     outcomes: dict[str, int] = {}
     for code in picks:
         s = perf()
-        decision, _ = idx.decide_parcel((code,), facts[code], rules, clock)
+        decision = decide_parcel(idx, (code,), facts[code], rules, clock).decision
         lat.append((perf() - s) / 1e6)
         outcomes[decision.outcome.value] = outcomes.get(decision.outcome.value, 0) + 1
     table = {c: i for i, c in enumerate(codes)}

@@ -15,15 +15,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from clearline.bench.core import BenchContext, BenchResult
+from contracts.events import EdgeEvent, EventKind
+from contracts.topics import edge_event_topic
 from devices.mqtt_link import LinkSettings, MqttLink
-from devices.topics import edge_event_topic
 from hub.db import make_engine
 from hub.event_models import EVENT, create_event_tables
 from hub.event_spool import EventSpool
 from hub.events import IngestReport, validate_batch
 from hub.mqtt_ingest import IngestSettings, MqttIngest
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT, EmbeddedBroker
-from sorting.wire import EdgeEvent, EventKind
 
 TARGET_EVENTS_PER_S = 2000.0
 DUPLICATE_SHARE = 0.2

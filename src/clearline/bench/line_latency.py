@@ -24,7 +24,7 @@ from pymodbus.client import ModbusTcpClient
 
 from clearline.bench.core import BenchContext, BenchResult, percentile
 from clearline.bench.line_rig import LINE_GAP_M, STEP_GAP_M, LineRig, geometry
-from devices import modbus_maps as mm
+from contracts import registers as reg
 from simulators.site.results import ItemResult
 
 #: 40,000 parcels/h in parcels/s.
@@ -121,7 +121,7 @@ def _ms(value: float) -> float:
 
 def bare_read_ms(port: int, reads: int, host: str = "127.0.0.1") -> list[float]:
     """Time ``reads`` bare pymodbus reads of the PLC's first read block; return ms each."""
-    start, count = mm.PLC_READ_BLOCKS[0]
+    start, count = reg.PLC_READ_BLOCKS[0]
     client: Any = ModbusTcpClient(host, port=port, timeout=2.0, retries=0)
     if not client.connect():
         raise ConnectionError(f"cannot connect to the PLC at {host}:{port}")
@@ -227,7 +227,7 @@ def _line_result(line: Window, floor: Sequence[float], context: dict[str, Any]) 
         name="line_scan_to_reply_p99",
         value=_ms(line.p99_ms) if line.latencies_ms else -1.0,
         unit="ms",
-        floor_name=f"bare pymodbus read of registers 0..{mm.PLC_READ_BLOCKS[0][1] - 1}, "
+        floor_name=f"bare pymodbus read of registers 0..{reg.PLC_READ_BLOCKS[0][1] - 1}, "
         "same server (p99)",
         floor_value=_ms(percentile(floor, 99)),
         target=f"<= {TARGET_P99_MS:g}",

@@ -14,11 +14,12 @@ import typer
 
 from clearline.demo.sample import build_sample
 from clearline.settings import Settings
+from contracts.clock import SystemClock
 from hub.db import create_tables, make_engine
 from hub.importer import FileReport, import_file
 from hub.loader import iter_declarations, latest_statuses
-from inspection.clock import SystemClock
 from inspection.index import DeclarationIndex
+from inspection.pipeline import decide_parcel
 from inspection.rules import load_rules
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ def _table_demo(rules: Any, parcels: int, seed: int, workdir: Path, as_json: boo
     clock = SystemClock()
     rows: list[dict[str, Any]] = []
     for ex in examples:
-        decision, entry = idx.decide_parcel(ex.codes, ex.facts, rules, clock)
+        result = decide_parcel(idx, ex.codes, ex.facts, rules, clock)
+        decision, entry = result.decision, result.entry
         rows.append(
             {
                 "parcel": ex.label,

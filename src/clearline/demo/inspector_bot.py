@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from contracts.topics import edge_event_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_filter
 from inspection.identity import normalise
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from inspection.decision import ParcelFacts, XrayState
+from contracts.facts import ParcelFacts
+from contracts.statuses import XrayState
 from inspection.formats.ceb_write import write_ceb
 from inspection.formats.postal import write_postal_json
 from inspection.identity import s10_check_digit

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from clearline.bench.core import percentile
+from contracts.reasons import Outcome
 from devices.profiles import TunnelScannerProfile
 from edge.cache import DeclarationCache
 from edge.config import DecisionSettings, EdgeConfig, ModbusDevice, XrayDevice
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
 from inspection.model import Declaration, DocKind, Receipt
-from inspection.reasons import Outcome
 from simulators.line.config import LineConfig
 from sorting.chutes import ChutePlan
 

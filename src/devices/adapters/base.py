@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import serial
 
+from contracts.clock import Clock, SystemClock
 from devices.errors import DeviceUnavailable
 from devices.events import DeviceStateChanged
 from devices.profiles import HandScannerProfile, ScaleProfile, TunnelScannerProfile
@@ -20,22 +20,6 @@ log = logging.getLogger(__name__)
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
 StateSink = Callable[[DeviceStateChanged], None]
-
-
-class Clock(Protocol):
-    """Anything that tells the current UTC time (``inspection.clock`` clocks fit)."""
-
-    def now(self) -> datetime:
-        """Return the current time, timezone-aware UTC."""
-        ...
-
-
-class UtcClock:
-    """The wall clock, UTC."""
-
-    def now(self) -> datetime:
-        """Return the current UTC time."""
-        return datetime.now(UTC)
 
 
 class SerialAdapter:
@@ -54,7 +38,7 @@ class SerialAdapter:
     ) -> None:
         """Build the adapter and its bus; call ``open()`` (or use ``with``) before I/O."""
         self.device_id = profile.device_id
-        self.clock: Clock = clock or UtcClock()
+        self.clock: Clock = clock or SystemClock()
         self._on_state = on_state
         self.states: list[DeviceStateChanged] = []
         self.bus = SerialBus(

@@ -20,12 +20,14 @@ import math
 import time
 from collections.abc import Callable
 
+from contracts import registers as reg
+from contracts.clock import Clock, SystemClock
+from contracts.registers import WordOrder
 from devices import modbus_maps as mm
 from devices.errors import DeviceUnavailable
 from devices.events import DeviceStateChanged, WeightMeasured
 from devices.modbus_client import ModbusEndpoint
-from devices.modbus_maps import CheckweigherReading, WordOrder
-from inspection.clock import Clock, SystemClock
+from devices.modbus_maps import CheckweigherReading
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class CheckweigherAdapter:
     def read(self) -> CheckweigherReading:
         """Read and decode the six registers now (raises ``DeviceUnavailable``)."""
         try:
-            block = self.endpoint.read_holding(0, mm.CHECKWEIGHER_REGISTER_COUNT)
+            block = self.endpoint.read_holding(0, reg.CHECKWEIGHER_REGISTER_COUNT)
         except DeviceUnavailable as err:
             self._availability(False, err.detail)
             raise

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from contracts.codes import strip_aim
+from contracts.statuses import ReadStatus
 from devices.adapters.base import SerialAdapter
-from devices.codecs.aim import strip_aim
 from devices.codecs.base import Garbled
 from devices.codecs.handscan import TRIGGER_OFF, TRIGGER_ON, HandScanCodec, ScanLine
-from devices.events import BarcodeRead, ReadStatus
+from devices.events import BarcodeRead
 from devices.profiles import AimHandling, HandScannerProfile
 
 log = logging.getLogger(__name__)

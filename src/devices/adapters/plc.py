@@ -18,12 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from contracts import registers as reg
+from contracts.clock import Clock, SystemClock
+from contracts.registers import WordOrder
+from contracts.statuses import PlcState
 from devices import modbus_maps as mm
 from devices.errors import DeviceUnavailable
 from devices.events import DestinationRequested, DeviceStateChanged, DivertConfirmed, SendToChute
 from devices.modbus_client import ModbusEndpoint
-from devices.modbus_maps import PlcState, WordOrder
-from inspection.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +92,15 @@ class PlcAdapter:
         rows = [(c.item_id, c.chute, c.reason) for c in commands]
         with self._reply_lock:
             if not self._synced:
-                self._reply_head = self.endpoint.read_holding(mm.REPLY_RING.head_address, 1)[0]
+                self._reply_head = self.endpoint.read_holding(reg.REPLY_RING.head_address, 1)[0]
             writes, head = mm.reply_writes(self._reply_head, rows, self.word_order)
             self.endpoint.write_many(writes)
             self._reply_head = head
 
     def beat(self) -> None:
         """Write the next edge heartbeat."""
-        nxt = (self._edge_beat + 1) % mm.U16_MOD
-        self.endpoint.write_registers(mm.EDGE_HEARTBEAT.address, [nxt])
+        nxt = (self._edge_beat + 1) % reg.U16_MOD
+        self.endpoint.write_registers(reg.EDGE_HEARTBEAT.address, [nxt])
         self._edge_beat = nxt
         self._last_beat_t = self._monotonic()
 
@@ -119,7 +121,7 @@ class PlcAdapter:
         try:
             if self._monotonic() - self._last_beat_t >= self.heartbeat_interval_s:
                 self.beat()
-            (a_start, a_count), (b_start, b_count) = mm.PLC_READ_BLOCKS
+            (a_start, a_count), (b_start, b_count) = reg.PLC_READ_BLOCKS
             block_a = self.endpoint.read_holding(a_start, a_count)
             block_b = self.endpoint.read_holding(b_start, b_count)
         except DeviceUnavailable as err:
@@ -131,8 +133,8 @@ class PlcAdapter:
             raise
         events: list[PlcEvent] = []
         now = self.clock.now()
-        state = _state_of(block_a[mm.PLC_STATE.address])
-        alive = self._heartbeat_alive(block_a[mm.PLC_HEARTBEAT.address])
+        state = _state_of(block_a[reg.PLC_STATE.address])
+        alive = self._heartbeat_alive(block_a[reg.PLC_HEARTBEAT.address])
         detail = _STATE_NAMES[state] if alive else "plc heartbeat stale"
         self._status_event(events, alive, state, detail)
         self.state = state
@@ -161,10 +163,10 @@ class PlcAdapter:
 
     def _sync(self, block_a: list[int], block_b: list[int], events: list[PlcEvent]) -> None:
         """Adopt the PLC's heads; report only requests that can still be answered."""
-        a_start = mm.PLC_READ_BLOCKS[0][0]
-        head = block_a[mm.REQUEST_RING.head_address - a_start]
-        back = min(head, mm.RING_SLOTS)
-        req = mm.read_requests(block_a, a_start, (head - back) % mm.U16_MOD, self.word_order)
+        a_start = reg.PLC_READ_BLOCKS[0][0]
+        head = block_a[reg.REQUEST_RING.head_address - a_start]
+        back = min(head, reg.RING_SLOTS)
+        req = mm.read_requests(block_a, a_start, (head - back) % reg.U16_MOD, self.word_order)
         at = self.clock.now()
         events.extend(
             DestinationRequested(self.device_id, r.item_id, r.deadline_ms, at)
@@ -172,11 +174,11 @@ class PlcAdapter:
             if r.deadline_ms > 0
         )
         self._request_seen = head
-        self._confirm_seen = block_b[mm.CONFIRM_RING.head_address - mm.PLC_READ_BLOCKS[1][0]]
+        self._confirm_seen = block_b[reg.CONFIRM_RING.head_address - reg.PLC_READ_BLOCKS[1][0]]
         with self._reply_lock:
-            self._reply_head = block_a[mm.REPLY_RING.head_address - a_start]
+            self._reply_head = block_a[reg.REPLY_RING.head_address - a_start]
             self._synced = True
-        self._edge_beat = block_a[mm.EDGE_HEARTBEAT.address - a_start]
+        self._edge_beat = block_a[reg.EDGE_HEARTBEAT.address - a_start]
         log.info("device %s: synchronised (request head %d)", self.device_id, head)
 
     def _heartbeat_alive(self, beat: int) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from contracts.codes import strip_aim
 from devices.adapters.base import SerialAdapter
 from devices.codecs import tunnel
-from devices.codecs.aim import strip_aim
 from devices.codecs.base import Garbled
 from devices.codecs.tunnel import TunnelFrame
 from devices.events import BarcodeRead

@@ -8,17 +8,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from devices.adapters.base import Clock, StateSink, UtcClock
-from devices.errors import ProtocolError
-from devices.events import DeviceStateChanged, ImageCaptured
-from devices.mqtt_link import Message, MqttLink
-from devices.topics import (
-    Availability,
+from contracts.clock import Clock, SystemClock
+from contracts.messages import Availability, AvailabilityError, decode_availability
+from contracts.topics import (
+    TopicError,
     availability_topic,
-    decode_availability,
     parse_xray_image_topic,
     xray_image_filter,
 )
+from devices.adapters.base import StateSink
+from devices.errors import ProtocolError
+from devices.events import DeviceStateChanged, ImageCaptured
+from devices.mqtt_link import Message, MqttLink
 from devices.xray_image import DEFAULT_LIMITS, ImageLimits, check_header
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class XrayAdapter:
         self.link = link
         self.site = site
         self.device_id = device_id
-        self.clock: Clock = clock or UtcClock()
+        self.clock: Clock = clock or SystemClock()
         self.limits = limits
         self.rejected = 0
         self._on_image = on_image
@@ -100,7 +101,7 @@ class XrayAdapter:
             if where.device_id != self.device_id or where.site != self.site:
                 raise ProtocolError(f"image topic {msg.topic!r} belongs to another machine")
             check_header(msg.payload, self.limits)
-        except ProtocolError as err:
+        except (ProtocolError, TopicError) as err:
             self.rejected += 1
             log.warning("xray %s: image rejected: %s", self.device_id, err)
             return
@@ -121,7 +122,7 @@ class XrayAdapter:
         """Track the machine's retained online/offline announcement."""
         try:
             state = decode_availability(msg.payload)
-        except ProtocolError as err:
+        except AvailabilityError as err:
             log.warning("xray %s: bad availability message: %s", self.device_id, err)
             return
         online = state is Availability.ONLINE

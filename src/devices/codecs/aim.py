@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
+from contracts.codes import AIM_PREFIX
 
 #: Symbology named by the code character of an AIM identifier.
 SYMBOLOGIES: dict[str, str] = {
@@ -47,16 +46,11 @@ class AimCode:
 
 def split_aim(code: str) -> AimCode:
     """Split ``]C1RR123456785CN`` into ``]C1`` and ``RR123456785CN``; no prefix gives aim None."""
-    if _AIM.match(code):
+    if AIM_PREFIX.match(code):
         return AimCode(code[:3], code[3:])
     return AimCode(None, code)
 
 
-def strip_aim(code: str) -> str:
-    """Return the code without its AIM identifier, if it has one."""
-    return split_aim(code).data
-
-
 def is_aim(prefix: str) -> bool:
     """Return True when ``prefix`` is exactly one well-formed AIM identifier."""
-    return len(prefix) == 3 and _AIM.match(prefix) is not None
+    return len(prefix) == 3 and AIM_PREFIX.match(prefix) is not None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devices.codecs.aim import strip_aim
+from contracts.codes import strip_aim
+from contracts.statuses import ReadStatus
 from devices.codecs.base import Garbled
-from devices.events import ReadStatus
 
 CR = 0x0D
 LF = 0x0A

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.statuses import ReadStatus
 from devices.codecs.base import Garbled
-from devices.events import ReadStatus
 
 STX = 0x02
 ETX = 0x03

@@ -15,12 +15,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from contracts.clock import Clock, SystemClock
+from contracts.events import EdgeEvent
+from contracts.messages import Verdict
+from contracts.statuses import ReadStatus
+from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.hand_scanner import HandScannerAdapter
 from devices.adapters.scale import ScaleAdapter
 from devices.errors import DeviceError, DeviceUnavailable
-from devices.events import BarcodeRead, ReadStatus, WeightMeasured
+from devices.events import BarcodeRead, WeightMeasured
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from edge.cache import DeclarationCache
 from edge.config import DeskConfig, DeskWeighing
 from edge.confirm import HubConfirmer
@@ -28,12 +32,10 @@ from edge.desk.session import DeskResult, DeskSession, Weighing, check_xray_sett
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
-from inspection.clock import Clock, SystemClock
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex
 from inspection.masking import scrub
 from inspection.rules import RuleSet
-from sorting.wire import EdgeEvent, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -12,25 +12,32 @@ from __future__ import annotations
 import logging
 import queue
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from functools import partial
 
+from pydantic import ValidationError
+
+from contracts import events as ev
+from contracts.clock import Clock
+from contracts.events import EdgeEvent, VerdictKind
+from contracts.facts import ParcelFacts
+from contracts.messages import Verdict
+from contracts.reasons import Outcome
+from contracts.statuses import XrayState
 from devices.events import BarcodeRead, DeviceStateChanged
 from edge.config import DeskConfig
 from edge.sync import SyncApplied
 from inspection.checks import Dossier
-from inspection.clock import Clock
-from inspection.decision import Decision, ParcelFacts, XrayState, decide
+from inspection.decision import Decision
 from inspection.identity import normalise
-from inspection.index import DeclarationIndex
+from inspection.index import DeclarationIndex, Entry
 from inspection.masking import scrub
-from inspection.reasons import Outcome, Reason
+from inspection.model import Declaration
+from inspection.pipeline import ParcelDecision, decide_parcel, parcel_code
 from inspection.rules import RuleSet
 from inspection.rules_model import Xray
-from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +88,9 @@ class Weighing:
 class _Found:
     """What the codes read resolved to ("" and None where nothing matched)."""
 
-    reasons: frozenset[Reason] = frozenset()
     kind: str | None = None
     key: str | None = None
     code: str = ""
-    dossier: Dossier | None = None
-    status: int | None = None
     declared_kg: float | None = None
     allowed_g: float | None = None
 
@@ -124,6 +128,38 @@ class DeskResult:
         if self.parcel_code:
             return self.parcel_code
         return normalise(self.read.codes[0]) if self.read.codes else ""
+
+
+def _declared(decl: Declaration, dossier: Dossier | None, rules: RuleSet) -> tuple[float, float]:
+    """Return the declared gross weight (kg) and the tolerance allowed around it (g)."""
+    declared = decl.gross_weight_kg
+    if declared is None and dossier is not None and dossier.waybill is not None:
+        declared = dossier.waybill.gross_weight_kg
+    if declared is None:
+        raise LookupError("no declared gross weight")
+    chapters = tuple({ln.hs_code[:2] for ln in decl.lines if ln.hs_code})
+    return float(declared), rules.tolerance_g(float(declared), chapters)
+
+
+def _found(result: ParcelDecision, rules: RuleSet) -> _Found:
+    """What the pipeline matched, with the declared weight and its tolerance for the screen."""
+    decl = result.declaration
+    if decl is None or result.failed:
+        return _Found()
+    declared_kg = allowed_g = None
+    try:
+        declared_kg, allowed_g = _declared(decl, result.dossier, rules)
+    except LookupError:
+        pass
+    except Exception:  # the screen's weight line only; the decision stands
+        log.exception("declared weight of %s could not be shown", decl.business_key)
+    return _Found(
+        kind=decl.kind.value,
+        key=decl.business_key,
+        code=parcel_code(decl),
+        declared_kg=declared_kg,
+        allowed_g=allowed_g,
+    )
 
 
 class DeskSession:
@@ -196,13 +232,14 @@ class DeskSession:
     def device_changed(self, event: DeviceStateChanged) -> None:
         """Record and report a device going online or offline."""
         self.devices[event.device_id] = event.online
-        data = {
-            "device_id": event.device_id,
-            "device_kind": event.kind,
-            "online": event.online,
-            "detail": scrub(event.detail),
-        }
-        self._event(EventKind.DEVICE_STATE, None, None, data, event.at)
+        payload = partial(
+            ev.DeviceState,
+            device_id=event.device_id,
+            device_kind=event.kind,
+            online=event.online,
+            detail=scrub(event.detail),
+        )
+        self._event(payload, None, None, event.at)
 
     def record(
         self, read: BarcodeRead, weighing: Weighing | None, seq: int | None = None
@@ -216,42 +253,40 @@ class DeskSession:
         seq = self.next_seq() if seq is None else seq
         t0 = time.perf_counter()
         codes = read.codes
-        self._event(
-            EventKind.CODE_READ,
-            seq,
-            None,
-            {"device_id": read.device_id, "status": read.status.value, "codes": list(codes)},
-            read.at,
+        read_payload = partial(
+            ev.CodeRead, device_id=read.device_id, status=read.status, codes=list(codes)
         )
+        self._event(read_payload, seq, None, read.at)
         if weighing is not None:
-            data = {
-                "device_id": weighing.device_id,
-                "weight_kg": weighing.weight_kg,
-                "stable": weighing.stable,
-                "flags": sorted(weighing.flags),
-                "detail": scrub(weighing.detail),
-            }
-            self._event(EventKind.WEIGHED, seq, None, data, weighing.at)
+            weighed = partial(
+                ev.Weighed,
+                device_id=weighing.device_id,
+                weight_kg=weighing.weight_kg,
+                stable=weighing.stable,
+                flags=sorted(weighing.flags),
+                detail=scrub(weighing.detail),
+            )
+            self._event(weighed, seq, None, weighing.at)
         rules = desk_rules(self.cfg, self.rules)
         notes: list[str] = []
-        found = _Found()
-        try:
-            found = self._find(codes, rules)
-            facts = ParcelFacts(
-                identity_reasons=found.reasons,
+        holds, xray, released = self.holds, self.xray, self._released
+
+        def facts_for(entry: Entry | None) -> ParcelFacts:
+            decl = entry.declaration if entry is not None else None
+            code = parcel_code(decl) if decl is not None else ""
+            ref = f"{decl.kind.value}:{decl.business_key}" if decl is not None else ""
+            return ParcelFacts(
                 weight_kg=weighing.weight_kg if weighing is not None else None,
                 weight_stable=weighing.stable if weighing is not None else False,
-                xray=self.xray.get(found.code, XrayState.NONE),
-                inspector_hold=found.code in self.holds,
-                duplicate=found.ref in self._released,
+                xray=xray.get(code, XrayState.NONE),
+                inspector_hold=bool(code) and code in holds,
+                duplicate=bool(ref) and ref in released,
                 device_fault=weighing.device_fault if weighing is not None else False,
             )
-            decision = decide(facts, found.dossier, found.status, rules, self.clock)
-        except Exception:  # any bug or bad data: the parcel must not be released
-            log.exception("desk %s parcel #%s: decision failed; reject", self.cfg.desk_id, seq)
-            decision = Decision(Outcome.REJECT, (Reason.DEVICE_FAULT,), rules.version)
-            notes.append("decision failed")
-            found = _Found()
+
+        result = decide_parcel(self.index, codes, facts_for, rules, self.clock)
+        decision = result.decision
+        found = _found(result, rules)
         if rules is not self.rules:
             notes.append("this desk requires a cleared X-ray image (xray_required_here)")
         if weighing is None:
@@ -262,24 +297,20 @@ class DeskSession:
         all_notes = tuple(scrub(n) for n in (*decision.notes, *notes))
         now = self.clock.now()
         code = found.code or None
-        self._event(
-            EventKind.DECIDED,
-            seq,
-            code,
-            {
-                "outcome": decision.outcome.value,
-                "reasons": [r.value for r in decision.reasons],
-                "rule_set_version": decision.rule_set_version,
-                "declaration_kind": found.kind,
-                "declaration_key": found.key,
-                "chute": None,
-                "area": area,
-                "desk": True,
-                "latency_ms": round((time.perf_counter() - t0) * 1000.0, 3),
-                "notes": list(all_notes),
-            },
-            now,
+        decided = partial(
+            ev.Decided,
+            outcome=decision.outcome,
+            reasons=list(decision.reasons),
+            rule_set_version=decision.rule_set_version,
+            declaration_kind=found.kind,
+            declaration_key=found.key,
+            chute=None,
+            area=area,
+            desk=True,
+            latency_ms=round((time.perf_counter() - t0) * 1000.0, 3),
+            notes=list(all_notes),
         )
+        self._event(decided, seq, code, now)
         log.info(
             "desk %s parcel #%s %s: %s (%s)",
             self.cfg.desk_id,
@@ -303,51 +334,31 @@ class DeskSession:
             notes=all_notes,
         )
 
-    def _find(self, codes: tuple[str, ...], rules: RuleSet) -> _Found:
-        """Resolve the codes read to a declaration with its documents and declared weight."""
-        res = self.index.resolve(codes)
-        entry = res.entry
-        if entry is None:
-            return _Found(reasons=res.reasons)
-        decl = entry.declaration
-        dossier = self.index.dossier(entry, rules)
-        declared = decl.gross_weight_kg
-        if declared is None and dossier.waybill is not None:
-            declared = dossier.waybill.gross_weight_kg
-        declared_kg = allowed_g = None
-        if declared is not None:
-            declared_kg = float(declared)
-            chapters = tuple({ln.hs_code[:2] for ln in decl.lines if ln.hs_code})
-            allowed_g = rules.tolerance_g(declared_kg, chapters)
-        return _Found(
-            reasons=res.reasons,
-            kind=decl.kind.value,
-            key=decl.business_key,
-            code=normalise(decl.logistics_no or decl.business_key),
-            dossier=dossier,
-            status=entry.status,
-            declared_kg=declared_kg,
-            allowed_g=allowed_g,
-        )
-
     def _event(
         self,
-        kind: EventKind,
+        build: Callable[[], ev.EventPayload],
         item_id: int | None,
         code: str | None,
-        data: dict[str, Any],
         at: datetime,
     ) -> None:
-        """Emit one edge event from this desk."""
+        """Emit one edge event from this desk; a payload that breaks the contract is dropped."""
+        try:
+            payload = build()
+        except ValidationError as err:
+            log.warning(
+                "desk %s parcel #%s: event not sent, it breaks the contract: %s",
+                self.cfg.desk_id,
+                item_id,
+                ev.problems(err),
+            )
+            return
         self._emit(
-            EdgeEvent(
-                event_id=uuid.uuid4(),
+            ev.edge_event(
+                payload,
                 site=self.site,
                 edge_id=self.cfg.desk_id,
-                kind=kind,
                 at=at,
                 item_id=item_id,
                 parcel_code=code,
-                data=data,
             )
         )

@@ -16,9 +16,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from contracts.reasons import Outcome, Reason
 from edge.desk.session import DeskResult
 from inspection.masking import scrub
-from inspection.reasons import Outcome, Reason
 
 #: What each reason means, for the person at the desk.
 REASON_WORDS: dict[Reason, str] = {
@@ -46,6 +46,8 @@ REASON_WORDS: dict[Reason, str] = {
     Reason.MULTI_READ_CONFLICT: "its codes point to different declarations",
     Reason.LATE_DECISION: "the decision came too late",
     Reason.DEVICE_FAULT: "a device at the desk failed",
+    Reason.DECLARATION_CONFLICT: "declarations for this parcel contradict each other",
+    Reason.TAX_MISMATCH: "the declared tax does not match the computed tax",
 }
 
 #: What the operator does with the parcel, per outcome.

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from functools import partial
 
+from pydantic import ValidationError
+
+from contracts import events as ev
+from contracts.clock import Clock
+from contracts.events import EdgeEvent, VerdictKind
+from contracts.facts import ParcelFacts
+from contracts.messages import Verdict
+from contracts.reasons import REASON_INDEX
+from contracts.statuses import XrayState
 from devices.events import (
     BarcodeRead,
     DestinationRequested,
@@ -24,18 +32,15 @@ from devices.events import (
     WeightMeasured,
 )
 from edge.sync import SyncApplied
-from inspection.clock import Clock
-from inspection.decision import Decision, XrayState, decide
 from inspection.identity import normalise
-from inspection.index import DeclarationIndex
+from inspection.index import DeclarationIndex, Entry
 from inspection.model import Declaration, DocKind
-from inspection.reasons import REASON_INDEX, Outcome, Reason
+from inspection.pipeline import ParcelDecision, decide_parcel, failed_decision, parcel_code
 from inspection.rules import RuleSet
 from sorting.chutes import ChutePlan
 from sorting.deadline import Deadline
 from sorting.reconcile import Reconciler
 from sorting.tracking import ItemTracker
-from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +70,6 @@ class EngineStats:
     failures: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
     last_latency_ms: float = 0.0
-
-
-def parcel_code(decl: Declaration) -> str:
-    """The code a parcel is known by in events and verdicts (its waybill, else its key)."""
-    return normalise(decl.logistics_no or decl.business_key)
 
 
 def route_of(decl: Declaration) -> str:
@@ -130,14 +130,14 @@ class LineEngine:
             self.tracker.on_codes(event.item_id, event.status.value, event.codes, event.at)
             self._maybe_answer(event.item_id)
             self._event(
-                EventKind.CODE_READ,
+                partial(
+                    ev.CodeRead,
+                    device_id=event.device_id,
+                    status=event.status,
+                    codes=list(event.codes),
+                ),
                 event.item_id,
                 None,
-                {
-                    "device_id": event.device_id,
-                    "status": event.status.value,
-                    "codes": list(event.codes),
-                },
             )
         elif isinstance(event, WeightMeasured):
             self._weighed(event)
@@ -146,16 +146,16 @@ class LineEngine:
         elif isinstance(event, XrayScreened):
             self.tracker.on_xray(event.item_id, event.state, self.clock.now())
             self._event(
-                EventKind.IMAGED,
+                partial(
+                    ev.Imaged,
+                    device_id=event.device_id,
+                    prescreen=event.state.value.lower(),
+                    state=event.state.value,
+                    flags=list(event.flags),
+                    score=round(event.score, 3),
+                ),
                 event.item_id,
                 None,
-                {
-                    "device_id": event.device_id,
-                    "prescreen": event.state.value.lower(),
-                    "state": event.state.value,
-                    "flags": list(event.flags),
-                    "score": round(event.score, 3),
-                },
             )
             self._maybe_answer(event.item_id)
         elif isinstance(event, DivertConfirmed):
@@ -163,15 +163,15 @@ class LineEngine:
         elif isinstance(event, DeviceStateChanged):
             self.devices[event.device_id] = event.online
             self._event(
-                EventKind.DEVICE_STATE,
+                partial(
+                    ev.DeviceState,
+                    device_id=event.device_id,
+                    device_kind=event.kind,
+                    online=event.online,
+                    detail=event.detail,
+                ),
                 None,
                 None,
-                {
-                    "device_id": event.device_id,
-                    "device_kind": event.kind,
-                    "online": event.online,
-                    "detail": event.detail,
-                },
             )
         elif isinstance(event, Verdict):
             self._verdict(event)
@@ -201,32 +201,29 @@ class LineEngine:
         else:
             self.tracker.on_weight(event.item_id, event.weight_kg, event.stable, event.at)
         self._event(
-            EventKind.WEIGHED,
+            partial(
+                ev.Weighed,
+                device_id=event.device_id,
+                weight_kg=event.weight_kg,
+                stable=event.stable,
+                flags=sorted(event.flags),
+            ),
             event.item_id,
             None,
-            {
-                "device_id": event.device_id,
-                "weight_kg": event.weight_kg,
-                "stable": event.stable,
-                "flags": sorted(event.flags),
-            },
         )
         self._maybe_answer(event.item_id)
 
     def _confirmed(self, event: DivertConfirmed) -> None:
         alarms = self.reconciler.confirmed(event.item_id, event.chute, event.status)
         self._event(
-            EventKind.CONFIRMED, event.item_id, None, {"chute": event.chute, "status": event.status}
+            partial(ev.Confirmed, chute=event.chute, status=event.status), event.item_id, None
         )
         for alarm in alarms:
             log.warning(
                 "edge %s item %s: %s %s", self.edge_id, event.item_id, alarm.kind, alarm.detail
             )
             self._event(
-                EventKind.ALARM,
-                event.item_id,
-                None,
-                {"alarm": alarm.kind.value, "detail": alarm.detail},
+                partial(ev.Alarm, alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
             )
 
     def _verdict(self, v: Verdict) -> None:
@@ -241,10 +238,7 @@ class LineEngine:
         else:
             self._pending_xray[code] = state[v.verdict]
         self._event(
-            EventKind.VERDICT_APPLIED,
-            v.item_id,
-            code,
-            {"verdict_id": str(v.verdict_id), "verdict": v.verdict.value},
+            partial(ev.VerdictApplied, verdict_id=v.verdict_id, verdict=v.verdict), v.item_id, code
         )
 
     # --- the decision -------------------------------------------------------------------
@@ -298,35 +292,36 @@ class LineEngine:
         self._reviewed.discard(req.item_id)
         decl: Declaration | None = None
         try:
-            decision, decl = self._decide(req.item_id, deadline)
+            result = self._decide(req.item_id, deadline)
+            decision, decl = result.decision, result.declaration
+            if result.failed:
+                self.stats.failures += 1
             chute = self.plan.chute_for(decision.outcome, route_of(decl) if decl else None)
         except Exception:  # any bug or bad data: the parcel must not be released
             log.exception(
                 "edge %s item %s: decision failed; sending to reject", self.edge_id, req.item_id
             )
             self.stats.failures += 1
-            decision = Decision(
-                Outcome.REJECT, (Reason.DEVICE_FAULT,), self.rules.version, ("decision failed",)
-            )
+            decision = failed_decision(self.rules)
             decl, chute = None, self.plan.reject
         code = parcel_code(decl) if decl is not None else None
         reason = REASON_INDEX[decision.reasons[0]] if decision.reasons else 0
         latency_ms = (time.perf_counter() - t0) * 1000.0
         self._event(
-            EventKind.DECIDED,
+            partial(
+                ev.Decided,
+                outcome=decision.outcome,
+                reasons=list(decision.reasons),
+                rule_set_version=decision.rule_set_version,
+                declaration_kind=decl.kind.value if decl is not None else None,
+                declaration_key=decl.business_key if decl is not None else None,
+                chute=chute,
+                latency_ms=round(latency_ms, 3),
+                notes=list(decision.notes),
+                deadline_ms=req.deadline_ms,
+            ),
             req.item_id,
             code,
-            {
-                "outcome": decision.outcome.value,
-                "reasons": [r.value for r in decision.reasons],
-                "rule_set_version": decision.rule_set_version,
-                "declaration_kind": decl.kind.value if decl is not None else None,
-                "declaration_key": decl.business_key if decl is not None else None,
-                "chute": chute,
-                "latency_ms": round(latency_ms, 3),
-                "notes": list(decision.notes),
-                "deadline_ms": req.deadline_ms,
-            },
         )
         self._reply(SendToChute(req.item_id, chute, reason))
         key = f"{decl.kind.value}:{decl.business_key}" if decl is not None else None
@@ -339,47 +334,58 @@ class LineEngine:
         self.stats.by_outcome[decision.outcome.value] = (
             self.stats.by_outcome.get(decision.outcome.value, 0) + 1
         )
-        self._event(EventKind.DIVERTED, req.item_id, code, {"chute": chute, "reason": reason})
+        self._event(partial(ev.Diverted, chute=chute, reason=reason), req.item_id, code)
 
-    def _decide(self, item_id: int, deadline: Deadline) -> tuple[Decision, Declaration | None]:
-        """Resolve the item's codes and decide; return the decision and the declaration found."""
+    def _decide(self, item_id: int, deadline: Deadline) -> ParcelDecision:
+        """Decide the item through the one pipeline, with the facts the line gathered."""
         now = self.clock.now()
         item = self.tracker.item(item_id, now)
-        res = self.index.resolve(item.codes)
-        entry = res.entry
-        decl = entry.declaration if entry is not None else None
-        duplicate = hold = False
-        if decl is not None:
-            key = f"{decl.kind.value}:{decl.business_key}"
-            code = parcel_code(decl)
-            duplicate = self.tracker.is_duplicate(item_id, key)
-            hold = code in self.holds
-            pending = self._pending_xray.pop(code, None)
-            if pending is not None:
-                self.tracker.on_xray(item_id, pending, now)
-        facts = self.tracker.facts(
-            item_id, now, deadline=deadline.answer_by, inspector_hold=hold, duplicate=duplicate
-        )
-        if res.reasons:
-            facts = replace(facts, identity_reasons=facts.identity_reasons | res.reasons)
-        dossier = self.index.dossier(entry, self.rules) if entry is not None else None
-        status = entry.status if entry is not None else None
-        return decide(facts, dossier, status, self.rules, self.clock), decl
+
+        def facts_for(entry: Entry | None) -> ParcelFacts:
+            duplicate = hold = False
+            if entry is not None:
+                decl = entry.declaration
+                code = parcel_code(decl)
+                key = f"{decl.kind.value}:{decl.business_key}"
+                duplicate = self.tracker.is_duplicate(item_id, key)
+                hold = code in self.holds
+                pending = self._pending_xray.pop(code, None)
+                if pending is not None:
+                    self.tracker.on_xray(item_id, pending, now)
+            return self.tracker.facts(
+                item_id, now, deadline=deadline.answer_by, inspector_hold=hold, duplicate=duplicate
+            )
+
+        return decide_parcel(self.index, item.codes, facts_for, self.rules, self.clock)
 
     # --- events to the hub --------------------------------------------------------------
 
     def _event(
-        self, kind: EventKind, item_id: int | None, code: str | None, data: dict[str, Any]
+        self, build: Callable[[], ev.EventPayload], item_id: int | None, code: str | None
     ) -> None:
+        """Build one event payload and emit it; a payload that breaks the contract is dropped.
+
+        A device may report what the contract refuses (a negative weight, an unknown
+        confirmation status): the fact still reaches the tracker and the decision, only the
+        event is dropped, with a warning, as the hub would refuse it.
+        """
+        try:
+            payload = build()
+        except ValidationError as err:
+            log.warning(
+                "edge %s item %s: event not sent, it breaks the contract: %s",
+                self.edge_id,
+                item_id,
+                ev.problems(err),
+            )
+            return
         self._emit(
-            EdgeEvent(
-                event_id=uuid.uuid4(),
+            ev.edge_event(
+                payload,
                 site=self.site,
                 edge_id=self.edge_id,
-                kind=kind,
                 at=self.clock.now(),
                 item_id=item_id,
                 parcel_code=code,
-                data=data,
             )
         )

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from devices import modbus_maps as mm
+from contracts import registers as reg
 from devices.adapters.plc import PlcAdapter, PlcEvent
 from devices.errors import DeviceError
 from devices.events import DeviceStateChanged, SendToChute
@@ -71,7 +71,7 @@ class PlcLink:
                 first = self._replies.get(timeout=max(0.0, next_poll - self._monotonic()))
             except queue.Empty:
                 continue
-            self._send([first, *self._drain(mm.RING_SLOTS - 1)])
+            self._send([first, *self._drain(reg.RING_SLOTS - 1)])
 
     def _poll(self) -> bool:
         """Run one poll cycle and pass its events on; False when the PLC did not answer."""

@@ -13,6 +13,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from contracts.clock import Clock, SystemClock
+from contracts.events import EdgeEvent
+from contracts.messages import Verdict
+from contracts.statuses import XrayState
+from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.base import PollThread
 from devices.adapters.checkweigher import CheckweigherAdapter
 from devices.adapters.plc import PlcAdapter
@@ -21,7 +26,6 @@ from devices.adapters.xray import XrayAdapter
 from devices.events import ImageCaptured, SendToChute
 from devices.modbus_client import ModbusEndpoint
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from edge.cache import DeclarationCache
 from edge.config import EdgeConfig, ModbusDevice
 from edge.confirm import HubConfirmer
@@ -32,12 +36,9 @@ from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
-from inspection.clock import Clock, SystemClock
-from inspection.decision import XrayState
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet
-from sorting.wire import EdgeEvent, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from contracts.statuses import XrayState
 from devices.events import ImageCaptured
 from edge.line.engine import XrayScreened
-from inspection.decision import XrayState
 from inspection.model import Declaration
 from inspection.xray.image import ImageConfig, XrayImageError
 from inspection.xray.prescreen import PrescreenConfig, prescreen, xray_state

@@ -52,7 +52,7 @@ def post_events(
         Body(
             min_length=1,
             max_length=MAX_BATCH,
-            description="EdgeEvent objects (sorting.wire.EdgeEvent); each is checked alone.",
+            description="EdgeEvent objects (contracts.events.EdgeEvent); each is checked alone.",
         ),
     ],
 ) -> IngestResult:

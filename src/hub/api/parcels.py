@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from contracts.reasons import Outcome, Reason
 from hub.auth import Principal
 from hub.auth_models import Role
 from hub.deps import SessionDep, require_roles
 from hub.services import parcels as service
 from hub.services.parcel_schemas import ParcelPage, Timeline
-from inspection.reasons import Outcome, Reason
 
 router = APIRouter(prefix="/api/v1/parcels", tags=["parcels"])
 

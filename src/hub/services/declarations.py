@@ -17,11 +17,11 @@ from typing import Any, BinaryIO
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
+from contracts.clock import Clock
 from hub.auth import Principal
 from hub.importer import FileReport, import_records
 from hub.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
 from hub.services.errors import Invalid, NotFound
-from inspection.clock import Clock
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
 from inspection.model import Declaration, DocKind, FormatError, ParsedRecord, Receipt, RecordError

@@ -18,6 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from contracts.clock import Clock
+from contracts.events import EdgeEvent, EventKind
+from contracts.reasons import Outcome, Reason
 from hub import audit
 from hub.auth import Principal
 from hub.events import IngestReport, insert_events, refresh_parcels, validate_batch
@@ -41,11 +44,8 @@ from hub.services.review_schemas import (
 from hub.wording import outcome_words, reason_words
 from hub.xray_models import INSPECTION_RESULT, XRAY_IMAGE
 from hub.xray_store import find_pass
-from inspection.clock import Clock
 from inspection.identity import normalise
 from inspection.masking import scrub
-from inspection.reasons import Outcome, Reason
-from sorting.wire import EdgeEvent, EventKind
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from contracts.clock import Clock
+from contracts.statuses import XrayState
 from hub.services.errors import Invalid
 from hub.services.review_schemas import InspectorStats, InspectorStatsPage
 from hub.xray_models import INSPECTION_RESULT, XRAY_IMAGE
-from inspection.clock import Clock
-from inspection.decision import XrayState
 
 #: Longest window one statistics call covers, in days.
 MAX_WINDOW_DAYS = 31

@@ -9,6 +9,7 @@ from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
+from contracts.reasons import Outcome, Reason
 from hub.event_models import EVENT, PARCEL, VERDICT
 from hub.models import DECLARATION, DECLARATION_LINE
 from hub.services.errors import Invalid, NotFound
@@ -28,7 +29,6 @@ from hub.services.parcel_schemas import (
 from hub.wording import event_summary, outcome_words, reason_words
 from inspection.masking import mask_id, mask_name, mask_phone, scrub
 from inspection.model import PARCEL_KINDS
-from inspection.reasons import Outcome, Reason
 
 #: Most parcels one page may hold.
 MAX_PAGE = 500

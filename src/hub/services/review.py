@@ -18,6 +18,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
+from contracts.clock import Clock
+from contracts.events import VerdictKind
+from contracts.statuses import XrayState
 from hub.auth import Principal
 from hub.auth_models import Role
 from hub.event_models import EVENT
@@ -47,10 +50,7 @@ from hub.xray_store import (
     find_pass,
     pass_code,
 )
-from inspection.clock import Clock
-from inspection.decision import XrayState
 from inspection.rules import RuleSet, parse_rules
-from sorting.wire import VerdictKind
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.events import VerdictKind
 from hub.services.parcel_schemas import Comparison, DeclarationView, ReasonView, VerdictView
-from sorting.wire import VerdictKind
 
 #: Suspect categories: stable code → words; the review station numbers them 1..9 in this order.
 CATEGORIES: dict[str, str] = {

@@ -12,15 +12,16 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from contracts.clock import Clock
+from contracts.events import VerdictKind
+from contracts.messages import Verdict
 from devices.errors import DeviceError
 from hub import audit
 from hub.auth import Principal
 from hub.event_models import VERDICT, VerdictRow
 from hub.services.errors import Invalid
 from hub.services.parcel_schemas import VerdictView
-from inspection.clock import Clock
 from inspection.masking import scrub
-from sorting.wire import Verdict, VerdictKind
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from contracts.config import ConfigModel
 from inspection.xray.image import XrayImageError
 from inspection.xray.materials import MaterialClass, MaterialConfig, classify
 
@@ -23,10 +24,8 @@ RGB = tuple[int, int, int]
 _LEVELS = 256  # attenuation steps of the colour tables
 
 
-class Palette(BaseModel):
+class Palette(ConfigModel):
     """One vendor's material colours (RGB 0..255) and how deep they shade with attenuation."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Palette name shown to the inspector.")
     background: RGB = Field((255, 255, 255), description="Belt and air.")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from contracts.config import ConfigModel
 from inspection.model import Declaration, GoodsLine
 from inspection.xray.flags import Flag, FlagKind, Levels
 from inspection.xray.regions import Box
@@ -189,10 +190,8 @@ def declared_goods(declaration: Declaration) -> DeclaredGoods:
     )
 
 
-class MismatchConfig(BaseModel):
+class MismatchConfig(ConfigModel):
     """Levels of the DECLARATION_MISMATCH rules."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     organic_metal_g: Levels = Field(
         Levels(report=50.0, alarm=150.0),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from inspection.decision import XrayState
+from contracts.statuses import XrayState
 from inspection.xray.flags import FlagKind
 from inspection.xray.prescreen import PrescreenResult, xray_state
 from inspection.xray.regions import Box

@@ -13,8 +13,9 @@ from enum import StrEnum
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from contracts.config import ConfigModel
 from inspection.xray.materials import MaterialConfig
 from inspection.xray.regions import Blob, BlobMap, Box, Planes
 
@@ -61,10 +62,8 @@ class Flag:
         }
 
 
-class Levels(BaseModel):
+class Levels(ConfigModel):
     """Report and alarm levels of one flag, in the flag's own unit."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     report: float = Field(gt=0.0, title="Report level", description="Value at which it is shown.")
     alarm: float = Field(gt=0.0, title="Alarm level", description="Value that makes it suspect.")
@@ -92,10 +91,8 @@ def _ramp(value: float, lo: float, hi: float) -> float:
     return float(min(1.0, max(0.0, (value - lo) / (hi - lo))))
 
 
-class FlagConfig(BaseModel):
+class FlagConfig(ConfigModel):
     """Levels and shape cues of every image flag; defaults tuned on the Clearline simulator."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     impenetrable_cm2: Levels = Field(
         Levels(report=0.5, alarm=1.0),

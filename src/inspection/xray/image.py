@@ -7,7 +7,9 @@ import struct
 import cv2
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from contracts.config import ConfigModel
 
 F32 = npt.NDArray[np.float32]
 U16 = npt.NDArray[np.uint16]
@@ -23,10 +25,8 @@ class XrayImageError(ValueError):
     """An X-ray image (PNG bytes or arrays) that cannot be pre-screened, and why."""
 
 
-class ImageConfig(BaseModel):
+class ImageConfig(ConfigModel):
     """How the machine's counts become attenuation, and what size of image is accepted."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     air_counts: float = Field(
         60000.0,

@@ -15,7 +15,9 @@ from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from contracts.config import ConfigModel
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
@@ -37,10 +39,8 @@ class MaterialClass(IntEnum):
     IMPENETRABLE = 4  # black (or red): nothing gets through
 
 
-class MaterialConfig(BaseModel):
+class MaterialConfig(ConfigModel):
     """Thresholds of the material map; defaults are tuned on the Clearline simulator."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     background_max_high: float = Field(
         0.10,

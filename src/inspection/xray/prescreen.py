@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from inspection.decision import XrayState
+from contracts.config import ConfigModel
+from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.declared import (
     DeclaredGoods,
@@ -50,10 +51,8 @@ F32 = npt.NDArray[np.float32]
 ALWAYS_BLOCK: frozenset[FlagKind] = frozenset({FlagKind.IMPENETRABLE, FlagKind.BATTERY})
 
 
-class AutoClearPolicy(BaseModel):
+class AutoClearPolicy(ConfigModel):
     """When an image may be cleared without an inspector."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="Allow automatic clearing at all.")
     max_risk: float = Field(
@@ -85,10 +84,8 @@ class AutoClearPolicy(BaseModel):
     )
 
 
-class PrescreenConfig(BaseModel):
+class PrescreenConfig(ConfigModel):
     """Every setting of the pre-screen; defaults are tuned on the Clearline simulator."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     image: ImageConfig = Field(ImageConfig(), description="Counts, pixel size and size limits.")
     materials: MaterialConfig = Field(MaterialConfig(), description="Material map thresholds.")

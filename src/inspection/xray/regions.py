@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from contracts.config import ConfigModel
 from inspection.xray.image import ImageConfig, attenuation
 from inspection.xray.materials import (
     MaterialConfig,
@@ -24,10 +25,8 @@ U8 = npt.NDArray[np.uint8]
 Box = tuple[int, int, int, int]
 
 
-class RegionConfig(BaseModel):
+class RegionConfig(ConfigModel):
     """How metal regions are cut out of the metal-equivalent map."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     analysis_scale: int = Field(
         2,

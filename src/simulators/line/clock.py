@@ -15,8 +15,8 @@ DEFAULT_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 class VirtualClock:
     """Seconds since the start of a run, moved only by ``advance``/``advance_to``.
 
-    ``now()`` gives the matching UTC datetime, so the clock also serves as an
-    ``inspection.clock.Clock``.
+    ``now()`` gives the matching UTC datetime, so the clock also serves as a
+    ``contracts.clock.Clock``.
     """
 
     epoch: datetime = DEFAULT_EPOCH

@@ -6,17 +6,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from devices.modbus_maps import WordOrder
+from contracts.config import ConfigModel
+from contracts.registers import WordOrder
 
 
 class LineConfigError(ValueError):
     """A site file is unreadable or invalid; the message names the file, line and key."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(ConfigModel):
+    """Strict, frozen configuration (see ``contracts.config``)."""
 
 
 class ChuteConfig(_Model):

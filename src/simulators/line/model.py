@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from contracts import registers as reg
+from contracts.statuses import ConfirmStatus, PlcState
 from devices import modbus_maps as mm
-from devices.modbus_maps import ConfirmStatus, PlcState
 from simulators.line.config import LineConfig, LineConfigError
 from simulators.line.core import EventCore, Timer
 from simulators.line.sorter import PlcRegisters
@@ -139,7 +140,7 @@ class LineModel:
             state = self.plc.state.name
             raise RuntimeError(f"line {self.line.name} is not running (state {state})")
         item_id = self._next_item
-        self._next_item = self._next_item % mm.U32_MAX + 1
+        self._next_item = self._next_item % reg.U32_MAX + 1
         if code is None or weight_kg is None:
             gen_code, gen_weight = self.parcel_source(item_id)
             code = code if code is not None else gen_code

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from contracts import registers as reg
 from devices import modbus_maps as mm
 from devices.modbus_maps import RequestEntry
 from simulators.line.model import LineModel
@@ -49,7 +50,7 @@ class ScriptedEdge:
         self.poll_latency_s = poll_latency_s
         self.word_order = model.plc.word_order
         self.seen = model.plc.request_head
-        self.reply_head = model.plc.regs[mm.REPLY_RING.head_address]
+        self.reply_head = model.plc.regs[reg.REPLY_RING.head_address]
         self.requests_seen = 0
         self.lost = 0
         self._poll_due = False
@@ -64,7 +65,7 @@ class ScriptedEdge:
     def _poll(self) -> None:
         """Read the request ring and schedule the replies."""
         self._poll_due = False
-        start, count = mm.PLC_READ_BLOCKS[0]
+        start, count = reg.PLC_READ_BLOCKS[0]
         block = self.model.plc.read(start, count)
         got = mm.read_requests(block, start, self.seen, self.word_order)
         self.seen = got.head

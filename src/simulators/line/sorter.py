@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from contracts import registers as reg
+from contracts.registers import WordOrder
+from contracts.statuses import ConfirmStatus, PlcState
 from devices import modbus_maps as mm
-from devices.modbus_maps import ConfirmStatus, PlcState, ReplyEntry, WordOrder
+from devices.modbus_maps import ReplyEntry
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ class RegisterAccessError(ValueError):
 class PlcRegisters:
     """The PLC's 195 holding registers and the bookkeeping of its three rings."""
 
-    size = mm.PLC_REGISTER_COUNT
+    size = reg.PLC_REGISTER_COUNT
 
     def __init__(self, word_order: WordOrder = "big", *, heartbeat_s: float = 0.05) -> None:
         """Start stopped, every register 0; the heartbeat counts every ``heartbeat_s`` seconds."""
@@ -46,26 +49,26 @@ class PlcRegisters:
     @property
     def state(self) -> PlcState:
         """Return ``plc_state``."""
-        return PlcState(self.regs[mm.PLC_STATE.address])
+        return PlcState(self.regs[reg.PLC_STATE.address])
 
     @state.setter
     def state(self, value: PlcState) -> None:
-        self.regs[mm.PLC_STATE.address] = int(value)
+        self.regs[reg.PLC_STATE.address] = int(value)
 
     def tick_heartbeat(self, now_s: float) -> None:
         """Set ``plc_heartbeat`` from the PLC's running time (+1 every ``heartbeat_s``)."""
-        self.regs[mm.PLC_HEARTBEAT.address] = int(now_s / self.heartbeat_s) % mm.U16_MOD
+        self.regs[reg.PLC_HEARTBEAT.address] = int(now_s / self.heartbeat_s) % reg.U16_MOD
 
     @property
     def edge_heartbeat(self) -> int:
         """Return the last ``edge_heartbeat`` the edge wrote."""
-        return self.regs[mm.EDGE_HEARTBEAT.address]
+        return self.regs[reg.EDGE_HEARTBEAT.address]
 
     def post_request(self, item_id: int, deadline_ms: int) -> int:
         """Post a destination request; return its ring slot."""
         slot = mm.slot_of(self.request_head)
         writes, self.request_head = mm.post_writes(
-            mm.REQUEST_RING, self.request_head, [(item_id, _clamp_u16(deadline_ms))],
+            reg.REQUEST_RING, self.request_head, [(item_id, _clamp_u16(deadline_ms))],
             self.word_order,
         )
         mm.apply_writes(self.regs, writes)
@@ -73,13 +76,13 @@ class PlcRegisters:
 
     def set_deadline(self, slot: int, deadline_ms: int) -> None:
         """Rewrite the time left of the request in ``slot``."""
-        addr = mm.REQUEST_RING.slot_address(slot) + mm.REQUEST_RING.field_offset("deadline_ms")
+        addr = reg.REQUEST_RING.slot_address(slot) + reg.REQUEST_RING.field_offset("deadline_ms")
         self.regs[addr] = _clamp_u16(deadline_ms)
 
     def post_confirm(self, item_id: int, chute: int, status: ConfirmStatus) -> None:
         """Post a divert confirmation."""
         writes, self.confirm_head = mm.post_writes(
-            mm.CONFIRM_RING, self.confirm_head, [(item_id, chute, int(status))], self.word_order
+            reg.CONFIRM_RING, self.confirm_head, [(item_id, chute, int(status))], self.word_order
         )
         mm.apply_writes(self.regs, writes)
 
@@ -104,20 +107,20 @@ class PlcRegisters:
     def write(self, address: int, values: list[int]) -> None:
         """Apply an edge write; only edge_heartbeat and the reply ring may be written."""
         count = len(values)
-        if not mm.edge_writable(address, count):
+        if not reg.edge_writable(address, count):
             raise RegisterAccessError(
                 f"registers {address}..{address + count - 1} are not edge-writable"
             )
-        if any(not 0 <= v < mm.U16_MOD for v in values):
+        if any(not 0 <= v < reg.U16_MOD for v in values):
             raise RegisterAccessError(f"values {values} are not all in 0..65535")
         self.regs[address : address + count] = values
         span = range(address, address + count)
-        if mm.EDGE_HEARTBEAT.address in span:
+        if reg.EDGE_HEARTBEAT.address in span:
             self.on_edge_heartbeat(self.edge_heartbeat)
-        if mm.REPLY_RING.head_address in span:
+        if reg.REPLY_RING.head_address in span:
             self.on_reply_head()
 
 
 def _clamp_u16(value: int) -> int:
     """Clamp a count of milliseconds into a u16 register (time left saturates at 65535)."""
-    return max(0, min(mm.U16_MOD - 1, int(value)))
+    return max(0, min(reg.U16_MOD - 1, int(value)))

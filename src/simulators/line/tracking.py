@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from devices.modbus_maps import ConfirmStatus
+from contracts.statuses import ConfirmStatus
 from simulators.line.core import Timer
 
 

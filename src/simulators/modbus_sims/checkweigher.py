@@ -7,6 +7,7 @@ import contextlib
 import logging
 import random
 
+from contracts import registers as reg
 from devices import modbus_maps as mm
 from devices.modbus_maps import CheckweigherReading
 from simulators.faults import FaultDice, FaultProfile
@@ -28,7 +29,7 @@ class CheckweigherRuntime:
     ``unstable_rate`` is the share of weighings reported in motion (noisy, not stable).
     """
 
-    size = mm.CHECKWEIGHER_REGISTER_COUNT
+    size = reg.CHECKWEIGHER_REGISTER_COUNT
 
     def __init__(
         self,
@@ -69,7 +70,7 @@ class CheckweigherRuntime:
             status, shown = _OVERLOAD, spec.capacity_kg
         elif shown < spec.min_kg:
             status = _UNDERLOAD
-        self.seq = (self.seq + 1) % mm.U16_MOD
+        self.seq = (self.seq + 1) % reg.U16_MOD
         reading = CheckweigherReading(round(shown, 5), status, item_id, self.seq)
         self.regs[:] = mm.encode_checkweigher(reading, spec.word_order)
         self.last = reading
@@ -111,7 +112,7 @@ async def run_standalone(
     next_t = loop.time()
     try:
         while not stop.is_set():
-            item_id = item_id % mm.U32_MAX + 1
+            item_id = item_id % reg.U32_MAX + 1
             runtime.weigh(item_id, rng.uniform(spec.weight_kg_min, spec.weight_kg_max))
             next_t += period
             with contextlib.suppress(TimeoutError):

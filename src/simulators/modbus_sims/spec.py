@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from devices.modbus_maps import WordOrder
+from contracts.config import ConfigModel
+from contracts.registers import WordOrder
 
 
-class CheckweigherSpec(BaseModel):
+class CheckweigherSpec(ConfigModel):
     """An in-line checkweigher: unit id, word order, range and (run alone) its weighing rate."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     unit: int = Field(1, ge=0, le=255, description="Modbus unit id.")
     word_order: WordOrder = Field("big", description="float32/u32 word order.")
@@ -32,10 +31,8 @@ class CheckweigherSpec(BaseModel):
         return self
 
 
-class PlcSpec(BaseModel):
+class PlcSpec(ConfigModel):
     """A sorter PLC run alone: unit id, word order, steady induction rate and heartbeat."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     unit: int = Field(1, ge=0, le=255, description="Modbus unit id.")
     word_order: WordOrder = Field("big", description="u32 word order.")

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from decimal import Decimal
 
+from contracts.reasons import Reason
 from inspection.model import Declaration, DocKind
-from inspection.reasons import Reason
 from simulators.scenario.catalogue import CBEC_GOODS, Good, clean_goods
 from simulators.scenario.context import EXCLUDED_FROM_LEDGER, Context
 from simulators.scenario.documents import cbec, export, postal

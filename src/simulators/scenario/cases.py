@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from contracts.config import ConfigModel
 from simulators.scenario.model import Case, ScenarioError
 
 #: Default share of parcels per case; ``released`` (clean releases) takes about 60 %.
@@ -50,10 +51,8 @@ DEFAULT_SHARES: dict[Case, float] = {
 DUPLICATE_GROUP = 2
 
 
-class Mix(BaseModel):
+class Mix(ConfigModel):
     """Relative shares of the cases (normalised to sum 1); unlisted cases keep their default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     shares: dict[Case, float] = Field(
         default_factory=lambda: dict(DEFAULT_SHARES),

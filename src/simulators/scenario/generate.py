@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from contracts.reasons import Outcome, Reason
 from inspection.formats.ceb_write import write_ceb
 from inspection.formats.postal import write_postal_json
 from inspection.model import Declaration, DocKind, FormatError, Receipt
-from inspection.reasons import Outcome, Reason
 from inspection.rules import RuleSet
 from simulators.scenario.builders import BUILDERS
 from simulators.scenario.cases import DUPLICATE_GROUP, Mix, Schedule, allocate

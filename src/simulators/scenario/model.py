@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from inspection.reasons import Outcome, Reason
+from contracts.config import ConfigModel
+from contracts.reasons import Outcome, Reason
 from simulators.xray.contents import ParcelContents
 
 #: Version of the scenario files (parcels.jsonl, expected.jsonl, scenario.json).
@@ -62,8 +63,8 @@ class Route(StrEnum):
     POSTAL = "postal"  # international mail (S10 ids, CN22/CN23)
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Payload(ConfigModel):
+    """Strict, frozen configuration (see ``contracts.config``)."""
 
 
 class ParcelTruth(_Payload):

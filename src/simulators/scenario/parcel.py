@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from contracts.reasons import Outcome, Reason
 from inspection.model import Declaration, Receipt
-from inspection.reasons import Outcome, Reason
 from simulators.scenario.context import EXCLUDED_FROM_LEDGER, Context
 from simulators.scenario.documents import Filed
 from simulators.scenario.model import Case, Expected, ParcelTruth, Route

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.statuses import ReadStatus
 from devices.codecs.handscan import TRIGGER_ON, HandScanCodec, ScanLine
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
 from simulators.serial_sims.codes import DEFAULT_CODES, CodeCycle
 from simulators.serial_sims.links import Link

@@ -12,9 +12,9 @@ from typing import Any
 
 import typer
 
+from contracts.topics import TopicError, check_segment
 from devices.errors import DeviceError
 from devices.mqtt_link import parse_mqtt_url
-from devices.topics import TopicError, check_segment
 from simulators.faults import PROFILES, profile_named
 from simulators.line.config import LineConfig, LineConfigError, load_site
 

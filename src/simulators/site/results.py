@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from devices.modbus_maps import ConfirmStatus
+from contracts.statuses import ConfirmStatus
 from simulators.line.tracking import Disposition
 
 #: Version of a ``results.jsonl`` line.

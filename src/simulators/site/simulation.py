@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from devices.modbus_maps import PlcState
+from contracts.statuses import PlcState
 from simulators.faults import FaultProfile
 from simulators.line.config import LineConfig, SiteConfig
 from simulators.line.model import LineModel

@@ -6,7 +6,9 @@ from enum import StrEnum
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from contracts.config import ConfigModel
 
 
 class ItemKind(StrEnum):
@@ -33,10 +35,8 @@ MAX_INSTALLED_CELLS = 4
 BENIGN_KINDS = tuple(k for k in ItemKind if k not in THREAT_KINDS)
 
 
-class ContentItem(BaseModel):
+class ContentItem(ConfigModel):
     """``count`` items of one kind; ``cells`` is the lithium-cell count of electronics."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ItemKind = Field(description="What the item is.")
     count: int = Field(1, ge=1, le=20, description="How many of it.")
@@ -52,10 +52,8 @@ class ContentItem(BaseModel):
         return self
 
 
-class ParcelContents(BaseModel):
+class ParcelContents(ConfigModel):
     """The contents of one parcel as a scenario describes it (payload version 1)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = Field(1, description="Model version.")
     items: tuple[ContentItem, ...] = Field((), max_length=40, description="What is inside.")

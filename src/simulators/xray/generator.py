@@ -15,8 +15,9 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from contracts.config import ConfigModel
 from devices.xray_image import DualEnergyImage
 from simulators.xray.contents import ItemKind, ParcelContents, random_contents
 from simulators.xray.materials import HIGH_ENERGY_KEV, LOW_ENERGY_KEV, material
@@ -28,10 +29,8 @@ F32 = npt.NDArray[np.float32]
 TRUTH_VERSION = 1
 
 
-class GeneratorConfig(BaseModel):
+class GeneratorConfig(ConfigModel):
     """Geometry and detector of the simulated machine."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     width_px: int = Field(1024, ge=64, le=4096, description="Detector elements across the belt.")
     height_px: int = Field(768, ge=64, le=8192, description="Scan lines along the belt.")

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from contracts.config import ConfigModel
+from contracts.topics import check_segment, xray_image_topic
 from devices.errors import DeviceUnavailable
 from devices.mqtt_link import MqttLink
-from devices.topics import check_segment, xray_image_topic
 from devices.xray_image import encode_png
 from simulators.faults import FaultDice, FaultProfile
 from simulators.xray.contents import ParcelContents, random_contents
@@ -24,10 +25,8 @@ from simulators.xray.generator import XrayGenerator, XrayScan
 logger = logging.getLogger(__name__)
 
 
-class XraySimSpec(BaseModel):
+class XraySimSpec(ConfigModel):
     """What the simulated machine is and how it behaves (frozen)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     site: str = Field("site1", description="Site id of the topics.")
     device_id: str = Field("xray1", description="Machine id of the topics.")

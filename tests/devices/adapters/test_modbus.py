@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import pytest
 
+from contracts.statuses import ConfirmStatus, PlcState
 from devices.adapters.checkweigher import CheckweigherAdapter
 from devices.adapters.plc import PlcAdapter, PlcEvent
 from devices.errors import DeviceUnavailable
@@ -20,7 +21,7 @@ from devices.events import (
     WeightMeasured,
 )
 from devices.modbus_client import ModbusEndpoint
-from devices.modbus_maps import CheckweigherReading, ConfirmStatus, PlcState
+from devices.modbus_maps import CheckweigherReading
 from simulators.faults import PROFILES, FaultProfile
 from simulators.modbus_sims.checkweigher import CheckweigherRuntime
 from simulators.modbus_sims.harness import running_plc, served_image

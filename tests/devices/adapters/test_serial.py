@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from contracts.statuses import ReadStatus
 from devices.adapters.base import PollThread
 from devices.adapters.hand_scanner import HandScannerAdapter
 from devices.adapters.scale import CommandRefusedError, ScaleAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.errors import DeviceUnavailable
-from devices.events import BarcodeRead, DeviceStateChanged, ReadStatus
+from devices.events import BarcodeRead, DeviceStateChanged
 from devices.profiles import HandScannerProfile, ScaleProfile, SerialSettings, TunnelScannerProfile
 from simulators.faults import FaultProfile, profile_named
 from simulators.serial_sims import (

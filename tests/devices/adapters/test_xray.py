@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from contracts.clock import ManualClock
+from contracts.topics import xray_image_topic
 from devices.adapters.xray import XrayAdapter
 from devices.events import DeviceStateChanged, ImageCaptured
 from devices.mqtt_link import LinkSettings, MqttLink
-from devices.topics import xray_image_topic
 from devices.xray_image import DualEnergyImage, decode_png, encode_png
-from inspection.clock import ManualClock
 from simulators.broker import EmbeddedBroker
 
 WAIT_S = 10.0

@@ -6,10 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.codes import strip_aim
+from contracts.statuses import ReadStatus
 from devices.codecs import Garbled, drain, handscan
-from devices.codecs.aim import split_aim, strip_aim
+from devices.codecs.aim import split_aim
 from devices.codecs.handscan import HandScanCodec, ScanLine
-from devices.events import ReadStatus
 
 OK, NOREAD = ReadStatus.OK, ReadStatus.NOREAD
 

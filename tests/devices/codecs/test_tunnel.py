@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.statuses import ReadStatus
 from devices.codecs import Garbled, drain, tunnel
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 
 OK, NOREAD, MULTI = ReadStatus.OK, ReadStatus.NOREAD, ReadStatus.MULTI
 

@@ -14,12 +14,17 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from contracts.clock import ManualClock
+from contracts.events import EdgeEvent, EventKind, VerdictKind
+from contracts.messages import Verdict
+from contracts.reasons import Outcome, Reason
+from contracts.statuses import ReadStatus
+from contracts.topics import edge_event_topic
 from devices.adapters.hand_scanner import HandScannerAdapter
 from devices.adapters.scale import ScaleAdapter
-from devices.events import BarcodeRead, ReadStatus
+from devices.events import BarcodeRead
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.profiles import HandScannerProfile, ScaleProfile, SerialSettings
-from devices.topics import edge_event_topic
 from edge.cache import DeclarationCache
 from edge.config import DeskConfig, DeskWeighing, EdgeConfigError, parse_edge_site
 from edge.desk.runtime import DeskRuntime, DeskSequence, DeskStation
@@ -28,14 +33,11 @@ from edge.desk.view import DeskView, big_text, plain_line
 from edge.outbox import Outbox
 from edge.sync import SyncApplied
 from hub.event_kinds import checked_data
-from inspection.clock import ManualClock
 from inspection.index import DeclarationIndex
 from inspection.model import DocKind
-from inspection.reasons import Outcome, Reason
 from inspection.rules import RuleSet, parse_rules
 from simulators.faults import FaultProfile
 from simulators.serial_sims import HandScannerServer, HandScannerSpec, ScaleServer, ScaleSpec
-from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.conftest import require_service
 from tests.inspection.builders import T0, inventory, order, payment, waybill
 from tests.inspection.conftest import RULES_NO_RANDOM

@@ -7,23 +7,23 @@ from datetime import timedelta
 
 import pytest
 
+from contracts.clock import ManualClock
+from contracts.events import EdgeEvent, EventKind, VerdictKind, payload_of
+from contracts.messages import Verdict
+from contracts.reasons import REASON_INDEX, Outcome, Reason
+from contracts.statuses import ReadStatus, XrayState
 from devices.events import (
     BarcodeRead,
     DestinationRequested,
     DivertConfirmed,
-    ReadStatus,
     SendToChute,
     WeightMeasured,
 )
 from edge.line.engine import LineEngine, XrayScreened
-from inspection.clock import ManualClock
-from inspection.decision import XrayState
 from inspection.index import DeclarationIndex
 from inspection.model import DocKind
-from inspection.reasons import REASON_INDEX, Outcome, Reason
 from inspection.rules import RuleSet
 from sorting.chutes import ChutePlan
-from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.inspection.builders import T0, inventory, order, payment, waybill
 
 PLAN = ChutePlan.model_validate(
@@ -223,3 +223,43 @@ def test_release_goes_to_the_route_chute() -> None:
          "return": 7, "reject": 9}
     )
     assert plan.chute_for(Outcome.RELEASE, route_of(inventory(1, trade_mode="1210"))) == 2
+
+
+def test_every_event_follows_its_payload_model(rules: RuleSet) -> None:
+    """What the engine emits is exactly what the hub's payload models read back."""
+    h = Harness(rules)
+    h.parcel(1, ("YT0000000001",))
+    h.engine.handle(DivertConfirmed("plc", 1, 1, 0, h.clock.now()))
+    assert {e.kind for e in h.events} >= {
+        EventKind.CODE_READ, EventKind.WEIGHED, EventKind.IMAGED, EventKind.DECIDED,
+        EventKind.DIVERTED, EventKind.CONFIRMED,
+    }
+    for event in h.events:
+        assert payload_of(event).model_dump(mode="json") == event.data
+    confirmed = next(e for e in h.events if e.kind is EventKind.CONFIRMED)
+    assert confirmed.data["status"] == "diverted"
+
+
+def test_a_fact_the_contract_refuses_still_reaches_the_decision(
+    rules: RuleSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A negative weight is not sent as an event, but the parcel is still answered at once."""
+    h = Harness(rules)
+    e = h.engine
+    e.handle(BarcodeRead("t", 31, ReadStatus.OK, ("YT0000000001",), T0))
+    e.handle(WeightMeasured("cw", 31, -0.02, True, T0))
+    e.handle(XrayScreened(31, XrayState.CLEARED))
+    e.handle(DestinationRequested("plc", 31, 4000, T0))
+    assert h.replies == [SendToChute(31, 5, REASON_INDEX[Reason.WEIGHT_DEVIATION])]
+    assert EventKind.WEIGHED not in {ev.kind for ev in h.events}
+    assert "weight_kg" in caplog.text
+
+
+def test_unknown_confirm_status_still_raises_its_alarm(rules: RuleSet) -> None:
+    """A status the contract does not know is no confirmed event, but it is an alarm."""
+    h = Harness(rules)
+    h.parcel(1, ("YT0000000001",))
+    h.engine.handle(DivertConfirmed("plc", 1, 1, 7, h.clock.now()))
+    alarms = [e.data["alarm"] for e in h.events if e.kind is EventKind.ALARM]
+    assert "unknown_status" in alarms
+    assert EventKind.CONFIRMED not in {e.kind for e in h.events}

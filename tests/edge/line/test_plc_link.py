@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from devices import modbus_maps as mm
+from contracts import registers as reg
+from contracts.statuses import ConfirmStatus
 from devices.adapters.plc import PlcAdapter, PlcEvent
 from devices.events import DestinationRequested, DeviceStateChanged, DivertConfirmed, SendToChute
 from devices.modbus_client import ModbusEndpoint
-from devices.modbus_maps import ConfirmStatus
 from edge.line.plc_link import PlcLink
 from simulators.modbus_sims.harness import RunningPlc, running_plc
 from simulators.modbus_sims.spec import PlcSpec
@@ -118,7 +118,7 @@ def test_queued_replies_share_one_write_and_an_outage_is_survived() -> None:
             take = regs.on_reply_head
 
             def counted() -> None:
-                head_writes.append(regs.regs[mm.REPLY_RING.head_address])
+                head_writes.append(regs.regs[reg.REPLY_RING.head_address])
                 take()
 
             plc.loop.run_sync(lambda: setattr(regs, "on_reply_head", counted))

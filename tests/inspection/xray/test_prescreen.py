@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.statuses import XrayState
 from devices.xray_image import DualEnergyImage, encode_png
-from inspection.decision import XrayState
 from inspection.xray.evaluate import overlap
 from inspection.xray.flags import FlagKind
 from inspection.xray.image import XrayImageError, attenuation, decode_attenuation

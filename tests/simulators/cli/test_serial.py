@@ -11,9 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from contracts.statuses import ReadStatus
 from devices.adapters.scale import ScaleAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
-from devices.events import BarcodeRead, ReadStatus
+from devices.events import BarcodeRead
 from devices.profiles import ScaleProfile, SerialSettings, TunnelScannerProfile
 from simulators.cli import serial as cli_serial
 

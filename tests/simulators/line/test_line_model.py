@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from contracts import registers as reg
+from contracts.statuses import ConfirmStatus, PlcState
 from devices import modbus_maps as mm
-from devices.modbus_maps import ConfirmStatus, PlcState, RequestEntry
+from devices.modbus_maps import RequestEntry
 from simulators.faults import FaultProfile
 from simulators.line.clock import RealTimePacer, VirtualClock
 from simulators.line.config import (
@@ -151,7 +153,7 @@ def test_estop_aborts_every_tracked_item_and_stops_induction() -> None:
         model.induct()
     model.reset()
     model.run_for(30.0)
-    assert model.plc.regs[mm.PLC_STATE.address] == PlcState.RUNNING
+    assert model.plc.regs[reg.PLC_STATE.address] == PlcState.RUNNING
     assert model.stats.inducted > before
     _conserved(model)
 

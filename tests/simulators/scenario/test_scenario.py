@@ -19,13 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from inspection.clock import ManualClock
-from inspection.decision import Decision, ParcelFacts, XrayState
+from contracts.clock import ManualClock
+from contracts.facts import ParcelFacts
+from contracts.reasons import Outcome, Reason
+from contracts.statuses import XrayState
+from inspection.decision import Decision
 from inspection.formats import detect_format, read_records
 from inspection.identity import is_valid_s10
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration, Receipt, RecordError
-from inspection.reasons import Outcome, Reason
+from inspection.pipeline import decide_parcel
 from inspection.rules import RuleSet, load_rules, parse_rules
 from simulators.cli import scenario as cli_scenario
 from simulators.scenario import Case, Expected, Mix, ParcelTruth, ScenarioError, generate
@@ -95,7 +98,7 @@ def _judge(out: Path, rules: RuleSet) -> list[Judged]:
             xray=XrayState.SUSPECT if truth.xray_threat else XrayState.CLEARED,
             duplicate=truth.duplicate_of is not None,
         )
-        decision, _entry = index.decide_parcel(list(truth.labels), facts, rules, CLOCK)
+        decision = decide_parcel(index, list(truth.labels), facts, rules, CLOCK).decision
         judged.append(Judged(truth, expected, decision))
     return judged
 
@@ -116,7 +119,7 @@ def _mismatches(judged: list[Judged]) -> list[str]:
 
 
 def test_every_parcel_gets_its_expected_decision(scenario: Path) -> None:
-    """decide_parcel on each parcel's truth gives exactly the expected outcome and reasons."""
+    """The decision pipeline gives each parcel's truth exactly the expected outcome and reasons."""
     judged = _judge(scenario, DEFAULT_RULES)
     assert len(judged) == 1000
     assert _mismatches(judged) == []

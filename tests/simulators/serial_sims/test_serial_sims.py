@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from contracts.statuses import ReadStatus
 from devices.codecs import Garbled, drain, mtsics, toledo, tunnel
 from devices.codecs.handscan import HandScanCodec, ScanLine
 from devices.codecs.mtsics import Command, ErrorReply, StatusReply, WeightReply
 from devices.codecs.toledo import HostCommand, ToledoCodec
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from simulators.faults import FaultDice, FaultProfile
 from simulators.serial_sims import ScaleServer, ScaleSpec, TcpLink, TunnelServer, TunnelSpec
 from simulators.serial_sims.codes import DEFAULT_CODES, read_codes_file, s10

@@ -17,13 +17,14 @@ import yaml
 from pymodbus.client import ModbusTcpClient
 from typer.testing import CliRunner
 
+from contracts import registers as reg
+from contracts.statuses import ReadStatus
+from contracts.topics import parse_xray_image_topic, xray_image_filter
 from devices import modbus_maps as mm
 from devices.codecs import tunnel
 from devices.codecs.base import Garbled
 from devices.codecs.tunnel import TunnelFrame
-from devices.events import ReadStatus
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import parse_xray_image_topic, xray_image_filter
 from devices.xray_image import decode_png
 from edge.config import load_edge_site
 from inspection.rules import load_rules
@@ -134,7 +135,7 @@ class Responder:
         self.answers: dict[int, int] = {}
 
     def poll(self) -> None:
-        start, count = mm.PLC_READ_BLOCKS[0]
+        start, count = reg.PLC_READ_BLOCKS[0]
         block = self.client.read_holding_registers(start, count=count, device_id=1)
         assert not block.isError()
         got = mm.read_requests(block.registers, start, self.seen)

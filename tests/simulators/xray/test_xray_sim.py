@@ -13,8 +13,8 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from contracts.topics import parse_xray_image_topic, xray_image_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
-from devices.topics import parse_xray_image_topic, xray_image_filter
 from devices.xray_image import decode_png
 from simulators.broker import EmbeddedBroker
 from simulators.cli import sim_app

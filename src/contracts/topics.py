@@ -1,11 +1,8 @@
-"""Every Clearline MQTT topic, built and parsed in one place, with the availability payload."""
+"""Every Clearline MQTT topic, built and parsed in one place (DESIGN §6, §7)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-
-from devices.errors import ProtocolError
 
 #: First level of every Clearline topic.
 ROOT = "clearline"
@@ -17,15 +14,8 @@ _FORBIDDEN = frozenset("/+#\x00")
 _MAX_SEGMENT = 64
 
 
-class TopicError(ProtocolError):
+class TopicError(ValueError):
     """A topic or topic segment is not one Clearline speaks."""
-
-
-class Availability(StrEnum):
-    """Retained presence payload on an availability topic."""
-
-    ONLINE = "online"
-    OFFLINE = "offline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,22 +131,6 @@ def parse_availability_topic(topic: str) -> AvailabilityTopic:
     return AvailabilityTopic(
         check_segment(site, "site"), check_segment(kind, "kind"), check_segment(device_id, "id")
     )
-
-
-def encode_availability(state: Availability) -> bytes:
-    """Payload bytes of an availability message."""
-    return state.value.encode("ascii")
-
-
-def decode_availability(payload: bytes) -> Availability:
-    """Parse an availability payload (``online``/``offline``); raise TopicError otherwise."""
-    text = payload.decode("ascii", errors="replace").strip().lower()
-    try:
-        return Availability(text)
-    except ValueError:
-        raise TopicError(
-            f"availability payload {payload[:32]!r} is neither 'online' nor 'offline'"
-        ) from None
 
 
 # --- edge <-> hub ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The injected clock: domain code asks it for the time instead of reading the system clock."""
+"""The injected clock protocol, the system clock and a manual clock for tests."""
 
 from __future__ import annotations
 

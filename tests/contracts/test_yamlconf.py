@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from inspection.yamlconf import describe, line_of, read_yaml
+from contracts.yamlconf import describe, line_of, read_yaml
 
 
 class _A(BaseModel):

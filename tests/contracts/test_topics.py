@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices import topics as t
-from devices.errors import ProtocolError
+from contracts import messages as m
+from contracts import topics as t
 
 segment = st.text(
     alphabet=st.characters(categories=("L", "N", "P", "S"), exclude_characters="/+#"),
@@ -100,18 +100,47 @@ def test_item_id_outside_u32_is_refused() -> None:
         t.xray_image_topic("s", "x", t.MAX_ITEM_ID + 1)
 
 
-def test_topic_error_is_a_device_layer_error() -> None:
-    assert issubclass(t.TopicError, ProtocolError)
+def test_topic_errors_are_value_errors() -> None:
+    """Callers on both sides of a seam catch one standard type; contracts import nothing of ours."""
+    assert issubclass(t.TopicError, ValueError)
+    assert issubclass(m.AvailabilityError, ValueError)
 
 
 def test_availability_payload() -> None:
-    assert t.encode_availability(t.Availability.ONLINE) == b"online"
-    assert t.decode_availability(b"offline") is t.Availability.OFFLINE
-    assert t.decode_availability(b" Online\n") is t.Availability.ONLINE
-    with pytest.raises(t.TopicError, match="neither"):
-        t.decode_availability(b"\xff\xfe maybe")
+    assert m.encode_availability(m.Availability.ONLINE) == b"online"
+    assert m.decode_availability(b"offline") is m.Availability.OFFLINE
+    assert m.decode_availability(b" Online\n") is m.Availability.ONLINE
+    with pytest.raises(m.AvailabilityError, match="neither"):
+        m.decode_availability(b"\xff\xfe maybe")
 
 
 def test_huge_item_id_digits_are_refused_not_crashed() -> None:
     with pytest.raises(t.TopicError, match="decimal u32"):
         t.parse_xray_image_topic("clearline/s/xray/x/image/" + "9" * 5000)
+
+
+#: Topic templates exactly as DESIGN §6 and §7 write them.
+DESIGN_TEMPLATES = {
+    "xray_image": "clearline/{site}/xray/{device_id}/image/{item_id}",
+    "availability": "clearline/{site}/{kind}/{device_id}/availability",
+    "edge_event": "clearline/{site}/edge/{edge_id}/event",
+    "verdict": "clearline/{site}/hub/verdict",
+}
+
+
+def test_topics_follow_the_design_templates() -> None:
+    """Each builder gives the DESIGN template filled in, and each parser reads it back."""
+    v = {"site": "sz02", "device_id": "xr-7", "item_id": 4294967295, "kind": "scale"}
+    v["edge_id"] = "line-3"
+    xray = DESIGN_TEMPLATES["xray_image"].format(**v)
+    assert t.xray_image_topic("sz02", "xr-7", 4294967295) == xray
+    assert t.parse_xray_image_topic(xray) == t.XrayImageTopic("sz02", "xr-7", 4294967295)
+    avail = DESIGN_TEMPLATES["availability"].format(**v)
+    assert t.availability_topic("sz02", "scale", "xr-7") == avail
+    assert t.parse_availability_topic(avail) == t.AvailabilityTopic("sz02", "scale", "xr-7")
+    event = DESIGN_TEMPLATES["edge_event"].format(**v)
+    assert t.edge_event_topic("sz02", "line-3") == event
+    assert t.parse_edge_event_topic(event) == t.EdgeEventTopic("sz02", "line-3")
+    verdict = DESIGN_TEMPLATES["verdict"].format(**v)
+    assert t.verdict_topic("sz02") == verdict
+    assert t.parse_verdict_topic(verdict) == "sz02"

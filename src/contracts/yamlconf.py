@@ -1,4 +1,9 @@
-"""YAML configuration files validated by pydantic, with errors that name file, line and key."""
+"""YAML configuration files validated by pydantic, with errors that name file, line and key.
+
+The one import here beyond the standard library and pydantic is the YAML parser (PyYAML,
+pure parsing, no I/O): configuration errors must name the line, and every layer loads its
+configuration through this module.
+"""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from inspection.reasons import REASON_INDEX, Reason
+from contracts.reasons import REASON_INDEX, Reason
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "decision.md"
 
