@@ -14,9 +14,9 @@ import typer
 
 from clearline.demo_sample import build_sample
 from clearline.settings import Settings
-from hub.db import create_tables, make_engine
-from hub.importer import FileReport, import_file
-from hub.loader import iter_declarations, latest_statuses
+from hub.db.engine import create_tables, make_engine
+from hub.importing.importer import FileReport, import_file
+from hub.importing.loader import iter_declarations, latest_statuses
 from inspection.clock import SystemClock
 from inspection.index import DeclarationIndex
 from inspection.rules import load_rules

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from hub.app import create_app
-from hub.auth_models import Role, UserCreate
-from hub.db import make_engine
+from hub.db.auth_models import Role, UserCreate
+from hub.db.engine import make_engine
 from hub.services import users
 from hub.settings import HubSettings
 from inspection.clock import ManualClock

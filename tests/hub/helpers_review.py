@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from devices.xray_image import encode_png
-from hub.events import ingest
-from hub.xray_store import StoredImage, XrayStore, store_image
+from hub.ingest.events import ingest
+from hub.ingest.xray_store import StoredImage, XrayStore, store_image
 from simulators.xray.contents import ContentItem, ItemKind, ParcelContents
 from simulators.xray.generator import GeneratorConfig, XrayGenerator
 from sorting.wire import EdgeEvent, EventKind

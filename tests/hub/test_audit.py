@@ -15,10 +15,11 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from hub import audit, migrate
-from hub.audit_models import GENESIS_HASH
-from hub.cli import audit_app
-from hub.db import make_engine
+from hub.cli.commands import audit_app
+from hub.db import migrate
+from hub.db.audit_models import GENESIS_HASH
+from hub.db.engine import make_engine
+from hub.services import audit
 from tests.hub.conftest_api import T0
 
 runner = CliRunner()

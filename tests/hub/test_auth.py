@@ -12,9 +12,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 
-from hub.auth import hash_password, verify_password
-from hub.auth_models import Role
+from hub.db.auth_models import Role
 from hub.deps import RoleCheck, public_route
+from hub.services.auth import hash_password, verify_password
 from tests.hub import conftest_api as fx
 from tests.hub.conftest_api import Api
 

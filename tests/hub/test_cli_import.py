@@ -13,10 +13,10 @@ import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from hub.cli_import import import_command
-from hub.db import make_engine
-from hub.loader import iter_declarations, latest_statuses
-from hub.models import DECLARATION
+from hub.cli.importing import import_command
+from hub.db.engine import make_engine
+from hub.db.models import DECLARATION
+from hub.importing.loader import iter_declarations, latest_statuses
 from inspection.formats.ceb_write import write_ceb
 from inspection.formats.postal import write_postal_json
 from inspection.model import Declaration, DocKind, GoodsLine, Receipt

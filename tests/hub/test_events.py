@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from hub.db import StoreError
-from hub.event_models import EVENT, PARCEL
-from hub.events import ingest
+from hub.db.engine import StoreError
+from hub.db.event_models import EVENT, PARCEL
+from hub.ingest.events import ingest
 from sorting.wire import MAX_PAYLOAD_BYTES, EdgeEvent, EventKind
 from tests.hub.helpers_events import (
     engine,

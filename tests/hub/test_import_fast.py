@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.import_fast import RowBuilder
-from hub.import_rows import Prepared, RowShaper
+from hub.importing.fast import RowBuilder
+from hub.importing.rows import Prepared, RowShaper
 from inspection.formats.ceb_build import DeclarationBuilder
 from inspection.formats.ceb_fields import DECLARATIONS, LINE_ATTRS, DeclarationSpec, FieldType
 from inspection.model import Declaration, RecordError

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from hub import import_pipe
-from hub.db import make_engine
-from hub.import_pipe import PipedReader
-from hub.importer import FileReport, import_file
-from hub.loader import iter_declarations
-from hub.migrate import upgrade
+from hub.db.engine import make_engine
+from hub.db.migrate import upgrade
+from hub.importing import pipe as import_pipe
+from hub.importing.importer import FileReport, import_file
+from hub.importing.loader import iter_declarations
+from hub.importing.pipe import PipedReader
 from inspection.clock import ManualClock
 from inspection.formats.ceb_write import write_ceb
 from inspection.model import Declaration

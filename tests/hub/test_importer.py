@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from hub.db import create_tables, make_engine
-from hub.importer import FileReport, import_records
-from hub.loader import iter_declarations, latest_statuses
-from hub.models import DECLARATION, DECLARATION_LINE, RECEIPT, STATUS_HISTORY
+from hub.db.engine import create_tables, make_engine
+from hub.db.models import DECLARATION, DECLARATION_LINE, RECEIPT, STATUS_HISTORY
+from hub.importing.importer import FileReport, import_records
+from hub.importing.loader import iter_declarations, latest_statuses
 from inspection.clock import ManualClock
 from inspection.model import Declaration, DocKind, FormatError, GoodsLine, ParsedRecord, RecordError
 from tests.hub.conftest import BUYER_ID, T0, inventory, line, parsed, receipt

@@ -16,10 +16,10 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from hub.auth_models import Role, UserCreate
-from hub.event_models import EVENT
-from hub.events import ingest, refresh_parcels
-from hub.projection import parcel_key
+from hub.db.auth_models import Role, UserCreate
+from hub.db.event_models import EVENT
+from hub.ingest.events import ingest, refresh_parcels
+from hub.ingest.projection import parcel_key
 from hub.services import users
 from hub.services.errors import Invalid
 from hub.services.line_stats import LinePageSettings, LineStats, LineSummary, line_summary

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from hub.auth_models import Role, UserCreate
-from hub.events import ingest
+from hub.db.auth_models import Role, UserCreate
+from hub.ingest.events import ingest
 from hub.services import users
 from hub.services.line_stats import LinePageSettings
 from sorting.wire import EdgeEvent

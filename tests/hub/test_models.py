@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from sqlmodel import select as select_model
 
-from hub.db import StoreError, create_tables, make_engine, session_scope
-from hub.import_rows import IdSource
-from hub.models import DECLARATION, DeclarationLineRow, DeclarationRow, ReceiptRow
+from hub.db.engine import StoreError, create_tables, make_engine, session_scope
+from hub.db.models import DECLARATION, DeclarationLineRow, DeclarationRow, ReceiptRow
+from hub.importing.rows import IdSource
 
 
 def _row(key: str = "AG001:COP1", **kw: Any) -> DeclarationRow:

@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from devices.errors import DeviceUnavailable
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import edge_event_topic, sync_notice_topic, verdict_topic
-from hub.db import make_engine
-from hub.event_models import EVENT, create_event_tables
-from hub.event_spool import EventSpool
-from hub.mqtt_ingest import IngestSettings, MqttIngest
+from hub.db.engine import make_engine
+from hub.db.event_models import EVENT, create_event_tables
+from hub.ingest.mqtt import IngestSettings, MqttIngest
+from hub.ingest.spool import EventSpool
 from simulators.broker import BrokerEndpoint, EmbeddedBroker, open_broker
 from sorting.wire import EdgeEvent, EventKind, SyncNotice, Verdict, VerdictKind
 from tests.conftest import require_service

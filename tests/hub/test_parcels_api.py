@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hub.auth_models import Role
+from hub.db.auth_models import Role
 from sorting.wire import EdgeEvent, EventKind
 from tests.hub.helpers_events import (
     Hub,

@@ -16,11 +16,12 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-from hub import audit, migrate
 from hub.app import create_app
-from hub.auth_models import Role
-from hub.cli import audit_app
-from hub.db import make_engine
+from hub.cli.commands import audit_app
+from hub.db import migrate
+from hub.db.auth_models import Role
+from hub.db.engine import make_engine
+from hub.services import audit
 from inspection.clock import ManualClock
 from tests.conftest import require_service
 from tests.hub.conftest import inventory

@@ -20,17 +20,16 @@ from sqlmodel import select as sm_select
 
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import verdict_topic, xray_image_topic
-from hub import audit
-from hub.audit_models import AuditEntry
-from hub.auth_models import Role, UserCreate
-from hub.event_models import PARCEL
-from hub.event_spool import EventSpool
-from hub.mqtt_ingest import MqttIngest
-from hub.services import users
+from hub.db.audit_models import AuditEntry
+from hub.db.auth_models import Role, UserCreate
+from hub.db.event_models import PARCEL
+from hub.db.xray_models import XRAY_IMAGE
+from hub.ingest.mqtt import MqttIngest
+from hub.ingest.spool import EventSpool
+from hub.ingest.xray import XrayImageIngest
+from hub.ingest.xray_store import ReviewSettings, XrayStore, XrayStoreError, store_image
+from hub.services import audit, users
 from hub.services.users import create_api_key
-from hub.xray_ingest import XrayImageIngest
-from hub.xray_models import XRAY_IMAGE
-from hub.xray_store import ReviewSettings, XrayStore, XrayStoreError, store_image
 from simulators.broker import EmbeddedBroker
 from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, file_declarations, hub, story_for

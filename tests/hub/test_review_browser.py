@@ -24,14 +24,14 @@ from sqlmodel import Session
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import edge_event_topic, verdict_topic, xray_image_topic
 from hub.app import create_app
-from hub.auth_models import Role, UserCreate
-from hub.db import make_engine
-from hub.event_spool import EventSpool
-from hub.mqtt_ingest import MqttIngest
+from hub.db.auth_models import Role, UserCreate
+from hub.db.engine import make_engine
+from hub.ingest.mqtt import MqttIngest
+from hub.ingest.spool import EventSpool
+from hub.ingest.xray import XrayImageIngest
+from hub.ingest.xray_store import ReviewSettings, XrayStore
 from hub.services import users
 from hub.settings import HubSettings
-from hub.xray_ingest import XrayImageIngest
-from hub.xray_store import ReviewSettings, XrayStore
 from simulators.broker import EmbeddedBroker, free_port
 from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.hub.helpers_events import file_declarations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from hub import audit
-from hub.auth_models import Role
+from hub.db.auth_models import Role
+from hub.services import audit
 from tests.hub import conftest_api as fx
 from tests.hub.conftest_api import Api
 

@@ -13,8 +13,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi as asgi_transport
 
 from hub.app import create_app
-from hub.auth_models import Role
-from hub.db import make_engine
+from hub.db.auth_models import Role
+from hub.db.engine import make_engine
 from tests.hub.conftest_api import T0, Api, decl_json, hub_settings
 
 #: Generated examples per operation: enough to hit edge cases, small enough to stay fast.

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from hub.auth_models import Role
-from hub.events import ingest
+from hub.db.auth_models import Role
+from hub.ingest.events import ingest
 from hub.services.errors import Invalid
 from hub.services.stats import parcel_stats, to_csv
 from simulators.sample_declarations import ParcelSet

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.auth_models import Role
+from hub.db.auth_models import Role
 from tests.hub import conftest_api as fx
 from tests.hub.conftest_api import Api, decl_json
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from lxml import html as lxml_html
 
-from hub.auth_models import Role
+from hub.db.auth_models import Role
 from sorting.wire import EdgeEvent, EventKind
 from tests.hub.helpers_events import Hub, file_declarations, hub, make_event, story_for
 

@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from devices.topics import verdict_topic
-from hub import audit
-from hub.audit_models import AuditEntry
-from hub.auth_models import Role
-from hub.event_spool import EventSpool
-from hub.mqtt_ingest import MqttIngest, start_hub_mqtt
+from hub.db.audit_models import AuditEntry
+from hub.db.auth_models import Role
+from hub.ingest.mqtt import MqttIngest, start_hub_mqtt
+from hub.ingest.spool import EventSpool
+from hub.services import audit
 from hub.services.verdicts import publish_pending
 from simulators.broker import EmbeddedBroker
 from sorting.wire import Verdict, VerdictKind

@@ -17,9 +17,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
-from hub.auth import Principal
-from hub.importer import FileReport, import_records
-from hub.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.db.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.importing.importer import FileReport, import_records
+from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from inspection.clock import Clock
 from inspection.formats import detect_format, read_records

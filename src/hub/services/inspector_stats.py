@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from hub.db.xray_models import INSPECTION_RESULT, XRAY_IMAGE
 from hub.services.errors import Invalid
 from hub.services.review_schemas import InspectorStats, InspectorStatsPage
-from hub.xray_models import INSPECTION_RESULT, XRAY_IMAGE
 from inspection.clock import Clock
 from inspection.decision import XrayState
 

@@ -9,8 +9,8 @@ from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
-from hub.event_models import EVENT, PARCEL, VERDICT
-from hub.models import DECLARATION, DECLARATION_LINE
+from hub.db.event_models import EVENT, PARCEL, VERDICT
+from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import (
     Comparison,
@@ -25,7 +25,7 @@ from hub.services.parcel_schemas import (
     TimelineEvent,
     VerdictView,
 )
-from hub.wording import event_summary, outcome_words, reason_words
+from hub.web.wording import event_summary, outcome_words, reason_words
 from inspection.masking import mask_id, mask_name, mask_phone, scrub
 from inspection.model import PARCEL_KINDS
 from inspection.reasons import Outcome, Reason

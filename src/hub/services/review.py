@@ -18,13 +18,21 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
-from hub.auth import Principal
-from hub.auth_models import Role
-from hub.event_models import EVENT
-from hub.models import DECLARATION
+from hub.db.auth_models import Role
+from hub.db.event_models import EVENT
+from hub.db.models import DECLARATION
+from hub.db.xray_models import XRAY_IMAGE
+from hub.ingest.xray_store import (
+    VIEW_NAMES,
+    ReviewSettings,
+    attach_parcel_code,
+    find_pass,
+    pass_code,
+)
 from hub.services import parcels as parcel_service
 from hub.services import rules as rules_service
 from hub.services import verdicts as verdict_service
+from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.parcel_schemas import Comparison, DeclarationView, Timeline
 from hub.services.review_schemas import (
@@ -38,14 +46,6 @@ from hub.services.review_schemas import (
     ReviewQueue,
     ReviewVerdictIn,
     ReviewVerdictOut,
-)
-from hub.xray_models import XRAY_IMAGE
-from hub.xray_store import (
-    VIEW_NAMES,
-    ReviewSettings,
-    attach_parcel_code,
-    find_pass,
-    pass_code,
 )
 from inspection.clock import Clock
 from inspection.decision import XrayState

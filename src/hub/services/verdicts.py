@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from devices.errors import DeviceError
-from hub import audit
-from hub.auth import Principal
-from hub.event_models import VERDICT, VerdictRow
+from hub.db.event_models import VERDICT, VerdictRow
+from hub.services import audit
+from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.parcel_schemas import VerdictView
 from inspection.clock import Clock
