@@ -24,6 +24,7 @@ from rich.table import Table
 
 from hub.db.engine import StoreError, make_engine
 from hub.importing.importer import FileReport, import_file
+from hub.settings import CommonSettings
 from inspection.masking import scrub
 
 #: Rejections listed per file in the table output (``--json`` lists them all).
@@ -137,9 +138,7 @@ def import_command(
     ),
 ) -> None:
     """Import declarations and customs receipts; exit 2 if any file was rejected whole."""
-    from clearline.settings import Settings
-
-    url = db or Settings().database_url
+    url = db or CommonSettings().database_url
     err_console = Console(stderr=True)
     try:
         from hub.db.migrate import upgrade

@@ -18,8 +18,7 @@ from types import TracebackType
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Engine
 
-from devices.errors import DeviceError
-from devices.mqtt_link import LinkSettings, Message, MqttLink
+from devices.mqtt_link import DeviceError, LinkSettings, Message, MqttLink
 from devices.topics import (
     TopicError,
     edge_event_filter,

@@ -8,8 +8,7 @@ import threading
 
 from sqlalchemy.engine import Engine
 
-from devices.errors import DeviceError
-from devices.mqtt_link import Message, MqttLink
+from devices.mqtt_link import DeviceError, Message, MqttLink
 from devices.topics import TopicError, parse_xray_image_topic, xray_image_filter
 from hub.db.engine import StoreError
 from hub.ingest.xray_store import XrayStore, XrayStoreError, store_image

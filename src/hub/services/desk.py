@@ -25,12 +25,12 @@ from hub.services import audit
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import ParcelSummary, ReasonView, Timeline
+from hub.services.parcels import weight_comparison
 from hub.services.review import (
     credit_grade,
     declaration_for,
     flag_views,
     timeline_of,
-    weight_comparison,
 )
 from hub.services.review_schemas import (
     RESULT_WORDS,

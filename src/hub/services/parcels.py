@@ -161,7 +161,7 @@ def get_timeline(session: Session, query: str) -> Timeline:
         confirmation=_confirmation(latest),
         verdicts=_verdicts(conn, codes),
         declaration=declaration,
-        comparisons=_comparisons(latest, declaration),
+        comparisons=weight_comparison(latest, declaration),
     )
 
 
@@ -296,8 +296,8 @@ def _declaration(
     )
 
 
-def _comparisons(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
-    """Measured beside declared: gross weight (kg)."""
+def weight_comparison(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
+    """Measured gross weight of a pass beside the declared one, kg."""
     measured = parcel["weight_kg"] if parcel is not None else None
     declared = float(decl.gross_weight_kg) if decl and decl.gross_weight_kg is not None else None
     if measured is None and declared is None:

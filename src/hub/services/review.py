@@ -34,7 +34,7 @@ from hub.services import rules as rules_service
 from hub.services import verdicts as verdict_service
 from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
-from hub.services.parcel_schemas import Comparison, DeclarationView, Timeline
+from hub.services.parcel_schemas import DeclarationView, Timeline
 from hub.services.review_schemas import (
     CATEGORIES,
     FLAG_WORDS,
@@ -225,20 +225,6 @@ def declaration_for(session: Session, code: str | None) -> DeclarationView | Non
     return parcel_service._declaration(session.connection(), None, code)
 
 
-def weight_comparison(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
-    """Measured gross weight of the pass beside the declared one, kg."""
-    measured = parcel["weight_kg"] if parcel is not None else None
-    declared = float(decl.gross_weight_kg) if decl and decl.gross_weight_kg is not None else None
-    if measured is None and declared is None:
-        return []
-    diff = round(measured - declared, 5) if measured is not None and declared is not None else None
-    return [
-        Comparison(
-            what="gross weight", unit="kg", measured=measured, declared=declared, difference=diff
-        )
-    ]
-
-
 def review_detail(
     session: Session,
     image_id: uuid.UUID,
@@ -267,7 +253,7 @@ def review_detail(
     if decl is None:
         decl = declaration_for(session, entry.parcel_code)
         parcel = find_pass(session.connection(), entry.site, entry.item_id, entry.received_at)
-        comparisons = weight_comparison(parcel, decl)
+        comparisons = parcel_service.weight_comparison(parcel, decl)
     prescreen = image["prescreen"] if isinstance(image["prescreen"], dict) else {}
     return ReviewDetail(
         entry=entry,

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from devices.errors import DeviceError
+from devices.mqtt_link import DeviceError
 from hub.db.event_models import VERDICT, VerdictRow
 from hub.services import audit
 from hub.services.auth import Principal

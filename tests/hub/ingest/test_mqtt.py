@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from simulators.broker import BrokerEndpoint, EmbeddedBroker, open_broker
 from sorting.wire import EdgeEvent, EventKind, SyncNotice, Verdict, VerdictKind
 from tests.conftest import require_service
 from tests.hub.helpers_events import make_event, parcel_story
+from tests.hub.waits import holds_within, until
 
 WAIT_S = 15.0
 FAST = IngestSettings(batch_size=50, linger_ms=5, retry_min_s=0.05, retry_max_s=0.2)
@@ -53,21 +54,6 @@ def _publish(link: MqttLink, event: EdgeEvent) -> None:
             time.sleep(0.05)
 
 
-def _until(pred: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _until_or_timeout(pred: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not pred():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def _probe_until_stored(edge: MqttLink, ingest: MqttIngest, site: str) -> None:
@@ -156,12 +142,12 @@ def test_broker_restart_and_database_outage_lose_nothing(
                 conn.execute(text("ALTER TABLE event RENAME TO event_away"))
             for event in first:
                 _publish(edge, event)
-            _until(lambda: len(spool) == len(first) and ingest.db_failures > 0, "spooling")
+            until(lambda: len(spool) == len(first) and ingest.db_failures > 0, "spooling")
             broker.restart()
-            _until(lambda: hub.connected and edge.connected, "reconnects")
+            until(lambda: hub.connected and edge.connected, "reconnects")
             for event in second:
                 _publish(edge, event)
-            _until(lambda: len(spool) >= len(first) + len(second), "second batch spooled")
+            until(lambda: len(spool) >= len(first) + len(second), "second batch spooled")
             assert _stored_away(hub_engine) == 1  # only the probe so far
             with hub_engine.begin() as conn:  # the database comes back
                 conn.execute(text("ALTER TABLE event_away RENAME TO event"))
@@ -248,7 +234,7 @@ def test_sync_notice_and_verdict_are_published(
         while not got:  # until the edge's subscriptions are live at the broker
             assert time.monotonic() < deadline, "no sync notice ever arrived"
             ingest.notify_sync("c-41")
-            _until_or_timeout(lambda: bool(got), 0.2)
+            holds_within(lambda: bool(got), 0.2)
         got.clear()
         notice = ingest.notify_sync("c-42")
         verdict = Verdict(
@@ -260,7 +246,7 @@ def test_sync_notice_and_verdict_are_published(
             at=datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
         )
         ingest.publish_verdict(verdict)
-        _until(lambda: any(m.topic == verdict_topic(site) for m in got), "the verdict")
+        until(lambda: any(m.topic == verdict_topic(site) for m in got), "the verdict")
         notices = [
             SyncNotice.model_validate_json(m.payload)
             for m in got

@@ -47,7 +47,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "review-station.png"
+SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "review-station.png"
 DESK_SHOT = SCREENSHOT.with_name("desk.png")
 WAIT_S = 30.0  # generous: the machine running the suite may be busy
 PASSWORD = "inspector-password"

@@ -22,7 +22,7 @@ from hub.services import users
 from hub.services.line_stats import LinePageSettings
 from sorting.wire import EdgeEvent
 from tests.hub.helpers_events import Hub, hub
-from tests.hub.test_line_page import NOW, device, parcel_pass, two_lines
+from tests.hub.web.test_lines import NOW, device, parcel_pass, two_lines
 
 __all__ = ["hub"]  # fixture used below
 
@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ORIGIN = "http://hub.test"
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "line-page.png"
+SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "line-page.png"
 REASONS = ("NOT_DECLARED", "CUSTOMS_PENDING", "WEIGHT_DEVIATION", "XRAY_SUSPECT", "NO_READ")
 
 pytestmark = pytest.mark.skipif(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 
 from devices.mqtt_link import LinkSettings, Message, MqttLink
@@ -22,19 +20,13 @@ from hub.services.verdicts import publish_pending
 from simulators.broker import EmbeddedBroker
 from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, hub, parcel_story
+from tests.hub.waits import until
 
 __all__ = ["hub"]  # fixture used below
 
 CODE = "RR123456785CN"
 WAIT_S = 10.0
 
-
-def _until(pred: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_verdict_is_audited_listed_and_pending_without_broker(hub: Hub) -> None:
@@ -112,7 +104,7 @@ def test_verdict_is_published_and_pending_ones_follow(hub: Hub, tmp_path: Path) 
                 link.publish(probe_topic, b"probe")
                 time.sleep(0.05)
             assert publish_pending(hub.engine, ingest, hub.clock) == 1
-            _until(lambda: len(got) == 1, "the pending verdict")
+            until(lambda: len(got) == 1, "the pending verdict")
             hub.app.state.hub_mqtt = ingest
             resp = hub.client.post(
                 "/api/v1/verdicts",
@@ -120,7 +112,7 @@ def test_verdict_is_published_and_pending_ones_follow(hub: Hub, tmp_path: Path) 
                 headers=hub.auth(Role.INSPECTOR),
             )
             assert resp.json()["published"] is True
-            _until(lambda: len(got) == 2, "the second verdict")
+            until(lambda: len(got) == 2, "the second verdict")
         finally:
             hub.app.state.hub_mqtt = None
             ingest.stop()
@@ -180,7 +172,7 @@ def test_hub_mqtt_side_sends_pending_verdicts_when_it_connects(hub: Hub, tmp_pat
                 hub.engine, url=broker.url, site=site, spool_path=tmp_path / "s.db", clock=hub.clock
             )
             try:
-                _until(lambda: len(got) == 1, "the pending verdict")
+                until(lambda: len(got) == 1, "the pending verdict")
             finally:
                 side.stop()
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from simulators.broker import EmbeddedBroker
 from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, file_declarations, hub, story_for
 from tests.hub.helpers_review import NOW, at, decided, feed, put_image, sample_png, seen
+from tests.hub.waits import until
 
 __all__ = ["hub"]  # fixture used below
 
@@ -62,13 +63,6 @@ def station(hub: Hub, tmp_path: Path) -> Iterator[Station]:
     hub.app.state.xray_store = store
     yield Station(hub, store)
 
-
-def _until(pred: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _verdict(
@@ -137,7 +131,7 @@ def test_images_arrive_over_mqtt(station: Station) -> None:
             xray.publish(xray_image_topic("s2", "xr1", 33), sample_png("battery"))
             xray.publish(xray_image_topic("s1", "xr1", 34), sample_png("blade"))
             assert sub.wait_stored(2, WAIT_S), sub.counts()
-            _until(lambda: sub.counts()["rejected"] == 1, "the junk image to be refused")
+            until(lambda: sub.counts()["rejected"] == 1, "the junk image to be refused")
         finally:
             sub.stop()
             xray.stop()
@@ -323,7 +317,7 @@ def test_verdict_is_audited_published_and_received_by_the_edge(
             )
             assert r.status_code == 201, r.text
             assert r.json()["published"] is True
-            _until(lambda: len(got) == 1, "the verdict at the edge")
+            until(lambda: len(got) == 1, "the verdict at the edge")
         finally:
             station.hub.app.state.hub_mqtt = None
             ingest.stop()
