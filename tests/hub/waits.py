@@ -27,3 +27,24 @@ def holds_within(pred: Callable[[], bool], timeout_s: float) -> bool:
             return False
         time.sleep(POLL_S)
     return True
+
+
+def poke_until(
+    poke: Callable[[], object],
+    pred: Callable[[], bool],
+    what: str,
+    timeout_s: float = WAIT_S,
+    every_s: float = 0.3,
+) -> None:
+    """Call ``poke()``, give ``pred()`` ``every_s`` seconds to hold, and repeat until it does.
+
+    For a subscription that is live only a while after it is made: send a probe again and
+    again until one is heard. Fails the test naming ``what`` after ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        poke()
+        if holds_within(pred, every_s):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")

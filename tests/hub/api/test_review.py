@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from simulators.broker import EmbeddedBroker
 from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, file_declarations, hub, story_for
 from tests.hub.helpers_review import NOW, at, decided, feed, put_image, sample_png, seen
-from tests.hub.waits import until
+from tests.hub.waits import poke_until, until
 
 __all__ = ["hub"]  # fixture used below
 
@@ -62,7 +61,6 @@ def station(hub: Hub, tmp_path: Path) -> Iterator[Station]:
     store = XrayStore(ReviewSettings(data_dir=tmp_path / "data", review_budget_s=20.0))
     hub.app.state.xray_store = store
     yield Station(hub, store)
-
 
 
 def _verdict(
@@ -122,11 +120,11 @@ def test_images_arrive_over_mqtt(station: Station) -> None:
             hub_link.start().wait_connected(WAIT_S)
             xray.start().wait_connected(WAIT_S)
             sub.start()
-            deadline = time.monotonic() + WAIT_S
-            while sub.counts()["stored"] == 0:  # until the subscription is live
-                assert time.monotonic() < deadline, sub.counts()
-                xray.publish(xray_image_topic("s1", "xr1", 31), sample_png("battery"))
-                sub.wait_stored(1, 0.3)
+            poke_until(  # until the subscription is live
+                lambda: xray.publish(xray_image_topic("s1", "xr1", 31), sample_png("battery")),
+                lambda: sub.counts()["stored"] > 0,
+                "the first image to be stored",
+            )
             xray.publish(xray_image_topic("s1", "xr1", 32), b"\x89PNG not really")
             xray.publish(xray_image_topic("s2", "xr1", 33), sample_png("battery"))
             xray.publish(xray_image_topic("s1", "xr1", 34), sample_png("blade"))
@@ -304,11 +302,12 @@ def test_verdict_is_audited_published_and_received_by_the_edge(
             edge.start().wait_connected(WAIT_S)
             link.start().wait_connected(WAIT_S)
             ingest.start()
-            deadline = time.monotonic() + WAIT_S
-            while not probes:  # until the edge's subscriptions are live
-                assert time.monotonic() < deadline
-                link.publish(probe_topic, b"probe")
-                time.sleep(0.05)
+            poke_until(  # until the edge's subscriptions are live
+                lambda: link.publish(probe_topic, b"probe"),
+                lambda: bool(probes),
+                "the probe",
+                every_s=0.05,
+            )
             station.hub.app.state.hub_mqtt = ingest
             r = _verdict(
                 station,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
@@ -20,13 +19,12 @@ from hub.services.verdicts import publish_pending
 from simulators.broker import EmbeddedBroker
 from sorting.wire import Verdict, VerdictKind
 from tests.hub.helpers_events import Hub, hub, parcel_story
-from tests.hub.waits import until
+from tests.hub.waits import poke_until, until
 
 __all__ = ["hub"]  # fixture used below
 
 CODE = "RR123456785CN"
 WAIT_S = 10.0
-
 
 
 def test_verdict_is_audited_listed_and_pending_without_broker(hub: Hub) -> None:
@@ -98,11 +96,12 @@ def test_verdict_is_published_and_pending_ones_follow(hub: Hub, tmp_path: Path) 
             edge.start().wait_connected(WAIT_S)
             link.start().wait_connected(WAIT_S)
             ingest.start()
-            deadline = time.monotonic() + WAIT_S
-            while not probes:  # until the edge's subscriptions are live
-                assert time.monotonic() < deadline
-                link.publish(probe_topic, b"probe")
-                time.sleep(0.05)
+            poke_until(  # until the edge's subscriptions are live
+                lambda: link.publish(probe_topic, b"probe"),
+                lambda: bool(probes),
+                "the probe",
+                every_s=0.05,
+            )
             assert publish_pending(hub.engine, ingest, hub.clock) == 1
             until(lambda: len(got) == 1, "the pending verdict")
             hub.app.state.hub_mqtt = ingest
@@ -163,11 +162,12 @@ def test_hub_mqtt_side_sends_pending_verdicts_when_it_connects(hub: Hub, tmp_pat
         edge.subscribe(probe_topic, probes.append)
         edge.start().wait_connected(WAIT_S)
         try:
-            deadline = time.monotonic() + WAIT_S
-            while not probes:  # the edge hears itself: its subscriptions are live
-                assert time.monotonic() < deadline, "the probe never came back"
-                edge.publish(probe_topic, b"probe")
-                time.sleep(0.05)
+            poke_until(  # the edge hears itself: its subscriptions are live
+                lambda: edge.publish(probe_topic, b"probe"),
+                lambda: bool(probes),
+                "the probe",
+                every_s=0.05,
+            )
             side = start_hub_mqtt(
                 hub.engine, url=broker.url, site=site, spool_path=tmp_path / "s.db", clock=hub.clock
             )

@@ -23,7 +23,7 @@ from simulators.broker import BrokerEndpoint, EmbeddedBroker, open_broker
 from sorting.wire import EdgeEvent, EventKind, SyncNotice, Verdict, VerdictKind
 from tests.conftest import require_service
 from tests.hub.helpers_events import make_event, parcel_story
-from tests.hub.waits import holds_within, until
+from tests.hub.waits import poke_until, until
 
 WAIT_S = 15.0
 FAST = IngestSettings(batch_size=50, linger_ms=5, retry_min_s=0.05, retry_max_s=0.2)
@@ -54,17 +54,11 @@ def _publish(link: MqttLink, event: EdgeEvent) -> None:
             time.sleep(0.05)
 
 
-
-
 def _probe_until_stored(edge: MqttLink, ingest: MqttIngest, site: str) -> None:
     """Publish one probe event again and again until the hub has stored it (subscription live)."""
     probe = make_event(EventKind.ALARM, {"alarm": "probe"}, site=site, item_id=None)
     before = ingest.stored
-    deadline = time.monotonic() + WAIT_S
-    while not ingest.wait_for(lambda i: i.stored > before, 0.3):
-        if time.monotonic() > deadline:
-            pytest.fail("the hub never received the probe event")
-        _publish(edge, probe)
+    poke_until(lambda: _publish(edge, probe), lambda: ingest.stored > before, "the probe event")
 
 
 @pytest.fixture
@@ -230,11 +224,9 @@ def test_sync_notice_and_verdict_are_published(
         edge.start().wait_connected(WAIT_S)
         hub.start().wait_connected(WAIT_S)
         ingest.start()
-        deadline = time.monotonic() + WAIT_S
-        while not got:  # until the edge's subscriptions are live at the broker
-            assert time.monotonic() < deadline, "no sync notice ever arrived"
-            ingest.notify_sync("c-41")
-            holds_within(lambda: bool(got), 0.2)
+        poke_until(  # until the edge's subscriptions are live at the broker
+            lambda: ingest.notify_sync("c-41"), lambda: bool(got), "a sync notice", every_s=0.2
+        )
         got.clear()
         notice = ingest.notify_sync("c-42")
         verdict = Verdict(

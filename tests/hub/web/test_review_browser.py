@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from simulators.broker import EmbeddedBroker, free_port
 from sorting.wire import EdgeEvent, EventKind, Verdict, VerdictKind
 from tests.hub.helpers_events import file_declarations
 from tests.hub.helpers_review import sample_png
+from tests.hub.waits import poke_until, until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -79,10 +79,7 @@ class Server:
     def start(self) -> None:
         """Serve, and wait until the server accepts requests."""
         self.thread.start()
-        deadline = time.monotonic() + WAIT_S
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+        until(lambda: self.server.started, "uvicorn to start", WAIT_S)
 
     def stop(self) -> None:
         """Stop serving and join the thread."""
@@ -168,11 +165,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
 def _scan_and_image(site: Site) -> None:
     """Both parcels inducted and read (edge events over MQTT), then imaged (X-ray topic)."""
     topic = edge_event_topic("s1", "e1")
-    deadline = time.monotonic() + WAIT_S
-    while site.ingest.counts()["stored"] == 0:  # until the hub's subscription is live
-        assert time.monotonic() < deadline, "hub ingest did not start"
-        site.edge.publish(topic, _event(EventKind.PARCEL_SEEN, 1, {"device_id": "plc1"}))
-        site.ingest.wait_for(lambda i: i.stored > 0, 0.3)
+    poke_until(  # until the hub's subscription is live
+        lambda: site.edge.publish(topic, _event(EventKind.PARCEL_SEEN, 1, {"device_id": "plc1"})),
+        lambda: site.ingest.counts()["stored"] > 0,
+        "hub ingest to start",
+        WAIT_S,
+    )
     for item, code in ((1, site.codes[0]), (2, site.codes[1])):
         if item == 2:
             site.edge.publish(topic, _event(EventKind.PARCEL_SEEN, item, {"device_id": "plc1"}))
@@ -263,10 +261,7 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
             page.screenshot(path=str(tmp_path / DESK_SHOT.name), full_page=True)
         finally:
             browser.close()
-    deadline = time.monotonic() + WAIT_S
-    while len(site.verdicts) < 2:
-        assert time.monotonic() < deadline, "the verdicts did not reach the edge"
-        time.sleep(0.02)
+    until(lambda: len(site.verdicts) >= 2, "the verdicts to reach the edge", WAIT_S)
     got = [Verdict.model_validate_json(m.payload) for m in site.verdicts]
     assert [(v.parcel_code, v.verdict, v.category) for v in got] == [
         (site.codes[0], VerdictKind.CLEAR, ""),
