@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -40,8 +41,17 @@ def line_settings(request: Request) -> LinePageSettings:
 LineSettingsDep = Annotated[LinePageSettings, Depends(line_settings)]
 
 
-@router.get(SUMMARY_PATH, response_model=LineSummary, summary="Live summary of every line")
-def lines_summary(
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """One request's summary of the lines, with the site, window and thresholds it used."""
+
+    site: str
+    window_min: int
+    thresholds: LinePageSettings
+    summary: LineSummary
+
+
+def line_view(
     *,
     _viewer: LineViewer,
     session: SessionDep,
@@ -50,12 +60,19 @@ def lines_summary(
     thresholds: LineSettingsDep,
     window_min: WindowMin = 60,
     site: SiteParam = None,
-) -> LineSummary:
-    """Per line: parcels per minute, per chute/reason/outcome, latency, devices, open alarms."""
-    return line_stats.line_summary(
-        session,
-        clock.now(),
-        window_min=window_min,
-        thresholds=thresholds,
-        site=site or settings.site_id,
+) -> LineView:
+    """Summarise every line of ``site`` (default: this hub's) over the last ``window_min``."""
+    the_site = site or settings.site_id
+    summary = line_stats.line_summary(
+        session, clock.now(), window_min=window_min, thresholds=thresholds, site=the_site
     )
+    return LineView(the_site, window_min, thresholds, summary)
+
+
+LineViewDep = Annotated[LineView, Depends(line_view)]
+
+
+@router.get(SUMMARY_PATH, response_model=LineSummary, summary="Live summary of every line")
+def lines_summary(view: LineViewDep) -> LineSummary:
+    """Per line: parcels per minute, per chute/reason/outcome, latency, devices, open alarms."""
+    return view.summary
