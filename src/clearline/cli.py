@@ -28,8 +28,8 @@ def _register() -> None:
     from clearline.bench.cli import bench_command
     from clearline.demo.command import demo_command
     from edge.cli import edge_app
-    from hub.cli import audit_app, hub_app
-    from hub.cli_import import import_command
+    from hub.cli.commands import audit_app, hub_app
+    from hub.cli.importing import import_command
     from simulators.cli import sim_app
     from simulators.cli.scenario import register as register_scenario
 

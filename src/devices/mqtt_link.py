@@ -381,3 +381,15 @@ class MqttLink:
                 listener(up)
             except Exception:
                 logger.exception("MQTT state listener failed")
+
+
+#: The link and the errors it raises: a user of the MQTT transport needs no other module here.
+__all__ = [
+    "DEFAULT_MQTT_PORT",
+    "DeviceError",
+    "DeviceUnavailable",
+    "LinkSettings",
+    "Message",
+    "MqttLink",
+    "parse_mqtt_url",
+]

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from contracts.clock import Clock, SystemClock
-from hub import migrate
-from hub.db import make_engine
-from hub.metrics import HubMetrics, MetricsMiddleware
+from hub.api.metrics import HubMetrics, MetricsMiddleware
+from hub.db import migrate
+from hub.db.engine import make_engine
 from hub.services import rules as rules_service
 from hub.services import users
 from hub.services.errors import ServiceError, Unauthenticated
@@ -34,7 +34,7 @@ CORE_ROUTERS = (
     "hub.api.rules",
     "hub.api.sync",
     "hub.api.audit",
-    "hub.metrics",
+    "hub.api.metrics",
 )
 #: Router modules included when they are installed (each exposes ``router``).
 OPTIONAL_ROUTERS = (
@@ -42,9 +42,11 @@ OPTIONAL_ROUTERS = (
     "hub.api.parcels",
     "hub.api.stats",
     "hub.api.verdicts",
-    "hub.pages",
-    "hub.line_page",
-    "hub.review",
+    "hub.api.lines",
+    "hub.api.review",
+    "hub.web.trace",
+    "hub.web.lines",
+    "hub.web.review",
 )
 
 
@@ -81,8 +83,8 @@ def prepare_database(engine: Engine, settings: HubSettings, clock: Clock) -> Non
 
 def _start_images(db: Engine, mqtt: Any, settings: HubSettings, clock: Clock) -> Any:
     """Subscribe to the site's X-ray images: store, pre-screen and queue them for review."""
-    from hub.xray_ingest import XrayImageIngest
-    from hub.xray_store import XrayStore
+    from hub.ingest.xray import XrayImageIngest
+    from hub.ingest.xray_store import XrayStore
     from inspection.xray.image import ImageConfig
     from inspection.xray.prescreen import PrescreenConfig
 
@@ -104,7 +106,7 @@ def create_app(
     ``engine`` (a test's, say) is used as given and not disposed; otherwise one is made
     from ``settings.database_url`` and disposed at shutdown. Raises
     :class:`hub.settings.HubSettingsError` for unsafe settings and
-    :class:`hub.db.StoreError` when the database cannot be prepared.
+    :class:`hub.db.engine.StoreError` when the database cannot be prepared.
     """
     settings = (settings if settings is not None else HubSettings()).checked()
     if settings.dev:
@@ -118,7 +120,7 @@ def create_app(
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         mqtt = images = None
         if settings.mqtt_url:
-            from hub.mqtt_ingest import start_hub_mqtt
+            from hub.ingest.mqtt import start_hub_mqtt
 
             mqtt = start_hub_mqtt(
                 db,

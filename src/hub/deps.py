@@ -16,10 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from contracts.clock import Clock
-from hub.auth import Principal, check_role
-from hub.auth_models import Role
+from hub.db.auth_models import Role
+from hub.ingest.xray_store import XrayStore
 from hub.services import users
+from hub.services.auth import Principal, check_role
 from hub.services.errors import Unauthenticated
+from hub.services.verdicts import VerdictPublisher
 from hub.settings import HubSettings
 
 #: Cookie that carries a bearer token for browser pages.
@@ -56,10 +58,27 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
+def get_store(request: Request) -> XrayStore:
+    """The hub's image store (``app.state.xray_store``; made from the environment if unset)."""
+    store: XrayStore | None = getattr(request.app.state, "xray_store", None)
+    if store is None:
+        store = XrayStore()
+        request.app.state.xray_store = store
+    return store
+
+
+def get_publisher(request: Request) -> VerdictPublisher | None:
+    """The hub's MQTT side (``app.state.hub_mqtt``) when it runs, else None."""
+    publisher: VerdictPublisher | None = getattr(request.app.state, "hub_mqtt", None)
+    return publisher
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[HubSettings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SessionDep = Annotated[Session, Depends(get_session)]
+StoreDep = Annotated[XrayStore, Depends(get_store)]
+PublisherDep = Annotated[VerdictPublisher | None, Depends(get_publisher)]
 
 
 def current_principal(

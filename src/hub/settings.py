@@ -19,16 +19,34 @@ class HubSettingsError(ValueError):
     """The hub settings are unusable (for example a default secret outside dev mode)."""
 
 
-class HubSettings(BaseSettings):
-    """Settings of the hub service; each can be set as ``CLEARLINE_<NAME>``."""
+class CommonSettings(BaseSettings):
+    """Settings every Clearline process shares; each can be set as ``CLEARLINE_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="CLEARLINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CLEARLINE_", extra="forbid")
 
     database_url: str = Field(
         default="sqlite:///var/clearline.db",
         title="Hub database URL",
         description="SQLAlchemy URL: sqlite:///PATH (default) or postgresql+psycopg://...",
     )
+    mqtt_url: str | None = Field(
+        default=None,
+        title="Broker",
+        description="mqtt://HOST:PORT of the site broker; unset, the hub runs without MQTT.",
+    )
+    rules_path: str | None = Field(
+        default=None,
+        title="Rules file",
+        description="Rules YAML (stored as version 1 when the hub has none); the packaged "
+        "default rules when unset.",
+    )
+
+
+class HubSettings(CommonSettings):
+    """Settings of the hub service; each can be set as ``CLEARLINE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLEARLINE_", extra="ignore")
+
     site_id: str = Field(
         default="site1",
         min_length=1,
@@ -60,11 +78,6 @@ class HubSettings(BaseSettings):
         title="Dev / demo mode",
         description="Allows the built-in dev admin password; never use on a real site.",
     )
-    rules_path: str | None = Field(
-        default=None,
-        title="Initial rules file",
-        description="Rules YAML stored as version 1 when no rules are stored yet.",
-    )
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024,
         ge=1024,
@@ -77,11 +90,6 @@ class HubSettings(BaseSettings):
         description="Run the database migrations when the app is created.",
     )
 
-    mqtt_url: str | None = Field(
-        default=None,
-        title="Broker",
-        description="mqtt://HOST:PORT: ingest edge events, publish verdicts and sync notices.",
-    )
     event_spool_path: str = Field(
         default="var/event-spool.db",
         title="Event spool",

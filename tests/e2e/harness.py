@@ -42,10 +42,10 @@ from edge.config import EdgeConfig
 from edge.line.runtime import EdgeRuntime
 from edge.line.screening import screen_image
 from hub.app import create_app, prepare_database
-from hub.auth_models import Role
-from hub.db import make_engine
-from hub.event_models import EventRow
-from hub.importer import import_file
+from hub.db.auth_models import Role
+from hub.db.engine import make_engine
+from hub.db.event_models import EventRow
+from hub.importing.importer import import_file
 from hub.services import users
 from hub.settings import HubSettings
 from inspection.index import DeclarationIndex

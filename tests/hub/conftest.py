@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from hub.db import create_tables, make_engine
+from hub.db.engine import create_tables, make_engine
 from inspection.model import Declaration, DocKind, GoodsLine, ParsedRecord, Receipt, RecordError
 from tests.conftest import require_service
 from tests.inspection import builders

@@ -21,8 +21,8 @@ from sqlmodel import Session
 
 from contracts.clock import ManualClock
 from hub.app import create_app
-from hub.auth_models import Role, UserCreate
-from hub.db import make_engine
+from hub.db.auth_models import Role, UserCreate
+from hub.db.engine import make_engine
 from hub.services import users
 from hub.settings import HubSettings
 from inspection.formats.ceb_write import write_ceb

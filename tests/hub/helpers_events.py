@@ -19,10 +19,10 @@ from sqlmodel import Session
 from contracts.clock import ManualClock
 from contracts.events import EdgeEvent, EventKind
 from hub.app import create_app
-from hub.auth_models import Role
-from hub.db import make_engine
-from hub.event_models import create_event_tables
-from hub.importer import import_records
+from hub.db.auth_models import Role
+from hub.db.engine import make_engine
+from hub.db.event_models import create_event_tables
+from hub.importing.importer import import_records
 from hub.services.users import create_api_key
 from hub.settings import HubSettings
 from inspection.model import Declaration, ParsedRecord, Receipt

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from contracts.events import EdgeEvent, EventKind
 from devices.xray_image import encode_png
-from hub.events import ingest
-from hub.xray_store import StoredImage, XrayStore, store_image
+from hub.ingest.events import ingest
+from hub.ingest.xray_store import StoredImage, XrayStore, store_image
 from simulators.xray.contents import ContentItem, ItemKind, ParcelContents
 from simulators.xray.generator import GeneratorConfig, XrayGenerator
 from tests.hub.helpers_events import T0, make_event

@@ -13,12 +13,12 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from hub import app as app_module
-from hub import migrate
 from hub.app import create_app
-from hub.auth_models import Role
-from hub.cli import hub_app
-from hub.db import create_tables, make_engine
-from hub.importer import import_records
+from hub.cli.commands import hub_app
+from hub.db import migrate
+from hub.db.auth_models import Role
+from hub.db.engine import create_tables, make_engine
+from hub.importing.importer import import_records
 from hub.settings import DEV_ADMIN_PASSWORD, HubSettings, HubSettingsError
 from tests.hub import conftest_api as fx
 from tests.hub.conftest import inventory, parsed
@@ -87,10 +87,10 @@ def test_request_logs_hold_no_query_strings_or_ids(
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     h = api.as_role(Role.SUPERVISOR)
-    with caplog.at_level(logging.INFO, logger="hub.metrics"):
+    with caplog.at_level(logging.INFO, logger="hub.api.metrics"):
         api.client.get("/api/v1/declarations", params={"code": "110101199003071234"}, headers=h)
         api.client.get("/api/v1/declarations/3f0d0f4e-3c1e-4b7a-9a55-3f4d9c1e2b7a", headers=h)
-    lines = [r.getMessage() for r in caplog.records if r.name == "hub.metrics"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "hub.api.metrics"]
     assert len(lines) == 2 and lines[0].startswith("GET /api/v1/declarations -> 200")
     assert lines[1].startswith("GET /api/v1/declarations/{declaration_id} -> 404")
     assert all("110101199003071234" not in x and "3f0d0f4e" not in x for x in lines)

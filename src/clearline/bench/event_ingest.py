@@ -18,11 +18,11 @@ from clearline.bench.core import BenchContext, BenchResult
 from contracts.events import EdgeEvent, EventKind
 from contracts.topics import edge_event_topic
 from devices.mqtt_link import LinkSettings, MqttLink
-from hub.db import make_engine
-from hub.event_models import EVENT, create_event_tables
-from hub.event_spool import EventSpool
-from hub.events import IngestReport, validate_batch
-from hub.mqtt_ingest import IngestSettings, MqttIngest
+from hub.db.engine import make_engine
+from hub.db.event_models import EVENT, create_event_tables
+from hub.ingest.events import IngestReport, validate_batch
+from hub.ingest.mqtt import IngestSettings, MqttIngest
+from hub.ingest.spool import EventSpool
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT, EmbeddedBroker
 
 TARGET_EVENTS_PER_S = 2000.0

@@ -114,9 +114,9 @@ def child_import(path: Path, url: str) -> dict[str, Any]:
 
     CPU seconds are this process's plus those of the reader processes it started.
     """
-    from hub.db import make_engine
-    from hub.importer import import_file
-    from hub.migrate import upgrade
+    from hub.db.engine import make_engine
+    from hub.db.migrate import upgrade
+    from hub.importing.importer import import_file
 
     engine = make_engine(url)
     upgrade(engine)
@@ -177,10 +177,10 @@ def floor_rate(db_path: Path, count: int, seed: int, batch: int = 2_000) -> floa
     """
     from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-    from hub.db import SQLITE_CACHE_KIB, make_engine
-    from hub.import_rows import IdSource, Prepared, RowShaper, head_row
-    from hub.migrate import upgrade
-    from hub.models import DECLARATION, DECLARATION_LINE
+    from hub.db.engine import SQLITE_CACHE_KIB, make_engine
+    from hub.db.migrate import upgrade
+    from hub.db.models import DECLARATION, DECLARATION_LINE
+    from hub.importing.rows import IdSource, Prepared, RowShaper, head_row
 
     engine = make_engine(f"sqlite:///{db_path}")
     upgrade(engine)  # the same schema and triggers as the import
@@ -251,7 +251,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     rate = full["records"] / full["seconds"]
     # What this machine's cores would sustain on a quiet machine: the writer is one process,
     # the readers share what is left; all of it spread evenly at best.
-    from hub.import_pipe import reader_count, usable_cores
+    from hub.importing.pipe import reader_count, usable_cores
 
     cores = usable_cores()
     total_cpu = full["cpu_writer_s"] + full["cpu_reader_s"]

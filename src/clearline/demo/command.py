@@ -15,9 +15,9 @@ import typer
 from clearline.demo.sample import build_sample
 from clearline.settings import Settings
 from contracts.clock import SystemClock
-from hub.db import create_tables, make_engine
-from hub.importer import FileReport, import_file
-from hub.loader import iter_declarations, latest_statuses
+from hub.db.engine import create_tables, make_engine
+from hub.importing.importer import FileReport, import_file
+from hub.importing.loader import iter_declarations, latest_statuses
 from inspection.index import DeclarationIndex
 from inspection.pipeline import decide_parcel
 from inspection.rules import load_rules

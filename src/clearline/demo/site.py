@@ -27,10 +27,10 @@ from clearline.demo.hub_thread import HubThread
 from clearline.demo.inspector_bot import InspectorBot, load_threats
 from clearline.demo.site_run import compare, edge_config, free_line, latency_summary, wait_until
 from edge.line.runtime import EdgeRuntime
-from hub.auth_models import Role
-from hub.db import make_engine
-from hub.event_models import EventRow
-from hub.importer import import_file
+from hub.db.auth_models import Role
+from hub.db.engine import make_engine
+from hub.db.event_models import EventRow
+from hub.importing.importer import import_file
 from hub.services.users import create_api_key
 from hub.settings import HubSettings
 from inspection.rules import RuleSet

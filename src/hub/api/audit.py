@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from hub import audit
-from hub.audit_models import AuditEntryPublic
+from hub.db.audit_models import AuditEntryPublic
 from hub.deps import EngineDep, SessionDep, Supervisor
+from hub.services import audit
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

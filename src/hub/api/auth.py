@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, Field, ValidationError
 
-from hub.auth import Principal
-from hub.auth_models import Role
+from hub.db.auth_models import Role
 from hub.deps import PUBLIC, ClockDep, SessionDep, SettingsDep, require_roles
 from hub.services import users
+from hub.services.auth import Principal
 from hub.services.errors import Invalid
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

@@ -20,11 +20,11 @@ from hub.api.declaration_schemas import (
     LinePublic,
     ReceiptPublic,
 )
-from hub.auth import Principal
-from hub.auth_models import Role
+from hub.db.auth_models import Role
+from hub.db.models import DeclarationRow
 from hub.deps import ClockDep, Filer, Reader, SessionDep, SettingsDep
-from hub.models import DeclarationRow
 from hub.services import declarations as service
+from hub.services.auth import Principal
 from hub.services.declarations import MAX_LIMIT
 from hub.services.errors import Invalid
 from inspection.masking import mask_id, mask_name, mask_phone

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, Field
 
-from hub.db import StoreError
+from hub.db.engine import StoreError
 from hub.deps import ClockDep, EdgeMachine, EngineDep, SettingsDep
-from hub.events import ingest
+from hub.ingest.events import ingest
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from contracts.reasons import Outcome, Reason
-from hub.auth import Principal
-from hub.auth_models import Role
+from hub.db.auth_models import Role
 from hub.deps import SessionDep, require_roles
 from hub.services import parcels as service
+from hub.services.auth import Principal
 from hub.services.parcel_schemas import ParcelPage, Timeline
 
 router = APIRouter(prefix="/api/v1/parcels", tags=["parcels"])

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from hub.auth import Principal
-from hub.auth_models import Role
+from hub.db.auth_models import Role
+from hub.db.rules_models import RuleVersion, RuleVersionFull, RuleVersionPublic
 from hub.deps import ClockDep, SessionDep, Supervisor, require_roles
-from hub.rules_models import RuleVersion, RuleVersionFull, RuleVersionPublic
 from hub.services import rules as service
+from hub.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 

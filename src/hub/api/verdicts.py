@@ -4,27 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
-from hub.auth import Principal
-from hub.auth_models import Role
-from hub.deps import ClockDep, SessionDep, SettingsDep, require_roles
+from hub.db.auth_models import Role
+from hub.deps import ClockDep, PublisherDep, SessionDep, SettingsDep, require_roles
 from hub.services import verdicts as service
+from hub.services.auth import Principal
 from hub.services.parcel_schemas import VerdictView
 
 router = APIRouter(prefix="/api/v1/verdicts", tags=["verdicts"])
 
 Inspector = Annotated[Principal, Depends(require_roles(Role.INSPECTOR))]
 VerdictReader = Annotated[Principal, Depends(require_roles(Role.INSPECTOR, Role.SUPERVISOR))]
-
-
-def get_publisher(request: Request) -> service.VerdictPublisher | None:
-    """The hub's MQTT side (``app.state.hub_mqtt``) when it runs, else None."""
-    publisher: service.VerdictPublisher | None = getattr(request.app.state, "hub_mqtt", None)
-    return publisher
-
-
-PublisherDep = Annotated[service.VerdictPublisher | None, Depends(get_publisher)]
 
 
 @router.post(

@@ -18,9 +18,9 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from contracts.clock import Clock
-from hub.auth import Principal
-from hub.importer import FileReport, import_records
-from hub.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.db.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.importing.importer import FileReport, import_records
+from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES

@@ -21,17 +21,19 @@ from sqlmodel import Session
 from contracts.clock import Clock
 from contracts.events import EdgeEvent, EventKind
 from contracts.reasons import Outcome, Reason
-from hub import audit
-from hub.auth import Principal
-from hub.events import IngestReport, insert_events, refresh_parcels, validate_batch
+from hub.db.xray_models import INSPECTION_RESULT, XRAY_IMAGE
+from hub.ingest.events import IngestReport, insert_events, refresh_parcels, validate_batch
+from hub.ingest.xray_store import find_pass
+from hub.services import audit
+from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import ParcelSummary, ReasonView, Timeline
+from hub.services.parcels import weight_comparison
 from hub.services.review import (
     credit_grade,
     declaration_for,
     flag_views,
     timeline_of,
-    weight_comparison,
 )
 from hub.services.review_schemas import (
     RESULT_WORDS,
@@ -41,9 +43,7 @@ from hub.services.review_schemas import (
     DeskView,
     ImageSummary,
 )
-from hub.wording import outcome_words, reason_words
-from hub.xray_models import INSPECTION_RESULT, XRAY_IMAGE
-from hub.xray_store import find_pass
+from hub.web.wording import outcome_words, reason_words
 from inspection.identity import normalise
 from inspection.masking import scrub
 

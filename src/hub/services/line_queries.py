@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from hub.event_models import EVENT, PARCEL
+from hub.db.event_models import EVENT, PARCEL
 from inspection.masking import scrub
 
 #: Percentiles reported for the decision latency (nearest rank).

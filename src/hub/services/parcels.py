@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
 from contracts.reasons import Outcome, Reason
-from hub.event_models import EVENT, PARCEL, VERDICT
-from hub.models import DECLARATION, DECLARATION_LINE
+from hub.db.event_models import EVENT, PARCEL, VERDICT
+from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import (
     Comparison,
@@ -26,7 +26,7 @@ from hub.services.parcel_schemas import (
     TimelineEvent,
     VerdictView,
 )
-from hub.wording import event_summary, outcome_words, reason_words
+from hub.web.wording import event_summary, outcome_words, reason_words
 from inspection.masking import mask_id, mask_name, mask_phone, scrub
 from inspection.model import PARCEL_KINDS
 
@@ -161,7 +161,7 @@ def get_timeline(session: Session, query: str) -> Timeline:
         confirmation=_confirmation(latest),
         verdicts=_verdicts(conn, codes),
         declaration=declaration,
-        comparisons=_comparisons(latest, declaration),
+        comparisons=weight_comparison(latest, declaration),
     )
 
 
@@ -296,8 +296,8 @@ def _declaration(
     )
 
 
-def _comparisons(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
-    """Measured beside declared: gross weight (kg)."""
+def weight_comparison(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
+    """Measured gross weight of a pass beside the declared one, kg."""
     measured = parcel["weight_kg"] if parcel is not None else None
     declared = float(decl.gross_weight_kg) if decl and decl.gross_weight_kg is not None else None
     if measured is None and declared is None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
-from hub.auth import Principal
-from hub.models import DeclarationRow, ReceiptRow
+from hub.db.models import DeclarationRow, ReceiptRow
+from hub.services.auth import Principal
 from hub.services.declarations import MAX_LIMIT, owner_clause
 from hub.services.errors import Invalid
 

@@ -21,15 +21,23 @@ from sqlmodel import Session
 from contracts.clock import Clock
 from contracts.events import VerdictKind
 from contracts.statuses import XrayState
-from hub.auth import Principal
-from hub.auth_models import Role
-from hub.event_models import EVENT
-from hub.models import DECLARATION
+from hub.db.auth_models import Role
+from hub.db.event_models import EVENT
+from hub.db.models import DECLARATION
+from hub.db.xray_models import XRAY_IMAGE
+from hub.ingest.xray_store import (
+    VIEW_NAMES,
+    ReviewSettings,
+    attach_parcel_code,
+    find_pass,
+    pass_code,
+)
 from hub.services import parcels as parcel_service
 from hub.services import rules as rules_service
 from hub.services import verdicts as verdict_service
+from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
-from hub.services.parcel_schemas import Comparison, DeclarationView, Timeline
+from hub.services.parcel_schemas import DeclarationView, Timeline
 from hub.services.review_schemas import (
     CATEGORIES,
     FLAG_WORDS,
@@ -41,14 +49,6 @@ from hub.services.review_schemas import (
     ReviewQueue,
     ReviewVerdictIn,
     ReviewVerdictOut,
-)
-from hub.xray_models import XRAY_IMAGE
-from hub.xray_store import (
-    VIEW_NAMES,
-    ReviewSettings,
-    attach_parcel_code,
-    find_pass,
-    pass_code,
 )
 from inspection.rules import RuleSet, parse_rules
 
@@ -225,20 +225,6 @@ def declaration_for(session: Session, code: str | None) -> DeclarationView | Non
     return parcel_service._declaration(session.connection(), None, code)
 
 
-def weight_comparison(parcel: RowMapping | None, decl: DeclarationView | None) -> list[Comparison]:
-    """Measured gross weight of the pass beside the declared one, kg."""
-    measured = parcel["weight_kg"] if parcel is not None else None
-    declared = float(decl.gross_weight_kg) if decl and decl.gross_weight_kg is not None else None
-    if measured is None and declared is None:
-        return []
-    diff = round(measured - declared, 5) if measured is not None and declared is not None else None
-    return [
-        Comparison(
-            what="gross weight", unit="kg", measured=measured, declared=declared, difference=diff
-        )
-    ]
-
-
 def review_detail(
     session: Session,
     image_id: uuid.UUID,
@@ -267,7 +253,7 @@ def review_detail(
     if decl is None:
         decl = declaration_for(session, entry.parcel_code)
         parcel = find_pass(session.connection(), entry.site, entry.item_id, entry.received_at)
-        comparisons = weight_comparison(parcel, decl)
+        comparisons = parcel_service.weight_comparison(parcel, decl)
     prescreen = image["prescreen"] if isinstance(image["prescreen"], dict) else {}
     return ReviewDetail(
         entry=entry,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
-from hub import audit
-from hub.auth import Principal
-from hub.rules_models import RuleVersion
+from hub.db.rules_models import RuleVersion
+from hub.services import audit
+from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
 from inspection.rules import RulesError, RuleSet, parse_rules
 

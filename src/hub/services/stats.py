@@ -20,8 +20,8 @@ from sqlalchemy import and_, func, literal, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from hub.event_models import PARCEL
-from hub.models import DECLARATION, DECLARATION_LINE
+from hub.db.event_models import PARCEL
+from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.services.errors import Invalid
 from hub.services.parcels import day_bounds
 

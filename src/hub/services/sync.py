@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from hub.models import DECLARATION, DECLARATION_LINE
-from hub.rules_models import RuleVersion
+from hub.db.models import DECLARATION, DECLARATION_LINE
+from hub.db.rules_models import RuleVersion
+from hub.db.sync_models import SyncChange
 from hub.services import rules as rules_service
 from hub.services.errors import Invalid, NotFound
-from hub.sync_models import SyncChange
 from inspection.model import Declaration, GoodsLine
 
 #: Largest page an edge may ask for, in declarations.

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from hub.auth import (
+from hub.db.auth_models import ApiKey, AuthToken, Role, User, UserCreate
+from hub.services.auth import (
     API_KEY_PREFIX,
     TOKEN_PREFIX,
     Principal,
@@ -18,7 +19,6 @@ from hub.auth import (
     unknown_user_hash,
     verify_password,
 )
-from hub.auth_models import ApiKey, AuthToken, Role, User, UserCreate
 from hub.services.errors import Conflict, Invalid, Unauthenticated
 from hub.settings import HubSettings
 

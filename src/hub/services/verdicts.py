@@ -15,10 +15,10 @@ from sqlmodel import Session
 from contracts.clock import Clock
 from contracts.events import VerdictKind
 from contracts.messages import Verdict
-from devices.errors import DeviceError
-from hub import audit
-from hub.auth import Principal
-from hub.event_models import VERDICT, VerdictRow
+from devices.mqtt_link import DeviceError
+from hub.db.event_models import VERDICT, VerdictRow
+from hub.services import audit
+from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.parcel_schemas import VerdictView
 from inspection.masking import scrub

@@ -107,6 +107,15 @@ def _root(stream: BinaryIO, source: str) -> tuple[bytes, str, dict[str, str]]:
             raise FormatError(f"{source}: no XML root element in the first {PROLOG_LIMIT} bytes")
 
 
+def _release(elem: etree._Element) -> None:
+    """Free a parsed record and the siblings before it, so memory stays flat over the file."""
+    elem.clear()
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
+
+
 def _check_root(tag: str, expected: str, source: str) -> None:
     want = f"{expected}Message"
     local = tag.rpartition("}")[2]
@@ -179,19 +188,11 @@ def read_ceb(
         for _event, elem in context:
             index += 1
             if index <= skip:
-                elem.clear()
-                parent = elem.getparent()
-                if parent is not None:
-                    while elem.getprevious() is not None:
-                        del parent[0]
+                _release(elem)
                 continue
             passed = pass_over is not None and pass_over(index)
             item = PASSED if passed else builder.build(index, elem)
-            elem.clear()
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
+            _release(elem)
             if isinstance(item, RecordError):
                 rejected += 1
             yield ParsedRecord(index, item)

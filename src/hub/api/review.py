@@ -1,0 +1,152 @@
+"""The review station's and the manual-inspection desk's JSON API, and inspector statistics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+
+from hub.db.auth_models import Role
+from hub.deps import ClockDep, PublisherDep, SessionDep, SettingsDep, StoreDep, require_roles
+from hub.ingest.xray_store import XrayStoreError
+from hub.services import desk as desk_service
+from hub.services import inspector_stats as stats_service
+from hub.services import review as review_service
+from hub.services.auth import Principal
+from hub.services.errors import Invalid, NotFound
+from hub.services.review_schemas import (
+    DeskResultIn,
+    DeskResultView,
+    DeskView,
+    InspectorStatsPage,
+    ReviewDetail,
+    ReviewQueue,
+    ReviewVerdictIn,
+    ReviewVerdictOut,
+)
+
+router = APIRouter(tags=["review"])
+
+Inspector = Annotated[Principal, Depends(require_roles(Role.INSPECTOR))]
+Viewer = Annotated[Principal, Depends(require_roles(Role.INSPECTOR, Role.SUPERVISOR))]
+ImageId = Annotated[uuid.UUID, PathParam(description="Image id from the review queue.")]
+Code = Annotated[str, PathParam(min_length=1, max_length=200, description="Parcel code.")]
+ViewName = Literal["colour", "grey", "organic", "inorganic", "density", "contrast", "invert"]
+
+
+# --- review JSON ----------------------------------------------------------------------------
+
+
+@router.get("/api/v1/review/queue", response_model=ReviewQueue, summary="Review queue")
+def get_queue(
+    _inspector: Inspector,
+    session: SessionDep,
+    clock: ClockDep,
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=review_service.MAX_QUEUE)] = 100,
+) -> ReviewQueue:
+    """Unreviewed images: pending ones by time left before the decision deadline, then held."""
+    return review_service.review_queue(session, store.settings, clock, limit)
+
+
+@router.get(
+    "/api/v1/review/{image_id}/image",
+    summary="One view of an image (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def get_image(
+    _viewer: Viewer,
+    session: SessionDep,
+    store: StoreDep,
+    image_id: ImageId,
+    view: ViewName = "colour",
+) -> Response:
+    """The image rendered server-side: colour, grey, organic, inorganic, density, contrast,
+    invert; 8-bit RGB PNG, one pixel per image pixel."""
+    row = review_service.image_row(session.connection(), image_id)
+    try:
+        png = store.render(row["path"], view)
+    except XrayStoreError as err:
+        raise NotFound(err.args[0] if err.args else "image not available") from err
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=600"})
+
+
+@router.get("/api/v1/review/{image_id}", response_model=ReviewDetail, summary="Image for review")
+def get_detail(
+    viewer: Viewer, session: SessionDep, clock: ClockDep, store: StoreDep, image_id: ImageId
+) -> ReviewDetail:
+    """Flags with regions, the declaration beside it (masked) and the enterprise credit grade."""
+    return review_service.review_detail(session, image_id, viewer, store.settings, clock)
+
+
+@router.post(
+    "/api/v1/review/{image_id}/verdict",
+    response_model=ReviewVerdictOut,
+    status_code=201,
+    summary="Give a verdict on an image",
+)
+def post_verdict(
+    *,
+    inspector: Inspector,
+    session: SessionDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
+    image_id: ImageId,
+    body: ReviewVerdictIn,
+) -> ReviewVerdictOut:
+    """Clear, suspect (with a category) or hold: audited, then sent to the edges (QoS 1)."""
+    return review_service.give_verdict(
+        session, image_id, body, principal=inspector, clock=clock, publisher=publisher
+    )
+
+
+# --- desk and statistics --------------------------------------------------------------------
+
+
+@router.get("/api/v1/desk/{code}", response_model=DeskView, summary="A parcel at the desk")
+def get_desk(_viewer: Viewer, session: SessionDep, code: Code) -> DeskView:
+    """Why the parcel is at the desk: decision, verdicts, images, declaration, results."""
+    return desk_service.desk_view(session, code)
+
+
+@router.post(
+    "/api/v1/desk/{code}/result",
+    response_model=DeskResultView,
+    status_code=201,
+    summary="Record a manual-inspection result",
+)
+def post_result(
+    *,
+    inspector: Inspector,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    code: Code,
+    body: DeskResultIn,
+) -> DeskResultView:
+    """Consistent, inconsistent, seized, return or release after inspection: audited, and the
+    parcel's outcome updated."""
+    return desk_service.record_result(
+        session, code, body, site=settings.site_id, principal=inspector, clock=clock
+    )
+
+
+@router.get(
+    "/api/v1/inspectors/stats", response_model=InspectorStatsPage, summary="Inspector statistics"
+)
+def get_stats(
+    _viewer: Viewer,
+    session: SessionDep,
+    clock: ClockDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> InspectorStatsPage:
+    """Images per hour, median decision time (s) and agreement with the pre-screen (0..1)."""
+    if (since and since.tzinfo is None) or (until and until.tzinfo is None):
+        raise Invalid("give since and until with a time zone (e.g. ...Z)", field="since")
+    return stats_service.inspector_stats(session, clock, since, until)

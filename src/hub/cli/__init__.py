@@ -1,0 +1,1 @@
+"""The hub commands: serve, migrate, users and keys, audit, and declaration import."""

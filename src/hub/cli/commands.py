@@ -1,0 +1,164 @@
+"""``clearline hub`` (serve, user add, apikey add) and ``clearline audit verify``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from contracts.clock import SystemClock
+from hub.db import migrate
+from hub.db.auth_models import Role, UserCreate
+from hub.db.engine import StoreError, make_engine
+from hub.services import users
+from hub.services.errors import ServiceError
+from hub.settings import HubSettings, HubSettingsError
+
+hub_app = typer.Typer(help="The central hub service.", no_args_is_help=True)
+user_app = typer.Typer(help="Hub users (people who log in).", no_args_is_help=True)
+apikey_app = typer.Typer(help="Machine API keys (edges).", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+hub_app.add_typer(user_app, name="user")
+hub_app.add_typer(apikey_app, name="apikey")
+
+
+@user_app.callback()
+def _users() -> None:
+    """Hub users (people who log in)."""
+
+
+@apikey_app.callback()
+def _apikeys() -> None:
+    """Machine API keys (edges)."""
+
+
+@audit_app.callback()
+def _audit() -> None:
+    """The hash-chained audit log."""
+
+
+_DB_HELP = "Database URL (default: CLEARLINE_DATABASE_URL or sqlite:///var/clearline.db)."
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _database(db: str | None) -> Iterator[Engine]:
+    """Open and migrate the hub database named by ``db`` or the settings."""
+    url = db or HubSettings().database_url
+    try:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+    except StoreError as err:
+        raise _fail(str(err)) from err
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@hub_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    dev: bool = typer.Option(False, "--dev", help="Dev/demo mode: allows the dev admin password."),
+) -> None:
+    """Migrate the database and serve the hub API, pages and /metrics over HTTP."""
+    import uvicorn
+
+    from hub.app import create_app
+
+    overrides: dict[str, object] = {"dev": True} if dev else {}
+    if db:
+        overrides["database_url"] = db
+    try:
+        settings = HubSettings(**overrides)  # type: ignore[arg-type]
+        app = create_app(settings)
+    except (HubSettingsError, StoreError, ServiceError) as err:
+        raise _fail(str(err)) from err
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="Login name."),
+    role: Role = typer.Option(..., "--role", help="operator, inspector, supervisor, filer, ..."),
+    enterprise: str = typer.Option("", "--enterprise", help="Enterprise code (filers only)."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Add a user; the password is prompted for (or read from stdin)."""
+    password = _read_password(password_stdin)
+    with _database(db) as engine, Session(engine) as session:
+        try:
+            new = UserCreate(name=name, role=role, enterprise=enterprise, password=password)
+            user = users.create_user(session, new, SystemClock().now())
+        except (ServiceError, ValueError) as err:
+            raise _fail(str(err)) from err
+    typer.echo(f"user {user.name} added (role {user.role}, id {user.id})")
+
+
+@apikey_app.command("add")
+def apikey_add(
+    name: str = typer.Argument(..., help="Key name, e.g. the edge id."),
+    role: Role = typer.Option(Role.EDGE, "--role", help="Role of the machine (usually edge)."),
+    enterprise: str = typer.Option("", "--enterprise", help="Enterprise code (filer keys)."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Add a machine API key and print it once (it is stored only as a hash)."""
+    with _database(db) as engine, Session(engine) as session:
+        try:
+            key, secret = users.create_api_key(session, name, role, SystemClock().now(), enterprise)
+        except ServiceError as err:
+            raise _fail(str(err)) from err
+    typer.echo(f"API key {key.name} added (role {key.role}); send it as X-API-Key:")
+    typer.echo(secret)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Check the audit log's hash chain; exit 1 naming the first bad row."""
+    from hub.services import audit
+
+    url = db or HubSettings().database_url
+    try:
+        engine = make_engine(url)
+    except StoreError as err:
+        raise _fail(str(err)) from err
+    try:
+        report = audit.verify(engine)
+    except SQLAlchemyError as err:
+        raise _fail(f"cannot read the audit log: {type(err).__name__}") from err
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report.as_json()))
+    elif report.ok:
+        typer.echo(f"audit log intact: {report.rows} rows, last seq {report.last_seq}")
+        typer.echo(f"head hash {report.last_hash}")
+    else:
+        typer.echo(f"audit log TAMPERED at seq {report.first_bad_seq}: {report.problem}")
+    if not report.ok:
+        raise typer.Exit(1)

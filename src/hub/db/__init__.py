@@ -1,0 +1,1 @@
+"""The hub database: engine, table models, migrations."""

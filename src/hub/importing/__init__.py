@@ -1,0 +1,1 @@
+"""Declaration imports: file formats to rows, bulk stores, the parallel reader pipe."""

@@ -1,0 +1,1 @@
+"""What reaches the hub over MQTT: edge events, their spool and projection, X-ray images."""
