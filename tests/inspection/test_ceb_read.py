@@ -306,7 +306,9 @@ def test_wrong_message_type_is_rejected_whole() -> None:
 
 
 def test_html_is_rejected_whole() -> None:
-    with pytest.raises(FormatError, match=r"not_ceb.html: root element <html> is not a CEB621"):
+    with pytest.raises(
+        FormatError, match=r"not_ceb.html: a DOCTYPE declaration \(html\) at line 1"
+    ):
         read("not_ceb.html", "CEB621")
 
 
@@ -370,7 +372,7 @@ def test_gbk_encoded_file() -> None:
     assert waybill.consignee == "张三"
 
 
-def test_entities_are_not_expanded() -> None:
+def test_a_doctype_with_entities_is_refused_whole() -> None:
     data = (
         b'<?xml version="1.0"?>\n<!DOCTYPE ceb:CEB511Message [\n'
         b'<!ENTITY ext SYSTEM "file:///etc/passwd">\n<!ENTITY big "xxxxxxxxxxxxxxxx">\n]>\n'
@@ -380,9 +382,59 @@ def test_entities_are_not_expanded() -> None:
         b"<ceb:consignee>A&ext;B</ceb:consignee><ceb:note>&big;&big;</ceb:note>"
         b"</ceb:LogisticsHead></ceb:Logistics></ceb:CEB511Message>"
     )
-    (waybill,) = accepted(read_bytes(data, "CEB511"))
-    assert "root:" not in waybill.consignee
-    assert "xxxx" not in waybill.extra.get("note", "")
+    with pytest.raises(FormatError, match=r"DOCTYPE declaration \(ceb:CEB511Message\) at line 2"):
+        read_bytes(data, "CEB511")
+
+
+def test_an_entity_reference_without_a_doctype_rejects_its_record() -> None:
+    data = (
+        b'<ceb:CEB511Message xmlns:ceb="http://www.chinaport.gov.cn/ceb">'
+        b"<ceb:Logistics><ceb:LogisticsHead><ceb:logisticsCode>L1</ceb:logisticsCode>"
+        b"<ceb:logisticsNo>N1</ceb:logisticsNo><ceb:weight>0.5</ceb:weight>"
+        b"<ceb:consignee>A&ext;B</ceb:consignee>"
+        b"</ceb:LogisticsHead></ceb:Logistics></ceb:CEB511Message>"
+    )
+    with pytest.raises(FormatError, match="XML is not well-formed"):
+        read_bytes(data, "CEB511")
+
+
+def test_a_doctype_system_file_is_never_opened(tmp_path: Path) -> None:
+    """The file a DOCTYPE names is a FIFO: any reader opening it would be seen by the writer."""
+    import os
+    import threading
+
+    fifo = tmp_path / "external.dtd"
+    os.mkfifo(fifo)
+    opened = threading.Event()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: nobody has it open for reading
+                done.wait(0.001)
+                continue
+            opened.set()
+            os.close(fd)
+            return
+
+    watcher = threading.Thread(target=watch, name="fifo-watch")
+    watcher.start()
+    data = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE ceb:CEB511Message SYSTEM "{fifo}">\n'
+        '<ceb:CEB511Message xmlns:ceb="http://www.chinaport.gov.cn/ceb"></ceb:CEB511Message>'
+    ).encode()
+    try:
+        with pytest.raises(FormatError, match="DOCTYPE"):
+            read_bytes(data, "CEB511")
+        with pytest.raises(FormatError, match="DOCTYPE"):
+            fmt = detect_format(data, "mem.xml")
+            list(read_records(io.BytesIO(data), fmt, source="mem.xml"))
+    finally:
+        done.set()
+        watcher.join(5.0)
+    assert not opened.is_set()
 
 
 def test_comments_and_signature_blocks_are_not_records() -> None:

@@ -184,3 +184,12 @@ def test_random_and_mutated_input_raise_nothing_but_format_error(data: bytes, at
                 assert isinstance(record.item, Declaration | RecordError)
         except FormatError:
             pass
+
+
+@given(st.text(max_size=40))
+def test_spreadsheet_safe_cells_never_start_a_formula_and_keep_the_text(text: str) -> None:
+    from inspection.formats.csvutil import spreadsheet_safe
+
+    safe = spreadsheet_safe(text)
+    assert not safe.startswith(("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠"))
+    assert safe in (text, "'" + text)

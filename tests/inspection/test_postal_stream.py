@@ -157,3 +157,66 @@ def test_mutated_fixtures_raise_nothing_but_format_error(
     data = original[:at] + insert + original[at + cut :]
     reader = read_postal_csv if name.endswith(".csv") else read_postal_json
     only_format_errors(reader, data)
+
+
+class CountingDecoder:
+    """Wraps a decoder's ``raw_decode`` to add up the characters each attempt had to scan."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.attempts = 0
+        self.scanned = 0
+
+    def raw_decode(self, text: str, start: int) -> tuple[object, int]:
+        self.attempts += 1
+        self.scanned += len(text) - start
+        return self.inner.raw_decode(text, start)  # type: ignore[attr-defined, no-any-return]
+
+
+def _decode_counting(chunks: Iterator[str], monkeypatch: object) -> tuple[CountingDecoder, str]:
+    import inspection.formats.jsonstream as js
+
+    made: list[CountingDecoder] = []
+    original = js._Buffer.__init__
+
+    def init(self: js._Buffer, chunks: Iterator[str], source: str) -> None:
+        original(self, chunks, source)
+        made.append(CountingDecoder(self._decoder))
+        self._decoder = made[-1]  # type: ignore[assignment]
+
+    monkeypatch.setattr(js._Buffer, "__init__", init)  # type: ignore[attr-defined]
+    try:
+        list(iter_json_items(chunks, "big"))
+        message = ""
+    except FormatError as err:
+        message = str(err)
+    return made[0], message
+
+
+def test_an_endless_string_is_refused_at_the_cap_after_linear_work(monkeypatch: object) -> None:
+    """An unterminated string of 20 MB: refused past the cap, each byte scanned a few times."""
+    from inspection.formats.jsonstream import MAX_VALUE_CHARS
+
+    sent = [0]
+
+    def chunks() -> Iterator[str]:
+        yield '[{"item_id": "'
+        for _ in range(20 * 1024 * 1024 // 8192):
+            sent[0] += 8192
+            yield "x" * 8192
+
+    decoder, message = _decode_counting(chunks(), monkeypatch)
+    assert "longer than" in message and "line 1 column 2" in message
+    assert sent[0] <= MAX_VALUE_CHARS + 8192 * 2
+    assert decoder.scanned <= 4 * sent[0]
+    assert decoder.attempts < 40
+
+
+def test_a_large_item_split_in_small_chunks_is_read_with_linear_work(monkeypatch: object) -> None:
+    """An item of ~1 MB in 1 kB chunks decodes whole, with work proportional to its size."""
+    item = '{"item_id": "RR123456785CN", "note": "' + "y" * 1_000_000 + '"}'
+    text = "[" + item + "]"
+    pieces = [text[i : i + 1024] for i in range(0, len(text), 1024)]
+    decoder, message = _decode_counting(iter(pieces), monkeypatch)
+    assert message == ""
+    assert decoder.scanned <= 4 * len(text)

@@ -15,13 +15,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
 from devices.adapters.base import SerialAdapter
 from devices.codecs import mtsics
 from devices.codecs.base import Garbled
-from devices.codecs.mtsics import Command, ErrorReply, Reply, StatusReply, WeightReply
+from devices.codecs.mtsics import (
+    Command,
+    ErrorReply,
+    InfoReply,
+    Reply,
+    StatusReply,
+    WeightReply,
+)
 from devices.codecs.toledo import HostCommand, ToledoCodec, ToledoFrame
 from devices.errors import DeviceError, DeviceUnavailable, ProtocolError
 from devices.events import WeightMeasured
@@ -30,12 +38,27 @@ from devices.serial_bus import NoReply
 
 log = logging.getLogger(__name__)
 
-_ECHO = {Command.S: "S", Command.SI: "S", Command.Z: "Z", Command.ZI: "ZI", Command.T: "T"}
+#: The echo each command's reply starts with; ``SI`` is answered ``S`` by the reference
+#: manual and ``SI`` by some balances, so both are taken.
+_ECHO: dict[Command, frozenset[str]] = {
+    Command.S: frozenset({"S"}),
+    Command.SI: frozenset({"S", "SI"}),
+    Command.RESET: frozenset({"I4"}),
+}
 _FLAG_BY_STATUS = {"I": "not_ready", "+": "overload", "-": "underload"}
 
 
 class CommandRefusedError(DeviceError):
     """The scale answered that it cannot carry out a command now (e.g. zero while moving)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleIdentity:
+    """What a balance says of itself (MT-SICS level 0): serial number, data and software."""
+
+    serial_number: str
+    balance_data: str
+    software_version: str
 
 
 class ScaleAdapter(SerialAdapter):
@@ -57,9 +80,9 @@ class ScaleAdapter(SerialAdapter):
 
     # MT-SICS ---------------------------------------------------------------------------
 
-    def _ask(self, command: Command) -> WeightReply | StatusReply:
+    def _ask(self, command: Command) -> WeightReply | StatusReply | InfoReply:
         """Send ``command`` with retries; return the first well-formed reply to it."""
-        echo = _ECHO.get(command, command.value)
+        echo = _ECHO.get(command, frozenset({command.value}))
         problems: list[str] = []
         last: DeviceError | None = None
         for _ in range(self.profile.retries + 1):
@@ -74,7 +97,7 @@ class ScaleAdapter(SerialAdapter):
                 problems.append(err.detail)
                 last = err
                 continue
-            if isinstance(reply, WeightReply | StatusReply) and reply.command == echo:
+            if isinstance(reply, WeightReply | StatusReply | InfoReply) and reply.command in echo:
                 return reply
             self.bad_replies += 1
             if isinstance(reply, Garbled):
@@ -97,11 +120,34 @@ class ScaleAdapter(SerialAdapter):
             raise DeviceUnavailable(self.device_id, detail)
         return mtsics.to_kg(value, unit)
 
+    def _text(self, command: Command) -> str:
+        """Ask an identification command and return its text fields joined by spaces."""
+        reply = self._ask(command)
+        if not isinstance(reply, InfoReply):
+            raise DeviceUnavailable(
+                self.device_id, f"scale cannot answer {command.value} now ({_describe(reply)})"
+            )
+        return " ".join(str(f) for f in reply.fields if f != "")
+
+    def identify(self) -> ScaleIdentity:
+        """Ask the balance for its serial number, data and software (``I4``, ``I2``, ``I3``)."""
+        if self.profile.protocol == "toledo_continuous":
+            raise DeviceUnavailable(self.device_id, "a Toledo continuous stream cannot identify")
+        identity = ScaleIdentity(
+            self._text(Command.I4), self._text(Command.I2), self._text(Command.I3)
+        )
+        self.bus.report_alive()
+        return identity
+
     def measure(self, item_id: int = 0) -> WeightMeasured:
         """Weigh once and return the measurement in kg (see the module doc for outcomes)."""
         if self.profile.protocol == "toledo_continuous":
             return self._measure_toledo(item_id)
         reply = self._ask(Command(self.profile.weigh_command))
+        if isinstance(reply, InfoReply):
+            raise DeviceUnavailable(
+                self.device_id, f"scale answered {_describe(reply)} to a weighing"
+            )
         if isinstance(reply, WeightReply):
             kg = self._kilograms(reply.value, reply.unit)
             self.bus.report_alive()
@@ -191,8 +237,10 @@ class ScaleAdapter(SerialAdapter):
         return WeightMeasured(self.device_id, item_id, kg, not frame.motion, now, frozenset(flags))
 
 
-def _describe(reply: WeightReply | StatusReply) -> str:
+def _describe(reply: WeightReply | StatusReply | InfoReply) -> str:
     """Return a reply as the scale sent it, for error messages."""
+    if isinstance(reply, InfoReply):
+        return mtsics.encode(reply).decode("ascii").strip()
     if isinstance(reply, StatusReply):
         return f"{reply.command} {reply.status}"
     return f"{reply.command} {'S' if reply.stable else 'D'} {reply.value} {reply.unit}"

@@ -1,4 +1,4 @@
-"""Mettler Toledo MT-SICS: commands (S, SI, Z, ZI, T, TAC) and their CR LF replies, sans-IO."""
+"""Mettler Toledo MT-SICS: weighing commands, level-0 identification and CR LF replies, sans-IO."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from devices.codecs.base import Garbled
 MAX_LINE = 256
 _NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
 _UNIT = re.compile(r"[A-Za-z%]{1,5}")
-_COMMAND_ECHO = re.compile(r"[A-Z][A-Z0-9]{0,3}")
+_COMMAND_ECHO = re.compile(r"[A-Z@][A-Z0-9]{0,3}")
+_TOKEN = re.compile(r'"[^"]*"|\S+')
+_INFO_ECHO = re.compile(r"I\d{1,2}")
 _KG_PER_UNIT: dict[str, Decimal] = {
     "kg": Decimal(1),
     "g": Decimal("0.001"),
@@ -33,6 +35,12 @@ class Command(StrEnum):
     ZI = "ZI"  # zero immediately
     T = "T"  # tare when stable
     TAC = "TAC"  # clear tare
+    RESET = "@"  # cancel and reset to the power-on state (no zeroing); answered like I4
+    I0 = "I0"  # list the implemented commands, one line each
+    I1 = "I1"  # MT-SICS levels and level versions
+    I2 = "I2"  # balance data: type, capacity and unit
+    I3 = "I3"  # software version and type definition number
+    I4 = "I4"  # serial number
 
 
 class ErrorCode(StrEnum):
@@ -77,8 +85,27 @@ class ErrorReply:
     code: ErrorCode
 
 
-Reply = WeightReply | StatusReply | ErrorReply
+@dataclass(frozen=True, slots=True)
+class InfoReply:
+    """``I4 A "B021002593"``: an identification reply; ``B`` means more lines follow.
+
+    ``fields`` keeps each field as sent: quoted text as ``str``, a bare number as ``int``
+    (the level in an ``I0`` line).
+    """
+
+    command: str
+    status: str
+    fields: tuple[str | int, ...] = ()
+
+    @property
+    def more(self) -> bool:
+        """Return True when further lines of the same answer follow (status ``B``)."""
+        return self.status == "B"
+
+
+Reply = WeightReply | StatusReply | ErrorReply | InfoReply
 _STATUSES = frozenset("AIL+-SD")
+_INFO_STATUSES = frozenset("AB")
 
 
 def to_kg(value: Decimal, unit: str) -> float:
@@ -120,7 +147,13 @@ def decode(buffer: bytes) -> tuple[int, Reply | Garbled | None]:
 
 def parse_reply(raw: bytes) -> Reply | Garbled:
     """Parse one reply line without its terminator."""
-    tokens = raw.decode("ascii").split()
+    tokens = _TOKEN.findall(raw.decode("ascii"))
+    if any(t.startswith('"') and (len(t) < 2 or not t.endswith('"')) for t in tokens):
+        return Garbled(raw, "unterminated quoted text")
+    if len(tokens) >= 2 and _INFO_ECHO.fullmatch(tokens[0]) and tokens[1] in _INFO_STATUSES:
+        return InfoReply(tokens[0], tokens[1], tuple(_field(t) for t in tokens[2:]))
+    if any(t.startswith('"') for t in tokens):
+        return Garbled(raw, "quoted text in a reply that carries none")
     if len(tokens) == 1 and tokens[0] in ErrorCode.__members__:
         return ErrorReply(ErrorCode(tokens[0]))
     if not tokens or not _COMMAND_ECHO.fullmatch(tokens[0]):
@@ -136,10 +169,31 @@ def parse_reply(raw: bytes) -> Reply | Garbled:
     return Garbled(raw, "reply matches no MT-SICS reply form")
 
 
+def _field(token: str) -> str | int:
+    """Return a reply field: quoted text without its quotes, or a bare integer."""
+    if token.startswith('"'):
+        return token[1:-1]
+    return int(token) if token.isdigit() else token
+
+
+def _render(field: str | int) -> str:
+    """Return a field as sent: text in double quotes, an integer bare."""
+    if isinstance(field, int):
+        return str(field)
+    if '"' in field or any(ord(c) < 0x20 or ord(c) >= 0x7F for c in field):
+        raise ValueError(f"MT-SICS: text field {field!r} cannot be sent")
+    return f'"{field}"'
+
+
 def encode(reply: Reply) -> bytes:
     """Encode a reply line with CR LF; the weight is right-aligned in a 10-character field."""
     if isinstance(reply, ErrorReply):
         return f"{reply.code.value}\r\n".encode("ascii")
+    if isinstance(reply, InfoReply):
+        if not _INFO_ECHO.fullmatch(reply.command) or reply.status not in _INFO_STATUSES | {"I"}:
+            raise ValueError(f"MT-SICS: {reply.command!r} {reply.status!r} is not an info reply")
+        parts = [reply.command, reply.status, *(_render(f) for f in reply.fields)]
+        return (" ".join(parts) + "\r\n").encode("ascii")
     if not _COMMAND_ECHO.fullmatch(reply.command):
         raise ValueError(f"MT-SICS: command echo {reply.command!r} is not valid")
     if isinstance(reply, StatusReply):

@@ -24,6 +24,7 @@ from hub.db.event_models import PARCEL
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.services.errors import Invalid
 from hub.services.parcels import day_bounds
+from inspection.formats.csvutil import spreadsheet_safe
 
 #: Keys a report may group by, in their column order.
 GROUP_KEYS = ("day", "trade_mode", "outcome", "reason", "ebc_code", "edge")
@@ -156,15 +157,18 @@ def _day(column: Any, dialect: str) -> ColumnElement[Any]:
 
 
 def to_csv(report: StatsReport) -> str:
-    """Render a report as CSV: the group keys, currency, parcels, declared_value."""
+    """Render a report as CSV: the group keys, currency, parcels, declared_value.
+
+    Text cells (codes and ids filed by others) are made safe against formula injection.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*report.group_by, "currency", "parcels", "declared_value"])
     for row in report.rows:
         writer.writerow(
             [
-                *[row.keys[k] for k in report.group_by],
-                row.currency,
+                *[spreadsheet_safe(row.keys[k]) for k in report.group_by],
+                spreadsheet_safe(row.currency),
                 row.parcels,
                 f"{row.declared_value:f}",
             ]

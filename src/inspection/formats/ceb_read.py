@@ -69,6 +69,26 @@ def _xml_reason(err: Exception) -> str:
     return str(err) or type(err).__name__
 
 
+_DOCTYPE = b"<!DOCTYPE"
+
+
+def refuse_doctype(prolog: bytes, source: str) -> None:
+    """Raise FormatError when the bytes before the root element hold a document type.
+
+    A DOCTYPE can name files or URLs for the parser to open and define entities that expand
+    without bound; no CEB message has one (DESIGN §4), so it is refused unread.
+    """
+    at = prolog.find(_DOCTYPE)
+    if at >= 0:
+        line = prolog.count(b"\n", 0, at) + 1
+        declared = prolog[at + len(_DOCTYPE) :].split(maxsplit=1)[:1]
+        name = declared[0].rstrip(b">[").decode("ascii", "replace")[:60] if declared else "?"
+        raise FormatError(
+            f"{source}: a DOCTYPE declaration ({name}) at line {line} is refused: a CEB "
+            "message carries none, and a document type can make the reader open other files"
+        )
+
+
 def _root(stream: BinaryIO, source: str) -> tuple[bytes, str, dict[str, str]]:
     """Read until the root start tag; return the bytes read, the root tag and its attributes."""
     parser = etree.XMLPullParser(
@@ -84,6 +104,7 @@ def _root(stream: BinaryIO, source: str) -> tuple[bytes, str, dict[str, str]]:
     while True:
         chunk = stream.read(_CHUNK)
         head += chunk
+        refuse_doctype(bytes(head), source)  # before libxml2 sees it: it opens SYSTEM ids
         broken: Exception | None = None
         try:
             if chunk:

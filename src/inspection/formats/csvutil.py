@@ -24,6 +24,21 @@ _ALPHA2 = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(cell: object) -> str:
+    """Return a text cell a spreadsheet will show as text, never run as a formula.
+
+    A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a line break (or their
+    full-width forms) gets a leading apostrophe; numbers are written by the caller as
+    numbers and are not passed here.
+    """
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 class FieldError(ValueError):
     """One field of one record is missing or wrong; readers turn it into a RecordError.
 

@@ -2,6 +2,9 @@
 
 Only one item is decoded at a time, over a sliding text buffer fed by
 :func:`json.JSONDecoder.raw_decode`, so a file of a million items never sits whole in memory.
+A value cut by the buffer's end is decoded again only once the text after its start has
+doubled, so reading stays linear in the input however long one value is; a value longer
+than ``MAX_VALUE_CHARS`` is refused.
 Numbers are decoded as :class:`~decimal.Decimal` (``NaN`` and ``Infinity`` too, for the
 caller to refuse).
 """
@@ -19,8 +22,9 @@ from inspection.model import FormatError
 
 logger = logging.getLogger(__name__)
 
-#: Largest single JSON value (one item) accepted, in characters.
-MAX_VALUE_CHARS = 64 * 1024 * 1024
+#: Largest single JSON value (one item) accepted, in characters. A postal item with a few
+#: hundred contents lines is some tens of kB; anything near this is not a declaration.
+MAX_VALUE_CHARS = 4 * 1024 * 1024
 _WHITESPACE = " \t\n\r"
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 _SCALAR_END_SLACK = 16  # an error this close to the buffer end may be a value cut by the buffer
@@ -107,19 +111,35 @@ class _Buffer:
             f"found {found}"
         )
 
+    def _grow(self, start: int) -> int:
+        """Read until the text from ``start`` has doubled (or input ends); return the new start.
+
+        Raises FormatError when the value at ``start`` grows past ``MAX_VALUE_CHARS``.
+        """
+        line, column = self.location(start)
+        offset = start - self.pos
+        target = max(2 * (len(self.buf) - start), 64 * 1024)
+        while len(self.buf) - (self.pos + offset) < target and self._fill():
+            if len(self.buf) - (self.pos + offset) > MAX_VALUE_CHARS:
+                raise FormatError(
+                    f"{self.source}: the JSON value at line {line} column {column} is longer "
+                    f"than {MAX_VALUE_CHARS} characters; no item is that large"
+                )
+        return self.pos + offset
+
     def decode(self) -> JsonValue:
         """Decode the value at the cursor, reading more text while it is incomplete."""
         self.peek()
+        start = self.pos
         while True:
-            start = self.pos
             try:
                 value, end = self._decoder.raw_decode(self.buf, start)
             except json.JSONDecodeError as err:
                 cut = err.pos >= len(self.buf) - _SCALAR_END_SLACK or err.msg.startswith(
                     "Unterminated string"
                 )
-                if cut and not self.eof and len(self.buf) - start <= MAX_VALUE_CHARS:
-                    self._fill()
+                if cut and not self.eof:
+                    start = self._grow(start)
                     continue
                 raise FormatError(
                     f"{self.source}: JSON syntax error at {self.where(err.pos)}: {err.msg}"
@@ -130,7 +150,7 @@ class _Buffer:
                 ) from None
             scalar = not isinstance(value, dict | list | str)
             if scalar and not self.eof and _NUMBER_TAIL.fullmatch(self.buf, end):
-                self._fill()  # a number at the buffer's end may go on in the next chunk
+                start = self._grow(start)  # a number at the buffer's end may go on
                 continue
             line, column = self.location(start)
             self.pos = end

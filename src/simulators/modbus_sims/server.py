@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: Holding-register addresses a Modbus request can name (0..65535).
+_WIRE_ADDRESSES = 0x10000
+
+
 class RegisterImage(Protocol):
     """Registers a simulator serves: ``read`` may refresh live values, ``write`` may refuse."""
 
@@ -120,8 +124,11 @@ class ModbusSimServer:
         )
         if self.unit == 0:
             return [unit]
+        # pymodbus checks the address range before it calls the action, so the catch-all spans
+        # every wire address: a wrong unit id gets 0x0B whatever it asks for.
         other = SimDevice(
-            id=0, simdata=[SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
+            id=0,
+            simdata=[SimData(0, count=_WIRE_ADDRESSES, values=0, datatype=DataType.REGISTERS)],
             action=self._no_such_unit,
         )
         return [unit, other]

@@ -8,13 +8,22 @@ from typing import Literal
 
 from devices.codecs import mtsics
 from devices.codecs.base import Garbled, drain
-from devices.codecs.mtsics import Command, ErrorCode, ErrorReply, Reply, StatusReply, WeightReply
+from devices.codecs.mtsics import (
+    Command,
+    ErrorCode,
+    ErrorReply,
+    InfoReply,
+    Reply,
+    StatusReply,
+    WeightReply,
+)
 from devices.codecs.toledo import HostCommand, ToledoCodec, frame_for
 from simulators.faults import FaultDice, FaultProfile
 from simulators.serial_sims.links import Link
 from simulators.serial_sims.server import SimServer, line_noise
 
 _KG_PER_UNIT = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237")}
+_IDENTIFICATION = frozenset({Command.RESET, Command.I1, Command.I2, Command.I3, Command.I4})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +38,9 @@ class ScaleSpec:
     toledo: bool = False
     stream_hz: float = 10.0
     toledo_checksum: bool = True
+    model: str = "CL-DESK-30"
+    serial_number: str = "CL00000001"
+    software_version: str = "1.00 1.0.0.1"
 
     def __post_init__(self) -> None:
         """Refuse a spec the device could not run."""
@@ -78,10 +90,39 @@ class ScaleRuntime:
             return "-"
         return None
 
+    def answer(self, command: Command | Garbled) -> list[Reply]:
+        """Return every reply line to one command line (``I0`` answers with several)."""
+        if command is Command.I0:
+            listed = list(Command)
+            return [
+                InfoReply("I0", "B" if i < len(listed) - 1 else "A", (0, c.value))
+                for i, c in enumerate(listed)
+            ]
+        return [self.handle(command)]
+
+    def identify(self, command: Command) -> Reply:
+        """Answer a level-0 identification command (``@``, ``I1``-``I4``)."""
+        spec = self.spec
+        if command is Command.RESET:
+            self.tare_kg = Decimal(0)
+            self._stuck = None
+            return InfoReply("I4", "A", (spec.serial_number,))
+        if command is Command.I1:
+            return InfoReply("I1", "A", ("01", "2.00", "2.00"))
+        if command is Command.I2:
+            return InfoReply("I2", "A", (f"{spec.model} {spec.capacity_kg:.3f} kg",))
+        if command is Command.I3:
+            return InfoReply("I3", "A", (spec.software_version,))
+        return InfoReply("I4", "A", (spec.serial_number,))
+
     def handle(self, command: Command | Garbled) -> Reply:
-        """Return the reply to one command line."""
+        """Return the reply to one command line (``I0`` only its first line: see ``answer``)."""
         if isinstance(command, Garbled):
             return ErrorReply(ErrorCode.ES)
+        if command in _IDENTIFICATION:
+            return self.identify(command)
+        if command is Command.I0:
+            return self.answer(command)[0]
         p = self.dice.profile
         error = self.dice.hit(p.error_rate)
         unstable = self.dice.hit(p.unstable_rate)
@@ -202,4 +243,5 @@ class ScaleServer(SimServer):
         self._rx.extend(data)
         commands: list[Command | Garbled] = drain(mtsics.decode_command, self._rx)
         for command in commands:
-            self.emit(mtsics.encode(self.runtime.handle(command)))
+            for reply in self.runtime.answer(command):
+                self.emit(mtsics.encode(reply))

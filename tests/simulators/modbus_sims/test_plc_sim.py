@@ -129,3 +129,24 @@ def test_little_word_order_puts_the_low_word_first() -> None:
 def test_spec_refuses_a_reject_chute_among_the_chutes() -> None:
     with pytest.raises(ValueError, match="collides"):
         PlcSpec(chutes=8, reject_chute=5)
+
+
+@pytest.mark.parametrize("unit", [0, 2, 9, 247])
+@pytest.mark.parametrize(("address", "count"), [(0, 1), (0, 2), (10, 49), (500, 2), (65530, 6)])
+def test_a_peer_stack_gets_exception_11_for_any_other_unit(
+    plc: RunningPlc, unit: int, address: int, count: int
+) -> None:
+    """pyModbusTCP (another Modbus implementation) asks a wrong unit id: 0x0B, as a gateway."""
+    from pyModbusTCP.client import ModbusClient
+
+    peer = ModbusClient(host="127.0.0.1", port=plc.port, unit_id=unit, timeout=2.0)
+    try:
+        assert peer.read_holding_registers(address, count) is None
+        assert peer.last_except == 11
+        assert peer.write_single_register(2, 1) is False
+        assert peer.last_except == 11
+        peer.unit_id = 1
+        assert peer.read_holding_registers(address, count) is None or address < 195
+        assert peer.last_except == (2 if address + count > 195 else 0)
+    finally:
+        peer.close()
