@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from edge.sqlite import open_store
 from inspection.codec import declaration_from_dict, declaration_to_dict
 from inspection.model import Declaration, DocKind
 
@@ -40,11 +40,7 @@ class DeclarationCache:
     """SQLite copy of what the hub synced: declarations, latest statuses, rules, cursor."""
 
     def __init__(self, path: str | Path) -> None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(p), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_store(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -9,11 +9,12 @@ loses its queue or a hub that was away when the event passed loses nothing.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from edge.sqlite import open_store
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,7 @@ class Outbox:
     """
 
     def __init__(self, path: str | Path, live_window_s: float = 2.0) -> None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(p), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_store(path)
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
         if "sent_at" not in columns:  # a store written before hub confirmation existed
@@ -61,7 +58,7 @@ class Outbox:
         self._db.execute(_SENT_INDEX)
         self._lock = threading.Lock()
         self._live_window_s = live_window_s
-        self.path = p
+        self.path = Path(path)
 
     def close(self) -> None:
         """Close the database."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from edge.confirm import HubConfirmer
 from edge.desk.session import DeskResult, DeskSession, Weighing, check_xray_setting
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
+from edge.sqlite import open_store
 from edge.sync import HubSync
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex
@@ -194,10 +194,7 @@ class DeskSequence:
 
     def __init__(self, path: str | Path) -> None:
         """Open (or create) the counter database at ``path``."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(p), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_store(path, synchronous="FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS seq (name TEXT PRIMARY KEY, value INTEGER)")
         self._lock = threading.Lock()
 
