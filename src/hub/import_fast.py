@@ -31,7 +31,7 @@ from hub.import_rows import (
     time_text,
 )
 from inspection.formats import read_records
-from inspection.formats.ceb_build import DeclarationBuilder, ceb_time
+from inspection.formats.ceb_build import DeclarationBuilder, ceb_time, direction_ok
 from inspection.formats.ceb_fields import (
     DECLARATIONS,
     IE_FLAGS,
@@ -228,7 +228,10 @@ class RowBuilder(DeclarationBuilder):
         code, number = (head.get(t, "") for t in self._key_tags)
         if ":" in code:
             return None
-        if head.get(self._trade, "") not in _TRADE_MODES or head.get(self._ie, "") not in _IE_FLAGS:
+        trade, ie = head.get(self._trade, ""), head.get(self._ie, "")
+        if trade not in _TRADE_MODES or ie not in _IE_FLAGS:
+            return None
+        if not direction_ok(self.spec, {"trade_mode": trade, "ie_flag": ie}, head):
             return None
         if len(lines) < self.spec.min_lines:
             return None

@@ -64,7 +64,7 @@ def test_ceb621_counts_and_exact_rejections() -> None:
     ]
     assert rejections(records) == [
         (2, "InventoryHead.grossWeight", "required field is missing or empty"),
-        (3, "InventoryHead.tradeMode", "trade mode '0110' is not one of 1210, 9610, 9710, 9810"),
+        (3, "InventoryHead.tradeMode", "trade mode '0110' is not one of 1210, 1239, 9610, 9710, 9810"),
         (4, "InventoryList[2].gcode", "HS code '42022100AB' must be digits only"),
         (5, "InventoryHead.freight", "must not be negative"),
         (6, "InventoryList", "at least one InventoryList is required"),
@@ -72,7 +72,8 @@ def test_ceb621_counts_and_exact_rejections() -> None:
         (
             8,
             "InventoryHead.declTime",
-            "'2026-11-01 09:30:15' is not a time of the form yyyyMMddHHmmss[SSS]",
+            "'2026-11-01 09:30:15' is not a time of the form "
+            "yyyyMMdd, yyyyMMddHHmmss or yyyyMMddHHmmssSSS",
         ),
     ]
 
@@ -195,7 +196,7 @@ def test_ceb511_waybill_weight_is_gross_weight() -> None:
 def test_ceb603_export_inventory() -> None:
     records = read("ceb603_export.xml", "CEB603")
     assert rejections(records) == [
-        (2, "InventoryHead.tradeMode", "trade mode '0110' is not one of 1210, 9610, 9710, 9810"),
+        (2, "InventoryHead.tradeMode", "trade mode '0110' is not one of 1210, 1239, 9610, 9710, 9810"),
         (3, "InventoryList[1].gnum", "required field is missing or empty"),
     ]
     (export,) = accepted(records)
@@ -215,7 +216,8 @@ def test_ceb622_receipts() -> None:
         (
             5,
             "InventoryReturn.returnTime",
-            "is not a real calendar date and time (yyyyMMddHHmmss[SSS])",
+            "'20261301100800000' is not a real calendar date and time "
+            "(yyyyMMdd, yyyyMMddHHmmss or yyyyMMddHHmmssSSS)",
         ),
         (6, "InventoryReturn.agentCode", "required field is missing or empty"),
     ]

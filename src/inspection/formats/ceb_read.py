@@ -8,13 +8,14 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from inspection.formats.ceb_build import DeclarationBuilder, ReceiptBuilder
+from inspection.formats.ceb_build import DeclarationBuilder, NoticeBuilder, ReceiptBuilder
 from inspection.formats.ceb_fast import FastReader, plan_for
 from inspection.formats.ceb_fields import (
     CEB_NS,
     CEB_PREFIX,
     DECLARATIONS,
-    MESSAGE_TYPES,
+    NOTICES,
+    READ_TYPES,
     RECEIPTS,
 )
 from inspection.model import PASSED, FormatError, ParsedRecord, RecordError
@@ -52,14 +53,19 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def _builder(message_type: str, source: str) -> DeclarationBuilder | ReceiptBuilder:
+_Builder = DeclarationBuilder | ReceiptBuilder | NoticeBuilder
+
+
+def _builder(message_type: str, source: str) -> _Builder:
     if message_type in DECLARATIONS:
         return DeclarationBuilder(DECLARATIONS[message_type])
     if message_type in RECEIPTS:
         return ReceiptBuilder(RECEIPTS[message_type])
+    if message_type in NOTICES:
+        return NoticeBuilder(NOTICES[message_type])
     raise FormatError(
         f"{source}: CEB message type {message_type!r} is not read here; "
-        f"supported: {', '.join(MESSAGE_TYPES)}"
+        f"supported: {', '.join(READ_TYPES)}"
     )
 
 
@@ -125,7 +131,7 @@ def read_ceb(
     *,
     source: str,
     expected_type: str,
-    builder: DeclarationBuilder | ReceiptBuilder | None = None,
+    builder: _Builder | None = None,
     pass_over: Callable[[int], bool] | None = None,
 ) -> Iterator[ParsedRecord]:
     """Stream the records of a CEB message of type ``expected_type`` (e.g. ``CEB621``).
@@ -147,7 +153,7 @@ def read_ceb(
     _check_root(root_tag, message_type, source)
     skip = 0
     plan = plan_for(head, message_type) if _seekable(stream) else None
-    if plan is not None:
+    if plan is not None and not isinstance(builder, NoticeBuilder):
         origin = stream.tell() - len(head)
         fast = FastReader(plan, builder, pass_over)
         finished = yield from fast.records(head, stream)
