@@ -42,6 +42,8 @@ class Reason(StrEnum):
     MULTI_READ_CONFLICT = "MULTI_READ_CONFLICT"
     LATE_DECISION = "LATE_DECISION"
     DEVICE_FAULT = "DEVICE_FAULT"
+    DECLARATION_CONFLICT = "DECLARATION_CONFLICT"
+    TAX_MISMATCH = "TAX_MISMATCH"
 
 
 #: Numeric index of each reason on the PLC reply ring; 0 means "no reason" (a release).
@@ -78,6 +80,7 @@ PRECEDENCE: tuple[tuple[Outcome, frozenset[Reason]], ...] = (
                 Reason.DUPLICATE_PARCEL,
                 Reason.INSPECTOR_HOLD,
                 Reason.XRAY_PENDING,
+                Reason.DECLARATION_CONFLICT,
             }
         ),
     ),
@@ -93,6 +96,7 @@ PRECEDENCE: tuple[tuple[Outcome, frozenset[Reason]], ...] = (
                 Reason.WEIGHT_DEVIATION,
                 Reason.XRAY_SUSPECT,
                 Reason.RANDOM_SELECTION,
+                Reason.TAX_MISMATCH,
             }
         ),
     ),

@@ -102,7 +102,8 @@ def _prohibited(case: Case) -> Builder:
 def _value_limit(ctx: Context) -> Iterator[Built]:
     if ctx.rng.random() < 0.7:
         share = Decimal(str(round(ctx.rng.uniform(1.1, 1.6), 3)))
-        f, variant = cbec(ctx, status=ctx.release_status, target_cny=ctx.per_tx_cny * share), "cbec"
+        f = cbec(ctx, status=ctx.release_status, target_cny=ctx.per_tx_cny * share, divisible=True)
+        variant = "cbec"
     else:
         f, variant = postal(ctx, status=ctx.postal_release_status, over_limit=True), "postal"
     yield parcel(ctx, Case.VALUE_LIMIT, variant, f, [f.code], base=(Reason.VALUE_LIMIT,))
