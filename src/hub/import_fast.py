@@ -85,8 +85,10 @@ def _utc_hour(key: str) -> str | None:
 
 def _time_text(value: str) -> str | None:
     """Return a CEB time as the shaper writes it (UTC text), else None."""
-    if len(value) not in (14, 17) or not (value.isascii() and value.isdigit()):
+    if len(value) not in (8, 14, 17) or not (value.isascii() and value.isdigit()):
         return None
+    if len(value) == 8:  # a date (declTime, ieDate): midnight China time
+        value += "000000"
     hour = _utc_hour(value[:10])
     if hour is None or value[10:12] > "59" or value[12:14] > "59":
         return None

@@ -59,9 +59,16 @@ def extra_amount(decl: Declaration, name: str) -> Decimal | None:
 
 
 def _agree(problems: list[str], what: str, values: list[tuple[str, str]]) -> None:
-    """Note ``what`` when the given (document, value) pairs are not all present and equal."""
-    missing = [doc for doc, v in values if not v.strip()]
-    if missing:
+    """Note ``what`` when the given (document, value) pairs do not all agree.
+
+    Missing on every document is taken as not carried (the edge's copy keeps no names or
+    phones); missing on some but not all is a disagreement.
+    """
+    present = [(doc, v) for doc, v in values if v.strip()]
+    if not present:
+        return
+    if len(present) < len(values):
+        missing = [doc for doc, v in values if not v.strip()]
         problems.append(f"{what} missing on {', '.join(missing)}")
         return
     first = values[0][1]
@@ -153,11 +160,15 @@ def three_doc_problems(d: Dossier, rules: RuleSet) -> list[str]:
     _agree(problems, "buyer name", [("order", order.buyer_name), ("payment", payment.payer_name)])
     if decl.buyer_name and not _same_text(decl.buyer_name, order.buyer_name):
         problems.append("buyer name on list differs from order")
+    if not decl.ebp_code:
+        problems.append("platform code missing on list")
     _agree(problems, "platform code", [("list", decl.ebp_code), ("order", order.ebp_code)])
     if payment.ebp_code and not _same_text(payment.ebp_code, order.ebp_code):
         problems.append("platform code on payment differs from order")
     if decl.ebc_code and order.ebc_code and not _same_text(decl.ebc_code, order.ebc_code):
         problems.append("e-commerce enterprise code on list differs from order")
+    if not order.consignee:
+        problems.append("consignee missing on order")
     _agree(problems, "consignee", [("order", order.consignee), ("waybill", waybill.consignee)])
     for what, a, b in (
         ("consignee phone", order.consignee_telephone, waybill.consignee_telephone),
