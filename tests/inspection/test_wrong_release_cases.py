@@ -322,7 +322,8 @@ BASE_RULES = 'version: "v"\nseed: "s"\nweight: {abs_g: 50, rel: 0.1}\n'
         (BASE_RULES + "customs: {postal_release_statuses: [500]}\n",
          "r.yaml:4: customs.postal_release_statuses"),
         (BASE_RULES + "currency_to_cny: {USD: -7.1}\n", "r.yaml:4: currency_to_cny"),
-        (BASE_RULES + "tax: {by_hs_prefix: {'2204': {vat: -0.13}}}\n", "r.yaml:4: tax.by_hs_prefix"),
+        (BASE_RULES + "tax: {by_hs_prefix: {'2204': {vat: -0.13}}}\n",
+         "r.yaml:4: tax.by_hs_prefix"),
     ],
 )  # fmt: skip
 def test_rules_file_is_refused_with_file_line_and_key(text: str, where: str) -> None:
