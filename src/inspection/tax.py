@@ -112,3 +112,15 @@ def postal_tax(decl: Declaration, rules: RuleSet) -> Decimal | None:
             total += (line.total_price or _ZERO) * rate * r
     tax = total.quantize(_FEN, ROUND_HALF_UP)
     return _ZERO if tax <= postal.exempt_up_to_cny else tax
+
+
+def postal_form(decl: Declaration, rules: RuleSet) -> str | None:
+    """The UPU form a postal item needs: CN22 up to ``limits.cn22_max_sdr``, else CN23.
+
+    None when the value is unknown (no value or no exchange rate).
+    """
+    value = dutiable_value_cny(decl, rules)
+    if value is None:
+        return None
+    sdr = value / rules.source.sdr_to_cny
+    return "CN22" if sdr <= rules.source.limits.cn22_max_sdr else "CN23"
