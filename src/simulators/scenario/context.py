@@ -56,6 +56,7 @@ class Context:
         self.postal_limit_cny = limits.postal_per_item_cny
         self.postal_hk_mo_tw_cny = limits.postal_hk_mo_tw_cny
         self.amount_tolerance = rules.source.three_doc.amount_tolerance_cny
+        self.tax_tolerance = rules.source.tax.tolerance_cny
         self.annual_group_size = self._annual_group_size()
 
     def postal_limit_for(self, country: str) -> Decimal:

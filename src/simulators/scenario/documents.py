@@ -245,10 +245,13 @@ def export(ctx: Context, *, status: int | None) -> Filed:
     return filed
 
 
-def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Filed:
+def postal(
+    ctx: Context, *, status: int | None, over_limit: bool = False, country: str | None = None
+) -> Filed:
     """File one postal item (CN22/CN23 data, S10 id) and its postal receipt.
 
-    ``over_limit`` puts its value above the rules' postal limit (and never files documents).
+    ``over_limit`` puts its value above the rules' postal limit for its country (and never
+    files documents); ``country`` picks the sender's country (else drawn).
     """
     rng, n = ctx.rng, ctx.next_doc()
     ps = parcel_set(n, rng, ctx.postal_release_status)
@@ -262,7 +265,10 @@ def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Fil
     currencies = [c for c in POSTAL_CURRENCIES if ctx.rules.to_cny(Decimal(1), c)]
     currency = rng.choice(currencies) if currencies else "CNY"
     share = rng.uniform(1.2, 3.0) if over_limit else rng.uniform(0.1, 0.8)
-    total_cny = _round(ctx.postal_limit_cny * Decimal(str(round(share, 3))))
+    limit = ctx.postal_limit_for(country) if country else ctx.postal_limit_cny
+    if over_limit and country:  # above its own limit, below the general one where it is lower
+        share = rng.uniform(1.02, float(max(ctx.postal_limit_cny / limit, Decimal("1.05"))))
+    total_cny = _round(limit * Decimal(str(round(share, 3))))
     total = max(_CENT, _round(total_cny / ctx.cny(Decimal(1), currency)))
     weights = [rng.uniform(1, 3) * q for _, q in picks]
     values = [_round(total * Decimal(str(w / sum(weights)))) for w in weights]
@@ -283,7 +289,7 @@ def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Fil
         for i, ((g, q), v) in enumerate(zip(picks, values, strict=True), 1)
     )
     gross = Decimal("0.08") + sum((g.unit_kg * q for g, q in picks), Decimal(0))
-    country = rng.choice(sorted(SENDERS))
+    country = country or rng.choice(sorted(SENDERS))
     sender, address, operator = SENDERS[country]
     item_id, selected = ctx.s10(country, want=False)
     decl = Declaration(

@@ -39,6 +39,7 @@ _HOLD = frozenset(
         Reason.CUSTOMS_PENDING,
         Reason.NOT_DECLARED,
         Reason.DUPLICATE_PARCEL,
+        Reason.DECLARATION_CONFLICT,
     }
 )
 
