@@ -227,3 +227,15 @@ def test_a_directory_of_every_message_type_exits_0(db_url: str) -> None:
     assert files["ceb513_spec.xml"]["notices"] == 2
     assert [files[n]["notices"] for n in names[3:]] == [1, 1, 1, 1]
     assert _stored(db_url) == 2  # the two orders, once
+
+
+def test_a_negative_receipt_leaves_the_status_alone(tmp_path: Path, db_url: str) -> None:
+    """Customs' error about a message (returnStatus < 0) is kept in history, not as status."""
+    inv = _write(tmp_path / "inv.xml", "CEB621", [inventory(1)])
+    released = _write(tmp_path / "r1.xml", "CEB622", [receipt(1, 800, T0 + timedelta(hours=1))])
+    error = _write(tmp_path / "r2.xml", "CEB622", [receipt(1, -304001, T0 + timedelta(hours=2))])
+    result = _run(str(inv), str(released), str(error), "--db", db_url, "--json")
+    assert result.exit_code == 0, result.output
+    engine = make_engine(db_url)
+    assert latest_statuses(engine) == {(DocKind.INVENTORY, "AG001:COP00000001"): 800}
+    engine.dispose()
