@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from inspection.formats.ceb_build import DeclarationBuilder, NoticeBuilder, ReceiptBuilder
+from inspection.formats.ceb_build import DeclarationBuilder, ReceiptBuilder
 from inspection.formats.ceb_fast import FastReader, plan_for
 from inspection.formats.ceb_fields import (
     CEB_NS,
@@ -18,6 +18,7 @@ from inspection.formats.ceb_fields import (
     READ_TYPES,
     RECEIPTS,
 )
+from inspection.formats.ceb_notice import NoticeBuilder
 from inspection.model import PASSED, FormatError, ParsedRecord, RecordError
 
 logger = logging.getLogger(__name__)
