@@ -26,7 +26,31 @@ def read_yaml(text: str, source: str, error: type[Exception]) -> tuple[Any, yaml
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or err
         raise error(f"{source}{line}: not valid YAML: {problem}") from None
+    duplicate = _first_duplicate(root, ())
+    if duplicate is not None:
+        dotted, at = duplicate
+        raise error(f"{source}:{at}: {dotted}: duplicate key (a second block would win silently)")
     return data, root
+
+
+def _first_duplicate(node: yaml.Node | None, path: tuple[str, ...]) -> tuple[str, int] | None:
+    """The dotted path and 1-based line of the first key repeated in a mapping, or None."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                return ".".join((*path, name)), key.start_mark.line + 1
+            seen.add(name)
+            found = _first_duplicate(value, (*path, name))
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _first_duplicate(item, (*path, str(i)))
+            if found is not None:
+                return found
+    return None
 
 
 def line_of(root: yaml.Node | None, loc: Loc) -> int:

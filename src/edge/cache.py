@@ -25,14 +25,18 @@ _DROP = ("buyer_name", "buyer_telephone", "consignee_telephone", "consignee_addr
          "payer_name", "sender", "addressee", "extra")  # fmt: skip
 
 
+#: ``extra`` fields a decision reads: goods description, insured fee (dutiable value).
+_KEEP_EXTRA = ("goodsInfo", "insuredFee")
+
+
 def slim(decl: Declaration) -> dict[str, object]:
     """Return the JSON dict of what the edge keeps of a declaration."""
     d = declaration_to_dict(decl)
-    goods_info = decl.extra.get("goodsInfo")
+    kept = {k: decl.extra[k] for k in _KEEP_EXTRA if decl.extra.get(k)}
     for name in _DROP:
         d.pop(name, None)
-    if goods_info:
-        d["extra"] = {"goodsInfo": goods_info}
+    if kept:
+        d["extra"] = kept
     return d
 
 

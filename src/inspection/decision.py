@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from contracts.clock import Clock
@@ -19,6 +20,7 @@ from inspection.checks import (
 from inspection.identity import normalise
 from inspection.model import DocKind
 from inspection.rules import RuleSet
+from inspection.tax import tax_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,13 @@ _STATUS_REASON: dict[int, Reason] = {
 }
 
 
+#: Statuses that hold a parcel as pending but deserve their own words in the explanation.
+_STATUS_WORDS: dict[int, str] = {
+    4: "sending to customs failed (status 4): the filer must resend",
+    899: "customs closed the list (status 899), which is not a release by itself",
+}
+
+
 def status_reason(status: int | None, released: frozenset[int]) -> Reason | None:
     """Return the reason a customs status gives, or None when it is a release status."""
     if status is not None and status in released:
@@ -122,11 +131,32 @@ def status_reason(status: int | None, released: frozenset[int]) -> Reason | None
     return _STATUS_REASON.get(status, Reason.CUSTOMS_PENDING)
 
 
+def status_note(status: int | None) -> str:
+    """The explanation of a customs status that is not a release."""
+    if status is None:
+        return "no customs receipt yet"
+    if status in _STATUS_WORDS:
+        return _STATUS_WORDS[status]
+    if status < 0:
+        return f"customs error {status} about a message; the status is not a release"
+    if status not in _STATUS_REASON and status != 800:
+        return f"unknown customs status {status}: held until customs answers"
+    return f"customs status {status}"
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _weight(
     facts: ParcelFacts, d: Dossier | None, rules: RuleSet, found: set[Reason], notes: list[str]
 ) -> None:
     if facts.weight_kg is None:
         found.add(Reason.NO_WEIGHT)
+        return
+    if not _finite(facts.weight_kg) or facts.weight_kg < 0:
+        found.add(Reason.NO_WEIGHT)
+        notes.append(f"measured weight {facts.weight_kg!r} is not a weight")
         return
     if not facts.weight_stable:
         found.add(Reason.UNSTABLE_WEIGHT)
@@ -187,13 +217,20 @@ def decide(
         reason = status_reason(customs_status, released)
         if reason is not None:
             found.add(reason)
-            notes.append(f"customs status {customs_status}")
-        if is_cbec_retail_import(decl) and decl.kind is DocKind.INVENTORY:
+            notes.append(status_note(customs_status))
+        if declaration.conflicts:
+            found.add(Reason.DECLARATION_CONFLICT)
+            notes.append(f"also declared by {', '.join(declaration.conflicts)}")
+        if is_cbec_retail_import(decl):
             problems = three_doc_problems(declaration, rules)
             if problems:
                 found.add(Reason.THREE_DOC_MISMATCH)
                 notes.extend(problems)
-        value_found, value_notes = value_reasons(declaration, rules)
+            tax_note = tax_problem(declaration, rules)
+            if tax_note is not None:
+                found.add(Reason.TAX_MISMATCH)
+                notes.append(tax_note)
+        value_found, value_notes = value_reasons(declaration, rules, reason is None)
         found |= value_found
         notes.extend(value_notes)
         hit = prohibited_hit(decl, rules, declaration.waybill)

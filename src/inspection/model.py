@@ -115,6 +115,32 @@ class Receipt:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A message that is read and kept but sets no declaration's customs status by itself.
+
+    Logistics status (CEB513), list cancellation and consumer return requests (CEB623,
+    CEB625) and customs' answers to them (CEB624, CEB626). ``business_key`` is the list's
+    ``agentCode:copNo`` (the waybill's ``logisticsCode:logisticsNo`` for CEB513);
+    ``status`` is the logistics status or the receipt's ``returnStatus`` text.
+    """
+
+    message_type: str
+    business_key: str
+    invt_no: str = ""
+    order_no: str = ""
+    logistics_no: str = ""
+    status: str = ""
+    time: datetime | None = None
+    info: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        """True for a receipt (CEB624/626) whose returnStatus is 800: the request stands."""
+        return self.message_type in ("CEB624", "CEB626") and self.status == "800"
+
+
+@dataclass(frozen=True, slots=True)
 class RecordError:
     """Why one record of a file was rejected: 1-based record index, field and reason."""
 
@@ -148,7 +174,7 @@ class ParsedRecord:
     """One record read from a file: a declaration, a receipt, or the error that rejected it."""
 
     index: int  # 1-based position of the record in its file
-    item: Declaration | Receipt | RecordError | Prebuilt
+    item: Declaration | Receipt | Notice | RecordError | Prebuilt
 
 
 class FormatError(ValueError):

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from contracts.yamlconf import describe, read_yaml
 from inspection.rules_model import Grade, RulesFile, Tolerance
 
+#: Hong Kong, Macao and Taiwan as ISO alpha-2/alpha-3 and CEB numeric country codes.
+HK_MO_TW = frozenset({"HK", "MO", "TW", "HKG", "MAC", "TWN", "110", "121", "143"})
 _GRADE_ORDER = {Grade.ADVANCED: 0, Grade.GENERAL: 1, Grade.DISHONEST: 2}
 
 
@@ -53,6 +55,13 @@ class RuleSet:
         if not found:
             return self.source.enterprises.default_grade
         return max(found, key=_GRADE_ORDER.__getitem__)
+
+    def postal_limit_cny(self, country: str) -> Decimal:
+        """Personal-article value limit of a postal item sent from ``country``."""
+        limits = self.source.limits
+        if country.strip().upper() in HK_MO_TW:
+            return limits.postal_hk_mo_tw_cny
+        return limits.postal_per_item_cny
 
     def to_cny(self, amount: Decimal, currency: str) -> Decimal | None:
         """Convert an amount to CNY, or None when the currency has no configured rate."""

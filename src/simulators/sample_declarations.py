@@ -6,9 +6,12 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 from inspection.model import Declaration, DocKind, GoodsLine, Receipt
+from inspection.rules import load_rules
+from inspection.rules_model import Tax
 
 _GOODS = (
     ("6109100021", "棉制针织T恤衫", "100%棉|男式|L码", Decimal("0.25")),
@@ -40,6 +43,35 @@ class ParcelSet:
     def declarations(self) -> tuple[Declaration, ...]:
         """Return the four documents in filing order."""
         return (self.order, self.payment, self.waybill, self.inventory)
+
+
+@cache
+def _default_tax() -> Tax:
+    return load_rules().source.tax
+
+
+def cbec_tax(lines: tuple[GoodsLine, ...], extra: Decimal, table: Tax | None = None) -> Decimal:
+    """The CBEC comprehensive tax a filer owes (CNY, to the fen), from a rules tax table.
+
+    ``extra`` (freight + insured fee) is shared out over the lines by value. For each line:
+    consumption tax c/(1−c) of the value, VAT v of value plus consumption tax, and
+    ``cbec_share`` of the two. The table's rates are data; this is the filer's own sum.
+    """
+    tax = table or _default_tax()
+    goods = sum((line.total_price or Decimal(0) for line in lines), Decimal(0))
+    due = Decimal(0)
+    for line in lines:
+        own = line.total_price or Decimal(0)
+        value = own + (extra * own / goods if goods else Decimal(0))
+        v, c = tax.default_vat, Decimal(0)
+        for n in range(len(line.hs_code), 1, -1):
+            rate = tax.by_hs_prefix.get(line.hs_code[:n])
+            if rate is not None:
+                v, c = rate.vat, rate.consumption
+                break
+        consumption = value * c / (1 - c)
+        due += (consumption + (value + consumption) * v) * tax.cbec_share
+    return due.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def _id_number(rng: random.Random) -> str:
@@ -76,7 +108,8 @@ def parcel_set(n: int, rng: random.Random, status: int = 800) -> ParcelSet:
         )
         weight += unit_kg * qty
     goods = sum((line.total_price or Decimal(0) for line in lines), Decimal(0))
-    freight, tax = _money(rng.choice((0, 8, 10, 15))), _money(float(goods) * 0.091)
+    freight = _money(rng.choice((0, 8, 10, 15)))
+    tax = cbec_tax(tuple(lines), freight)
     paid = goods + freight + tax
     buyer = _SURNAMES[rng.randrange(10)] + rng.choice(_GIVEN)
     buyer_id = _id_number(rng)
@@ -134,6 +167,7 @@ def parcel_set(n: int, rng: random.Random, status: int = 800) -> ParcelSet:
         consignee_address=order.consignee_address,
         **common,  # type: ignore[arg-type]
     )
+    mode = rng.choice(("9610", "1210"))
     inventory = Declaration(
         kind=DocKind.INVENTORY,
         message_type="CEB621",
@@ -146,7 +180,7 @@ def parcel_set(n: int, rng: random.Random, status: int = 800) -> ParcelSet:
         ebc_code="3301960002",
         logistics_code="LOG001",
         agent_code="AGT001",
-        trade_mode=rng.choice(("9610", "1210")),
+        trade_mode=mode,
         ie_flag="I",
         buyer_id_type="1",
         buyer_id_number=buyer_id,
@@ -156,8 +190,9 @@ def parcel_set(n: int, rng: random.Random, status: int = 800) -> ParcelSet:
         freight=freight,
         gross_weight_kg=weight,
         net_weight_kg=weight - Decimal("0.15"),
-        country="502",
+        country="142" if mode == "1210" else "502",
         lines=tuple(lines),
+        extra=bonded_extra(mode, n),
         **common,  # type: ignore[arg-type]
     )
     receipt = Receipt(
@@ -170,6 +205,13 @@ def parcel_set(n: int, rng: random.Random, status: int = 800) -> ParcelSet:
         invt_no=inventory.invt_no,
     )
     return ParcelSet(n, order, payment, waybill, inventory, receipt)
+
+
+def bonded_extra(mode: str, n: int) -> dict[str, str]:
+    """The account book and warehouse enterprise a bonded (1210/1239) list must carry."""
+    if mode not in ("1210", "1239"):
+        return {}
+    return {"emsNo": f"T2921W{n % 1000:06d}", "areaCode": "3301960004", "areaName": "保税仓储"}
 
 
 def parcel_sets(count: int, seed: int = 1, start: int = 1) -> Iterator[ParcelSet]:

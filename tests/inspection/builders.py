@@ -55,7 +55,8 @@ def inventory(n: int = 1, **kw: object) -> Declaration:
 
 
 def order(n: int = 1, **kw: object) -> Declaration:
-    """Return the CEB311 order matching ``inventory(n)`` (paid 200 = 190 + 10 freight)."""
+    """Return the CEB311 order matching ``inventory(n)``: paid 218.20 = 190 + 10 freight +
+    18.20 tax (9.1 % of 200: VAT 13 % at 70 %)."""
     base = Declaration(
         kind=DocKind.ORDER,
         message_type="CEB311",
@@ -66,8 +67,8 @@ def order(n: int = 1, **kw: object) -> Declaration:
         goods_value=Decimal("190.00000"),
         freight=Decimal("10.00000"),
         discount=Decimal(0),
-        tax_total=Decimal(0),
-        actural_paid=Decimal("200.00000"),
+        tax_total=Decimal("18.20"),
+        actural_paid=Decimal("218.20000"),
         currency="142",
         buyer_id_number=BUYER_ID,
         buyer_name="张三",
@@ -86,9 +87,10 @@ def payment(n: int = 1, **kw: object) -> Declaration:
         order_no=f"ORD{n:08d}",
         pay_code="PAY01",
         pay_transaction_id=f"TX{n:08d}",
+        ebp_code="EBP0001",
         payer_id_number=BUYER_ID,
         payer_name="张三",
-        amount_paid=Decimal("200.00000"),
+        amount_paid=Decimal("218.20000"),
         currency="142",
     )
     return replace(base, **kw)  # type: ignore[arg-type]
@@ -124,3 +126,21 @@ def good_facts(**kw: object) -> ParcelFacts:
     """Return facts of a parcel that measured well: 1.2 kg stable, X-ray cleared."""
     base = ParcelFacts(weight_kg=1.2, weight_stable=True, xray=XrayState.CLEARED)
     return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def purchase(n: int, goods: Decimal, qty: int = 2, **inv: object) -> list[Declaration]:
+    """A consistent order, payment, waybill and list for ``goods`` CNY of T-shirts + 10 freight.
+
+    Tax at the default VAT only: (goods + 10) x 13 % x 70 %, rounded half-up to the fen.
+    """
+    tax = ((goods + 10) * Decimal("0.13") * Decimal("0.7")).quantize(
+        Decimal("0.01"), "ROUND_HALF_UP"
+    )
+    paid = goods + 10 + tax
+    line = GoodsLine(1, "6109100021", "棉制针织T恤衫", qty=Decimal(qty), total_price=goods)
+    return [
+        order(n, goods_value=goods, tax_total=tax, actural_paid=paid),
+        payment(n, amount_paid=paid),
+        waybill(n),
+        inventory(n, lines=(line,), **inv),
+    ]

@@ -97,6 +97,8 @@ OPT_AMOUNT = st.none() | AMOUNT
 TIME = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(CHINA)
 ).map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))
+#: ``declTime`` is a date (yyyyMMdd): midnight China time.
+DATE = TIME.map(lambda t: t.replace(hour=0, minute=0, second=0, microsecond=0))
 LINE = st.builds(
     GoodsLine,
     gnum=st.integers(1, 999),
@@ -126,9 +128,9 @@ def inventories(draw: st.DrawFn) -> Declaration:
         order_no=draw(NUMBER),
         logistics_no=draw(st.just("") | NUMBER),
         ebc_name=draw(TEXT),
-        trade_mode=draw(st.sampled_from(["9610", "1210", "9710", "9810"])),
-        ie_flag=draw(st.sampled_from(["I", "E"])),
-        decl_time=draw(st.none() | TIME),
+        trade_mode="9610",
+        ie_flag="I",
+        decl_time=draw(st.none() | DATE),
         buyer_id_number=draw(st.from_regex(r"[0-9]{17}[0-9X]", fullmatch=True)),
         buyer_name=draw(TEXT),
         consignee_address=draw(TEXT),

@@ -82,7 +82,7 @@ def test_a_claim_that_matches_is_accepted(
         (b"code\n", "CEB621", "claimed CEB621 but the file is generic-csv"),
         (b"item_id\n", "generic-csv", "claimed generic-csv but the file is postal-csv"),
         (CEB621, "postal-json", "claimed postal-json but the file is CEB621"),
-        (b"code\n", "excel", "unknown format 'excel'; known: ceb, postal-json"),
+        (b"code\n", "excel", "unknown format 'excel'; known: ceb, dxp, postal-json"),
         (b"code\n", "", "unknown format ''"),
     ],
 )

@@ -15,7 +15,15 @@ from inspection.index import DeclarationIndex, Entry
 from inspection.model import DocKind
 from inspection.pipeline import decide_parcel
 from inspection.rules import RuleSet
-from tests.inspection.builders import T0, good_facts, inventory, order, payment, waybill
+from tests.inspection.builders import (
+    T0,
+    good_facts,
+    inventory,
+    order,
+    payment,
+    purchase,
+    waybill,
+)
 
 CLOCK = ManualClock(T0)
 
@@ -84,13 +92,7 @@ def test_annual_ledger_counts_in_time_order(rules: RuleSet) -> None:
     """The buyer's sixth CNY 5,000 order of the year passes 26,000; the first five do not."""
     idx = DeclarationIndex()
     for i in range(1, 7):
-        big = Decimal("4990.00")
-        idx.add_all([
-            order(i, goods_value=big, actural_paid=big + 10),
-            payment(i, amount_paid=big + 10),
-            waybill(i),
-            inventory(i, decl_time=T0 + timedelta(hours=i)),
-        ])
+        idx.add_all(purchase(i, Decimal("4990.00"), decl_time=T0 + timedelta(hours=i)))
         idx.set_status(DocKind.INVENTORY, f"AG001:COP{i:08d}", 800)
     outcomes = [
         _decide(idx, [f"YT{i:010d}"], good_facts(), rules, CLOCK)[0] for i in range(1, 7)
@@ -106,13 +108,14 @@ def test_annual_ledger_counts_in_time_order(rules: RuleSet) -> None:
 def test_other_year_does_not_count(rules: RuleSet) -> None:
     """Purchases of last year do not count towards this year's limit."""
     idx = _full_index(1)
-    big = Decimal("25990.00")
-    idx.add_all([
-        order(9, goods_value=big, actural_paid=big + 10, decl_time=T0 - timedelta(days=365)),
-        inventory(9, decl_time=T0 - timedelta(days=365)),
-    ])
+    idx.add_all(purchase(9, Decimal("25990.00"), decl_time=T0 - timedelta(days=365)))
+    idx.set_status(DocKind.INVENTORY, "AG001:COP00000009", 800)
     d, _ = _decide(idx, ["YT0000000001"], good_facts(), rules, CLOCK)
     assert d.outcome is Outcome.RELEASE
+    # the same purchase this year does count
+    idx.add_all(purchase(9, Decimal("25990.00"), decl_time=T0 - timedelta(hours=1)))
+    d, _ = _decide(idx, ["YT0000000001"], good_facts(), rules, CLOCK)
+    assert d.reasons == (Reason.ANNUAL_LIMIT,)
 
 
 def test_conflict_and_unknown(rules: RuleSet) -> None:

@@ -46,8 +46,8 @@ REASON_WORDS: dict[Reason, str] = {
     Reason.MULTI_READ_CONFLICT: "its codes point to different declarations",
     Reason.LATE_DECISION: "the decision came too late",
     Reason.DEVICE_FAULT: "a device at the desk failed",
-    Reason.DECLARATION_CONFLICT: "declarations for this parcel contradict each other",
-    Reason.TAX_MISMATCH: "the declared tax does not match the computed tax",
+    Reason.DECLARATION_CONFLICT: "two live declarations claim it: hold it until one is withdrawn",
+    Reason.TAX_MISMATCH: "the declared tax differs from the computed tax",
 }
 
 #: What the operator does with the parcel, per outcome.

@@ -31,7 +31,7 @@ from hub.importing.rows import (
     time_text,
 )
 from inspection.formats import read_records
-from inspection.formats.ceb_build import DeclarationBuilder, ceb_time
+from inspection.formats.ceb_build import DeclarationBuilder, ceb_time, direction_ok
 from inspection.formats.ceb_fields import (
     DECLARATIONS,
     IE_FLAGS,
@@ -85,8 +85,10 @@ def _utc_hour(key: str) -> str | None:
 
 def _time_text(value: str) -> str | None:
     """Return a CEB time as the shaper writes it (UTC text), else None."""
-    if len(value) not in (14, 17) or not (value.isascii() and value.isdigit()):
+    if len(value) not in (8, 14, 17) or not (value.isascii() and value.isdigit()):
         return None
+    if len(value) == 8:  # a date (declTime, ieDate): midnight China time
+        value += "000000"
     hour = _utc_hour(value[:10])
     if hour is None or value[10:12] > "59" or value[12:14] > "59":
         return None
@@ -228,7 +230,10 @@ class RowBuilder(DeclarationBuilder):
         code, number = (head.get(t, "") for t in self._key_tags)
         if ":" in code:
             return None
-        if head.get(self._trade, "") not in _TRADE_MODES or head.get(self._ie, "") not in _IE_FLAGS:
+        trade, ie = head.get(self._trade, ""), head.get(self._ie, "")
+        if trade not in _TRADE_MODES or ie not in _IE_FLAGS:
+            return None
+        if not direction_ok(self.spec, {"trade_mode": trade, "ie_flag": ie}, head):
             return None
         if len(lines) < self.spec.min_lines:
             return None

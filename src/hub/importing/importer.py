@@ -23,7 +23,14 @@ from hub.importing.store import Batch, BatchCounts, BatchStore
 from inspection.formats import detect_format
 from inspection.formats.detect import HEAD_BYTES
 from inspection.masking import scrub
-from inspection.model import Declaration, FormatError, ParsedRecord, Receipt, RecordError
+from inspection.model import (
+    Declaration,
+    FormatError,
+    Notice,
+    ParsedRecord,
+    Receipt,
+    RecordError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +54,7 @@ class FileReport:
     receipts_applied: int = 0
     receipts_pending: int = 0
     receipts_linked: int = 0
+    notices: int = 0  # read and reported, nothing stored for sorting (CEB513, CEB623...)
     rejections: list[RecordError] = field(default_factory=list)
     error: str | None = None
     broken_at: int | None = None
@@ -85,6 +93,7 @@ class FileReport:
             "receipts_applied": self.receipts_applied,
             "receipts_pending": self.receipts_pending,
             "receipts_linked": self.receipts_linked,
+            "notices": self.notices,
             "broken_at": self.broken_at,
             "seconds": round(self.seconds, 3),
             "error": scrub(self.error) if self.error is not None else None,
@@ -269,6 +278,9 @@ def _take(
         if problem is None:
             batch.receipts.append((rec.index, item))
             return
+    elif isinstance(item, Notice):
+        report.notices += 1
+        return
     elif isinstance(item, RecordError):
         problem = item
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from hub.importing.rows import (
 )
 from hub.importing.sql import BulkInsert, BulkUpdate
 from inspection.model import Receipt
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 _SYNC = SyncChange.__table__  # type: ignore[attr-defined]
@@ -277,7 +280,9 @@ class BatchStore:
             changed = False
             for ev in sorted(todo, key=lambda e: e.at):
                 old = status
-                if current_time is None or ev.at >= current_time:
+                if ev.status < 0:  # customs' error about a message: an alarm, no status
+                    log.warning("customs error %s about declaration %s", ev.status, key[1])
+                elif current_time is None or ev.at >= current_time:
                     status, current_time, changed = ev.status, ev.at, True
                 history.append((decl_id, ev.at, "status", old, status, ev.content_hash))
             if changed:

@@ -40,8 +40,8 @@ REASON_WORDS: dict[str, str] = {
     Reason.MULTI_READ_CONFLICT: "two codes on the parcel point to different declarations",
     Reason.LATE_DECISION: "the decision came after the sorter's deadline",
     Reason.DEVICE_FAULT: "a device on the line was faulty",
-    Reason.DECLARATION_CONFLICT: "declarations for this parcel contradict each other",
-    Reason.TAX_MISMATCH: "the declared tax does not match the computed tax",
+    Reason.DECLARATION_CONFLICT: "two live declarations claim this parcel",
+    Reason.TAX_MISMATCH: "the declared tax differs from the tax the rules compute",
 }
 
 CONFIRM_WORDS: dict[str, str] = {

@@ -21,6 +21,10 @@ def read_records(stream: BinaryIO, fmt: DetectedFormat, source: str) -> Iterator
         from inspection.formats.ceb_read import read_ceb
 
         return read_ceb(stream, source=source, expected_type=fmt.message_type)
+    if fmt.family == "dxp":
+        from inspection.formats.dxp import read_dxp
+
+        return read_dxp(stream, source=source)
     if fmt.family == "postal-json":
         from inspection.formats.postal import read_postal_json
 

@@ -11,9 +11,13 @@ from typing import Any
 from lxml import etree
 
 from inspection.formats.ceb_fields import (
+    BONDED_MODES,
     CEB_PREFIX,
+    EXPORT_MODES,
     IE_FLAGS,
+    IMPORT_MODES,
     LINE_ATTRS,
+    MESSAGE_DIRECTION,
     RECEIPT_ATTRS,
     TRADE_MODES,
     DeclarationSpec,
@@ -62,13 +66,20 @@ def _parse_decimal(value: str, where: str, name: str) -> Decimal:
     return number
 
 
+#: Lengths of the CEB time forms: ``yyyyMMdd``, ``yyyyMMddHHmmss``, ``yyyyMMddHHmmssSSS``.
+TIME_LENGTHS = (8, 14, 17)
+_TIME_FORMS = "yyyyMMdd, yyyyMMddHHmmss or yyyyMMddHHmmssSSS"
+
+
 def ceb_time(value: str) -> datetime | None:
-    """Return ``yyyyMMddHHmmssSSS`` or ``yyyyMMddHHmmss`` as China time (UTC+8), zone-aware;
-    None when it is not a real date and time of that form."""
+    """Return a CEB date or time (8, 14 or 17 digits) as China time (UTC+8), zone-aware;
+    a date alone is midnight China time. None when it is not a real date of that form."""
     n = len(value)
-    if n not in (14, 17) or not (value.isascii() and value.isdigit()):
+    if n not in TIME_LENGTHS or not (value.isascii() and value.isdigit()):
         return None
     try:
+        if n == 8:
+            return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), tzinfo=CHINA_TZ)
         return datetime(
             int(value[0:4]), int(value[4:6]), int(value[6:8]),
             int(value[8:10]), int(value[10:12]), int(value[12:14]),
@@ -84,10 +95,11 @@ def _parse_time(value: str, where: str, name: str) -> datetime:
     if at is not None:
         return at
     n = len(value)
-    if value.isascii() and value.isdigit() and n in (14, 17):
-        reason = "is not a real calendar date and time (yyyyMMddHHmmss[SSS])"
+    quoted = repr(value if n <= _QUOTE_MAX else value[:_QUOTE_MAX] + "…")  # not personal data
+    if value.isascii() and value.isdigit() and n in TIME_LENGTHS:
+        reason = f"{quoted} is not a real calendar date and time ({_TIME_FORMS})"
     else:
-        reason = f"{_quote(value)} is not a time of the form yyyyMMddHHmmss[SSS]"
+        reason = f"{quoted} is not a time of the form {_TIME_FORMS}"
     raise _RejectedError(f"{where}.{name}", reason)
 
 
@@ -180,6 +192,41 @@ def _check_code(code: str, field: str) -> None:
         raise _RejectedError(field, "a code must not contain ':' (it separates the business key)")
 
 
+def check_direction(spec: DeclarationSpec, values: dict[str, Any], extra: dict[str, str]) -> None:
+    """Refuse an ieFlag or trade mode that contradicts the message, and a bonded list
+    without its account book (``emsNo``) and warehouse enterprise (``areaCode``)."""
+    direction = MESSAGE_DIRECTION.get(spec.message_type)
+    if direction is None:
+        return
+    head = spec.head
+    ie_flag = values.get("ie_flag") or ""
+    if ie_flag and ie_flag != direction:
+        raise _RejectedError(
+            f"{head}.ieFlag", f"{_quote(ie_flag)} contradicts {spec.message_type} ({direction})"
+        )
+    mode = values.get("trade_mode") or ""
+    allowed = IMPORT_MODES if direction == "I" else EXPORT_MODES
+    if mode and mode not in allowed:
+        raise _RejectedError(
+            f"{head}.tradeMode",
+            f"trade mode {_quote(mode)} is not an {'import' if direction == 'I' else 'export'} "
+            f"mode for {spec.message_type} (one of {', '.join(sorted(allowed))})",
+        )
+    if direction == "I" and mode in BONDED_MODES:
+        for name in ("emsNo", "areaCode"):
+            if not extra.get(name):
+                raise _RejectedError(f"{head}.{name}", f"{_REQUIRED} (bonded mode {mode})")
+
+
+def direction_ok(spec: DeclarationSpec, values: dict[str, Any], head: dict[str, str]) -> bool:
+    """True when :func:`check_direction` lets the record through."""
+    try:
+        check_direction(spec, values, head)
+    except _RejectedError:
+        return False
+    return True
+
+
 class DeclarationBuilder:
     """Builds declarations of one message type from record elements (CEB311/411/511/621/603).
 
@@ -266,7 +313,7 @@ class DeclarationBuilder:
         if trade_mode and trade_mode not in TRADE_MODES:
             raise _RejectedError(
                 f"{spec.head}.tradeMode",
-                f"trade mode {_quote(trade_mode)} is not one of 1210, 9610, 9710, 9810",
+                f"trade mode {_quote(trade_mode)} is not one of {', '.join(sorted(TRADE_MODES))}",
             )
         ie_flag = values.get("ie_flag")
         if ie_flag and ie_flag not in IE_FLAGS:
@@ -275,6 +322,7 @@ class DeclarationBuilder:
         _check_code(code, f"{spec.head}.{spec.key[0]}")
         if line_count < spec.min_lines:
             raise _RejectedError(spec.line, f"at least one {spec.line} is required")
+        check_direction(spec, values, extra)
         lines = tuple(lines_parsed)
         return Declaration(
             kind=spec.kind,
@@ -349,3 +397,4 @@ class ReceiptBuilder:
             business_key=business_key(key[0], key[1]),
             **values,
         )
+

@@ -12,8 +12,17 @@ CEB_NS = "http://www.chinaport.gov.cn/ceb"
 #: Clark-notation prefix of CEB element tags, ``{namespace}``.
 CEB_PREFIX = "{" + CEB_NS + "}"
 
-#: Trade modes a CEB inventory may carry (9610 direct, 1210 bonded, 9710 B2B, 9810 warehouse).
-TRADE_MODES = frozenset({"9610", "1210", "9710", "9810"})
+#: Trade modes of import lists: 9610 direct purchase, 1210 bonded (pilot cities), 1239 bonded
+#: (other cities).
+IMPORT_MODES = frozenset({"9610", "1210", "1239"})
+#: Bonded import modes: the list must name its account book (emsNo) and area (areaCode).
+BONDED_MODES = frozenset({"1210", "1239"})
+#: Trade modes of export lists: 9610, 1210, and the B2B export modes 9710 and 9810.
+EXPORT_MODES = frozenset({"9610", "1210", "9710", "9810"})
+#: Trade modes a CEB inventory may carry.
+TRADE_MODES = IMPORT_MODES | EXPORT_MODES
+#: Direction each inventory message stands for (its ieFlag must agree).
+MESSAGE_DIRECTION = {"CEB621": "I", "CEB603": "E"}
 #: Import/export flags.
 IE_FLAGS = frozenset({"I", "E"})
 
@@ -23,7 +32,7 @@ class FieldType(Enum):
 
     TEXT = "text"
     DECIMAL = "decimal"  # non-negative Decimal (amounts, weights in kg, quantities)
-    TIME = "time"  # yyyyMMddHHmmss[SSS], China time (UTC+8)
+    TIME = "time"  # yyyyMMdd, yyyyMMddHHmmss or yyyyMMddHHmmssSSS, China time (UTC+8)
     INT = "int"  # goods line number, >= 1
     STATUS = "status"  # receipt returnStatus, any integer
 
@@ -244,8 +253,38 @@ RECEIPTS: dict[str, ReceiptSpec] = {
     )
 }  # fmt: skip
 
+@dataclass(frozen=True, slots=True)
+class NoticeSpec:
+    """How one message read for the record only (CEB513/623/624/625/626) is laid out."""
+
+    message_type: str
+    record: str  # record element
+    key: tuple[str, str]  # business key elements of the document it concerns
+    status: str = ""  # element carrying the status ("" when none)
+    time: str = ""  # element carrying the time
+    info: str = ""  # element carrying the reason or returnInfo
+
+
+_LIST_KEY = ("agentCode", "copNo")
+
+NOTICES: dict[str, NoticeSpec] = {
+    spec.message_type: spec
+    for spec in (
+        NoticeSpec("CEB513", "LogisticsStatus", ("logisticsCode", "logisticsNo"),
+                   "logisticsStatus", "logisticsTime", "note"),
+        NoticeSpec("CEB623", "InvtCancel", _LIST_KEY, "", "appTime", "reason"),
+        NoticeSpec("CEB624", "InvtCancelReturn", _LIST_KEY, "returnStatus", "returnTime",
+                   "returnInfo"),
+        NoticeSpec("CEB625", "InvtRefundHead", _LIST_KEY, "", "appTime", "reason"),
+        NoticeSpec("CEB626", "InvtRefundReturn", _LIST_KEY, "returnStatus", "returnTime",
+                   "returnInfo"),
+    )
+}  # fmt: skip
+
 #: Every message type this package reads and writes.
 MESSAGE_TYPES = tuple(sorted((*DECLARATIONS, *RECEIPTS)))
+#: Every message type this package reads.
+READ_TYPES = tuple(sorted((*DECLARATIONS, *RECEIPTS, *NOTICES)))
 
 #: Elements of the closing ``BaseTransfer`` block, in order.
 BASE_TRANSFER = ("copCode", "copName", "dxpMode", "dxpId", "note")

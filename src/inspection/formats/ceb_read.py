@@ -14,9 +14,11 @@ from inspection.formats.ceb_fields import (
     CEB_NS,
     CEB_PREFIX,
     DECLARATIONS,
-    MESSAGE_TYPES,
+    NOTICES,
+    READ_TYPES,
     RECEIPTS,
 )
+from inspection.formats.ceb_notice import NoticeBuilder
 from inspection.model import PASSED, FormatError, ParsedRecord, RecordError
 
 logger = logging.getLogger(__name__)
@@ -52,14 +54,19 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def _builder(message_type: str, source: str) -> DeclarationBuilder | ReceiptBuilder:
+_Builder = DeclarationBuilder | ReceiptBuilder | NoticeBuilder
+
+
+def _builder(message_type: str, source: str) -> _Builder:
     if message_type in DECLARATIONS:
         return DeclarationBuilder(DECLARATIONS[message_type])
     if message_type in RECEIPTS:
         return ReceiptBuilder(RECEIPTS[message_type])
+    if message_type in NOTICES:
+        return NoticeBuilder(NOTICES[message_type])
     raise FormatError(
         f"{source}: CEB message type {message_type!r} is not read here; "
-        f"supported: {', '.join(MESSAGE_TYPES)}"
+        f"supported: {', '.join(READ_TYPES)}"
     )
 
 
@@ -155,7 +162,7 @@ def read_ceb(
     *,
     source: str,
     expected_type: str,
-    builder: DeclarationBuilder | ReceiptBuilder | None = None,
+    builder: _Builder | None = None,
     pass_over: Callable[[int], bool] | None = None,
 ) -> Iterator[ParsedRecord]:
     """Stream the records of a CEB message of type ``expected_type`` (e.g. ``CEB621``).
@@ -177,7 +184,7 @@ def read_ceb(
     _check_root(root_tag, message_type, source)
     skip = 0
     plan = plan_for(head, message_type) if _seekable(stream) else None
-    if plan is not None:
+    if plan is not None and not isinstance(builder, NoticeBuilder):
         origin = stream.tell() - len(head)
         fast = FastReader(plan, builder, pass_over)
         finished = yield from fast.records(head, stream)

@@ -52,19 +52,25 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def format_time(value: datetime) -> str:
-    """``yyyyMMddHHmmssSSS`` in China time (UTC+8); a naive time is taken as China time."""
+#: Digits of each time element as the specification writes it (China time): dates
+#: ``yyyyMMdd``, application times ``yyyyMMddHHmmss``, receipt times ``yyyyMMddHHmmssSSS``.
+TIME_DIGITS = {"declTime": 8, "ieDate": 8, "appTime": 14, "logisticsTime": 14, "returnTime": 17}
+
+
+def format_time(value: datetime, digits: int = 17) -> str:
+    """A CEB time of ``digits`` (8, 14 or 17) in China time; a naive time is China time."""
     local = value.astimezone(CHINA_TZ) if value.tzinfo is not None else value
-    return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
+    full = local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
+    return full[:digits]
 
 
-def _text(value: object) -> str:
+def _text(value: object, name: str = "") -> str:
     if isinstance(value, str):
         return _escape(value)
     if isinstance(value, Decimal):
         return format_decimal(value)
     if isinstance(value, datetime):
-        return format_time(value)
+        return format_time(value, TIME_DIGITS.get(name, 17))
     return str(value)
 
 
@@ -108,7 +114,7 @@ class _DeclarationWriter:
                     continue
                 value = getattr(record, attr)
                 if value is not None and value != "":
-                    out.append(_element(name, _text(value)))
+                    out.append(_element(name, _text(value, name)))
             for name, text in extra.items():
                 if name not in self._known:
                     if _NAME.fullmatch(name) is None:
@@ -131,7 +137,7 @@ class _DeclarationWriter:
                 value = getattr(line, attr)
                 if value is not None and value != "":
                     try:
-                        out.append(_element(name, _text(value)))
+                        out.append(_element(name, _text(value, name)))
                     except FormatError as err:
                         raise FormatError(f"{tag}[gnum {line.gnum}].{name}: {err}") from err
         out.append(f"</ceb:{tag}>")
@@ -159,7 +165,7 @@ class _ReceiptWriter:
             elif attr is not None:
                 value = getattr(record, attr)
                 if value is not None and value != "":
-                    out.append(_element(name, _text(value)))
+                    out.append(_element(name, _text(value, name)))
         out.append(f"</ceb:{spec.record}>\n")
 
 

@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from inspection.model import FormatError
 
 #: Format families a reader exists for.
-FORMATS = ("ceb", "postal-json", "postal-csv", "generic-csv")
+FORMATS = ("ceb", "dxp", "postal-json", "postal-csv", "generic-csv")
 
 _CEB_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(CEB\d{3})Message[\s>/]")
 _XML_ROOT = re.compile(rb"<(?![?!])([A-Za-z_][\w.:-]*)")
 _CEB_NS = b"http://www.chinaport.gov.cn/ceb"
+_DXP_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?DxpMsg[\s>/]")
+#: Namespace of the ``DxpMsg`` transfer envelope.
+DXP_NS = b"http://www.chinaport.gov.cn/dxp"
 HEAD_BYTES = 8192
 _EOL = re.compile(rb"\r\n|\r|\n")
 
@@ -45,6 +48,8 @@ def _sniff(head: bytes, source: str) -> DetectedFormat:
     if not body:
         raise FormatError(f"{source}: file is empty")
     if body.startswith(b"<"):
+        if _DXP_ROOT.search(body) and DXP_NS in body:
+            return DetectedFormat("dxp")
         m = _CEB_ROOT.search(body)
         if m and _CEB_NS in body:
             return DetectedFormat("ceb", m.group(1).decode("ascii"))

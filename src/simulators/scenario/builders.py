@@ -102,7 +102,8 @@ def _prohibited(case: Case) -> Builder:
 def _value_limit(ctx: Context) -> Iterator[Built]:
     if ctx.rng.random() < 0.7:
         share = Decimal(str(round(ctx.rng.uniform(1.1, 1.6), 3)))
-        f, variant = cbec(ctx, status=ctx.release_status, target_cny=ctx.per_tx_cny * share), "cbec"
+        f = cbec(ctx, status=ctx.release_status, target_cny=ctx.per_tx_cny * share, divisible=True)
+        variant = "cbec"
     else:
         f, variant = postal(ctx, status=ctx.postal_release_status, over_limit=True), "postal"
     yield parcel(ctx, Case.VALUE_LIMIT, variant, f, [f.code], base=(Reason.VALUE_LIMIT,))
@@ -248,6 +249,51 @@ def _export_released(ctx: Context) -> Iterator[Built]:
     yield parcel(ctx, Case.EXPORT_RELEASED, "9610", f, [f.code])
 
 
+def _declaration_conflict(ctx: Context) -> Iterator[Built]:
+    """A second live list on the same waybill (another copNo, same logisticsNo): held,
+    whichever of the two is filed first."""
+    f = cbec(ctx, status=ctx.release_status)
+    first = next(d for d in f.declarations if d.kind is DocKind.INVENTORY)
+    agent, cop = first.business_key.split(":", 1)
+    second = replace(
+        first, business_key=f"{agent}:{cop}B", cop_no=f"{cop}B", invt_no=f"{first.invt_no}B"
+    )
+    receipts = [replace(r, business_key=second.business_key) for r in f.receipts]
+    if ctx.rng.random() < 0.5:
+        f.declarations = [second, *f.declarations]
+        f.receipts = [*receipts, *f.receipts]
+        variant = "second filed first"
+    else:
+        f.declarations = [*f.declarations, second]
+        f.receipts = [*f.receipts, *receipts]
+        variant = "second filed last"
+    yield parcel(
+        ctx, Case.DECLARATION_CONFLICT, variant, f, [f.code], base=(Reason.DECLARATION_CONFLICT,)
+    )
+
+
+def _tax_mismatch(ctx: Context) -> Iterator[Built]:
+    """The order's taxTotal is off the rules' tax (and paid as filed): inspected."""
+    off = ctx.tax_tolerance + Decimal(str(round(ctx.rng.uniform(1, 30), 2)))
+    off = off if ctx.rng.random() < 0.5 else -off
+    f = cbec(ctx, status=ctx.release_status, tax_off=off)
+    yield parcel(ctx, Case.TAX_MISMATCH, "over" if off > 0 else "under", f, [f.code],
+                 base=(Reason.TAX_MISMATCH,))  # fmt: skip
+
+
+def _single_item(ctx: Context) -> Iterator[Built]:
+    """One indivisible item above the per-transaction limit that customs released: released."""
+    share = Decimal(str(round(ctx.rng.uniform(1.05, 1.3), 3)))
+    f = cbec(ctx, status=ctx.release_status, target_cny=ctx.per_tx_cny * share, divisible=False)
+    yield parcel(ctx, Case.SINGLE_ITEM, "released", f, [f.code])
+
+
+def _postal_hk_limit(ctx: Context) -> Iterator[Built]:
+    """A postal item from Hong Kong between the HK/MO/TW limit and the general one."""
+    f = postal(ctx, status=ctx.postal_release_status, country="HK", over_limit=True)
+    yield parcel(ctx, Case.POSTAL_HK_LIMIT, "HK", f, [f.code], base=(Reason.VALUE_LIMIT,))
+
+
 #: The builder of every case.
 BUILDERS: dict[Case, Builder] = {
     Case.RELEASED: _released,
@@ -278,4 +324,8 @@ BUILDERS: dict[Case, Builder] = {
     Case.POSTAL_RELEASED: _postal_released,
     Case.POSTAL_HELD: _postal_held,
     Case.EXPORT_RELEASED: _export_released,
+    Case.DECLARATION_CONFLICT: _declaration_conflict,
+    Case.TAX_MISMATCH: _tax_mismatch,
+    Case.SINGLE_ITEM: _single_item,
+    Case.POSTAL_HK_LIMIT: _postal_hk_limit,
 }

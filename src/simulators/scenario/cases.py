@@ -45,6 +45,10 @@ DEFAULT_SHARES: dict[Case, float] = {
     Case.POSTAL_RELEASED: 0.04,
     Case.POSTAL_HELD: 0.01,
     Case.EXPORT_RELEASED: 0.03,
+    Case.DECLARATION_CONFLICT: 0.0075,
+    Case.TAX_MISMATCH: 0.0075,
+    Case.SINGLE_ITEM: 0.005,
+    Case.POSTAL_HK_LIMIT: 0.005,
 }
 
 #: Parcels per unit of a case that comes in groups (the rest are one parcel per unit).

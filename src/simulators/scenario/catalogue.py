@@ -82,6 +82,7 @@ SENDERS: dict[str, tuple[str, str, str]] = {
     "GB": ("Books & Co", "12 High St, London", "ROYALMAIL"),
     "FR": ("Léa Martin", "8 rue de Rivoli, Paris", "LAPOSTE"),
     "AU": ("Koala Gifts Pty Ltd", "20 George St, Sydney", "AUSPOST"),
+    "HK": ("Chan Tai Man", "18 Nathan Road, Kowloon", "HKPOST"),
 }
 
 

@@ -54,8 +54,16 @@ class Context:
         self.per_tx_cny = limits.per_transaction_cny
         self.annual_cny = limits.annual_per_buyer_cny
         self.postal_limit_cny = limits.postal_per_item_cny
+        self.postal_hk_mo_tw_cny = limits.postal_hk_mo_tw_cny
         self.amount_tolerance = rules.source.three_doc.amount_tolerance_cny
+        self.tax_tolerance = rules.source.tax.tolerance_cny
         self.annual_group_size = self._annual_group_size()
+
+    def postal_limit_for(self, country: str) -> Decimal:
+        """Personal-article limit of a postal item from ``country`` (lower from HK, MO, TW)."""
+        if country.upper() in ("HK", "MO", "TW"):
+            return self.postal_hk_mo_tw_cny
+        return self.postal_limit_cny
 
     # --- numbering -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from inspection.model import Declaration, DocKind, GoodsLine, Receipt
-from simulators.sample_declarations import parcel_set
+from simulators.sample_declarations import bonded_extra, cbec_tax, parcel_set
 from simulators.scenario.catalogue import (
     CBEC_GOODS,
     POSTAL_CURRENCIES,
@@ -24,7 +24,6 @@ from simulators.scenario.model import Route
 from simulators.xray.contents import ContentItem
 
 _CENT = Decimal("0.01")
-_TAX_RATE = Decimal("0.091")
 _CARTON_KG = Decimal("0.15")
 
 
@@ -41,6 +40,8 @@ class Filed:
     selected: bool  # random selection picks this parcel
     declarations: list[Declaration] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
+    single_item: bool = False  # one goods line of quantity one (an indivisible item)
+    country: str = ""  # postal items: the sending country (HK, MO, TW have a lower limit)
 
 
 def _round(x: Decimal, unit: Decimal = _CENT) -> Decimal:
@@ -50,16 +51,16 @@ def _round(x: Decimal, unit: Decimal = _CENT) -> Decimal:
 def _priced(
     ctx: Context, picks: Sequence[tuple[Good, int]], extra_cny: Decimal, target_cny: Decimal | None
 ) -> list[Decimal]:
-    """Unit prices (CNY, 2 decimals); scaled so the paid total lands near ``target_cny``."""
+    """Unit prices (CNY, 2 decimals); scaled so the dutiable value (goods + freight) lands
+    near ``target_cny``."""
     prices = [Decimal(str(round(ctx.rng.uniform(*g.price), 2))) for g, _ in picks]
     goods = sum((p * q for p, (_, q) in zip(prices, picks, strict=True)), Decimal(0))
     if target_cny is None:
         cap = ctx.per_tx_cny * Decimal("0.9")
-        paid = goods * (1 + _TAX_RATE) + extra_cny
-        if paid <= cap:
+        if goods + extra_cny <= cap:
             return prices
         target_cny = cap * Decimal(str(round(ctx.rng.uniform(0.4, 0.95), 3)))
-    factor = max(target_cny - extra_cny, Decimal(1)) / (goods * (1 + _TAX_RATE))
+    factor = max(target_cny - extra_cny, Decimal(1)) / goods
     return [max(_CENT, _round(p * factor)) for p in prices]
 
 
@@ -72,11 +73,16 @@ def cbec(
     buyer: tuple[str, str] | None = None,
     target_cny: Decimal | None = None,
     extra_good: Good | None = None,
+    divisible: bool | None = None,
+    tax_off: Decimal = Decimal(0),
 ) -> Filed:
     """File a consistent CBEC import set (order, payment, waybill, inventory) and its receipts.
 
-    ``status`` None files no receipt; ``target_cny`` aims the paid total (else it stays
-    under the per-transaction limit); ``extra_good`` adds a line of that article.
+    ``status`` None files no receipt; ``target_cny`` aims the dutiable value (else it stays
+    under the per-transaction limit); ``extra_good`` adds a line of that article;
+    ``divisible`` False files one single item, True at least two pieces (None: as drawn);
+    ``tax_off`` is
+    added to the tax the rules give (a filer's wrong taxTotal, paid as filed).
     """
     rng, n = ctx.rng, ctx.next_doc()
     ps = parcel_set(n, rng, ctx.release_status)
@@ -85,9 +91,14 @@ def cbec(
     picks = [(rng.choice(goods), rng.randint(1, 3)) for _ in range(rng.choice((1, 1, 1, 2)))]
     if extra_good is not None:
         picks.append((extra_good, 1))
+    if divisible is False:
+        picks = picks[:1]
+        picks[0] = (picks[0][0], 1)
+    elif divisible and sum(q for _, q in picks) < 2:
+        picks[0] = (picks[0][0], 2)
     freight = ps.order.freight or Decimal(0)
     discount = Decimal(rng.choice((0, 0, 0, 5, 10)))
-    prices = _priced(ctx, picks, (freight - discount) * ctx.cny_rate, target_cny)
+    prices = _priced(ctx, picks, freight * ctx.cny_rate, target_cny)
     prices = [p / ctx.cny_rate for p in prices] if ctx.cny_rate != 1 else prices
     lines = tuple(
         GoodsLine(
@@ -105,7 +116,7 @@ def cbec(
         for i, ((g, q), p) in enumerate(zip(picks, prices, strict=True), 1)
     )
     goods_value = sum((line.total_price or Decimal(0) for line in lines), Decimal(0))
-    tax = _round(goods_value * _TAX_RATE, Decimal("0.00001"))
+    tax = max(Decimal(0), cbec_tax(lines, freight, ctx.rules.source.tax) + tax_off)
     discount = min(discount, goods_value + freight + tax)
     paid = goods_value + freight + tax - discount
     weight = _CARTON_KG + sum((g.unit_kg * q for g, q in picks), Decimal(0))
@@ -139,12 +150,16 @@ def cbec(
         consignee=buyer_name,
         extra={"goodsInfo": "、".join(g.name for g, _ in picks)},
     )
+    mode = "1210" if route is Route.IMPORT_1210 else "9610"
     inventory = replace(
         ps.inventory,
         ebc_code=ebc,
         logistics_no=code,
         lines=lines,
-        trade_mode="1210" if route is Route.IMPORT_1210 else "9610",
+        freight=freight,
+        country="142" if mode == "1210" else "502",
+        extra=bonded_extra(mode, n),
+        trade_mode=mode,
         gross_weight_kg=weight,
         net_weight_kg=weight - _CARTON_KG,
         buyer_id_number=buyer_id,
@@ -156,10 +171,11 @@ def cbec(
         weight,
         _chapters(lines),
         content_items(picks),
-        ctx.cny(paid, "142"),
+        ctx.cny(goods_value + freight, "142"),
         selected,
         [order, payment, waybill, inventory],
     )
+    filed.single_item = len(lines) == 1 and lines[0].qty == 1
     if status is not None:
         filed.receipts = _receipts(ctx, replace(ps.receipt, return_status=status), status)
     return filed
@@ -229,10 +245,13 @@ def export(ctx: Context, *, status: int | None) -> Filed:
     return filed
 
 
-def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Filed:
+def postal(
+    ctx: Context, *, status: int | None, over_limit: bool = False, country: str | None = None
+) -> Filed:
     """File one postal item (CN22/CN23 data, S10 id) and its postal receipt.
 
-    ``over_limit`` puts its value above the rules' postal limit (and never files documents).
+    ``over_limit`` puts its value above the rules' postal limit for its country (and never
+    files documents); ``country`` picks the sender's country (else drawn).
     """
     rng, n = ctx.rng, ctx.next_doc()
     ps = parcel_set(n, rng, ctx.postal_release_status)
@@ -241,10 +260,15 @@ def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Fil
         category = "gift"
     goods = clean_goods(ctx, (POSTAL_DOCUMENTS,) if category == "documents" else POSTAL_GOODS)
     picks = [(rng.choice(goods), rng.randint(1, 3)) for _ in range(rng.randint(1, 3))]
+    if over_limit and sum(q for _, q in picks) < 2:
+        picks[0] = (picks[0][0], 2)  # not a single indivisible item
     currencies = [c for c in POSTAL_CURRENCIES if ctx.rules.to_cny(Decimal(1), c)]
     currency = rng.choice(currencies) if currencies else "CNY"
     share = rng.uniform(1.2, 3.0) if over_limit else rng.uniform(0.1, 0.8)
-    total_cny = _round(ctx.postal_limit_cny * Decimal(str(round(share, 3))))
+    limit = ctx.postal_limit_for(country) if country else ctx.postal_limit_cny
+    if over_limit and country:  # above its own limit, below the general one where it is lower
+        share = rng.uniform(1.02, float(max(ctx.postal_limit_cny / limit, Decimal("1.05"))))
+    total_cny = _round(limit * Decimal(str(round(share, 3))))
     total = max(_CENT, _round(total_cny / ctx.cny(Decimal(1), currency)))
     weights = [rng.uniform(1, 3) * q for _, q in picks]
     values = [_round(total * Decimal(str(w / sum(weights)))) for w in weights]
@@ -265,7 +289,7 @@ def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Fil
         for i, ((g, q), v) in enumerate(zip(picks, values, strict=True), 1)
     )
     gross = Decimal("0.08") + sum((g.unit_kg * q for g, q in picks), Decimal(0))
-    country = rng.choice(sorted(SENDERS))
+    country = country or rng.choice(sorted(SENDERS))
     sender, address, operator = SENDERS[country]
     item_id, selected = ctx.s10(country, want=False)
     decl = Declaration(
@@ -302,6 +326,8 @@ def postal(ctx: Context, *, status: int | None, over_limit: bool = False) -> Fil
         selected,
         [decl],
     )
+    filed.single_item = len(lines) == 1 and lines[0].qty == 1
+    filed.country = decl.country
     if status is not None:
         when = ps.receipt.return_time
         filed.receipts = [

@@ -52,6 +52,10 @@ class Case(StrEnum):
     POSTAL_RELEASED = "postal_released"
     POSTAL_HELD = "postal_held"
     EXPORT_RELEASED = "export_released"
+    DECLARATION_CONFLICT = "declaration_conflict"
+    TAX_MISMATCH = "tax_mismatch"
+    SINGLE_ITEM = "single_item"
+    POSTAL_HK_LIMIT = "postal_hk_limit"
 
 
 class Route(StrEnum):

@@ -39,6 +39,7 @@ _HOLD = frozenset(
         Reason.CUSTOMS_PENDING,
         Reason.NOT_DECLARED,
         Reason.DUPLICATE_PARCEL,
+        Reason.DECLARATION_CONFLICT,
     }
 )
 
@@ -65,13 +66,17 @@ def _extras(ctx: Context, filed: Filed, annual_total: Decimal | None) -> set[Rea
     if filed.selected:
         found.add(Reason.RANDOM_SELECTION)
     if filed.route is Route.POSTAL:
-        if filed.value_cny is not None and filed.value_cny > ctx.postal_limit_cny:
+        limit = ctx.postal_limit_for(filed.country)
+        over = filed.value_cny is not None and filed.value_cny > limit
+        if over and not filed.single_item:
             found.add(Reason.VALUE_LIMIT)
     elif filed.route in (Route.IMPORT_9610, Route.IMPORT_1210) and filed.value_cny is not None:
-        if filed.value_cny > ctx.per_tx_cny:
+        last = filed.receipts[-1].return_status if filed.receipts else None
+        # a single indivisible item customs released passes the per-transaction limit
+        excepted = filed.single_item and last == ctx.release_status
+        if filed.value_cny > ctx.per_tx_cny and not excepted:
             found.add(Reason.VALUE_LIMIT)
         if annual_total is None:
-            last = filed.receipts[-1].return_status if filed.receipts else None
             annual_total = Decimal(0) if last in EXCLUDED_FROM_LEDGER else filed.value_cny
         if annual_total > ctx.annual_cny:
             found.add(Reason.ANNUAL_LIMIT)

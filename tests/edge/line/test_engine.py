@@ -250,7 +250,8 @@ def test_a_fact_the_contract_refuses_still_reaches_the_decision(
     e.handle(WeightMeasured("cw", 31, -0.02, True, T0))
     e.handle(XrayScreened(31, XrayState.CLEARED))
     e.handle(DestinationRequested("plc", 31, 4000, T0))
-    assert h.replies == [SendToChute(31, 5, REASON_INDEX[Reason.WEIGHT_DEVIATION])]
+    # a negative weight is no measurement: the parcel goes to the reject chute, NO_WEIGHT
+    assert h.replies == [SendToChute(31, 9, REASON_INDEX[Reason.NO_WEIGHT])]
     assert EventKind.WEIGHED not in {ev.kind for ev in h.events}
     assert "weight_kg" in caplog.text
 

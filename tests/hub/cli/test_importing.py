@@ -210,3 +210,32 @@ def test_a_terminal_gets_a_progress_bar_on_stderr(tmp_path: Path, db_url: str) -
     assert f"{size_kb}/{size_kb} kB" in result.stderr
     assert "inv.xml" in result.stderr
     assert "Import report" in result.stdout
+
+
+def test_a_directory_of_every_message_type_exits_0(db_url: str) -> None:
+    """Files written from the specification: orders in a DxpMsg envelope, logistics status,
+    cancellation and return with their receipts are read, none is a failure."""
+    spec = Path(__file__).parents[2] / "inspection" / "data" / "ceb" / "spec"
+    names = ["dxp_ceb311_spec.xml", "ceb311_spec.xml", "ceb513_spec.xml", "ceb623_spec.xml",
+             "ceb624_spec.xml", "ceb625_spec.xml", "ceb626_spec.xml"]  # fmt: skip
+    result = _run(*(str(spec / n) for n in names), "--db", db_url, "--json")
+    assert result.exit_code == 0, result.output
+    files = {Path(f["file"]).name: f for f in _doc(result)["files"]}
+    assert all(f["error"] is None and f["rejected"] == 0 for f in files.values())
+    assert files["dxp_ceb311_spec.xml"]["new"] == 2
+    assert files["ceb311_spec.xml"]["unchanged"] == 2
+    assert files["ceb513_spec.xml"]["notices"] == 2
+    assert [files[n]["notices"] for n in names[3:]] == [1, 1, 1, 1]
+    assert _stored(db_url) == 2  # the two orders, once
+
+
+def test_a_negative_receipt_leaves_the_status_alone(tmp_path: Path, db_url: str) -> None:
+    """Customs' error about a message (returnStatus < 0) is kept in history, not as status."""
+    inv = _write(tmp_path / "inv.xml", "CEB621", [inventory(1)])
+    released = _write(tmp_path / "r1.xml", "CEB622", [receipt(1, 800, T0 + timedelta(hours=1))])
+    error = _write(tmp_path / "r2.xml", "CEB622", [receipt(1, -304001, T0 + timedelta(hours=2))])
+    result = _run(str(inv), str(released), str(error), "--db", db_url, "--json")
+    assert result.exit_code == 0, result.output
+    engine = make_engine(db_url)
+    assert latest_statuses(engine) == {(DocKind.INVENTORY, "AG001:COP00000001"): 800}
+    engine.dispose()

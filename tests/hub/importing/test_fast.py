@@ -40,7 +40,9 @@ def _value(kind: FieldType) -> st.SearchStrategy[str]:
 PLAIN_AMOUNTS = st.sampled_from(
     ["0", "12", "12.5", "0012.50", "1234567890.12345", " 3.1 ", "15.43440", "0.50000"]
 )
-PLAIN_TIMES = st.sampled_from(["20261101080001", "20261101080001123", "20260101000000"])
+PLAIN_TIMES = st.sampled_from(
+    ["20261101", "20261101080001", "20261101080001123", "20260101000000"]
+)
 PLAIN_TEXTS = st.sampled_from(["", "3301960001", "张三", "  padded  ", "浙江省杭州市"])
 SPECIAL = {
     "tradeMode": st.sampled_from(["9610", "1210", "9710", "9810"]),
@@ -71,6 +73,9 @@ def _record(
             head[tag] = draw(_plain_value(tag, kind) if plain else _value(kind))
     if draw(st.booleans()):
         head[draw(st.sampled_from(["guid", "appType", "note", "customsCode"]))] = draw(TEXTS)
+    direction = {"CEB621": ("I", "9610"), "CEB603": ("E", "9710")}.get(spec.message_type)
+    if plain and direction is not None and draw(st.integers(0, 9)) < 8:
+        head["ieFlag"], head["tradeMode"] = direction  # mostly as the message requires
     lines = []
     count = draw(st.integers(spec.min_lines if plain else 0, 3))
     for number in range(1, count + 1):

@@ -126,6 +126,24 @@ def test_every_parcel_gets_its_expected_decision(scenario: Path) -> None:
     assert {j.decision.outcome for j in judged} == set(Outcome)
 
 
+def test_the_customs_review_cases_are_in_the_mix(scenario: Path) -> None:
+    """Conflicts, tax mismatches, single items and Hong Kong postal limits are generated and
+    decided as the rules say (expected outcomes computed by the generator, not decide())."""
+    judged = _judge(scenario, DEFAULT_RULES)
+    want = {
+        Case.DECLARATION_CONFLICT: (Outcome.HOLD, Reason.DECLARATION_CONFLICT),
+        Case.TAX_MISMATCH: (Outcome.INSPECT, Reason.TAX_MISMATCH),
+        Case.POSTAL_HK_LIMIT: (Outcome.INSPECT, Reason.VALUE_LIMIT),
+    }
+    for case, (outcome, reason) in want.items():
+        mine = [j for j in judged if j.expected.case is case]
+        assert mine, case
+        assert all(j.expected.outcome is outcome and reason in j.expected.reasons for j in mine)
+        assert all(reason in j.decision.reasons for j in mine)
+    singles = [j for j in judged if j.expected.case is Case.SINGLE_ITEM]
+    assert singles and all(Reason.VALUE_LIMIT not in j.decision.reasons for j in singles)
+
+
 def test_files_parse_back_with_zero_rejections(scenario: Path) -> None:
     """Every file is detected as its format and read with no rejected record."""
     summary = json.loads((scenario / "scenario.json").read_text(encoding="utf-8"))
