@@ -22,7 +22,26 @@ from inspection.xray.signatures import (
     _score,
     attenuations,
     material_maps,
+    width_spread,
 )
+
+
+def _thick_bar(
+    steel: F32, own: np.ndarray, cfg: SignatureConfig
+) -> tuple[float, float] | None:
+    """(area cm², length mm) of the largest long bar of gun-thick metal in a region, or None."""
+    px_mm = 2 * cfg.pixel_mm
+    thick = (own & (steel >= cfg.gun_steel_mm)).astype(np.uint8)
+    thick = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    thick = cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    best: tuple[float, float] | None = None
+    for _, part, area in _components(thick, 4):
+        length, width, _ = _rect_mm(part, px_mm)
+        cm2 = area * (px_mm / 10.0) ** 2
+        wide = width >= cfg.gun_width_mm
+        if length >= cfg.gun_length_mm and wide and (best is None or cm2 > best[0]):
+            best = (cm2, length)
+    return best
 
 
 def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
@@ -37,35 +56,44 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
         x, y, w, h = box
         steel = maps.steel_mm[y : y + h, x : x + w][own]
         thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
+        gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
         median = float(np.median(steel))
         length, width, fill = _rect_mm(own, px_mm)
         cm2 = area * px_cm2
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
-        if length >= cfg.gun_length_mm and thick_cm2 >= 0.5 * cfg.gun_thick_cm2:
-            s = _score(thick_cm2, cfg.gun_thick_cm2)
-            out.append(Signature(SigKind.GUN, s, full, thick_cm2, f"gun-like thick metal, {size}"))
-            if s >= 0.5:
-                continue
+        if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
+            bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
+            if bar is not None:
+                bar_cm2, bar_mm = bar
+                s = _score(bar_cm2, cfg.gun_thick_cm2)
+                out.append(Signature(SigKind.GUN, s, full, bar_cm2,
+                                     f"gun-like thick bar {bar_mm:.0f} mm long, {size}", cm2))  # fmt: skip
+                if s >= 0.5:
+                    continue
         if thick_cm2 >= 0.5 * cfg.thick_cm2:
             out.append(Signature(SigKind.THICK_METAL, _score(thick_cm2, cfg.thick_cm2), full,
-                                 thick_cm2, f"{thick_cm2:.1f} cm² of thick metal, {size}"))  # fmt: skip
+                                 thick_cm2, f"{thick_cm2:.1f} cm² of thick metal, {size}", thick_cm2))  # fmt: skip
         lo, hi = cfg.cell_long_mm
-        if fill >= cfg.cell_fill and width >= cfg.cell_short_mm and lo <= length <= hi:
+        cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
+        if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
             out.append(Signature(SigKind.BATTERY, _score(fill, cfg.cell_fill), full, fill,
-                                 f"compact cell-like metal block, {size}"))  # fmt: skip
+                                 f"compact cell-like metal block, {size}", cm2))  # fmt: skip
             continue
-        if length >= 0.5 * cfg.blade_length_mm and width <= cfg.blade_width_mm:
+        blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
+        if length >= 0.5 * cfg.blade_length_mm and blade_like:
             elong = length / max(width, 1e-3)
             if elong >= cfg.blade_elongation:
-                strip = (width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm
-                         and fill >= cfg.strip_fill)  # fmt: skip
+                even = width_spread(own) <= cfg.strip_width_cv
+                foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
+                strip = foil or (width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm
+                                 and even)  # fmt: skip
                 kind = SigKind.STRIP if strip else SigKind.BLADE
                 out.append(Signature(kind, _score(length, cfg.blade_length_mm), full, length,
-                                     f"elongated metal, {size}"))  # fmt: skip
+                                     f"elongated metal, {size}", cm2))  # fmt: skip
                 continue
         out.append(Signature(SigKind.METAL, _score(cm2, cfg.metal_cm2), full, cm2,
-                             f"{cm2:.1f} cm² of metal, {size}"))  # fmt: skip
+                             f"{cm2:.1f} cm² of metal, {size}", cm2))  # fmt: skip
     return out
 
 
@@ -88,6 +116,19 @@ def _lines(a_high: F32, cfg: SignatureConfig) -> list[Signature]:
     return out
 
 
+def _liquids(mask: np.ndarray, excess: F32, cfg: SignatureConfig, px_cm2: float) -> list[Signature]:
+    """LIQUID: compact organic objects standing out of their surroundings, scored by thickness."""
+    out: list[Signature] = []
+    min_px = max(1, math.ceil(cfg.liquid_cm2 / px_cm2))
+    for box, own, area in _components(mask.astype(np.uint8), min_px):
+        x, y, w, h = box
+        mm = float(np.percentile(excess[y : y + h, x : x + w][own], 90))
+        out.append(Signature(SigKind.LIQUID, _score(mm, cfg.liquid_mm), _full(box, 2), mm,
+                             f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
+                             "(PMMA-equivalent) out of its surroundings", area * px_cm2))  # fmt: skip
+    return out
+
+
 def find_signatures(
     low: U16, high: U16, cal: Calibration, cfg: SignatureConfig
 ) -> tuple[list[Signature], Maps]:
@@ -104,13 +145,15 @@ def find_signatures(
                    "off the organic-to-steel curves (lead, tungsten or other heavy element)")  # fmt: skip
     sigs += _lines(a_high, cfg)
     sigs += _metal(maps, cfg)
+    k = round(cfg.liquid_span_mm / (2 * cfg.pixel_mm)) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    excess = cv2.morphologyEx(maps.organic_mm, cv2.MORPH_TOPHAT, kernel)
     organic = (
-        (maps.organic_mm >= cfg.liquid_mm)
+        (excess >= 0.5 * cfg.liquid_mm)
         & (np.abs(maps.z) <= 0.5)
         & (maps.steel_mm < cfg.metal_steel_mm)
     )
     organic = cv2.medianBlur(organic.astype(np.uint8), 3) > 0
-    sigs += _areas(organic, SigKind.LIQUID, cfg.liquid_cm2, px_cm2,
-                   f"organic matter over {cfg.liquid_mm:.0f} mm (PMMA-equivalent) thick")  # fmt: skip
+    sigs += _liquids(organic, excess, cfg, px_cm2)
     sigs.sort(key=lambda s: -s.score)
     return sigs, maps

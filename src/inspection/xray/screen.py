@@ -6,7 +6,9 @@ Rules, none of which configuration or a declaration can switch off:
   parcel waits for an inspector, reason XRAY_PENDING);
 * IMPENETRABLE, HIGH_Z, EDGE_BLADE, BLADE, GUN are never explained by any declaration;
 * BATTERY is explained only by goods that hold cells (phones, computers, batteries) —
-  never by toys; THICK_METAL, METAL, STRIP and LIQUID by the goods that contain them;
+  never by toys; THICK_METAL, METAL, STRIP and LIQUID by the goods that contain them,
+  each goods line only as many regions of a kind, and as large, as such an item shows
+  (``explain.BUDGETS``);
 * a declaration can only add suspicion (weapons, knives or explosives declared);
 * an image is CLEARED only when a declaration was given and every signature at or above
   the policy threshold is explained; otherwise SUSPECT when a signature is left
@@ -21,23 +23,15 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from inspection.decision import XrayState
-from inspection.model import Declaration, GoodsLine
+from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
+from inspection.xray.explain import Finding, explain
 from inspection.xray.findings import find_signatures
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.signatures import SigKind, Signature, SignatureConfig
 
 logger = logging.getLogger(__name__)
 
-#: What each goods family explains (HS chapters or 4-digit headings; name keywords).
-_CELL_HEADINGS = ("8471", "8507", "8517", "8518", "8519", "8525", "8526", "8527", "8528",
-                  "8543", "9006", "9101", "9102", "8506")  # fmt: skip
-_CELL_WORDS = ("phone", "手机", "laptop", "电脑", "notebook", "tablet", "平板", "power bank",
-               "充电宝", "battery", "电池", "camera", "相机", "watch", "手表")  # fmt: skip
-_METAL_CHAPTERS = frozenset({*range(71, 84), 84, 85, 86, 87, 88, 89, 90, 91, 92, 94, 95, 96})
-_TIN_CHAPTERS = frozenset({16, 20, 21})
-_STRIP_CHAPTERS = frozenset({42, 61, 62, 63, 64, 65, 66})
-_LIQUID_CHAPTERS = frozenset({*range(1, 25), *range(28, 39)})
 _RESTRICTED = ("93", "8211", "8208", "3601", "3602", "3603", "3604")
 _RESTRICTED_WORDS = ("knife", "刀", "gun", "枪", "ammunition", "弹", "firework", "烟花")
 
@@ -56,18 +50,6 @@ class ScreenConfig(BaseModel):
         0.5, ge=0.25, le=1.0, description="Score from which an unexplained signature blocks."
     )
     image: ImageConfig = Field(ImageConfig(), description="PNG size limits.")
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A signature and whether (and by which goods line) the declaration explains it."""
-
-    signature: Signature
-    explained_by: str  # goods line name, "" when unexplained
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form."""
-        return {**self.signature.as_dict(), "explained_by": self.explained_by}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,29 +78,6 @@ class ScreenResult:
         }
 
 
-def _chapter(line: GoodsLine) -> int | None:
-    """HS chapter of a goods line, None without a usable code."""
-    digits = "".join(c for c in line.hs_code if c.isdigit())
-    return int(digits[:2]) if len(digits) >= 2 else None
-
-
-def _explains(line: GoodsLine, kind: SigKind) -> bool:
-    """True when goods like ``line`` normally show signature ``kind``."""
-    hs = "".join(c for c in line.hs_code if c.isdigit())
-    ch = _chapter(line)
-    name = line.name.lower()
-    cells = hs[:4] in _CELL_HEADINGS or any(w in name for w in _CELL_WORDS)
-    if kind is SigKind.BATTERY:
-        return cells and ch != 95
-    if kind in (SigKind.THICK_METAL, SigKind.METAL):
-        return cells or (ch is not None and (ch in _METAL_CHAPTERS or ch in _TIN_CHAPTERS))
-    if kind is SigKind.STRIP:
-        return ch is not None and (ch in _STRIP_CHAPTERS or ch in _METAL_CHAPTERS)
-    if kind is SigKind.LIQUID:
-        return ch is not None and ch in _LIQUID_CHAPTERS
-    return False
-
-
 def _restricted(declaration: Declaration) -> list[str]:
     """Goods lines that add suspicion by what they declare."""
     out = []
@@ -128,18 +87,6 @@ def _restricted(declaration: Declaration) -> list[str]:
         if any(hs.startswith(p) for p in _RESTRICTED) or any(w in name for w in _RESTRICTED_WORDS):
             out.append(f"declared goods need an inspector: {line.name or line.hs_code}")
     return out
-
-
-def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Finding, ...]:
-    """Pair every signature with the first goods line that explains it (never for NEVER kinds)."""
-    out = []
-    for s in sigs:
-        by = ""
-        if declaration is not None and s.kind not in NEVER_EXPLAINED:
-            by = next((ln.name or ln.hs_code for ln in declaration.lines if _explains(ln, s.kind)),
-                      "")  # fmt: skip
-        out.append(Finding(s, by))
-    return tuple(out)
 
 
 def screen(
@@ -181,4 +128,4 @@ def screen(
     return ScreenResult(state, findings, tuple(reasons), w, h)
 
 
-__all__ = ["ScreenConfig", "ScreenResult", "XrayImageError", "explain", "screen"]
+__all__ = ["Finding", "ScreenConfig", "ScreenResult", "XrayImageError", "explain", "screen"]

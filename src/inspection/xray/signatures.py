@@ -52,6 +52,7 @@ class Signature:
     box: Box
     value: float
     detail: str
+    area_cm2: float = 0.0  # area of the region itself
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -60,6 +61,7 @@ class Signature:
             "score": round(self.score, 3),
             "box": list(self.box),
             "value": round(self.value, 2),
+            "area_cm2": round(self.area_cm2, 1),
             "detail": self.detail,
         }
 
@@ -71,7 +73,7 @@ class SignatureConfig(BaseModel):
 
     pixel_mm: float = Field(0.6, gt=0.01, description="Pixel pitch at the belt, mm.")
     impenetrable_transmission: float = Field(
-        0.003, gt=0.0, lt=1.0, description="High-energy transmission below which X-rays stop."
+        0.001, gt=0.0, lt=1.0, description="High-energy transmission below which X-rays stop."
     )
     impenetrable_cm2: float = Field(0.3, gt=0.0, description="Smallest impenetrable area, cm².")
     high_z_margin: float = Field(
@@ -83,22 +85,37 @@ class SignatureConfig(BaseModel):
     metal_cm2: float = Field(1.5, gt=0.0, description="Smallest metal region, cm².")
     thick_steel_mm: float = Field(6.0, gt=0.0, description="Steel-equivalent of thick metal.")
     thick_cm2: float = Field(3.0, gt=0.0, description="Thick area making THICK_METAL, cm².")
-    gun_length_mm: float = Field(100.0, gt=0.0, description="Shortest gun-like region, mm.")
-    gun_thick_cm2: float = Field(8.0, gt=0.0, description="Thick area of a gun-like region.")
+    gun_steel_mm: float = Field(14.0, gt=0.0, description="Steel-equivalent of a gun's slide.")
+    gun_width_mm: float = Field(4.0, gt=0.0, description="Narrowest gun-thick bar, mm.")
+    gun_length_mm: float = Field(70.0, gt=0.0, description="Shortest gun-thick bar, mm.")
+    gun_thick_cm2: float = Field(5.0, gt=0.0, description="Area of a gun-thick bar, cm².")
     blade_elongation: float = Field(3.0, gt=1.0, description="Least length/width of a blade.")
     blade_length_mm: float = Field(50.0, gt=0.0, description="Shortest blade, mm.")
     blade_width_mm: float = Field(45.0, gt=0.0, description="Widest blade, mm.")
-    strip_width_mm: float = Field(13.0, gt=0.0, description="Widest explainable strip, mm.")
+    blade_steel_mm: float = Field(
+        6.0, gt=0.0, description="Thickest blade (steel-equivalent, 2.5 mm at 65° tilt), mm."
+    )
+    strip_width_mm: float = Field(30.0, gt=0.0, description="Widest explainable strip, mm.")
     strip_steel_mm: float = Field(3.0, gt=0.0, description="Thickest explainable strip, mm.")
-    strip_fill: float = Field(0.8, gt=0.0, le=1.0, description="Least fill of a strip.")
+    foil_width_mm: float = Field(8.0, gt=0.0, description="Widest thin strip (zip), mm.")
+    foil_steel_mm: float = Field(1.0, gt=0.0, description="Thickest thin strip, steel mm.")
+    strip_width_cv: float = Field(
+        0.15, gt=0.0, description="Largest spread (std/mean) of a strip's width along it."
+    )
     cell_fill: float = Field(0.7, gt=0.0, le=1.0, description="Least fill of a cell pack.")
+    cell_steel_mm: float = Field(0.8, gt=0.0, description="Least steel-equivalent of cells, mm.")
     cell_short_mm: float = Field(14.0, gt=0.0, description="Least short side of cells, mm.")
-    cell_long_mm: tuple[float, float] = Field((30.0, 200.0), description="Long side range, mm.")
+    cell_long_mm: tuple[float, float] = Field((52.0, 200.0), description="Long side range, mm.")
     ridge_mm: float = Field(4.0, gt=0.0, description="Widest line the line search sees, mm.")
     ridge_contrast: float = Field(0.6, gt=0.0, description="Least A_high step of a line.")
     ridge_length_mm: float = Field(40.0, gt=0.0, description="Shortest blade-like line, mm.")
     ridge_width_mm: float = Field(5.0, gt=0.0, description="Widest blade-like line, mm.")
-    liquid_mm: float = Field(45.0, gt=0.0, description="Organic thickness (PMMA mm) of liquid.")
+    liquid_mm: float = Field(
+        50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
+    )
+    liquid_span_mm: float = Field(
+        120.0, gt=0.0, description="Widest liquid container; broader organic layers are ignored."
+    )
     liquid_cm2: float = Field(15.0, gt=0.0, description="Smallest liquid-like area, cm².")
 
 
@@ -159,7 +176,7 @@ def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfi
         (r - r_o) / np.maximum(r_a - r_o, 1e-3),
         1.0 + (r - r_a) / np.maximum(r_f - r_a, 1e-3),
     ).astype(np.float32)
-    saturated = lo >= LOW_FLOOR
+    saturated = lo >= LOW_FLOOR - 1.5
     steel_a = np.clip((lo - r_o * hi) / np.maximum(r_f - r_o, 1e-3), 0.0, hi).astype(np.float32)
     steel_a = np.where(saturated, hi, steel_a).astype(np.float32)
     steel = np.maximum(_interp(steel_a, hf, mf), np.float32(0.0))
@@ -189,6 +206,28 @@ def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, fl
     return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
 
 
+def width_spread(own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
+    """Spread (std/mean) of a region's width along its main axis, ends (10 %) left out.
+
+    The width of each stretch is its pixel count over its length. An even strip or rod
+    keeps its width; a blade narrows to its point and steps to its tang, at any tilt.
+    """
+    ys, xs = np.nonzero(own)
+    if xs.size < 8:
+        return 1.0
+    pts = np.stack([xs - xs.mean(), ys - ys.mean()]).astype(np.float64)
+    _, vecs = np.linalg.eigh(np.cov(pts))
+    along = vecs[:, 1] @ pts
+    lo, hi = np.percentile(along, (10, 90))
+    keep = (along >= lo) & (along <= hi)
+    bins = ((along[keep] - lo) // bin_px).astype(np.int64)
+    full = int((hi - lo) // bin_px)
+    if full < 2:
+        return 1.0
+    width = np.bincount(bins, minlength=full + 1)[:full] / bin_px
+    return float(width.std() / max(width.mean(), 1e-6))
+
+
 def _full(box: Box, scale: int) -> Box:
     """A pooled-grid box in full-resolution pixels."""
     return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
@@ -203,5 +242,5 @@ def _areas(
     for box, _, area in _components(mask.astype(np.uint8), min_px):
         cm2 = area * px_cm2
         out.append(Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2,
-                             f"{cm2:.1f} cm² {what}"))  # fmt: skip
+                             f"{cm2:.1f} cm² {what}", cm2))  # fmt: skip
     return out

@@ -151,10 +151,9 @@ def tin(rng: R) -> Thing:
     length, r = rng.uniform(60, 120), rng.uniform(32, 50)
     parts: list[Part] = [
         Cyl("water", 0, length, 0, 0, r - 0.3),
-        Cyl("sugar", 0, length, 0, 0, r - 0.3),
         Cyl("steel", 0, length, 0, 0, r, r - 0.25),
-        Plate("steel", 0, 0.3, rect(-r, r), 0, 2 * r),
-        Plate("steel", length - 0.3, length, rect(-r, r), 0, 2 * r),
+        Cyl("steel", 0, 0.3, 0, 0, r),
+        Cyl("steel", length - 0.3, length, 0, 0, r),
     ]
     return Thing("tin", parts, 0.0, None, ("1604140000", "canned tuna 金枪鱼罐头"))
 
@@ -164,8 +163,8 @@ def coins(rng: R) -> Thing:
     parts: list[Part] = []
     for _ in range(int(rng.integers(3, 9))):
         mat = ("nickel", "brass", "steel", "copper")[int(rng.integers(0, 4))]
-        r, cx, cy = rng.uniform(8, 13.5), rng.uniform(0, 60), rng.uniform(0, 60)
-        n = int(rng.integers(1, 8))
+        r, cx, cy = rng.uniform(8, 13.5), rng.uniform(0, 100), rng.uniform(0, 100)
+        n = int(rng.integers(1, 6))
         parts.append(Plate(mat, cx - r, cx + r, disc(cx, cy, r), 0.0, n * rng.uniform(1.5, 2.2)))
     return Thing("coins", parts, 0.0, None, ("7118900000", "commemorative coins 纪念币"))
 
