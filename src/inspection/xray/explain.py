@@ -19,7 +19,7 @@ K = SigKind
 
 #: Family → {kind: (regions per item, largest region cm²)}.
 BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
-    "phone": {K.BATTERY: (1, 150.0), K.METAL: (2, 150.0), K.THICK_METAL: (1, 5.0)},
+    "phone": {K.BATTERY: (1, 150.0), K.METAL: (1, 120.0), K.THICK_METAL: (1, 5.0)},
     "computer": {K.BATTERY: (5, 200.0), K.METAL: (4, 900.0), K.THICK_METAL: (3, 30.0),
                  K.STRIP: (2, 40.0)},  # fmt: skip
     "power_bank": {K.BATTERY: (1, 250.0), K.METAL: (1, 250.0), K.THICK_METAL: (1, 20.0)},
@@ -28,7 +28,7 @@ BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
     "coins": {K.METAL: (6, 30.0), K.THICK_METAL: (6, 20.0)},
     "toy": {K.METAL: (1, 15.0), K.THICK_METAL: (1, 5.0), K.STRIP: (1, 20.0)},
     "tin": {K.METAL: (2, 150.0), K.THICK_METAL: (1, 10.0), K.LIQUID: (1, 150.0)},
-    "drink": {K.METAL: (2, 300.0), K.LIQUID: (2, 400.0)},
+    "drink": {K.METAL: (1, 300.0), K.LIQUID: (1, 250.0)},
     "food": {K.LIQUID: (1, 300.0)},
     "footwear": {K.STRIP: (2, 25.0), K.METAL: (2, 4.0)},
     "umbrella": {K.STRIP: (2, 60.0), K.METAL: (1, 30.0)},

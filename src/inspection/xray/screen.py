@@ -33,7 +33,7 @@ from inspection.xray.signatures import SigKind, Signature, SignatureConfig
 logger = logging.getLogger(__name__)
 
 _RESTRICTED = ("93", "8211", "8208", "3601", "3602", "3603", "3604")
-_RESTRICTED_WORDS = ("knife", "刀", "gun", "枪", "ammunition", "弹", "firework", "烟花")
+_RESTRICTED_WORDS = ("knife", "刀具", "gun", "手枪", "ammunition", "子弹", "弹药", "firework", "烟花")
 
 NEVER_EXPLAINED = frozenset(
     {SigKind.IMPENETRABLE, SigKind.HIGH_Z, SigKind.EDGE_BLADE, SigKind.BLADE, SigKind.GUN}

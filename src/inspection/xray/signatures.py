@@ -114,7 +114,7 @@ class SignatureConfig(BaseModel):
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
     )
     liquid_span_mm: float = Field(
-        120.0, gt=0.0, description="Widest liquid container; broader organic layers are ignored."
+        100.0, gt=0.0, description="Widest liquid container; broader organic layers are ignored."
     )
     liquid_cm2: float = Field(15.0, gt=0.0, description="Smallest liquid-like area, cm².")
 
@@ -137,7 +137,8 @@ def _interp(x: F32, xs: F32, ys: F32) -> F32:
 def _pool(a: F32) -> F32:
     """2 x 2 max pooling (edges cropped to whole blocks)."""
     h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
-    return np.asarray(a[:h, :w].reshape(h // 2, 2, w // 2, 2).max(axis=(1, 3)), np.float32)
+    top = np.maximum(a[0:h:2, 0:w:2], a[0:h:2, 1:w:2])
+    return np.asarray(np.maximum(top, np.maximum(a[1:h:2, 0:w:2], a[1:h:2, 1:w:2])), np.float32)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
