@@ -22,7 +22,7 @@ BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
     "phone": {K.BATTERY: (1, 150.0), K.METAL: (1, 120.0), K.THICK_METAL: (1, 5.0)},
     "computer": {K.BATTERY: (5, 200.0), K.METAL: (4, 900.0), K.THICK_METAL: (3, 30.0),
                  K.STRIP: (2, 40.0)},  # fmt: skip
-    "power_bank": {K.BATTERY: (1, 250.0), K.METAL: (1, 250.0), K.THICK_METAL: (1, 20.0)},
+    "power_bank": {K.BATTERY: (1, 250.0), K.METAL: (1, 250.0), K.THICK_METAL: (1, 60.0)},
     "machine": {K.METAL: (4, 400.0), K.THICK_METAL: (2, 20.0), K.STRIP: (2, 40.0)},
     "tool": {K.METAL: (2, 150.0), K.THICK_METAL: (2, 40.0), K.STRIP: (2, 40.0)},
     "coins": {K.METAL: (6, 30.0), K.THICK_METAL: (6, 20.0)},

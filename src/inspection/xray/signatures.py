@@ -108,7 +108,9 @@ class SignatureConfig(BaseModel):
     cell_long_mm: tuple[float, float] = Field((52.0, 200.0), description="Long side range, mm.")
     ridge_mm: float = Field(4.0, gt=0.0, description="Widest line the line search sees, mm.")
     ridge_contrast: float = Field(0.6, gt=0.0, description="Least A_high step of a line.")
-    ridge_length_mm: float = Field(40.0, gt=0.0, description="Shortest blade-like line, mm.")
+    ridge_length_mm: float = Field(
+        80.0, gt=0.0, description="Shortest blade-like line, mm (an 18650 can's side is 65 mm)."
+    )
     ridge_width_mm: float = Field(5.0, gt=0.0, description="Widest blade-like line, mm.")
     liquid_mm: float = Field(
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."

@@ -145,3 +145,34 @@ def render_wedge(profile: MachineProfile, wedge: str, seed: int = 0) -> DualEner
         t[y0 : y0 + block, w // 5 : 4 * w // 5] = mm / 10.0
     low, high = expose(profile, {material: t}, np.random.default_rng([seed, 3]))
     return DualEnergyImage(low=low, high=high)
+
+
+def render_scene(
+    profile: MachineProfile,
+    things: list[tuple[Thing, float, tuple[int, int]]],
+    seed: int = 0,
+    clothes_cm: float = 0.0,
+) -> Phantom:
+    """Render chosen objects at chosen in-plane angles and top-left pixels, on ``profile``.
+
+    A carton fills the middle of the belt; ``clothes_cm`` of cotton may be spread over it.
+    Used to build exact cases (an edge-on knife, cells in a toy) for tests and demos.
+    """
+    h, w = profile.height_px, profile.width_px
+    paths: dict[str, F32] = {"cardboard": np.zeros((h, w), np.float32)}
+    x0, y0 = w // 8, h // 8
+    board = paths["cardboard"]
+    board[y0 : h - y0, x0 : w - x0] += 1.0
+    if clothes_cm > 0:
+        paths["cotton"] = np.zeros((h, w), np.float32)
+        paths["cotton"][y0 + 10 : h - y0 - 10, x0 + 10 : w - x0 - 10] = clothes_cm
+    placed = []
+    for thing, angle, at in things:
+        box = _place(paths, project(thing.parts, thing.tilt_deg, profile.pixel_mm), angle, at)
+        if box is not None:
+            placed.append(Placed(thing.cls, thing.threat, box))
+    low, high = expose(profile, paths, np.random.default_rng([seed, 5]))
+    goods = tuple(t.goods for t, _, _ in things if t.goods is not None and t.threat is None)
+    threat = next((t.threat for t, _, _ in things if t.threat is not None), None)
+    return Phantom(DualEnergyImage(low=low, high=high), tuple(placed), goods, threat, seed,
+                   profile.name)  # fmt: skip
