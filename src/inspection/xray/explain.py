@@ -2,7 +2,8 @@
 
 A goods line is put in a family by its HS code (4-digit heading, else chapter) or, failing
 that, by name keywords. A family says how many regions of each kind one such item shows
-and how large each may be (cm²); the quantity multiplies the count (up to 5). Regions are
+and how large each may be (cm², and its longest and widest side in ``SIZES``: a region
+that merged an item with something else is too big for the item); the quantity multiplies the count (up to 5). Regions are
 matched largest first; a region no remaining budget covers stays unexplained. Kinds that
 no goods explain (impenetrable, high-Z, blades, guns) never appear in a budget, and no
 family can remove a rule: a declaration can only fail to explain.
@@ -16,6 +17,15 @@ from inspection.model import Declaration, GoodsLine
 from inspection.xray.signatures import SigKind, Signature
 
 K = SigKind
+
+#: Longest and widest region (mm) an item of a family can account for, whatever its kind.
+SIZES: dict[str, tuple[float, float]] = {
+    "phone": (180.0, 95.0), "computer": (420.0, 300.0), "power_bank": (200.0, 120.0),
+    "machine": (500.0, 400.0), "tool": (300.0, 70.0), "coins": (130.0, 130.0),
+    "toy": (250.0, 150.0), "tin": (170.0, 120.0), "drink": (320.0, 110.0),
+    "food": (300.0, 200.0), "footwear": (150.0, 20.0), "umbrella": (350.0, 40.0),
+    "textiles": (400.0, 10.0),
+}  # fmt: skip
 
 #: Family → {kind: (regions per item, largest region cm²)}.
 BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
@@ -84,7 +94,7 @@ class Finding:
 
 def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Finding, ...]:
     """Pair signatures with goods lines within each line's budget, largest regions first."""
-    budget: list[tuple[str, SigKind, int, float]] = []
+    budget: list[tuple[str, SigKind, int, float, str]] = []
     if declaration is not None:
         for line in declaration.lines:
             fam = family(line)
@@ -92,15 +102,17 @@ def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Fin
                 continue
             qty = int(min(max(line.qty or 1, 1), 5))
             for kind, (count, cm2) in BUDGETS[fam].items():
-                budget.append((line.name or line.hs_code, kind, count * qty, cm2))
+                budget.append((line.name or line.hs_code, kind, count * qty, cm2, fam))
     left = [list(b) for b in budget]
     by_sig: dict[int, str] = {}
     order = sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2)
     for i in order:
         s = sigs[i]
         for slot in left:
-            name, kind, count, cm2 = slot
-            if kind is s.kind and int(count) > 0 and s.area_cm2 <= float(cm2):
+            name, kind, count, cm2, fam = slot
+            long_mm, short_mm = SIZES[str(fam)]
+            fits = s.size_mm[0] <= long_mm and s.size_mm[1] <= short_mm
+            if kind is s.kind and int(count) > 0 and s.area_cm2 <= float(cm2) and fits:
                 slot[2] = int(count) - 1
                 by_sig[i] = str(name)
                 break

@@ -68,17 +68,17 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                 bar_cm2, bar_mm = bar
                 s = _score(bar_cm2, cfg.gun_thick_cm2)
                 out.append(Signature(SigKind.GUN, s, full, bar_cm2,
-                                     f"gun-like thick bar {bar_mm:.0f} mm long, {size}", cm2))  # fmt: skip
+                                     f"gun-like thick bar {bar_mm:.0f} mm long, {size}", cm2, (length, width)))  # fmt: skip
                 if s >= 0.5:
                     continue
         if thick_cm2 >= 0.5 * cfg.thick_cm2:
             out.append(Signature(SigKind.THICK_METAL, _score(thick_cm2, cfg.thick_cm2), full,
-                                 thick_cm2, f"{thick_cm2:.1f} cm² of thick metal, {size}", thick_cm2))  # fmt: skip
+                                 thick_cm2, f"{thick_cm2:.1f} cm² of thick metal, {size}", thick_cm2, (length, width)))  # fmt: skip
         lo, hi = cfg.cell_long_mm
         cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
         if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
             out.append(Signature(SigKind.BATTERY, _score(fill, cfg.cell_fill), full, fill,
-                                 f"compact cell-like metal block, {size}", cm2))  # fmt: skip
+                                 f"compact cell-like metal block, {size}", cm2, (length, width)))  # fmt: skip
             continue
         blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
         if length >= 0.5 * cfg.blade_length_mm and blade_like:
@@ -90,10 +90,10 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                                  and even)  # fmt: skip
                 kind = SigKind.STRIP if strip else SigKind.BLADE
                 out.append(Signature(kind, _score(length, cfg.blade_length_mm), full, length,
-                                     f"elongated metal, {size}", cm2))  # fmt: skip
+                                     f"elongated metal, {size}", cm2, (length, width)))  # fmt: skip
                 continue
         out.append(Signature(SigKind.METAL, _score(cm2, cfg.metal_cm2), full, cm2,
-                             f"{cm2:.1f} cm² of metal, {size}", cm2))  # fmt: skip
+                             f"{cm2:.1f} cm² of metal, {size}", cm2, (length, width)))  # fmt: skip
     return out
 
 
@@ -123,9 +123,11 @@ def _liquids(mask: np.ndarray, excess: F32, cfg: SignatureConfig, px_cm2: float)
     for box, own, area in _components(mask.astype(np.uint8), min_px):
         x, y, w, h = box
         mm = float(np.percentile(excess[y : y + h, x : x + w][own], 90))
+        length, width, _ = _rect_mm(own, 2 * cfg.pixel_mm)
         out.append(Signature(SigKind.LIQUID, _score(mm, cfg.liquid_mm), _full(box, 2), mm,
                              f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
-                             "(PMMA-equivalent) out of its surroundings", area * px_cm2))  # fmt: skip
+                             "(PMMA-equivalent) out of its surroundings", area * px_cm2,
+                             (length, width)))  # fmt: skip
     return out
 
 

@@ -53,6 +53,7 @@ class Signature:
     value: float
     detail: str
     area_cm2: float = 0.0  # area of the region itself
+    size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -62,6 +63,7 @@ class Signature:
             "box": list(self.box),
             "value": round(self.value, 2),
             "area_cm2": round(self.area_cm2, 1),
+            "size_mm": [round(v) for v in self.size_mm],
             "detail": self.detail,
         }
 
