@@ -18,8 +18,9 @@ from inspection.xray.calibration import BASES, Calibration, CalibrationError, ca
 from inspection.xray.image import XrayImageError
 from inspection.xray.screen import ScreenConfig, screen
 
-xray_app = typer.Typer(help="X-ray machines: calibrate, replay the pre-screen, make test images.",
-                       no_args_is_help=True)  # fmt: skip
+xray_app = typer.Typer(
+    help="X-ray machines: calibrate, replay the pre-screen, make test images.", no_args_is_help=True
+)
 
 #: Where calibrations live unless --calibration-dir says otherwise.
 DEFAULT_DIR = Path(os.environ.get("CLEARLINE_XRAY_CALIBRATION", "xray-calibration"))
@@ -114,21 +115,34 @@ def screen_command(
         try:
             res = screen(path.read_bytes(), cal, decls.get(path.stem), cfg)
             row.update(res.as_dict())
-            row["flags"] = sorted({r["kind"] for r in res.as_dict()["regions"]  # type: ignore[attr-defined]
-                                   if not r["explained_by"] and r["score"] >= cfg.threshold})  # fmt: skip
+            row["flags"] = sorted(
+                {
+                    r["kind"]
+                    for r in res.as_dict()["regions"]  # type: ignore[attr-defined]
+                    if not r["explained_by"] and r["score"] >= cfg.threshold
+                }
+            )
         except (OSError, XrayImageError) as err:
             row.update({"state": "PENDING", "reasons": [f"image not read: {err}"], "regions": []})
         rows.append(row)
     if as_json:
-        sys.stdout.write(json.dumps({"machine": machine, "calibrated": cal is not None,
-                                     "images": rows}, ensure_ascii=False, indent=1) + "\n")  # fmt: skip
+        sys.stdout.write(
+            json.dumps(
+                {"machine": machine, "calibrated": cal is not None, "images": rows},
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
         return
     for row in rows:
         flags = ",".join(row.get("flags", []) or []) or "-"  # type: ignore[arg-type]
         typer.echo(f"{row['file']}\t{row['state']}\tflags={flags}")
         for reg in row.get("regions", []):  # type: ignore[attr-defined]
-            typer.echo(f"  {reg['kind']:<12} score {reg['score']:.2f} box {reg['box']} "
-                       f"{'explained by ' + reg['explained_by'] if reg['explained_by'] else ''}")
+            typer.echo(
+                f"  {reg['kind']:<12} score {reg['score']:.2f} box {reg['box']} "
+                f"{'explained by ' + reg['explained_by'] if reg['explained_by'] else ''}"
+            )
         for why in row.get("reasons", []):  # type: ignore[attr-defined]
             typer.echo(f"  reason: {why}")
 
@@ -158,19 +172,35 @@ def phantoms_command(
         item_id = f"XR{serial}{s10_check_digit(serial)}CN"
         ph = render_phantom(profiles[machine], seed + k, threat)
         (out / f"{item_id}.png").write_bytes(encode_png(ph.image, 1))
-        truth = {"item_id": item_id, "machine": machine, "seed": seed + k, "threat": threat,
-                 "objects": [{"cls": o.cls, "threat": o.threat, "box": list(o.box)}
-                             for o in ph.objects]}  # fmt: skip
+        truth = {
+            "item_id": item_id,
+            "machine": machine,
+            "seed": seed + k,
+            "threat": threat,
+            "objects": [{"cls": o.cls, "threat": o.threat, "box": list(o.box)} for o in ph.objects],
+        }
         (out / f"{item_id}.json").write_text(json.dumps(truth, ensure_ascii=False), "utf-8")
         goods = ph.goods or (("4901990000", "printed books 图书"),)
-        items.append({
-            "item_id": item_id, "category": "sale_of_goods", "currency": "CNY",
-            "total_gross_weight_kg": "2.0", "total_value": "100",
-            "sender": {"name": "Sender", "country": "CN"}, "addressee": {"name": "Addressee"},
-            "contents": [{"description": name, "hs_code": hs, "quantity": 1,
-                          "value": str(Decimal(10)), "net_weight_kg": "0.2"}
-                         for hs, name in goods],
-        })  # fmt: skip
-    (out / "declarations.json").write_text(json.dumps(items, ensure_ascii=False, indent=1),
-                                           "utf-8")  # fmt: skip
+        items.append(
+            {
+                "item_id": item_id,
+                "category": "sale_of_goods",
+                "currency": "CNY",
+                "total_gross_weight_kg": "2.0",
+                "total_value": "100",
+                "sender": {"name": "Sender", "country": "CN"},
+                "addressee": {"name": "Addressee"},
+                "contents": [
+                    {
+                        "description": name,
+                        "hs_code": hs,
+                        "quantity": 1,
+                        "value": str(Decimal(10)),
+                        "net_weight_kg": "0.2",
+                    }
+                    for hs, name in goods
+                ],
+            }
+        )
+    (out / "declarations.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
     typer.echo(f"wrote {count} phantoms and declarations.json to {out}")

@@ -29,7 +29,9 @@ def small(name: str) -> object:
 
 
 def att(profile_name: str, material: str, cm: float) -> tuple[float, float]:
-    t_low, t_high = transmission(PROFILES[profile_name], {material: np.full((1, 1), cm, np.float32)})
+    t_low, t_high = transmission(
+        PROFILES[profile_name], {material: np.full((1, 1), cm, np.float32)}
+    )
     return -math.log(float(t_low[0, 0])), -math.log(float(t_high[0, 0]))
 
 
@@ -58,7 +60,9 @@ def test_polychromatic_beam_hardens_and_effective_does_not() -> None:
     thin = att("sandwich-150", "steel", 0.1)[1] / 0.1
     thick = att("sandwich-150", "steel", 1.0)[1] / 1.0
     assert thick < 0.9 * thin  # the spectrum hardens: less attenuation per cm
-    assert att("eff-60-100", "steel", 1.0)[1] == pytest.approx(10 * att("eff-60-100", "steel", 0.1)[1])
+    assert att("eff-60-100", "steel", 1.0)[1] == pytest.approx(
+        10 * att("eff-60-100", "steel", 0.1)[1]
+    )
 
 
 def test_lead_k_edge_puts_lead_below_organic_between_60_and_100_kev() -> None:

@@ -31,10 +31,17 @@ HELD_OUT_SEED = 1_000_000
 def declaration_of(phantom: Phantom, key: str) -> Declaration:
     """The phantom's truthful postal declaration (its threat, if any, is not declared)."""
     goods = phantom.goods or (("4901990000", "printed books 图书"),)
-    lines = tuple(GoodsLine(gnum=i, hs_code=hs, name=name, qty=Decimal(1))
-                  for i, (hs, name) in enumerate(goods, 1))  # fmt: skip
-    return Declaration(kind=DocKind.POSTAL, message_type="CN22", business_key=key, lines=lines,
-                       category="sale_of_goods")  # fmt: skip
+    lines = tuple(
+        GoodsLine(gnum=i, hs_code=hs, name=name, qty=Decimal(1))
+        for i, (hs, name) in enumerate(goods, 1)
+    )
+    return Declaration(
+        kind=DocKind.POSTAL,
+        message_type="CN22",
+        business_key=key,
+        lines=lines,
+        category="sale_of_goods",
+    )
 
 
 def machine_calibration(profile: MachineProfile, seed: int = 0) -> Calibration:
@@ -101,9 +108,14 @@ def figures(t: Tally, threshold: float = 0.5) -> dict[str, Any]:
         "false_alarm": round(sum(s == "SUSPECT" for s in t.clean) / n_clean, 4),
         "clean_auto_cleared": round(sum(s == "CLEARED" for s in t.clean) / n_clean, 4),
         "images_per_s": round(t.images / t.seconds, 1) if t.seconds else 0.0,
-        "per_class": {k: {"images": len(v), "flagged": sum(s == "SUSPECT" for s in v),
-                          "auto_cleared": sum(s == "CLEARED" for s in v)}
-                      for k, v in sorted(t.threats.items())},  # fmt: skip
+        "per_class": {
+            k: {
+                "images": len(v),
+                "flagged": sum(s == "SUSPECT" for s in v),
+                "auto_cleared": sum(s == "CLEARED" for s in v),
+            }
+            for k, v in sorted(t.threats.items())
+        },
     }
 
 
@@ -130,16 +142,18 @@ def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float 
     def xy(x: float, y: float) -> str:
         return f"{m + x * (w - 2 * m):.1f},{h - m - y * (h - 2 * m):.1f}"
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-             'font-family="sans-serif" font-size="12">',
-             f'<rect width="{w}" height="{h}" fill="white"/>',
-             f'<polyline fill="none" stroke="black" points="{xy(0, 1)} {xy(0, 0)} {xy(1, 0)}"/>',
-             f'<text x="{w / 2 - 70}" y="{h - 12}">clean parcels auto-cleared</text>',
-             f'<text x="12" y="{m - 12}">threats flagged</text>',
-             f'<line x1="{m}" y1="{h - m - 0.95 * (h - 2 * m):.1f}" x2="{w - m}" '
-             f'y2="{h - m - 0.95 * (h - 2 * m):.1f}" stroke="#999" stroke-dasharray="4"/>',
-             f'<line x1="{m + 0.8 * (w - 2 * m):.1f}" y1="{m}" x2="{m + 0.8 * (w - 2 * m):.1f}" '
-             f'y2="{h - m}" stroke="#999" stroke-dasharray="4"/>']  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<rect width="{w}" height="{h}" fill="white"/>',
+        f'<polyline fill="none" stroke="black" points="{xy(0, 1)} {xy(0, 0)} {xy(1, 0)}"/>',
+        f'<text x="{w / 2 - 70}" y="{h - 12}">clean parcels auto-cleared</text>',
+        f'<text x="12" y="{m - 12}">threats flagged</text>',
+        f'<line x1="{m}" y1="{h - m - 0.95 * (h - 2 * m):.1f}" x2="{w - m}" '
+        f'y2="{h - m - 0.95 * (h - 2 * m):.1f}" stroke="#999" stroke-dasharray="4"/>',
+        f'<line x1="{m + 0.8 * (w - 2 * m):.1f}" y1="{m}" x2="{m + 0.8 * (w - 2 * m):.1f}" '
+        f'y2="{h - m}" stroke="#999" stroke-dasharray="4"/>',
+    ]
     for v in (0.0, 0.5, 1.0):
         parts.append(f'<text x="{m + v * (w - 2 * m) - 8:.1f}" y="{h - m + 16}">{v:.1f}</text>')
         parts.append(f'<text x="{m - 30}" y="{h - m - v * (h - 2 * m) + 4:.1f}">{v:.1f}</text>')
@@ -149,8 +163,10 @@ def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float 
         parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{line}"/>')
         for tau, det, clr in pts:
             if abs(tau - marked) < 1e-6:
-                parts.append(f'<circle cx="{xy(clr, det).split(",")[0]}" '
-                             f'cy="{xy(clr, det).split(",")[1]}" r="4" fill="{c}"/>')  # fmt: skip
+                parts.append(
+                    f'<circle cx="{xy(clr, det).split(",")[0]}" '
+                    f'cy="{xy(clr, det).split(",")[1]}" r="4" fill="{c}"/>'
+                )
         parts.append(f'<text x="{w - m - 130}" y="{m + 16 * i + 40}" fill="{c}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -10,6 +10,7 @@ whatever spectrum, filtration and detector the machine has.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -69,7 +70,7 @@ class Calibration(BaseModel):
             if len(steps) < 3:
                 raise ValueError(f"calibration needs at least 3 {name} steps, got {len(steps)}")
             highs = [s.a_high for s in steps]
-            if any(b <= a for a, b in zip(highs, highs[1:], strict=False)):
+            if any(b <= a for a, b in itertools.pairwise(highs)):
                 raise ValueError(f"{name} steps must attenuate more as they thicken: {highs}")
         if len(self.air_low) != self.width_px or len(self.air_high) != self.width_px:
             raise ValueError("air levels must hold one value per detector element")
@@ -106,7 +107,7 @@ def _plateaus(profile: F32, level: float) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     on = profile > level
     start = -1
-    for r, v in enumerate(on.tolist() + [False]):
+    for r, v in enumerate([*on.tolist(), False]):
         if v and start < 0:
             start = r
         elif not v and start >= 0:

@@ -3,10 +3,11 @@
 A goods line is put in a family by its HS code (4-digit heading, else chapter) or, failing
 that, by name keywords. A family says how many regions of each kind one such item shows
 and how large each may be (cm², and its longest and widest side in ``SIZES``: a region
-that merged an item with something else is too big for the item); the quantity multiplies the count (up to 5). Regions are
-matched largest first; a region no remaining budget covers stays unexplained. Kinds that
-no goods explain (impenetrable, high-Z, blades, guns) never appear in a budget, and no
-family can remove a rule: a declaration can only fail to explain.
+that merged an item with something else is too big for the item); the quantity
+multiplies the count (up to 5). Regions are matched largest first; a region no remaining
+budget covers stays unexplained. Kinds that no goods explain (impenetrable, high-Z,
+blades, guns) never appear in a budget, and no family can remove a rule: a declaration
+can only fail to explain.
 """
 
 from __future__ import annotations
@@ -20,18 +21,30 @@ K = SigKind
 
 #: Longest and widest region (mm) an item of a family can account for, whatever its kind.
 SIZES: dict[str, tuple[float, float]] = {
-    "phone": (180.0, 95.0), "computer": (420.0, 300.0), "power_bank": (200.0, 120.0),
-    "machine": (500.0, 400.0), "tool": (300.0, 70.0), "coins": (130.0, 130.0),
-    "toy": (250.0, 150.0), "tin": (170.0, 120.0), "drink": (320.0, 110.0),
-    "food": (300.0, 200.0), "footwear": (150.0, 20.0), "umbrella": (350.0, 40.0),
+    "phone": (180.0, 95.0),
+    "computer": (420.0, 300.0),
+    "power_bank": (200.0, 120.0),
+    "machine": (500.0, 400.0),
+    "tool": (300.0, 70.0),
+    "coins": (130.0, 130.0),
+    "toy": (250.0, 150.0),
+    "tin": (170.0, 120.0),
+    "drink": (320.0, 110.0),
+    "food": (300.0, 200.0),
+    "footwear": (150.0, 20.0),
+    "umbrella": (350.0, 40.0),
     "textiles": (400.0, 10.0),
-}  # fmt: skip
+}
 
 #: Family → {kind: (regions per item, largest region cm²)}.
 BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
     "phone": {K.BATTERY: (1, 150.0), K.METAL: (1, 120.0), K.THICK_METAL: (1, 5.0)},
-    "computer": {K.BATTERY: (5, 200.0), K.METAL: (4, 900.0), K.THICK_METAL: (3, 30.0),
-                 K.STRIP: (2, 40.0)},  # fmt: skip
+    "computer": {
+        K.BATTERY: (5, 200.0),
+        K.METAL: (4, 900.0),
+        K.THICK_METAL: (3, 30.0),
+        K.STRIP: (2, 40.0),
+    },
     "power_bank": {K.BATTERY: (1, 250.0), K.METAL: (1, 250.0), K.THICK_METAL: (1, 60.0)},
     "machine": {K.METAL: (4, 400.0), K.THICK_METAL: (2, 20.0), K.STRIP: (2, 40.0)},
     "tool": {K.METAL: (2, 150.0), K.THICK_METAL: (2, 40.0), K.STRIP: (2, 40.0)},
@@ -46,19 +59,37 @@ BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
 }
 
 _HEADINGS: dict[str, str] = {
-    "8517": "phone", "8518": "phone", "8525": "phone", "9006": "phone", "9101": "phone",
-    "9102": "phone", "8471": "computer", "8507": "power_bank", "8506": "power_bank",
-    "7118": "coins", "6601": "umbrella",
-}  # fmt: skip
+    "8517": "phone",
+    "8518": "phone",
+    "8525": "phone",
+    "9006": "phone",
+    "9101": "phone",
+    "9102": "phone",
+    "8471": "computer",
+    "8507": "power_bank",
+    "8506": "power_bank",
+    "7118": "coins",
+    "6601": "umbrella",
+}
 _CHAPTERS: dict[int, str] = {
     **{c: "tool" for c in (*range(72, 84),)},
     **{c: "machine" for c in (84, 85, 90, 91, 94)},
-    95: "toy", 16: "tin", 20: "tin", 22: "drink", 33: "drink", 15: "drink", 21: "drink",
+    95: "toy",
+    16: "tin",
+    20: "tin",
+    22: "drink",
+    33: "drink",
+    15: "drink",
+    21: "drink",
     **{c: "food" for c in (*range(1, 15), 17, 18, 19, 23, 24)},
     **{c: "drink" for c in range(28, 39) if c != 33},
-    64: "footwear", 66: "umbrella", 61: "textiles", 62: "textiles", 63: "textiles",
+    64: "footwear",
+    66: "umbrella",
+    61: "textiles",
+    62: "textiles",
+    63: "textiles",
     42: "textiles",
-}  # fmt: skip
+}
 _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("power_bank", ("power bank", "充电宝", "battery", "电池")),
     ("computer", ("laptop", "笔记本", "notebook computer", "电脑")),
@@ -92,9 +123,20 @@ class Finding:
         return {**self.signature.as_dict(), "explained_by": self.explained_by}
 
 
+@dataclass(slots=True)
+class _Slot:
+    """What one goods line can still explain of one kind."""
+
+    name: str
+    kind: SigKind
+    count: int
+    cm2: float
+    family: str
+
+
 def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Finding, ...]:
     """Pair signatures with goods lines within each line's budget, largest regions first."""
-    budget: list[tuple[str, SigKind, int, float, str]] = []
+    left: list[_Slot] = []
     if declaration is not None:
         for line in declaration.lines:
             fam = family(line)
@@ -102,18 +144,15 @@ def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Fin
                 continue
             qty = int(min(max(line.qty or 1, 1), 5))
             for kind, (count, cm2) in BUDGETS[fam].items():
-                budget.append((line.name or line.hs_code, kind, count * qty, cm2, fam))
-    left = [list(b) for b in budget]
+                left.append(_Slot(line.name or line.hs_code, kind, count * qty, cm2, fam))
     by_sig: dict[int, str] = {}
-    order = sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2)
-    for i in order:
+    for i in sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2):
         s = sigs[i]
         for slot in left:
-            name, kind, count, cm2, fam = slot
-            long_mm, short_mm = SIZES[str(fam)]
+            long_mm, short_mm = SIZES[slot.family]
             fits = s.size_mm[0] <= long_mm and s.size_mm[1] <= short_mm
-            if kind is s.kind and int(count) > 0 and s.area_cm2 <= float(cm2) and fits:
-                slot[2] = int(count) - 1
-                by_sig[i] = str(name)
+            if slot.kind is s.kind and slot.count > 0 and s.area_cm2 <= slot.cm2 and fits:
+                slot.count -= 1
+                by_sig[i] = slot.name
                 break
     return tuple(Finding(s, by_sig.get(i, "")) for i, s in enumerate(sigs))

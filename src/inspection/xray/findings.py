@@ -9,8 +9,8 @@ import numpy as np
 
 from inspection.xray.calibration import Calibration
 from inspection.xray.signatures import (
-    U16,
     F32,
+    U16,
     Maps,
     SigKind,
     Signature,
@@ -26,14 +26,14 @@ from inspection.xray.signatures import (
 )
 
 
-def _thick_bar(
-    steel: F32, own: np.ndarray, cfg: SignatureConfig
-) -> tuple[float, float] | None:
+def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float, float] | None:
     """(area cm², length mm) of the largest long bar of gun-thick metal in a region, or None."""
     px_mm = 2 * cfg.pixel_mm
     thick = (own & (steel >= cfg.gun_steel_mm)).astype(np.uint8)
-    thick = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    thick = cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    thick = np.asarray(cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), np.uint8)
+    thick = np.asarray(
+        cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)), np.uint8
+    )
     best: tuple[float, float] | None = None
     for _, part, area in _components(thick, 4):
         length, width, _ = _rect_mm(part, px_mm)
@@ -49,7 +49,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
     px_mm = 2 * cfg.pixel_mm
     px_cm2 = (px_mm / 10.0) ** 2
     mask = ((maps.steel_mm >= cfg.metal_steel_mm) & (maps.a_high > 0.03)).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
     out: list[Signature] = []
     min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
     for box, own, area in _components(mask, min_px):
@@ -67,18 +67,45 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
             if bar is not None:
                 bar_cm2, bar_mm = bar
                 s = _score(bar_cm2, cfg.gun_thick_cm2)
-                out.append(Signature(SigKind.GUN, s, full, bar_cm2,
-                                     f"gun-like thick bar {bar_mm:.0f} mm long, {size}", cm2, (length, width)))  # fmt: skip
+                out.append(
+                    Signature(
+                        SigKind.GUN,
+                        s,
+                        full,
+                        bar_cm2,
+                        f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
+                        cm2,
+                        (length, width),
+                    )
+                )
                 if s >= 0.5:
                     continue
         if thick_cm2 >= 0.5 * cfg.thick_cm2:
-            out.append(Signature(SigKind.THICK_METAL, _score(thick_cm2, cfg.thick_cm2), full,
-                                 thick_cm2, f"{thick_cm2:.1f} cm² of thick metal, {size}", thick_cm2, (length, width)))  # fmt: skip
+            out.append(
+                Signature(
+                    SigKind.THICK_METAL,
+                    _score(thick_cm2, cfg.thick_cm2),
+                    full,
+                    thick_cm2,
+                    f"{thick_cm2:.1f} cm² of thick metal, {size}",
+                    thick_cm2,
+                    (length, width),
+                )
+            )
         lo, hi = cfg.cell_long_mm
         cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
         if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
-            out.append(Signature(SigKind.BATTERY, _score(fill, cfg.cell_fill), full, fill,
-                                 f"compact cell-like metal block, {size}", cm2, (length, width)))  # fmt: skip
+            out.append(
+                Signature(
+                    SigKind.BATTERY,
+                    _score(fill, cfg.cell_fill),
+                    full,
+                    fill,
+                    f"compact cell-like metal block, {size}",
+                    cm2,
+                    (length, width),
+                )
+            )
             continue
         blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
         if length >= 0.5 * cfg.blade_length_mm and blade_like:
@@ -86,14 +113,33 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
             if elong >= cfg.blade_elongation:
                 even = width_spread(own) <= cfg.strip_width_cv
                 foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
-                strip = foil or (width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm
-                                 and even)  # fmt: skip
+                strip = foil or (
+                    width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm and even
+                )
                 kind = SigKind.STRIP if strip else SigKind.BLADE
-                out.append(Signature(kind, _score(length, cfg.blade_length_mm), full, length,
-                                     f"elongated metal, {size}", cm2, (length, width)))  # fmt: skip
+                out.append(
+                    Signature(
+                        kind,
+                        _score(length, cfg.blade_length_mm),
+                        full,
+                        length,
+                        f"elongated metal, {size}",
+                        cm2,
+                        (length, width),
+                    )
+                )
                 continue
-        out.append(Signature(SigKind.METAL, _score(cm2, cfg.metal_cm2), full, cm2,
-                             f"{cm2:.1f} cm² of metal, {size}", cm2, (length, width)))  # fmt: skip
+        out.append(
+            Signature(
+                SigKind.METAL,
+                _score(cm2, cfg.metal_cm2),
+                full,
+                cm2,
+                f"{cm2:.1f} cm² of metal, {size}",
+                cm2,
+                (length, width),
+            )
+        )
     return out
 
 
@@ -111,8 +157,15 @@ def _lines(a_high: F32, cfg: SignatureConfig) -> list[Signature]:
             continue
         x, y, w, h = box
         contrast = float(np.percentile(ridge[y : y + h, x : x + w][own], 75))
-        out.append(Signature(SigKind.EDGE_BLADE, _score(contrast, cfg.ridge_contrast), box,
-                             contrast, f"thin dense line {length:.0f} x {width:.1f} mm"))  # fmt: skip
+        out.append(
+            Signature(
+                SigKind.EDGE_BLADE,
+                _score(contrast, cfg.ridge_contrast),
+                box,
+                contrast,
+                f"thin dense line {length:.0f} x {width:.1f} mm",
+            )
+        )
     return out
 
 
@@ -124,10 +177,18 @@ def _liquids(mask: np.ndarray, excess: F32, cfg: SignatureConfig, px_cm2: float)
         x, y, w, h = box
         mm = float(np.percentile(excess[y : y + h, x : x + w][own], 90))
         length, width, _ = _rect_mm(own, 2 * cfg.pixel_mm)
-        out.append(Signature(SigKind.LIQUID, _score(mm, cfg.liquid_mm), _full(box, 2), mm,
-                             f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
-                             "(PMMA-equivalent) out of its surroundings", area * px_cm2,
-                             (length, width)))  # fmt: skip
+        out.append(
+            Signature(
+                SigKind.LIQUID,
+                _score(mm, cfg.liquid_mm),
+                _full(box, 2),
+                mm,
+                f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
+                "(PMMA-equivalent) out of its surroundings",
+                area * px_cm2,
+                (length, width),
+            )
+        )
     return out
 
 
@@ -138,18 +199,28 @@ def find_signatures(
     a_low, a_high = attenuations(low, high, cal)
     maps = material_maps(a_low, a_high, cal, cfg)
     px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
-    sigs = _areas(maps.impenetrable, SigKind.IMPENETRABLE, cfg.impenetrable_cm2, px_cm2,
-                  "the X-rays do not penetrate")  # fmt: skip
+    sigs = _areas(
+        maps.impenetrable,
+        SigKind.IMPENETRABLE,
+        cfg.impenetrable_cm2,
+        px_cm2,
+        "the X-rays do not penetrate",
+    )
     usable = ~maps.impenetrable & ~maps.saturated & (maps.a_high >= cfg.high_z_min_high)
     off = (maps.z <= -cfg.high_z_margin) | (maps.z >= 3.0 + cfg.high_z_margin)
     high_z = cv2.medianBlur((usable & off).astype(np.uint8), 3) > 0
-    sigs += _areas(high_z, SigKind.HIGH_Z, cfg.high_z_cm2, px_cm2,
-                   "off the organic-to-steel curves (lead, tungsten or other heavy element)")  # fmt: skip
+    sigs += _areas(
+        high_z,
+        SigKind.HIGH_Z,
+        cfg.high_z_cm2,
+        px_cm2,
+        "off the organic-to-steel curves (lead, tungsten or other heavy element)",
+    )
     sigs += _lines(a_high, cfg)
     sigs += _metal(maps, cfg)
     k = round(cfg.liquid_span_mm / (2 * cfg.pixel_mm)) | 1
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    excess = cv2.morphologyEx(maps.organic_mm, cv2.MORPH_TOPHAT, kernel)
+    excess = np.asarray(cv2.morphologyEx(maps.organic_mm, cv2.MORPH_TOPHAT, kernel), np.float32)
     organic = (
         (excess >= 0.5 * cfg.liquid_mm)
         & (np.abs(maps.z) <= 0.5)

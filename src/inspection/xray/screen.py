@@ -28,12 +28,22 @@ from inspection.xray.calibration import Calibration
 from inspection.xray.explain import Finding, explain
 from inspection.xray.findings import find_signatures
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
-from inspection.xray.signatures import SigKind, Signature, SignatureConfig
+from inspection.xray.signatures import SigKind, SignatureConfig
 
 logger = logging.getLogger(__name__)
 
 _RESTRICTED = ("93", "8211", "8208", "3601", "3602", "3603", "3604")
-_RESTRICTED_WORDS = ("knife", "刀具", "gun", "手枪", "ammunition", "子弹", "弹药", "firework", "烟花")
+_RESTRICTED_WORDS = (
+    "knife",
+    "刀具",
+    "gun",
+    "手枪",
+    "ammunition",
+    "子弹",
+    "弹药",
+    "firework",
+    "烟花",
+)
 
 NEVER_EXPLAINED = frozenset(
     {SigKind.IMPENETRABLE, SigKind.HIGH_Z, SigKind.EDGE_BLADE, SigKind.BLADE, SigKind.GUN}
@@ -104,11 +114,24 @@ def screen(
     low, high = decode_counts(png, cfg.image)
     h, w = low.shape
     if calibration is None:
-        return ScreenResult(XrayState.PENDING, (), ("no calibration for this machine: an "
-                            "inspector must look",), w, h)  # fmt: skip
+        return ScreenResult(
+            XrayState.PENDING,
+            (),
+            ("no calibration for this machine: an inspector must look",),
+            w,
+            h,
+        )
     if calibration.width_px != w:
-        return ScreenResult(XrayState.PENDING, (), (f"image is {w} px wide, the calibration of "
-                            f"{calibration.machine} {calibration.width_px} px",), w, h)  # fmt: skip
+        return ScreenResult(
+            XrayState.PENDING,
+            (),
+            (
+                f"image is {w} px wide, the calibration of "
+                f"{calibration.machine} {calibration.width_px} px",
+            ),
+            w,
+            h,
+        )
     sigs, _ = find_signatures(low, high, calibration, cfg.signatures)
     findings = explain(sigs, declaration)
     reasons = [] if declaration is None else _restricted(declaration)

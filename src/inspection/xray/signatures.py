@@ -246,6 +246,7 @@ def _areas(
     min_px = max(1, math.ceil(0.5 * rule_cm2 / px_cm2))
     for box, _, area in _components(mask.astype(np.uint8), min_px):
         cm2 = area * px_cm2
-        out.append(Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2,
-                             f"{cm2:.1f} cm² {what}", cm2))  # fmt: skip
+        out.append(
+            Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2, f"{cm2:.1f} cm² {what}", cm2)
+        )
     return out

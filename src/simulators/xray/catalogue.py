@@ -124,8 +124,14 @@ def shoes(rng: R) -> Thing:
         sy = y0 + width / 2 - 5
         x0 = length * 0.25
         parts.append(
-            Plate("steel", x0, x0 + rng.uniform(80, 115), rect(sy, sy + rng.uniform(8, 12)),
-                  0.0, rng.uniform(1.2, 2.0))  # fmt: skip
+            Plate(
+                "steel",
+                x0,
+                x0 + rng.uniform(80, 115),
+                rect(sy, sy + rng.uniform(8, 12)),
+                0.0,
+                rng.uniform(1.2, 2.0),
+            )
         )
     tilt = 90.0 if rng.random() < 0.25 else rng.uniform(0, 15)
     return Thing("shoes", parts, tilt, None, ("6404110000", "sports shoes 运动鞋"))
@@ -183,7 +189,9 @@ def laptop(rng: R) -> Thing:
     ]
     for k in range(int(rng.integers(3, 5))):
         parts += _pouch(20 + k * 75, width - 80, 70, 65, rng.uniform(5, 7))
-    return Thing("laptop", parts, rng.uniform(0, 10), None, ("8471300000", "laptop computer 笔记本电脑"))
+    return Thing(
+        "laptop", parts, rng.uniform(0, 10), None, ("8471300000", "laptop computer 笔记本电脑")
+    )
 
 
 def phone(rng: R) -> Thing:

@@ -78,8 +78,12 @@ def _place(
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
-    return (ix0 + int(cols[0]), iy0 + int(rows[0]), int(cols[-1] - cols[0] + 1),
-            int(rows[-1] - rows[0] + 1))  # fmt: skip
+    return (
+        ix0 + int(cols[0]),
+        iy0 + int(rows[0]),
+        int(cols[-1] - cols[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+    )
 
 
 def _carton(rng: np.random.Generator, profile: MachineProfile, paths: dict[str, F32]) -> Box:
@@ -105,9 +109,7 @@ def _benign(rng: np.random.Generator) -> Thing:
     return BENIGN[pick][0](rng)
 
 
-def render_phantom(
-    profile: MachineProfile, seed: int, threat: str | None = None
-) -> Phantom:
+def render_phantom(profile: MachineProfile, seed: int, threat: str | None = None) -> Phantom:
     """Render one parcel on ``profile``; ``threat`` is a key of ``threats.THREATS`` or None."""
     rng = np.random.default_rng([seed, 17])
     h, w = profile.height_px, profile.width_px
@@ -116,8 +118,10 @@ def render_phantom(
     things = [_benign(rng) for _ in range(int(rng.integers(2, 7)))]
     if threat is not None:
         builders = THREATS[threat]
-        things.insert(int(rng.integers(0, len(things) + 1)),
-                      builders[int(rng.integers(0, len(builders)))](rng))  # fmt: skip
+        things.insert(
+            int(rng.integers(0, len(things) + 1)),
+            builders[int(rng.integers(0, len(builders)))](rng),
+        )
     placed: list[Placed] = []
     for thing in things:
         maps = project(thing.parts, thing.tilt_deg, profile.pixel_mm)
@@ -129,8 +133,9 @@ def render_phantom(
             placed.append(Placed(thing.cls, thing.threat, box))
     low, high = expose(profile, paths, rng)
     goods = tuple(t.goods for t in things if t.goods is not None and t.threat is None)
-    return Phantom(DualEnergyImage(low=low, high=high), tuple(placed), goods, threat, seed,
-                   profile.name)  # fmt: skip
+    return Phantom(
+        DualEnergyImage(low=low, high=high), tuple(placed), goods, threat, seed, profile.name
+    )
 
 
 def render_wedge(profile: MachineProfile, wedge: str, seed: int = 0) -> DualEnergyImage:
@@ -174,5 +179,6 @@ def render_scene(
     low, high = expose(profile, paths, np.random.default_rng([seed, 5]))
     goods = tuple(t.goods for t, _, _ in things if t.goods is not None and t.threat is None)
     threat = next((t.threat for t, _, _ in things if t.threat is not None), None)
-    return Phantom(DualEnergyImage(low=low, high=high), tuple(placed), goods, threat, seed,
-                   profile.name)  # fmt: skip
+    return Phantom(
+        DualEnergyImage(low=low, high=high), tuple(placed), goods, threat, seed, profile.name
+    )

@@ -17,7 +17,7 @@ from typing import Literal
 import cv2
 import numpy as np
 import numpy.typing as npt
-import xraydb
+import xraydb  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
 
 F32 = npt.NDArray[np.float32]
@@ -200,7 +200,7 @@ def expose(
     pattern = np.random.default_rng(list(profile.name.encode()))
     out: list[npt.NDArray[np.uint16]] = []
     for k, t in enumerate((t_low, t_high)):
-        gains = 1.0 + profile.gain_spread * pattern.standard_normal(shape[1])
+        gains = np.asarray(1.0 + profile.gain_spread * pattern.standard_normal(shape[1]))
         signal = (t * profile.air_counts[k] * gains[None, :]).astype(np.float32)
         if profile.blur_px > 0:
             signal = cv2.GaussianBlur(signal, (0, 0), profile.blur_px)

@@ -163,10 +163,13 @@ def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F3
                 chord -= 2.0 * np.sqrt(np.clip(p.r_in * p.r_in - d * d, 0.0, None))
             m[:, cols] += (chord[:, None] / 10.0).astype(np.float32)
             continue
-        lo, hi = p.outline(xs[cols])
-        yc, half = (lo + hi) / 2.0, np.clip((hi - lo) / 2.0, 0.0, None)
+        lo, hi = p.outline(np.asarray(xs[cols], np.float64))
+        yc = np.asarray((lo + hi) / 2.0, np.float64)
+        half = np.asarray(np.clip((hi - lo) / 2.0, 0.0, None), np.float64)
         centre = yc * c - p.z * s  # projected centre of each column's cross-section
         d = ys[:, None] - centre[None, :]
-        chord = _rect_chord(d, np.broadcast_to(half, d.shape), p.h / 2.0, tilt)
+        chord = _rect_chord(
+            np.asarray(d, np.float64), np.broadcast_to(half, d.shape), p.h / 2.0, tilt
+        )
         m[:, cols] += (chord / 10.0).astype(np.float32)
     return out

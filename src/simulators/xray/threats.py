@@ -28,8 +28,14 @@ def knife(rng: R) -> Thing:
     parts: list[Part] = [
         Plate("steel", 0, blade, taper(0, width, 0, blade, blade * 0.6), 0, thick),
         Plate("steel", -handle, 0, rect(width * 0.3, width * 0.7), 0, thick),
-        Plate("wood" if rng.random() < 0.5 else "polyethylene", -handle, 0,
-              rect(-2, width + 2), 0, 16.0),  # fmt: skip
+        Plate(
+            "wood" if rng.random() < 0.5 else "polyethylene",
+            -handle,
+            0,
+            rect(-2, width + 2),
+            0,
+            16.0,
+        ),
     ]
     return Thing("knife", parts, _pose(rng, 0.3), "knife", None)
 

@@ -47,7 +47,7 @@ def test_calibration_measures_the_tabulated_ratios_at_effective_energies() -> No
 
 def test_calibrated_curves_follow_beam_hardening_on_a_sandwich_machine() -> None:
     cal = calibrate("sandwich-150", wedges("sandwich-150"))
-    hi, ratio, mm = cal.table("steel")
+    _, ratio, mm = cal.table("steel")
     assert list(mm) == sorted(mm)
     assert ratio[-1] < ratio[0]  # thick steel reads softer: the measured curve bends
 

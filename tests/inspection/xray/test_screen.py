@@ -19,7 +19,7 @@ from inspection.xray.calibration import Calibration
 from inspection.xray.explain import BUDGETS, explain, family
 from inspection.xray.screen import NEVER_EXPLAINED, screen
 from inspection.xray.signatures import SigKind, Signature
-from simulators.xray.catalogue import power_bank, textiles
+from simulators.xray.catalogue import power_bank
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
 from simulators.xray.threats import lead_foil, utility_knife
@@ -35,8 +35,10 @@ def cal() -> Calibration:
 
 
 def decl(*goods: tuple[str, str], qty: int = 1) -> Declaration:
-    lines = tuple(GoodsLine(gnum=i, hs_code=hs, name=n, qty=Decimal(qty))
-                  for i, (hs, n) in enumerate(goods, 1))  # fmt: skip
+    lines = tuple(
+        GoodsLine(gnum=i, hs_code=hs, name=n, qty=Decimal(qty))
+        for i, (hs, n) in enumerate(goods, 1)
+    )
     return Declaration(kind=DocKind.POSTAL, message_type="CN22", business_key="k", lines=lines)
 
 
@@ -111,7 +113,9 @@ def test_never_kinds_are_never_in_a_budget() -> None:
     for budget in BUDGETS.values():
         assert not set(budget) & NEVER_EXPLAINED
     sig = [Signature(k, 1.0, (0, 0, 1, 1), 1.0, "", 1.0) for k in NEVER_EXPLAINED]
-    every = decl(*((hs, n) for hs, n in (CLOTHES, TOY, POWER_BANK, PHONE, ("8203200000", "pliers"))))
+    every = decl(
+        *((hs, n) for hs, n in (CLOTHES, TOY, POWER_BANK, PHONE, ("8203200000", "pliers")))
+    )
     assert all(not f.explained_by for f in explain(sig, every))
 
 
@@ -137,22 +141,56 @@ def test_cli_calibrates_and_replays_stored_images(tmp_path: Path) -> None:
     r = run.invoke(xray_app, ["wedge", *small, "--out", str(tmp_path / "w")])
     assert r.exit_code == 0, r.output
     w = tmp_path / "w"
-    r = run.invoke(xray_app, ["calibrate", *small, "--organic", str(w / "organic.png"),
-                              "--aluminium", str(w / "aluminium.png"), "--steel",
-                              str(w / "steel.png"), "--calibration-dir", str(tmp_path / "cal")])  # fmt: skip
+    r = run.invoke(
+        xray_app,
+        [
+            "calibrate",
+            *small,
+            "--organic",
+            str(w / "organic.png"),
+            "--aluminium",
+            str(w / "aluminium.png"),
+            "--steel",
+            str(w / "steel.png"),
+            "--calibration-dir",
+            str(tmp_path / "cal"),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = run.invoke(xray_app, ["phantoms", *small, "--out", str(tmp_path / "p"), "--count", "2",
-                              "--threat", "gun"])  # fmt: skip
+    r = run.invoke(
+        xray_app,
+        ["phantoms", *small, "--out", str(tmp_path / "p"), "--count", "2", "--threat", "gun"],
+    )
     assert r.exit_code == 0, r.output
     pngs = sorted(str(p) for p in (tmp_path / "p").glob("*.png"))
-    r = run.invoke(xray_app, ["screen", *pngs, *small, "--json", "--calibration-dir",
-                              str(tmp_path / "cal"), "--declarations",
-                              str(tmp_path / "p" / "declarations.json")])  # fmt: skip
+    r = run.invoke(
+        xray_app,
+        [
+            "screen",
+            *pngs,
+            *small,
+            "--json",
+            "--calibration-dir",
+            str(tmp_path / "cal"),
+            "--declarations",
+            str(tmp_path / "p" / "declarations.json"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["calibrated"] and len(doc["images"]) == 2
     for row in doc["images"]:
         assert row["state"] == "SUSPECT" and row["flags"] and row["regions"]
-    r = run.invoke(xray_app, ["screen", pngs[0], "--machine", "uncalibrated", "--json",
-                              "--calibration-dir", str(tmp_path / "cal")])  # fmt: skip
+    r = run.invoke(
+        xray_app,
+        [
+            "screen",
+            pngs[0],
+            "--machine",
+            "uncalibrated",
+            "--json",
+            "--calibration-dir",
+            str(tmp_path / "cal"),
+        ],
+    )
     assert json.loads(r.output)["images"][0]["state"] == "PENDING"
