@@ -4,14 +4,16 @@ Per machine profile (tuning and held-out ones alike) the machine is calibrated f
 own step wedges, then one clean parcel and one parcel of every threat class are screened
 per held-out seed. Reported per profile: threats auto-cleared (target 0), threats flagged
 (≥ 95 %), false alarms (≤ 15 %), clean auto-cleared (≥ 80 %), images/s on one core
-(≥ 20); per class in the details, with the threshold curve and an SVG of it in the work
-directory. The floor is the bare PNG decode of the same images.
+(≥ 20); per class in the details, with the threshold curve, written as data and as an
+SVG to ``bench-results/xray-heldout-curve.json`` and ``bench-results/xray-heldout.svg``.
+The floor is the bare PNG decode of an image of the same size.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,6 +21,9 @@ import numpy as np
 from clearline.bench.core import BenchContext, BenchResult
 from clearline.bench.xray_phys import HELD_OUT_SEED, curve, figures, run_profile, svg_plot
 from simulators.xray.physics import MachineProfile, load_profiles, profile_split
+
+#: Where the plot and its data are also written (relative to the current directory).
+PLOT_DIR = Path("bench-results")
 
 
 def run(ctx: BenchContext) -> list[BenchResult]:
@@ -57,8 +62,10 @@ def run(ctx: BenchContext) -> list[BenchResult]:
                 details=fig,
             )
         )
-    (ctx.workdir / "xray-heldout.svg").write_text(svg_plot(curves), "utf-8")
-    (ctx.workdir / "xray-heldout-curve.json").write_text(json.dumps(curves), "utf-8")
+    for folder in (ctx.workdir, PLOT_DIR):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "xray-heldout.svg").write_text(svg_plot(curves), "utf-8")
+        (folder / "xray-heldout-curve.json").write_text(json.dumps(curves), "utf-8")
     return results
 
 
