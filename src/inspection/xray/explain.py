@@ -36,26 +36,33 @@ SIZES: dict[str, tuple[float, float]] = {
     "textiles": (400.0, 10.0),
 }
 
-#: Family → {kind: (regions per item, largest region cm²)}.
-BUDGETS: dict[str, dict[SigKind, tuple[int, float]]] = {
-    "phone": {K.BATTERY: (1, 150.0), K.METAL: (1, 120.0), K.THICK_METAL: (1, 5.0)},
-    "computer": {
-        K.BATTERY: (5, 200.0),
-        K.METAL: (4, 900.0),
-        K.THICK_METAL: (3, 30.0),
-        K.STRIP: (2, 40.0),
-    },
-    "power_bank": {K.BATTERY: (1, 250.0), K.METAL: (1, 250.0), K.THICK_METAL: (1, 60.0)},
-    "machine": {K.METAL: (4, 400.0), K.THICK_METAL: (2, 20.0), K.STRIP: (2, 40.0)},
-    "tool": {K.METAL: (2, 150.0), K.THICK_METAL: (2, 40.0), K.STRIP: (2, 40.0)},
-    "coins": {K.METAL: (6, 30.0), K.THICK_METAL: (6, 20.0)},
-    "toy": {K.METAL: (1, 15.0), K.THICK_METAL: (1, 5.0), K.STRIP: (1, 20.0)},
-    "tin": {K.METAL: (2, 150.0), K.THICK_METAL: (1, 10.0), K.LIQUID: (1, 150.0)},
-    "drink": {K.METAL: (1, 300.0), K.LIQUID: (1, 250.0)},
-    "food": {K.LIQUID: (1, 300.0)},
-    "footwear": {K.STRIP: (2, 25.0), K.METAL: (2, 4.0)},
-    "umbrella": {K.STRIP: (2, 60.0), K.METAL: (1, 30.0)},
-    "textiles": {K.STRIP: (2, 25.0), K.METAL: (2, 3.0)},
+#: Family → (kind, regions per item, largest region cm²); a kind may come more than once
+#: (a laptop shows one large chassis and a few small metal parts).
+BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
+    "phone": ((K.BATTERY, 1, 150.0), (K.METAL, 1, 120.0), (K.THICK_METAL, 1, 5.0)),
+    "computer": (
+        (K.BATTERY, 5, 200.0),
+        (K.METAL, 1, 900.0),
+        (K.METAL, 3, 12.0),
+        (K.THICK_METAL, 3, 30.0),
+        (K.STRIP, 2, 40.0),
+    ),
+    "power_bank": ((K.BATTERY, 1, 250.0), (K.METAL, 1, 250.0), (K.THICK_METAL, 1, 60.0)),
+    "machine": (
+        (K.METAL, 1, 400.0),
+        (K.METAL, 3, 12.0),
+        (K.THICK_METAL, 2, 20.0),
+        (K.STRIP, 2, 40.0),
+    ),
+    "tool": ((K.METAL, 1, 150.0), (K.THICK_METAL, 1, 40.0), (K.STRIP, 1, 40.0)),
+    "coins": ((K.METAL, 6, 30.0), (K.THICK_METAL, 6, 20.0)),
+    "toy": ((K.METAL, 1, 15.0), (K.THICK_METAL, 1, 5.0), (K.STRIP, 1, 20.0)),
+    "tin": ((K.METAL, 2, 150.0), (K.THICK_METAL, 1, 10.0), (K.LIQUID, 1, 150.0)),
+    "drink": ((K.METAL, 1, 300.0), (K.LIQUID, 1, 250.0)),
+    "food": ((K.LIQUID, 1, 300.0),),
+    "footwear": ((K.STRIP, 2, 25.0), (K.METAL, 2, 4.0)),
+    "umbrella": ((K.STRIP, 2, 60.0), (K.METAL, 1, 30.0)),
+    "textiles": ((K.STRIP, 2, 25.0), (K.METAL, 2, 3.0)),
 }
 
 _HEADINGS: dict[str, str] = {
@@ -143,7 +150,7 @@ def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Fin
             if fam is None:
                 continue
             qty = int(min(max(line.qty or 1, 1), 5))
-            for kind, (count, cm2) in BUDGETS[fam].items():
+            for kind, count, cm2 in BUDGETS[fam]:
                 left.append(_Slot(line.name or line.hs_code, kind, count * qty, cm2, fam))
     by_sig: dict[int, str] = {}
     for i in sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2):
