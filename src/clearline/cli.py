@@ -41,6 +41,7 @@ def _register() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(edge_app, name="edge")
     register_scenario(app)
+    __import__("clearline.xray_cli", fromlist=["register"]).register(app)
 
 
 _register()

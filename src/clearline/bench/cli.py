@@ -24,6 +24,7 @@ def registry() -> dict[str, Benchmark]:
         line_latency,
         line_model,
         xray,
+        xray_heldout,
     )
 
     return {
@@ -33,6 +34,7 @@ def registry() -> dict[str, Benchmark]:
         "line_latency": line_latency.run,
         "event_ingest": event_ingest.run,
         "xray": xray.run,
+        "xray_heldout": xray_heldout.run,
     }
 
 

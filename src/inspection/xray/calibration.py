@@ -1,0 +1,180 @@
+"""Per-machine calibration from step-wedge images: flat field and the material curves.
+
+A step wedge is one material (organic = PMMA, aluminium, steel) in steps of known
+thickness along the belt with air between them. From each machine's wedge images the
+calibration keeps the air level of every detector element (flat field) and, per material,
+the measured (thickness, A_low, A_high) of each step. The material map then places every
+pixel between the three measured curves instead of on fixed thresholds, so it follows
+whatever spectrum, filtration and detector the machine has.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+F32 = npt.NDArray[np.float32]
+U16 = npt.NDArray[np.uint16]
+
+#: Wedge materials, in the order of their atomic number.
+BASES = ("organic", "aluminium", "steel")
+
+#: The Clearline standard wedge's step thicknesses, mm (see docs/xray-calibration.md).
+STANDARD_STEPS_MM: dict[str, tuple[float, ...]] = {
+    "organic": (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 240.0),
+    "aluminium": (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 48.0),
+    "steel": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 12.0),
+}
+
+
+#: Low-energy attenuation above which a step's low channel is too dark to measure (0.1 %).
+LOW_FLOOR = 6.9
+
+
+class CalibrationError(ValueError):
+    """Wedge images that cannot be turned into a calibration, and why."""
+
+
+class Step(BaseModel):
+    """One measured wedge step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mm: float = Field(gt=0.0, description="Step thickness, mm.")
+    a_low: float = Field(description="Low-energy attenuation −ln(I/I0) of the step.")
+    a_high: float = Field(gt=0.0, description="High-energy attenuation of the step.")
+
+
+class Calibration(BaseModel):
+    """What the pre-screen needs to know of one machine (file format version 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(1, description="File format version.")
+    machine: str = Field(min_length=1, description="Machine (profile or device) id.")
+    width_px: int = Field(ge=8, description="Detector elements across the belt.")
+    air_low: tuple[float, ...] = Field(description="Air counts of each low-energy element.")
+    air_high: tuple[float, ...] = Field(description="Air counts of each high-energy element.")
+    curves: dict[str, tuple[Step, ...]] = Field(description="Measured steps per wedge material.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Calibration:
+        """Refuse a calibration without every base material or with a wrong flat field."""
+        for name in BASES:
+            steps = self.curves.get(name, ())
+            if len(steps) < 3:
+                raise ValueError(f"calibration needs at least 3 {name} steps, got {len(steps)}")
+            highs = [s.a_high for s in steps]
+            if any(b <= a for a, b in itertools.pairwise(highs)):
+                raise ValueError(f"{name} steps must attenuate more as they thicken: {highs}")
+        if len(self.air_low) != self.width_px or len(self.air_high) != self.width_px:
+            raise ValueError("air levels must hold one value per detector element")
+        return self
+
+    def table(self, base: str) -> tuple[F32, F32, F32]:
+        """(A_high, ratio, mm) of a base material's steps, A_high rising."""
+        steps = self.curves[base]
+        hi = np.array([s.a_high for s in steps], np.float32)
+        ratio = np.array([s.a_low / s.a_high for s in steps], np.float32)
+        mm = np.array([s.mm for s in steps], np.float32)
+        return hi, ratio, mm
+
+    def save(self, path: Path) -> None:
+        """Write the calibration as JSON."""
+        path.write_text(self.model_dump_json(indent=1) + "\n", "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        """Read a calibration file."""
+        return cls.model_validate(json.loads(path.read_text("utf-8")))
+
+
+def flat_field(low: U16, high: U16) -> tuple[F32, F32]:
+    """Air counts per detector element: the upper quartile of each column of a wedge image."""
+    return (
+        np.percentile(low.astype(np.float32), 90, axis=0).astype(np.float32),
+        np.percentile(high.astype(np.float32), 90, axis=0).astype(np.float32),
+    )
+
+
+def _plateaus(profile: F32, level: float) -> list[tuple[int, int]]:
+    """Runs of rows whose attenuation exceeds ``level``, each trimmed by a quarter at both ends."""
+    runs: list[tuple[int, int]] = []
+    on = profile > level
+    start = -1
+    for r, v in enumerate([*on.tolist(), False]):
+        if v and start < 0:
+            start = r
+        elif not v and start >= 0:
+            if r - start >= 4:
+                cut = (r - start) // 4
+                runs.append((start + cut, r - cut))
+            start = -1
+    return runs
+
+
+def measure_steps(
+    low: U16, high: U16, air: tuple[F32, F32], steps_mm: tuple[float, ...]
+) -> tuple[Step, ...]:
+    """Find the wedge's steps along the belt and measure their median attenuation.
+
+    The wedge lies across the middle of the belt; rows whose median high-energy attenuation
+    over the middle third of the detector is clearly above air are steps, in belt order.
+    Raise CalibrationError when the number of steps found differs from ``steps_mm``.
+    """
+    w = low.shape[1]
+    cols = slice(w // 3, 2 * w // 3)
+    a_low = np.log(air[0][None, cols] / np.maximum(low[:, cols].astype(np.float32), 1.0))
+    a_high = np.log(air[1][None, cols] / np.maximum(high[:, cols].astype(np.float32), 1.0))
+    prof = np.median(a_high, axis=1).astype(np.float32)
+    runs = _plateaus(prof, 0.02)
+    if len(runs) != len(steps_mm):
+        raise CalibrationError(
+            f"found {len(runs)} wedge steps along the belt, expected {len(steps_mm)} "
+            f"({', '.join(f'{s:g}' for s in steps_mm)} mm)"
+        )
+    found = [
+        Step(
+            mm=mm,
+            a_low=float(np.median(a_low[r0:r1])),
+            a_high=float(np.median(a_high[r0:r1])),
+        )
+        for mm, (r0, r1) in zip(steps_mm, runs, strict=True)
+    ]
+    # A step whose low channel sits at the detector's noise floor gives no ratio: left out.
+    out = [s for s in found if s.a_low < LOW_FLOOR]
+    return tuple(sorted(out, key=lambda s: s.mm))
+
+
+def calibrate(
+    machine: str,
+    wedges: dict[str, tuple[U16, U16]],
+    steps_mm: dict[str, tuple[float, ...]] | None = None,
+) -> Calibration:
+    """Fit a calibration from (low, high) count images of the organic, aluminium, steel wedges."""
+    steps = steps_mm or STANDARD_STEPS_MM
+    missing = [b for b in BASES if b not in wedges]
+    if missing:
+        raise CalibrationError(f"wedge images missing for {missing}")
+    widths = {v[0].shape[1] for v in wedges.values()}
+    if len(widths) != 1:
+        raise CalibrationError(f"wedge images differ in width: {sorted(widths)}")
+    airs = [flat_field(*wedges[b]) for b in BASES]
+    air_low = np.median(np.stack([a[0] for a in airs]), axis=0)
+    air_high = np.median(np.stack([a[1] for a in airs]), axis=0)
+    curves = {b: measure_steps(*wedges[b], (air_low, air_high), steps[b]) for b in BASES}
+    try:
+        return Calibration(
+            machine=machine,
+            width_px=int(widths.pop()),
+            air_low=tuple(float(round(v, 1)) for v in air_low),
+            air_high=tuple(float(round(v, 1)) for v in air_high),
+            curves=curves,
+        )
+    except ValueError as err:
+        raise CalibrationError(str(err)) from err

@@ -1,0 +1,232 @@
+"""Signature rules applied to the material maps: the regions a fail-safe pre-screen reports."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from inspection.xray.calibration import Calibration
+from inspection.xray.signatures import (
+    F32,
+    U16,
+    Maps,
+    SigKind,
+    Signature,
+    SignatureConfig,
+    _areas,
+    _components,
+    _full,
+    _rect_mm,
+    _score,
+    attenuations,
+    material_maps,
+    width_spread,
+)
+
+
+def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float, float] | None:
+    """(area cm², length mm) of the largest long bar of gun-thick metal in a region, or None."""
+    px_mm = 2 * cfg.pixel_mm
+    thick = (own & (steel >= cfg.gun_steel_mm)).astype(np.uint8)
+    thick = np.asarray(cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), np.uint8)
+    thick = np.asarray(
+        cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)), np.uint8
+    )
+    best: tuple[float, float] | None = None
+    for _, part, area in _components(thick, 4):
+        length, width, _ = _rect_mm(part, px_mm)
+        cm2 = area * (px_mm / 10.0) ** 2
+        wide = width >= cfg.gun_width_mm
+        if length >= cfg.gun_length_mm and wide and (best is None or cm2 > best[0]):
+            best = (cm2, length)
+    return best
+
+
+def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
+    """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region."""
+    px_mm = 2 * cfg.pixel_mm
+    px_cm2 = (px_mm / 10.0) ** 2
+    mask = ((maps.steel_mm >= cfg.metal_steel_mm) & (maps.a_high > 0.03)).astype(np.uint8)
+    mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
+    out: list[Signature] = []
+    min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
+    for box, own, area in _components(mask, min_px):
+        x, y, w, h = box
+        steel = maps.steel_mm[y : y + h, x : x + w][own]
+        thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
+        gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
+        median = float(np.median(steel))
+        length, width, fill = _rect_mm(own, px_mm)
+        cm2 = area * px_cm2
+        size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
+        full = _full(box, 2)
+        if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
+            bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
+            if bar is not None:
+                bar_cm2, bar_mm = bar
+                s = _score(bar_cm2, cfg.gun_thick_cm2)
+                out.append(
+                    Signature(
+                        SigKind.GUN,
+                        s,
+                        full,
+                        bar_cm2,
+                        f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
+                        cm2,
+                        (length, width),
+                    )
+                )
+                if s >= 0.5:
+                    continue
+        if thick_cm2 >= 0.5 * cfg.thick_cm2:
+            out.append(
+                Signature(
+                    SigKind.THICK_METAL,
+                    _score(thick_cm2, cfg.thick_cm2),
+                    full,
+                    thick_cm2,
+                    f"{thick_cm2:.1f} cm² of thick metal, {size}",
+                    thick_cm2,
+                    (length, width),
+                )
+            )
+        lo, hi = cfg.cell_long_mm
+        cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
+        if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
+            out.append(
+                Signature(
+                    SigKind.BATTERY,
+                    _score(fill, cfg.cell_fill),
+                    full,
+                    fill,
+                    f"compact cell-like metal block, {size}",
+                    cm2,
+                    (length, width),
+                )
+            )
+            continue
+        blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
+        if length >= 0.5 * cfg.blade_length_mm and blade_like:
+            elong = length / max(width, 1e-3)
+            if elong >= cfg.blade_elongation:
+                even = width_spread(own) <= cfg.strip_width_cv
+                foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
+                strip = foil or (
+                    width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm and even
+                )
+                kind = SigKind.STRIP if strip else SigKind.BLADE
+                out.append(
+                    Signature(
+                        kind,
+                        _score(length, cfg.blade_length_mm),
+                        full,
+                        length,
+                        f"elongated metal, {size}",
+                        cm2,
+                        (length, width),
+                    )
+                )
+                continue
+        out.append(
+            Signature(
+                SigKind.METAL,
+                _score(cm2, cfg.metal_cm2),
+                full,
+                cm2,
+                f"{cm2:.1f} cm² of metal, {size}",
+                cm2,
+                (length, width),
+            )
+        )
+    return out
+
+
+def _lines(a_high: F32, cfg: SignatureConfig) -> list[Signature]:
+    """EDGE_BLADE: thin straight dense lines at full resolution (a white top-hat of A_high)."""
+    k = max(3, round(cfg.ridge_mm / cfg.pixel_mm) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    ridge = cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel)
+    mask = (ridge >= 0.5 * cfg.ridge_contrast).astype(np.uint8)
+    min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
+    out: list[Signature] = []
+    for box, own, _ in _components(mask, min_px):
+        length, width, _ = _rect_mm(own, cfg.pixel_mm)
+        if length < cfg.ridge_length_mm or width > cfg.ridge_width_mm:
+            continue
+        x, y, w, h = box
+        contrast = float(np.percentile(ridge[y : y + h, x : x + w][own], 75))
+        out.append(
+            Signature(
+                SigKind.EDGE_BLADE,
+                _score(contrast, cfg.ridge_contrast),
+                box,
+                contrast,
+                f"thin dense line {length:.0f} x {width:.1f} mm",
+            )
+        )
+    return out
+
+
+def _liquids(mask: np.ndarray, excess: F32, cfg: SignatureConfig, px_cm2: float) -> list[Signature]:
+    """LIQUID: compact organic objects standing out of their surroundings, scored by thickness."""
+    out: list[Signature] = []
+    min_px = max(1, math.ceil(cfg.liquid_cm2 / px_cm2))
+    for box, own, area in _components(mask.astype(np.uint8), min_px):
+        x, y, w, h = box
+        mm = float(np.percentile(excess[y : y + h, x : x + w][own], 90))
+        length, width, _ = _rect_mm(own, 2 * cfg.pixel_mm)
+        out.append(
+            Signature(
+                SigKind.LIQUID,
+                _score(mm, cfg.liquid_mm),
+                _full(box, 2),
+                mm,
+                f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
+                "(PMMA-equivalent) out of its surroundings",
+                area * px_cm2,
+                (length, width),
+            )
+        )
+    return out
+
+
+def find_signatures(
+    low: U16, high: U16, cal: Calibration, cfg: SignatureConfig
+) -> tuple[list[Signature], Maps]:
+    """Every signature of one image (full-resolution counts of both channels)."""
+    a_low, a_high = attenuations(low, high, cal)
+    maps = material_maps(a_low, a_high, cal, cfg)
+    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
+    sigs = _areas(
+        maps.impenetrable,
+        SigKind.IMPENETRABLE,
+        cfg.impenetrable_cm2,
+        px_cm2,
+        "the X-rays do not penetrate",
+    )
+    usable = ~maps.impenetrable & ~maps.saturated & (maps.a_high >= cfg.high_z_min_high)
+    off = (maps.z <= -cfg.high_z_margin) | (maps.z >= 3.0 + cfg.high_z_margin)
+    high_z = cv2.medianBlur((usable & off).astype(np.uint8), 3) > 0
+    sigs += _areas(
+        high_z,
+        SigKind.HIGH_Z,
+        cfg.high_z_cm2,
+        px_cm2,
+        "off the organic-to-steel curves (lead, tungsten or other heavy element)",
+    )
+    sigs += _lines(a_high, cfg)
+    sigs += _metal(maps, cfg)
+    k = round(cfg.liquid_span_mm / (2 * cfg.pixel_mm)) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    excess = np.asarray(cv2.morphologyEx(maps.organic_mm, cv2.MORPH_TOPHAT, kernel), np.float32)
+    organic = (
+        (excess >= 0.5 * cfg.liquid_mm)
+        & (np.abs(maps.z) <= 0.5)
+        & (maps.steel_mm < cfg.metal_steel_mm)
+    )
+    organic = cv2.medianBlur(organic.astype(np.uint8), 3) > 0
+    sigs += _liquids(organic, excess, cfg, px_cm2)
+    sigs.sort(key=lambda s: -s.score)
+    return sigs, maps

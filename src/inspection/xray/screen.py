@@ -1,0 +1,154 @@
+"""The fail-safe pre-screen: calibrated signatures, explained only by the declaration.
+
+Rules, none of which configuration or a declaration can switch off:
+
+* without a calibration for the machine the image is not read at all: PENDING (the
+  parcel waits for an inspector, reason XRAY_PENDING);
+* IMPENETRABLE, HIGH_Z, EDGE_BLADE, BLADE, GUN are never explained by any declaration;
+* BATTERY is explained only by goods that hold cells (phones, computers, batteries) —
+  never by toys; THICK_METAL, METAL, STRIP and LIQUID by the goods that contain them,
+  each goods line only as many regions of a kind, and as large, as such an item shows
+  (``explain.BUDGETS``);
+* a declaration can only add suspicion (weapons, knives or explosives declared);
+* an image is CLEARED only when a declaration was given and every signature at or above
+  the policy threshold is explained; otherwise SUSPECT when a signature is left
+  unexplained, PENDING when there is nothing to go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inspection.decision import XrayState
+from inspection.model import Declaration
+from inspection.xray.calibration import Calibration
+from inspection.xray.explain import Finding, explain
+from inspection.xray.findings import find_signatures
+from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
+from inspection.xray.signatures import SigKind, SignatureConfig
+
+logger = logging.getLogger(__name__)
+
+_RESTRICTED = ("93", "8211", "8208", "3601", "3602", "3603", "3604")
+_RESTRICTED_WORDS = (
+    "knife",
+    "刀具",
+    "gun",
+    "手枪",
+    "ammunition",
+    "子弹",
+    "弹药",
+    "firework",
+    "烟花",
+)
+
+NEVER_EXPLAINED = frozenset(
+    {SigKind.IMPENETRABLE, SigKind.HIGH_Z, SigKind.EDGE_BLADE, SigKind.BLADE, SigKind.GUN}
+)
+
+
+class ScreenConfig(BaseModel):
+    """Settings of the fail-safe pre-screen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signatures: SignatureConfig = Field(SignatureConfig(), description="Signature rules.")
+    threshold: float = Field(
+        0.5, ge=0.25, le=1.0, description="Score from which an unexplained signature blocks."
+    )
+    image: ImageConfig = Field(ImageConfig(), description="PNG size limits.")
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenResult:
+    """Outcome of one image: state, findings, reasons, size of one channel."""
+
+    state: XrayState
+    findings: tuple[Finding, ...]
+    reasons: tuple[str, ...]
+    width: int
+    height: int
+
+    @property
+    def top_unexplained(self) -> float:
+        """Highest score of an unexplained finding (0 when none)."""
+        return max((f.signature.score for f in self.findings if not f.explained_by), default=0.0)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "state": self.state.value,
+            "reasons": list(self.reasons),
+            "regions": [f.as_dict() for f in self.findings],
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+def _restricted(declaration: Declaration) -> list[str]:
+    """Goods lines that add suspicion by what they declare."""
+    out = []
+    for line in declaration.lines:
+        hs = "".join(c for c in line.hs_code if c.isdigit())
+        name = line.name.lower()
+        if any(hs.startswith(p) for p in _RESTRICTED) or any(w in name for w in _RESTRICTED_WORDS):
+            out.append(f"declared goods need an inspector: {line.name or line.hs_code}")
+    return out
+
+
+def screen(
+    png: bytes,
+    calibration: Calibration | None,
+    declaration: Declaration | None = None,
+    config: ScreenConfig | None = None,
+) -> ScreenResult:
+    """Pre-screen one stacked 16-bit PNG on a calibrated machine.
+
+    Raise ``XrayImageError`` for an image that cannot be read; return PENDING when the
+    machine has no calibration or the image does not fit it.
+    """
+    cfg = config or ScreenConfig()
+    low, high = decode_counts(png, cfg.image)
+    h, w = low.shape
+    if calibration is None:
+        return ScreenResult(
+            XrayState.PENDING,
+            (),
+            ("no calibration for this machine: an inspector must look",),
+            w,
+            h,
+        )
+    if calibration.width_px != w:
+        return ScreenResult(
+            XrayState.PENDING,
+            (),
+            (
+                f"image is {w} px wide, the calibration of "
+                f"{calibration.machine} {calibration.width_px} px",
+            ),
+            w,
+            h,
+        )
+    sigs, _ = find_signatures(low, high, calibration, cfg.signatures)
+    findings = explain(sigs, declaration)
+    reasons = [] if declaration is None else _restricted(declaration)
+    for f in findings:
+        s = f.signature
+        if s.score >= cfg.threshold and not f.explained_by:
+            never = " (never cleared by image)" if s.kind in NEVER_EXPLAINED else ""
+            reasons.append(f"{s.kind.value} unexplained{never}: {s.detail}")
+    if reasons:
+        state = XrayState.SUSPECT
+    elif declaration is None:
+        state = XrayState.PENDING
+        reasons.append("no declaration to explain the image")
+    else:
+        state = XrayState.CLEARED
+    logger.debug("screen: %s, %s findings", state.value, len(findings))
+    return ScreenResult(state, findings, tuple(reasons), w, h)
+
+
+__all__ = ["Finding", "ScreenConfig", "ScreenResult", "XrayImageError", "explain", "screen"]

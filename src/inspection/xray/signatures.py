@@ -1,0 +1,252 @@
+"""What a calibrated dual-energy image shows: impenetrable, high-Z, blade, gun, cell, metal, liquid.
+
+Every pixel is placed between the machine's measured organic, aluminium and steel curves
+(``z`` 0, 1, 2) and split into an organic and a steel-equivalent part. Regions are cut on
+a 2 x 2 max-pooled grid (the densest pixel of each block is kept, so nothing thin is
+averaged away) and thin dense lines are looked for at full resolution. Each signature
+carries a score: 0.5 where it meets its rule exactly, rising to 1.0 at twice the rule's
+value; candidates down to half the rule's value are kept with scores below 0.5 so that a
+policy threshold can be moved (see docs/xray-prescreen.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration
+
+F32 = npt.NDArray[np.float32]
+U8 = npt.NDArray[np.uint8]
+U16 = npt.NDArray[np.uint16]
+Box = tuple[int, int, int, int]
+
+
+class SigKind(StrEnum):
+    """Kinds of signature (stable strings)."""
+
+    IMPENETRABLE = "IMPENETRABLE"
+    HIGH_Z = "HIGH_Z"  # lead, tungsten: off the calibrated organic..steel family
+    EDGE_BLADE = "EDGE_BLADE"  # a thin dense straight line (a blade on its edge)
+    GUN = "GUN"
+    BLADE = "BLADE"
+    BATTERY = "BATTERY"
+    THICK_METAL = "THICK_METAL"
+    STRIP = "STRIP"  # narrow even steel strip or rod (shank, umbrella shaft, zip)
+    METAL = "METAL"
+    LIQUID = "LIQUID"  # thick organic matter (liquid-like)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One region: kind, score 0..1, box (x, y, w, h) in full-resolution pixels, a measure."""
+
+    kind: SigKind
+    score: float
+    box: Box
+    value: float
+    detail: str
+    area_cm2: float = 0.0  # area of the region itself
+    size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "kind": self.kind.value,
+            "score": round(self.score, 3),
+            "box": list(self.box),
+            "value": round(self.value, 2),
+            "area_cm2": round(self.area_cm2, 1),
+            "size_mm": [round(v) for v in self.size_mm],
+            "detail": self.detail,
+        }
+
+
+class SignatureConfig(BaseModel):
+    """Rules of the signatures; values in physical units, machine differences are calibrated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pixel_mm: float = Field(0.6, gt=0.01, description="Pixel pitch at the belt, mm.")
+    impenetrable_transmission: float = Field(
+        0.001, gt=0.0, lt=1.0, description="High-energy transmission below which X-rays stop."
+    )
+    impenetrable_cm2: float = Field(0.3, gt=0.0, description="Smallest impenetrable area, cm².")
+    high_z_margin: float = Field(
+        0.5, gt=0.0, description="How far below organic (or above steel + 1), in z units."
+    )
+    high_z_min_high: float = Field(0.3, gt=0.0, description="Least A_high for a high-Z pixel.")
+    high_z_cm2: float = Field(0.5, gt=0.0, description="Smallest high-Z area, cm².")
+    metal_steel_mm: float = Field(0.5, gt=0.0, description="Steel-equivalent of a metal pixel.")
+    metal_cm2: float = Field(1.5, gt=0.0, description="Smallest metal region, cm².")
+    thick_steel_mm: float = Field(6.0, gt=0.0, description="Steel-equivalent of thick metal.")
+    thick_cm2: float = Field(3.0, gt=0.0, description="Thick area making THICK_METAL, cm².")
+    gun_steel_mm: float = Field(14.0, gt=0.0, description="Steel-equivalent of a gun's slide.")
+    gun_width_mm: float = Field(4.0, gt=0.0, description="Narrowest gun-thick bar, mm.")
+    gun_length_mm: float = Field(70.0, gt=0.0, description="Shortest gun-thick bar, mm.")
+    gun_thick_cm2: float = Field(5.0, gt=0.0, description="Area of a gun-thick bar, cm².")
+    blade_elongation: float = Field(3.0, gt=1.0, description="Least length/width of a blade.")
+    blade_length_mm: float = Field(50.0, gt=0.0, description="Shortest blade, mm.")
+    blade_width_mm: float = Field(45.0, gt=0.0, description="Widest blade, mm.")
+    blade_steel_mm: float = Field(
+        6.0, gt=0.0, description="Thickest blade (steel-equivalent, 2.5 mm at 65° tilt), mm."
+    )
+    strip_width_mm: float = Field(30.0, gt=0.0, description="Widest explainable strip, mm.")
+    strip_steel_mm: float = Field(3.0, gt=0.0, description="Thickest explainable strip, mm.")
+    foil_width_mm: float = Field(8.0, gt=0.0, description="Widest thin strip (zip), mm.")
+    foil_steel_mm: float = Field(1.0, gt=0.0, description="Thickest thin strip, steel mm.")
+    strip_width_cv: float = Field(
+        0.15, gt=0.0, description="Largest spread (std/mean) of a strip's width along it."
+    )
+    cell_fill: float = Field(0.7, gt=0.0, le=1.0, description="Least fill of a cell pack.")
+    cell_steel_mm: float = Field(0.8, gt=0.0, description="Least steel-equivalent of cells, mm.")
+    cell_short_mm: float = Field(14.0, gt=0.0, description="Least short side of cells, mm.")
+    cell_long_mm: tuple[float, float] = Field((52.0, 200.0), description="Long side range, mm.")
+    ridge_mm: float = Field(4.0, gt=0.0, description="Widest line the line search sees, mm.")
+    ridge_contrast: float = Field(0.6, gt=0.0, description="Least A_high step of a line.")
+    ridge_length_mm: float = Field(
+        80.0, gt=0.0, description="Shortest blade-like line, mm (an 18650 can's side is 65 mm)."
+    )
+    ridge_width_mm: float = Field(5.0, gt=0.0, description="Widest blade-like line, mm.")
+    liquid_mm: float = Field(
+        50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
+    )
+    liquid_span_mm: float = Field(
+        100.0, gt=0.0, description="Widest liquid container; broader organic layers are ignored."
+    )
+    liquid_cm2: float = Field(15.0, gt=0.0, description="Smallest liquid-like area, cm².")
+
+
+def _score(value: float, rule: float) -> float:
+    """0.5 at the rule's value, 1.0 at twice it, linear (0.25 at half)."""
+    return float(min(1.0, max(0.0, 0.5 * value / rule)))
+
+
+def _interp(x: F32, xs: F32, ys: F32) -> F32:
+    """Piecewise-linear with linear extension past the last point (flat before the first)."""
+    out = np.interp(x, xs, ys).astype(np.float32)
+    if len(xs) >= 2:
+        slope = (ys[-1] - ys[-2]) / max(float(xs[-1] - xs[-2]), 1e-6)
+        over = x > xs[-1]
+        out[over] = ys[-1] + slope * (x[over] - xs[-1])
+    return out
+
+
+def _pool(a: F32) -> F32:
+    """2 x 2 max pooling (edges cropped to whole blocks)."""
+    h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
+    top = np.maximum(a[0:h:2, 0:w:2], a[0:h:2, 1:w:2])
+    return np.asarray(np.maximum(top, np.maximum(a[1:h:2, 0:w:2], a[1:h:2, 1:w:2])), np.float32)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Maps:
+    """Half-resolution maps: attenuations, z, steel and organic equivalents (mm), masks."""
+
+    a_low: F32
+    a_high: F32
+    z: F32
+    steel_mm: F32
+    organic_mm: F32
+    saturated: npt.NDArray[np.bool_]
+    impenetrable: npt.NDArray[np.bool_]
+
+
+def attenuations(low: U16, high: U16, cal: Calibration) -> tuple[F32, F32]:
+    """Full-resolution ``−ln(I/I0)`` of both channels against the calibrated flat field."""
+    out: list[F32] = []
+    for counts, air in ((low, cal.air_low), (high, cal.air_high)):
+        c = np.maximum(counts.astype(np.float32), np.float32(1.0))
+        cv2.log(c, c)
+        ref = np.log(np.asarray(air, np.float32))[None, :]
+        out.append(np.asarray(ref - c, np.float32))
+    return out[0], out[1]
+
+
+def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> Maps:
+    """Place every (pooled) pixel among the calibrated curves."""
+    lo, hi = _pool(a_low), _pool(a_high)
+    safe = np.maximum(hi, np.float32(0.02))
+    r = lo / safe
+    (ho, ro, mo), (ha, ra, _), (hf, rf, mf) = (cal.table(b) for b in BASES)
+    r_o, r_a, r_f = np.interp(hi, ho, ro), np.interp(hi, ha, ra), np.interp(hi, hf, rf)
+    z = np.where(
+        r <= r_a,
+        (r - r_o) / np.maximum(r_a - r_o, 1e-3),
+        1.0 + (r - r_a) / np.maximum(r_f - r_a, 1e-3),
+    ).astype(np.float32)
+    saturated = lo >= LOW_FLOOR - 1.5
+    steel_a = np.clip((lo - r_o * hi) / np.maximum(r_f - r_o, 1e-3), 0.0, hi).astype(np.float32)
+    steel_a = np.where(saturated, hi, steel_a).astype(np.float32)
+    steel = np.maximum(_interp(steel_a, hf, mf), np.float32(0.0))
+    organic = np.maximum(_interp((hi - steel_a).astype(np.float32), ho, mo), np.float32(0.0))
+    imp = hi >= -math.log(cfg.impenetrable_transmission)
+    return Maps(lo, hi, z, steel, organic, saturated, imp)
+
+
+def _components(mask: U8, min_px: int) -> list[tuple[Box, npt.NDArray[np.bool_], int]]:
+    """Connected regions of at least ``min_px`` pixels: (box, own mask in box, area)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = []
+    for i in range(1, n):
+        area = int(stats[i, cv2.CC_STAT_AREA])
+        if area < min_px:
+            continue
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        out.append(((x, y, w, h), labels[y : y + h, x : x + w] == i, area))
+    return out
+
+
+def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, float]:
+    """(length mm, width mm, fill) of a region's minimum-area rectangle."""
+    pts = np.argwhere(own)[:, ::-1].astype(np.float32)
+    (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
+    length, width = max(rw, rh) + 1.0, min(rw, rh) + 1.0
+    return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
+
+
+def width_spread(own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
+    """Spread (std/mean) of a region's width along its main axis, ends (10 %) left out.
+
+    The width of each stretch is its pixel count over its length. An even strip or rod
+    keeps its width; a blade narrows to its point and steps to its tang, at any tilt.
+    """
+    ys, xs = np.nonzero(own)
+    if xs.size < 8:
+        return 1.0
+    pts = np.stack([xs - xs.mean(), ys - ys.mean()]).astype(np.float64)
+    _, vecs = np.linalg.eigh(np.cov(pts))
+    along = vecs[:, 1] @ pts
+    lo, hi = np.percentile(along, (10, 90))
+    keep = (along >= lo) & (along <= hi)
+    bins = ((along[keep] - lo) // bin_px).astype(np.int64)
+    full = int((hi - lo) // bin_px)
+    if full < 2:
+        return 1.0
+    width = np.bincount(bins, minlength=full + 1)[:full] / bin_px
+    return float(width.std() / max(width.mean(), 1e-6))
+
+
+def _full(box: Box, scale: int) -> Box:
+    """A pooled-grid box in full-resolution pixels."""
+    return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
+
+
+def _areas(
+    mask: npt.NDArray[np.bool_], kind: SigKind, rule_cm2: float, px_cm2: float, what: str
+) -> list[Signature]:
+    """One signature per region of ``mask`` scored by its area against ``rule_cm2``."""
+    out: list[Signature] = []
+    min_px = max(1, math.ceil(0.5 * rule_cm2 / px_cm2))
+    for box, _, area in _components(mask.astype(np.uint8), min_px):
+        cm2 = area * px_cm2
+        out.append(
+            Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2, f"{cm2:.1f} cm² {what}", cm2)
+        )
+    return out

@@ -1,0 +1,135 @@
+"""Physical X-ray simulator: attenuation against xraydb, spectra, solids, phantoms, wedges."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import xraydb
+
+from devices.xray_image import decode_png, encode_png
+from simulators.xray.catalogue import BENIGN, Thing
+from simulators.xray.phantom import WEDGES, render_phantom, render_scene, render_wedge
+from simulators.xray.physics import (
+    MATERIALS,
+    channel_weights,
+    load_profiles,
+    profile_split,
+    transmission,
+)
+from simulators.xray.solids import Cyl, Plate, project, rect
+from simulators.xray.threats import THREATS
+
+PROFILES = load_profiles()
+
+
+def small(name: str) -> object:
+    return PROFILES[name].model_copy(update={"width_px": 384, "height_px": 320})
+
+
+def att(profile_name: str, material: str, cm: float) -> tuple[float, float]:
+    t_low, t_high = transmission(
+        PROFILES[profile_name], {material: np.full((1, 1), cm, np.float32)}
+    )
+    return -math.log(float(t_low[0, 0])), -math.log(float(t_high[0, 0]))
+
+
+def test_profiles_split_into_disjoint_tuning_and_held_out_sets() -> None:
+    tuning, held = profile_split()
+    assert tuning and held and not set(tuning) & set(held)
+    assert set(tuning) | set(held) <= set(PROFILES)
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_channel_weights_are_normalised_and_low_is_softer(name: str) -> None:
+    energies, w_low, w_high = channel_weights(PROFILES[name])
+    assert w_low.sum() == pytest.approx(1.0) and w_high.sum() == pytest.approx(1.0)
+    assert (energies * w_low).sum() < (energies * w_high).sum()
+
+
+def test_effective_profile_is_beer_lambert_with_the_published_tables() -> None:
+    formula, density = MATERIALS["steel"]
+    mu = xraydb.material_mu(formula, [60000.0, 100000.0], density=density)
+    a_low, a_high = att("eff-60-100", "steel", 0.2)
+    assert a_low == pytest.approx(mu[0] * 0.2, rel=1e-4)
+    assert a_high == pytest.approx(mu[1] * 0.2, rel=1e-4)
+
+
+def test_polychromatic_beam_hardens_and_effective_does_not() -> None:
+    thin = att("sandwich-150", "steel", 0.1)[1] / 0.1
+    thick = att("sandwich-150", "steel", 1.0)[1] / 1.0
+    assert thick < 0.9 * thin  # the spectrum hardens: less attenuation per cm
+    assert att("eff-60-100", "steel", 1.0)[1] == pytest.approx(
+        10 * att("eff-60-100", "steel", 0.1)[1]
+    )
+
+
+def test_lead_k_edge_puts_lead_below_organic_between_60_and_100_kev() -> None:
+    lead = att("eff-60-100", "lead", 0.05)
+    water = att("eff-60-100", "water", 5.0)
+    assert lead[0] / lead[1] < 1.0 < water[0] / water[1]
+
+
+def test_plate_volume_is_kept_at_every_tilt() -> None:
+    pixel = 0.5
+    for tilt in (0.0, 30.0, 60.0, 90.0):
+        m = project([Plate("steel", 0, 100, rect(-10, 10), 0, 2)], tilt, pixel)["steel"]
+        volume_mm3 = float(m.sum()) * 10.0 * pixel * pixel
+        assert volume_mm3 == pytest.approx(100 * 20 * 2, rel=0.02)
+    edge = project([Plate("steel", 0, 100, rect(-10, 10), 0, 2)], 90.0, pixel)["steel"]
+    assert edge.max() == pytest.approx(2.0, rel=0.01)  # 20 mm of steel along the beam, in cm
+
+
+def test_tube_is_hollow() -> None:
+    m = project([Cyl("steel", 0, 50, 0, 0, 9.0, 8.75)], 0.0, 0.25)["steel"]
+    profile = m[:, 100]
+    assert profile[len(profile) // 2] == pytest.approx(0.05, rel=0.01)  # two 0.25 mm walls
+    assert profile.max() > 4 * profile[len(profile) // 2]  # walls seen end-on at the rims
+
+
+def test_phantom_is_deterministic_and_keeps_the_image_contract() -> None:
+    prof = small("sandwich-120")
+    a = render_phantom(prof, 7, "cells")  # type: ignore[arg-type]
+    b = render_phantom(prof, 7, "cells")  # type: ignore[arg-type]
+    assert np.array_equal(a.image.low, b.image.low) and np.array_equal(a.image.high, b.image.high)
+    png = encode_png(a.image, 1)
+    back = decode_png(png)
+    assert back.low.shape == (320, 384) and back.low.dtype == np.uint16
+    assert png[24] == 16  # bit depth in IHDR
+    assert any(o.threat == "cells" for o in a.objects)
+    assert a.image.low.mean() < a.image.high.mean() * 1.2  # two channels, both exposed
+
+
+def test_every_goods_and_threat_builder_makes_matter() -> None:
+    rng = np.random.default_rng(3)
+    builders = [b for b, _ in BENIGN.values()] + [b for bs in THREATS.values() for b in bs]
+    for build in builders:
+        thing: Thing = build(rng)
+        maps = project(thing.parts, thing.tilt_deg, 0.6)
+        assert sum(float(m.sum()) for m in maps.values()) > 0, thing.cls
+        assert all(k in MATERIALS for k in maps), thing.cls
+
+
+def test_threats_are_never_declared_and_benign_goods_are() -> None:
+    ph = render_phantom(small("eff-60-100"), 11, "gun")  # type: ignore[arg-type]
+    assert ph.threat == "gun" and ph.goods
+    assert all("gun" not in name for _, name in ph.goods)
+
+
+def test_wedge_has_its_steps_and_thicker_steps_attenuate_more() -> None:
+    prof = small("eff-50-90")
+    img = render_wedge(prof, "steel")  # type: ignore[arg-type]
+    col = img.high[:, prof.width_px // 2].astype(float)  # type: ignore[attr-defined]
+    dark = col < 0.97 * np.median(img.high[:, :10])
+    runs = np.count_nonzero(np.diff(dark.astype(int)) == 1)
+    assert runs == len(WEDGES["steel"][1])
+
+
+def test_scene_renders_chosen_things_where_asked() -> None:
+    prof = small("eff-60-100")
+    knife = THREATS["knife"][0](np.random.default_rng(1))
+    ph = render_scene(prof, [(knife, 0.0, (100, 100))])  # type: ignore[arg-type]
+    assert ph.threat == "knife"
+    x, y, _, _ = ph.objects[0].box
+    assert 100 <= x < 140 and 100 <= y < 140
