@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from contracts.statuses import XrayState
 from devices.xray_image import encode_png
-from inspection.decision import XrayState
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import BASES, Calibration, calibrate
 from inspection.xray.screen import ScreenConfig, ScreenResult, screen

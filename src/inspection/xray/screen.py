@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inspection.decision import XrayState
+from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import Finding, explain

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from clearline.bench.xray_phys import machine_calibration
 from clearline.xray_cli import xray_app
+from contracts.statuses import XrayState
 from devices.xray_image import encode_png
-from inspection.decision import XrayState
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import BUDGETS, explain, family
