@@ -11,6 +11,7 @@ from contracts.config import ConfigModel
 from contracts.reasons import Outcome
 from contracts.yamlconf import describe, read_yaml
 from devices.profiles import HandScannerProfile, ScaleProfile, TunnelScannerProfile
+from edge.trust import EdgeTrust
 from sorting.chutes import ChutePlan
 
 
@@ -89,6 +90,12 @@ class EdgeConfig(_Model):
     )
     health_port: int = Field(
         0, ge=0, le=65535, title="Health port", description="/healthz and /metrics (0: any)."
+    )
+    trust: EdgeTrust | None = Field(
+        None,
+        title="Keys",
+        description="Signing key and hub keys from enrolment; without them every verdict "
+        "is refused and events go unsigned.",
     )
 
 

@@ -1,0 +1,139 @@
+"""The gate every inspector verdict passes before it reaches the line engine.
+
+A verdict is applied only when it is signed by the hub, fresh, not applied before, names
+this edge, and (for ``clear`` and ``suspect``) names an item of this line still waiting for
+its decision. A verdict for another edge of the site is ignored (every edge hears every
+verdict); anything else is dropped with an ``alarm`` event and the parcel stays held, as it
+would be without the verdict. A ``hold`` needs no waiting item: it can only keep parcels
+back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from contracts.clock import Clock
+from contracts.events import VerdictKind
+from contracts.messages import Verdict
+from devices.signing import SignatureError, verify_verdict
+from edge.trust import EdgeKeys, EdgeTrust
+
+log = logging.getLogger(__name__)
+
+#: Alarm names, as they appear in the ``alarm`` event.
+ALARM = "verdict_refused"
+
+AlarmSink = Callable[[str, str], None]
+ItemWaiting = Callable[[int], bool]
+
+
+@dataclass(slots=True)
+class GateStats:
+    """What the gate did with the verdicts it heard."""
+
+    applied: int = 0
+    refused: int = 0
+    ignored: int = 0  # verdicts for other edges of the site
+
+
+class VerdictGate:
+    """Checks verdicts for one edge (thread-safe; called on the broker's network thread)."""
+
+    def __init__(
+        self,
+        *,
+        site: str,
+        edge_id: str,
+        keys: EdgeKeys | None,
+        trust: EdgeTrust | None,
+        clock: Clock,
+        waiting: ItemWaiting,
+        alarm: AlarmSink,
+    ) -> None:
+        """Check against the hub ``keys`` (None: refuse every verdict); alarms go to ``alarm``."""
+        self.site, self.edge_id = site, edge_id
+        self.keys, self.clock = keys, clock
+        self.skew = timedelta(seconds=trust.max_skew_s if trust else 30.0)
+        self.lifetime = timedelta(seconds=trust.max_lifetime_s if trust else 3600.0)
+        self._waiting, self._alarm = waiting, alarm
+        self._seen: dict[str, datetime] = {}  # verdict id -> when it expires
+        self._lock = threading.Lock()
+        self.stats = GateStats()
+
+    def check(self, payload: bytes) -> Verdict | None:
+        """Return the verdict to apply, or None (ignored, or refused with an alarm)."""
+        try:
+            verdict = Verdict.model_validate_json(payload)
+        except (ValidationError, ValueError) as err:
+            return self._refuse(f"not a verdict: {str(err)[:200]}")
+        if self.keys is None:
+            return self._refuse(f"verdict {verdict.verdict_id}: this edge holds no hub key")
+        try:
+            verify_verdict(self.keys.hub, verdict)
+        except SignatureError as err:
+            return self._refuse(f"verdict {verdict.verdict_id}: {err}")
+        if verdict.site != self.site:
+            return self._refuse(f"verdict {verdict.verdict_id} names site {verdict.site!r}")
+        if verdict.edge_id != self.edge_id:
+            with self._lock:
+                self.stats.ignored += 1
+            log.debug("verdict %s is for edge %r", verdict.verdict_id, verdict.edge_id)
+            return None
+        problem = self._stale(verdict)
+        if problem:
+            return self._refuse(f"verdict {verdict.verdict_id}: {problem}")
+        if verdict.verdict is not VerdictKind.HOLD and (
+            verdict.item_id is None or not self._waiting(verdict.item_id)
+        ):
+            return self._refuse(
+                f"verdict {verdict.verdict_id}: item {verdict.item_id} of edge "
+                f"{self.edge_id} is not waiting for a decision"
+            )
+        with self._lock:
+            key = str(verdict.verdict_id)
+            if key in self._seen:
+                replay = True
+            else:
+                replay = False
+                assert verdict.expires_at is not None  # checked by _stale
+                self._seen[key] = verdict.expires_at
+                self.stats.applied += 1
+        if replay:
+            return self._refuse(f"verdict {verdict.verdict_id} was applied before (replay)")
+        return verdict
+
+    def _stale(self, verdict: Verdict) -> str:
+        """Why ``verdict`` is not fresh, or ``""`` when it is."""
+        issued, expires = verdict.issued_at, verdict.expires_at
+        if issued is None or expires is None:
+            return "it carries no issue or expiry time"
+        now = self.clock.now()
+        self._prune(now)
+        if issued - self.skew > now:
+            return f"issued in the future ({issued.isoformat()})"
+        if now >= expires + self.skew:
+            return f"expired at {expires.isoformat()}"
+        if expires - issued > self.lifetime:
+            return "valid for longer than this edge accepts"
+        return ""
+
+    def _prune(self, now: datetime) -> None:
+        """Forget applied verdicts that have expired (a replay of one is refused as stale)."""
+        with self._lock:
+            gone = [k for k, exp in self._seen.items() if now >= exp + self.skew]
+            for k in gone:
+                del self._seen[k]
+
+    def _refuse(self, detail: str) -> Verdict | None:
+        """Count, log and raise an alarm for a refused verdict."""
+        with self._lock:
+            self.stats.refused += 1
+        log.warning("edge %s: VERDICT REFUSED: %s", self.edge_id, detail)
+        self._alarm(ALARM, detail)
+        return None
