@@ -443,12 +443,12 @@ class MqttLink:
 #: The link and the errors it raises: a user of the MQTT transport needs no other module here.
 __all__ = [
     "DEFAULT_MQTT_PORT",
+    "BrokerUrl",
     "DeviceError",
     "DeviceUnavailable",
     "LinkSettings",
     "Message",
     "MqttLink",
-    "parse_mqtt_url",
     "parse_broker_url",
-    "BrokerUrl",
+    "parse_mqtt_url",
 ]

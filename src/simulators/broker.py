@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import socket
 import threading
 from collections.abc import Iterator
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -62,7 +62,7 @@ def _digest(password: str | bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-class CredentialsPlugin(BaseAuthPlugin):
+class CredentialsPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no types
     """amqtt authentication: only the configured users, each with its password."""
 
     @dataclass
