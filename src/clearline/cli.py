@@ -30,6 +30,7 @@ def _register() -> None:
     from edge.cli import edge_app
     from hub.cli.commands import audit_app, hub_app
     from hub.cli.importing import import_command
+    from hub.cli.trust import register as register_trust
     from simulators.cli import sim_app
     from simulators.cli.scenario import register as register_scenario
 
@@ -41,6 +42,7 @@ def _register() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(edge_app, name="edge")
     register_scenario(app)
+    register_trust(hub_app)
 
 
 _register()
