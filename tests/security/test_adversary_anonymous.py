@@ -105,9 +105,11 @@ def test_forged_replayed_expired_and_misdirected_verdicts_release_nothing(
             # a genuine verdict naming an item this edge does not hold
             wire(sign_verdict(hub.key, verdict(name, 999))),
             # a genuine verdict for edge e2, rewritten to name e1
-            wire(sign_verdict(hub.key, verdict(name, 1, edge_id="e2")).model_copy(
-                update={"edge_id": "e1"}
-            )),
+            wire(
+                sign_verdict(hub.key, verdict(name, 1, edge_id="e2")).model_copy(
+                    update={"edge_id": "e1"}
+                )
+            ),
             captured,  # replayed as it was
             wire(stolen.model_copy(update={"item_id": 1, "verdict": VerdictKind.CLEAR})),
         ]
@@ -160,7 +162,10 @@ def test_forged_and_foreign_events_never_reach_the_record(
         (edge_event_topic(name, "e1"), [wire(e) for e in forged()]),  # unsigned
         (edge_event_topic(name, "e1"), [wire(sign_event(generate_key(), e)) for e in forged()]),
         (edge_event_topic(name, "e1"), [wire(sign_event(e2_key, e)) for e in forged()]),
-        (edge_event_topic(name, "evil"), [wire(sign_event(generate_key(), e)) for e in forged("evil")]),
+        (
+            edge_event_topic(name, "evil"),
+            [wire(sign_event(generate_key(), e)) for e in forged("evil")],
+        ),
     ]
     refused = 0
     for topic, payloads in attacks:
@@ -179,5 +184,3 @@ def test_forged_and_foreign_events_never_reach_the_record(
     assert hub.count(EVENT, kind="decided") == 1
     assert hub.mqtt.untrusted >= refused + 1
     assert edge.replies_for(3)[0].chute == 5
-
-
