@@ -42,7 +42,7 @@ pytestmark = [
     pytest.mark.services,
     pytest.mark.skipif(
         not (Path(MOSQUITTO).exists() and shutil.which("mosquitto_pub")),
-        reason="needs /usr/sbin/mosquitto and mosquitto_pub (apt install mosquitto mosquitto-clients)",
+        reason="needs /usr/sbin/mosquitto and mosquitto_pub (apt install mosquitto-clients)",
     ),
 ]
 
@@ -117,7 +117,8 @@ class Locked:
     def denied(self, client_id: str) -> int:
         """How many publishes the broker denied to ``client_id`` (its own alarm, in its log)."""
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
-        return sum(1 for line in text.splitlines() if "Denied PUBLISH" in line and client_id in line)
+        lines = text.splitlines()
+        return sum(1 for line in lines if "Denied PUBLISH" in line and client_id in line)
 
 
 @pytest.fixture

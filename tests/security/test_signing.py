@@ -132,7 +132,7 @@ def test_gate_applies_a_good_verdict_once() -> None:
 @pytest.mark.parametrize(
     ("make", "why"),
     [
-        (lambda: verdict(), "not signed"),
+        (verdict, "not signed"),
         (lambda: sign_verdict(EDGE, verdict()), "trusted key"),
         (lambda: sign_verdict(HUB, verdict()).model_copy(update={"item_id": 8}), "trusted key"),
         (lambda: sign_verdict(HUB, verdict(item_id=99)), "not waiting"),
