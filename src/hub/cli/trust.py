@@ -119,6 +119,9 @@ def broker_config(
     ),
     device: list[str] = typer.Option([], "--device", help="A lone device account to add."),
     port: int = typer.Option(8883, "--port", help="The TLS listener's port."),
+    certfile: str = typer.Option("", "--certfile", help="Server certificate (DIR/server.crt)."),
+    keyfile: str = typer.Option("", "--keyfile", help="Server key (DIR/server.key)."),
+    cafile: str = typer.Option("", "--cafile", help="CA certificate (DIR/ca.crt)."),
     site: str | None = typer.Option(None, "--site", help="Site id (default: CLEARLINE_SITE_ID)."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
@@ -132,6 +135,7 @@ def broker_config(
             hub_password_file=hub_password_file,
             devices=list(device),
             port=port,
+            tls=(certfile, keyfile, cafile),
         )
     typer.echo(f"broker files in {out}: passwd, acl, mosquitto.conf ({len(done['users'])} users)")
     typer.echo(

@@ -111,11 +111,14 @@ def write_broker_config(
     hub_password_file: Path | None = None,
     devices: list[str] | None = None,
     port: int = 8883,
+    tls: tuple[str, str, str] = ("", "", ""),
 ) -> dict[str, Any]:
     """Write ``passwd``, ``acl`` and ``mosquitto.conf`` into ``out``; return what was written.
 
     The hub's broker password is read from ``hub_password_file`` or made and written to
-    ``out/hub.password``; each lone device gets ``out/devices/ID.password``.
+    ``out/hub.password``; each lone device gets ``out/devices/ID.password``. ``tls`` names
+    the server certificate, its key and the CA (empty: ``server.crt``, ``server.key`` and
+    ``ca.crt`` in ``out``).
     """
     out.mkdir(parents=True, exist_ok=True)
     if hub_password_file is not None and hub_password_file.exists():
@@ -132,7 +135,10 @@ def write_broker_config(
     write_secret(out / "passwd", password_file(users))
     (out / "acl").write_text(acl_file(users), encoding="utf-8")
     (out / "mosquitto.conf").write_text(
-        mosquitto_conf(str(out.resolve()), port=port), encoding="utf-8"
+        mosquitto_conf(
+            str(out.resolve()), port=port, certfile=tls[0], keyfile=tls[1], cafile=tls[2]
+        ),
+        encoding="utf-8",
     )
     return {
         "users": [u.user for u in users],
