@@ -177,6 +177,12 @@ class DeskConfig(_Model):
     store_dir: Path | None = Field(
         None, title="Store", description="Outbox, cache and sequence (default var/desk/DESK_ID)."
     )
+    trust: EdgeTrust | None = Field(
+        None,
+        title="Keys",
+        description="Signing key and hub keys from enrolment (clearline hub edge enrol "
+        "DESK_ID); without them every verdict is refused and events go unsigned.",
+    )
     hand_scanner: HandScannerProfile = Field(title="Hand scanner", description="Serial profile.")
     scale: ScaleProfile = Field(title="Scale", description="MT-SICS or Toledo serial profile.")
     areas: DeskAreas = Field(

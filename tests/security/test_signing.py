@@ -24,8 +24,8 @@ from devices.signing import (
     verify_event,
     verify_verdict,
 )
-from edge.line.verdict_gate import VerdictGate
 from edge.trust import EdgeKeys
+from edge.verdict_gate import VerdictGate
 from tests.inspection.builders import T0
 
 HUB = generate_key()
@@ -190,3 +190,21 @@ def test_gate_accepts_the_second_hub_key_during_a_rotation() -> None:
     new_hub = generate_key()
     g = Gate(EdgeKeys(EDGE, [HUB.public_key(), new_hub.public_key()]))
     assert g.offer(sign_verdict(new_hub, verdict())) is not None
+
+
+def test_a_desk_gate_takes_verdicts_of_any_line_by_code_but_only_signed_ones() -> None:
+    alarms: list[str] = []
+    desk = VerdictGate(
+        site="s1",
+        edge_id="desk-1",
+        keys=EdgeKeys(EDGE, [HUB.public_key()]),
+        trust=None,
+        clock=ManualClock(T0),
+        waiting=None,
+        alarm=lambda _name, detail: alarms.append(detail),
+    )
+    from_line = sign_verdict(HUB, verdict(edge_id="e1", item_id=None))
+    assert desk.check(from_line.model_dump_json().encode()) == from_line
+    assert desk.check(verdict(edge_id=None).model_dump_json().encode()) is None
+    assert desk.check(from_line.model_dump_json().encode()) is None
+    assert len(alarms) == 2 and "replay" in alarms[-1]

@@ -32,11 +32,11 @@ from edge.health import HealthServer
 from edge.line.engine import LineEngine, XrayScreened
 from edge.line.loop import EngineLoop
 from edge.line.plc_link import PlcLink
-from edge.line.verdict_gate import VerdictGate
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
 from edge.trust import EdgeKeys, with_password
+from edge.verdict_gate import VerdictGate
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet

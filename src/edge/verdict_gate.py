@@ -6,6 +6,9 @@ its decision. A verdict for another edge of the site is ignored (every edge hear
 verdict); anything else is dropped with an ``alarm`` event and the parcel stays held, as it
 would be without the verdict. A ``hold`` needs no waiting item: it can only keep parcels
 back.
+
+A manual desk has no items: it applies verdicts by parcel code, whichever line's image they
+judged, so its gate (``waiting=None``) checks signature, site, freshness and replay only.
 """
 
 from __future__ import annotations
@@ -53,10 +56,14 @@ class VerdictGate:
         keys: EdgeKeys | None,
         trust: EdgeTrust | None,
         clock: Clock,
-        waiting: ItemWaiting,
+        waiting: ItemWaiting | None,
         alarm: AlarmSink,
     ) -> None:
-        """Check against the hub ``keys`` (None: refuse every verdict); alarms go to ``alarm``."""
+        """Check against the hub ``keys`` (None: refuse every verdict); alarms go to ``alarm``.
+
+        ``waiting`` tells whether an item of this line waits for its decision; None (a desk)
+        accepts a verdict for any edge of the site and any parcel.
+        """
         self.site, self.edge_id = site, edge_id
         self.keys, self.clock = keys, clock
         self.skew = timedelta(seconds=trust.max_skew_s if trust else 30.0)
@@ -80,7 +87,7 @@ class VerdictGate:
             return self._refuse(f"verdict {verdict.verdict_id}: {err}")
         if verdict.site != self.site:
             return self._refuse(f"verdict {verdict.verdict_id} names site {verdict.site!r}")
-        if verdict.edge_id != self.edge_id:
+        if self._waiting is not None and verdict.edge_id != self.edge_id:
             with self._lock:
                 self.stats.ignored += 1
             log.debug("verdict %s is for edge %r", verdict.verdict_id, verdict.edge_id)
@@ -88,8 +95,11 @@ class VerdictGate:
         problem = self._stale(verdict)
         if problem:
             return self._refuse(f"verdict {verdict.verdict_id}: {problem}")
-        if verdict.verdict is not VerdictKind.HOLD and (
-            verdict.item_id is None or not self._waiting(verdict.item_id)
+        waiting = self._waiting
+        if (
+            waiting is not None
+            and verdict.verdict is not VerdictKind.HOLD
+            and (verdict.item_id is None or not waiting(verdict.item_id))
         ):
             return self._refuse(
                 f"verdict {verdict.verdict_id}: item {verdict.item_id} of edge "
