@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 #: Alarm names, as they appear in the ``alarm`` event.
 ALARM = "verdict_refused"
+FLOOD = "verdict_flood"
+#: Most ``verdict_refused`` alarm events per window; beyond, refusals are counted and
+#: reported in one ``verdict_flood`` alarm when the next window opens (an attacker cannot
+#: fill the outbox with alarms).
+ALARMS_PER_WINDOW = 100
+ALARM_WINDOW_S = 60.0
 
 AlarmSink = Callable[[str, str], None]
 ItemWaiting = Callable[[int], bool]
@@ -43,6 +49,7 @@ class GateStats:
     applied: int = 0
     refused: int = 0
     ignored: int = 0  # verdicts for other edges of the site
+    unreported: int = 0  # refusals counted but not sent as single alarms (a flood)
 
 
 class VerdictGate:
@@ -72,6 +79,9 @@ class VerdictGate:
         self._seen: dict[str, datetime] = {}  # verdict id -> when it expires
         self._lock = threading.Lock()
         self.stats = GateStats()
+        self._window_start: datetime | None = None
+        self._window_alarms = 0
+        self._window_unreported = 0
 
     def check(self, payload: bytes) -> Verdict | None:
         """Return the verdict to apply, or None (ignored, or refused with an alarm)."""
@@ -141,9 +151,24 @@ class VerdictGate:
                 del self._seen[k]
 
     def _refuse(self, detail: str) -> Verdict | None:
-        """Count, log and raise an alarm for a refused verdict."""
+        """Count, log and raise an alarm for a refused verdict (a flood is summarised)."""
+        now = self.clock.now()
+        flood = 0
         with self._lock:
             self.stats.refused += 1
-        log.warning("edge %s: VERDICT REFUSED: %s", self.edge_id, detail)
-        self._alarm(ALARM, detail)
+            start = self._window_start
+            if start is None or (now - start).total_seconds() >= ALARM_WINDOW_S:
+                flood, self._window_unreported = self._window_unreported, 0
+                self._window_start, self._window_alarms = now, 0
+            report = self._window_alarms < ALARMS_PER_WINDOW
+            if report:
+                self._window_alarms += 1
+            else:
+                self._window_unreported += 1
+                self.stats.unreported += 1
+        if flood:
+            self._alarm(FLOOD, f"{flood} more verdicts refused in {ALARM_WINDOW_S:.0f} s")
+        if report:
+            log.warning("edge %s: VERDICT REFUSED: %s", self.edge_id, detail)
+            self._alarm(ALARM, detail)
         return None

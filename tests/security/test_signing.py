@@ -208,3 +208,15 @@ def test_a_desk_gate_takes_verdicts_of_any_line_by_code_but_only_signed_ones() -
     assert desk.check(verdict(edge_id=None).model_dump_json().encode()) is None
     assert desk.check(from_line.model_dump_json().encode()) is None
     assert len(alarms) == 2 and "replay" in alarms[-1]
+
+
+def test_a_flood_of_refusals_is_summarised_not_sent_one_by_one() -> None:
+    g = Gate()
+    forged = [verdict() for _ in range(250)]
+    for v in forged:
+        assert g.offer(v) is None
+    assert g.gate.stats.refused == 250 and len(g.alarms) == 100
+    assert g.gate.stats.unreported == 150
+    g.clock.advance(61)
+    g.offer(verdict())
+    assert g.alarms[-2] == "150 more verdicts refused in 60 s" and len(g.alarms) == 102

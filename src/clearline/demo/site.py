@@ -26,7 +26,7 @@ from sqlmodel import Session
 from clearline.demo.hub_thread import HubThread
 from clearline.demo.inspector_bot import InspectorBot, load_threats
 from clearline.demo.site_run import compare, edge_config, free_line, latency_summary, wait_until
-from clearline.demo.trust import INSPECTOR_USER, SIM_USER, api_key_env, enrol_demo
+from clearline.demo.trust import INSPECTOR_USER, SIM_USER, DemoTrust, api_key_env, enrol_demo
 from edge.line.runtime import EdgeRuntime
 from hub.db.auth_models import Role
 from hub.db.engine import make_engine
@@ -77,6 +77,7 @@ class SiteRun:
     edges: list[EdgeRuntime] = field(default_factory=list)
     bot: InspectorBot | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    trust: DemoTrust | None = None
 
     def stop(self) -> None:
         """Stop everything, newest first, and give the environment back."""
@@ -224,7 +225,7 @@ def start_site(
             require_enrolled_edges=True,
         )
     )
-    run = SiteRun(workdir, scenario, broker, hub, saved_env=saved)
+    run = SiteRun(workdir, scenario, broker, hub, saved_env=saved, trust=trust)
     try:
         hub.start()
         edge_key, inspector_key = _keys(db_url)
