@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def test_enrol_writes_private_files_and_the_hub_key(env: Path) -> None:
     old = (out / "edge-signing.key").read_bytes()
     run("hub", "edge", "enrol", "e1", "--rotate", "--out", str(out))
     assert (out / "edge-signing.key").read_bytes() != old
+    assert json.loads(run("hub", "edge", "alarms", "--json")) == []
     (listed,) = json.loads(run("hub", "edge", "list", "--json"))
     assert listed["edge_id"] == "e1" and listed["rotating"] and not listed["revoked"]
 
@@ -91,3 +93,21 @@ def test_our_hashes_and_mosquitto_passwd_agree(tmp_path: Path) -> None:
     theirs = path.read_text().strip().split(":", 1)[1]
     assert check_password("s3cret", theirs) and not check_password("s3creT", theirs)
     assert theirs.startswith("$7$101$") and password_hash("s3cret").startswith("$7$101$")
+
+
+def test_alarms_lists_what_the_hub_refused(env: Path) -> None:
+    from contracts.events import Alarm, edge_event
+    from hub.db.engine import make_engine
+    from hub.ingest.events import ingest
+    from hub.ingest.trust import EventTrust
+
+    run("hub", "edge", "enrol", "e1", "--out", str(env / "e1"))
+    engine = make_engine(f"sqlite:///{env / 'hub.db'}")
+    try:
+        forged = edge_event(Alarm(alarm="x"), site="s9", edge_id="e1", at=datetime.now(UTC))
+        assert ingest(engine, [forged], trust=EventTrust(engine)).stored == 0
+    finally:
+        engine.dispose()
+    (alarm,) = json.loads(run("hub", "edge", "alarms", "--json"))
+    assert alarm["kind"] == "unsigned" and alarm["edge_id"] == "e1"
+    assert alarm["event_id"] == str(forged.event_id)

@@ -112,6 +112,32 @@ def list_edges(
         typer.echo(f"{r['edge_id']:<20} {r['site']:<12} {r['broker_user']:<24} {state}")
 
 
+@edge_app.command("alarms")
+def alarms(
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="Newest N alarms."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Messages refused at the trust boundary (forged, unsigned, foreign, conflicting)."""
+    from sqlalchemy import select
+
+    from hub.db.trust_models import TRUST_ALARM
+
+    with _database(db) as engine, engine.connect() as conn:
+        rows = conn.execute(
+            select(TRUST_ALARM).order_by(TRUST_ALARM.c.at.desc()).limit(limit)
+        ).mappings()
+        shown = [
+            {k: str(v) if v is not None else None for k, v in r.items() if k != "alarm_id"}
+            for r in rows
+        ]
+    if as_json:
+        typer.echo(json.dumps(shown))
+        return
+    for r in shown:
+        typer.echo(f"{r['at']}  {r['kind']:<10} edge {r['edge_id']:<16} {r['detail']}")
+
+
 def broker_config(
     out: Path = typer.Option(..., "--out", help="Directory for passwd, acl, mosquitto.conf."),
     hub_password_file: Path | None = typer.Option(
