@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,10 +26,10 @@ from hub.ingest.trust import EventTrust, VerdictSigner
 from hub.services import edges
 from hub.services.broker import check_password
 from hub.services.errors import Conflict
-from tests.hub.helpers_events import engine, make_event, parcel_story
+from tests.hub.helpers_events import Hub, engine, hub, make_event, parcel_story
 from tests.inspection.builders import T0
 
-__all__ = ["engine"]
+__all__ = ["engine", "hub"]
 
 CLOCK = ManualClock(T0 + timedelta(hours=1))
 
@@ -154,3 +155,30 @@ def test_the_signer_names_the_edge_of_the_pass_and_signs(hub_db: Engine) -> None
     assert signed.edge_id == "e1"
     assert signed.expires_at == CLOCK.now() + timedelta(seconds=120)
     verify_verdict([key.public_key()], signed)
+
+
+def test_an_edge_bound_api_key_posts_only_its_own_signed_events(hub: Hub) -> None:
+    with Session(hub.engine) as session:
+        e1 = edges.enrol(session, "e1", "s1", hub.clock.now())
+        e2 = edges.enrol(session, "e2", "s1", hub.clock.now())
+    assert e1.api_key is not None
+    key = {"X-API-Key": e1.api_key}
+    mine = [sign_event(e1.signing_key, ev) for ev in story("e1")]
+    theirs = [sign_event(e2.signing_key, ev) for ev in story("e2")]
+    unsigned = story("e1")
+    body = [json.loads(ev.model_dump_json()) for ev in (*mine, *theirs, *unsigned)]
+    answer = hub.client.post("/api/v1/events", json=body, headers=key)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["stored"] == len(mine) and result["rejected"] == len(theirs) + len(unsigned)
+    assert count(hub.engine, EVENT, edge_id="e2") == 0
+    # the same events of e2 with its own key are fine
+    answer = hub.client.post(
+        "/api/v1/events",
+        json=[json.loads(ev.model_dump_json()) for ev in theirs],
+        headers={"X-API-Key": e2.api_key or ""},
+    )
+    assert answer.json()["stored"] == len(theirs)
+    with Session(hub.engine) as session:
+        edges.revoke(session, "e1", hub.clock.now())
+    assert hub.client.get("/api/v1/sync/declarations", headers=key).status_code == 401
