@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages some tests need (libzbar0 for pyzbar; chromium and a CJK font for
-# the browser tests and their screenshots); only when run as root.
+# the browser tests and their screenshots; mosquitto and its clients for the adversary tests);
+# only when run as root.
 set -u
 needed=()
-for pkg in libzbar0 chromium fonts-wqy-zenhei; do
+for pkg in libzbar0 chromium fonts-wqy-zenhei mosquitto mosquitto-clients; do
   dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 [ ${#needed[@]} -eq 0 ] && exit 0

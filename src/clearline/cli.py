@@ -30,6 +30,7 @@ def _register() -> None:
     from edge.cli import edge_app
     from hub.cli.commands import audit_app, hub_app
     from hub.cli.importing import import_command
+    from hub.cli.trust import register as register_trust
     from simulators.cli import sim_app
     from simulators.cli.scenario import register as register_scenario
 
@@ -42,6 +43,7 @@ def _register() -> None:
     app.add_typer(edge_app, name="edge")
     register_scenario(app)
     __import__("clearline.xray_cli", fromlist=["register"]).register(app)
+    register_trust(hub_app)
 
 
 _register()

@@ -65,6 +65,7 @@ class EdgeEvent(Wire):
     item_id: int | None = Field(None, ge=0, description="PLC item id of the parcel, if any.")
     parcel_code: str | None = Field(None, max_length=64, description="Resolved parcel code.")
     data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific fields.")
+    sig: str | None = Field(None, max_length=128, description="The edge's Ed25519 signature.")
 
 
 # --- payloads, one per kind ---------------------------------------------------------------

@@ -33,6 +33,12 @@ class Verdict(Wire):
     category: str = Field("", max_length=64, description="Reason category when suspect.")
     inspector: str = Field(min_length=1, max_length=64, description="Who decided.")
     at: datetime = Field(description="When (UTC).")
+    edge_id: str | None = Field(
+        None, max_length=64, description="The edge whose item it judges (signed verdicts)."
+    )
+    issued_at: datetime | None = Field(None, description="When the hub signed it (UTC).")
+    expires_at: datetime | None = Field(None, description="Edges refuse it after this (UTC).")
+    sig: str | None = Field(None, max_length=128, description="The hub's Ed25519 signature.")
 
 
 class SyncNotice(Wire):

@@ -8,10 +8,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -21,11 +21,30 @@ from pydantic import Field
 from contracts.config import ConfigModel
 from contracts.messages import Availability, encode_availability
 from contracts.topics import availability_topic
-from devices.errors import DeviceError, DeviceUnavailable
+from devices.errors import DeviceUnavailable
+from devices.mqtt_link import DeviceError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MQTT_PORT = 1883
+DEFAULT_MQTTS_PORT = 8883
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    """Where and how to reach a broker: ``mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT][?ca=FILE]``."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None
+
+    def safe(self) -> str:
+        """The URL without its password, for logs."""
+        who = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{who}{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +61,52 @@ MessageHandler = Callable[[Message], None]
 StateListener = Callable[[bool], None]
 
 
-def parse_mqtt_url(url: str) -> tuple[str, int]:
-    """Return ``(host, port)`` of an ``mqtt://HOST[:PORT]`` URL; raise DeviceError if bad."""
+def parse_broker_url(url: str) -> BrokerUrl:
+    """Parse ``mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT][?ca=FILE]``; raise DeviceError if bad.
+
+    ``mqtts`` means TLS (port 8883 by default), checked against ``ca`` or the system's CAs.
+    User and password are percent-decoded. Error messages never repeat the password.
+    """
     try:
         parts = urlsplit(url)
-        port = parts.port or DEFAULT_MQTT_PORT
+        tls = parts.scheme == "mqtts"
+        port = parts.port or (DEFAULT_MQTTS_PORT if tls else DEFAULT_MQTT_PORT)
     except ValueError as err:
-        raise DeviceError(f"broker URL {url!r} is malformed: {err}") from err
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise DeviceError(f"broker URL {url!r} must look like mqtt://HOST:PORT")
-    if parts.path not in ("", "/") or parts.query or parts.username:
-        raise DeviceError(f"broker URL {url!r} must carry only host and port")
-    return parts.hostname, port
+        raise DeviceError(f"broker URL {_hide(url)!r} is malformed: {err}") from err
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise DeviceError(f"broker URL {_hide(url)!r} must look like mqtt[s]://HOST:PORT")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if parts.path not in ("", "/") or parts.fragment or set(query) - {"ca"}:
+        raise DeviceError(
+            f"broker URL {_hide(url)!r} may carry only user, password, host, port and ?ca="
+        )
+    if "ca" in query and not tls:
+        raise DeviceError(f"broker URL {_hide(url)!r}: ?ca= needs mqtts://")
+    return BrokerUrl(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        ca_file=query["ca"][-1] if "ca" in query else None,
+    )
+
+
+def _hide(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    except ValueError:
+        return "(unreadable URL)"
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int]:
+    """Return ``(host, port)`` of a broker URL (see ``parse_broker_url``); raise DeviceError."""
+    broker = parse_broker_url(url)
+    return broker.host, broker.port
 
 
 class LinkSettings(ConfigModel):
@@ -92,7 +145,8 @@ class MqttLink:
     def __init__(self, settings: LinkSettings) -> None:
         """Prepare the client; nothing touches the network before ``start()``."""
         self.settings = settings
-        self.host, self.port = parse_mqtt_url(settings.url)
+        self.broker = parse_broker_url(settings.url)
+        self.host, self.port = self.broker.host, self.broker.port
         self.availability = availability_topic(settings.site, settings.kind, settings.device_id)
         self.client_id = (
             settings.client_id
@@ -117,6 +171,10 @@ class MqttLink:
         client.will_set(
             self.availability, encode_availability(Availability.OFFLINE), qos=1, retain=True
         )
+        if self.broker.username is not None:
+            client.username_pw_set(self.broker.username, self.broker.password)
+        if self.broker.tls:
+            client.tls_set(ca_certs=self.broker.ca_file)
         client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
         client.max_queued_messages_set(settings.max_queued)
         client.on_connect = self._on_connect
@@ -386,10 +444,12 @@ class MqttLink:
 #: The link and the errors it raises: a user of the MQTT transport needs no other module here.
 __all__ = [
     "DEFAULT_MQTT_PORT",
+    "BrokerUrl",
     "DeviceError",
     "DeviceUnavailable",
     "LinkSettings",
     "Message",
     "MqttLink",
+    "parse_broker_url",
     "parse_mqtt_url",
 ]

@@ -29,6 +29,7 @@ def run_command(
 ) -> None:
     """Connect to the line's devices, the broker and the hub, and decide every parcel."""
     from edge.line.runtime import EdgeRuntime
+    from edge.trust import KeyFileError
 
     try:
         site = load_edge_site(config)
@@ -37,7 +38,11 @@ def run_command(
     except (EdgeConfigError, RulesError) as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
-    runtime = EdgeRuntime(site.site, cfg, rules)
+    try:
+        runtime = EdgeRuntime(site.site, cfg, rules)
+    except KeyFileError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -56,10 +61,11 @@ def desk_command(
     rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default packaged)."),
 ) -> None:
     """Run a manual desk: scan, weigh, and see where each parcel goes and why."""
-    from devices.errors import DeviceError
+    from devices.mqtt_link import DeviceError
     from edge.desk.runtime import DeskRuntime
     from edge.desk.session import DeskError
     from edge.desk.view import DeskView, plain_line
+    from edge.trust import KeyFileError
 
     try:
         site = load_edge_site(config)
@@ -76,7 +82,7 @@ def desk_command(
             )
         else:
             runtime = DeskRuntime(site.site, cfg, rules, on_result=view.show, on_status=view.status)
-    except (DeskError, DeviceError) as err:
+    except (DeskError, DeviceError, KeyFileError) as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
     done = threading.Event()

@@ -11,6 +11,7 @@ from contracts.config import ConfigModel
 from contracts.reasons import Outcome
 from contracts.yamlconf import describe, read_yaml
 from devices.profiles import HandScannerProfile, ScaleProfile, TunnelScannerProfile
+from edge.trust import EdgeTrust
 from sorting.chutes import ChutePlan
 
 
@@ -89,6 +90,12 @@ class EdgeConfig(_Model):
     )
     health_port: int = Field(
         0, ge=0, le=65535, title="Health port", description="/healthz and /metrics (0: any)."
+    )
+    trust: EdgeTrust | None = Field(
+        None,
+        title="Keys",
+        description="Signing key and hub keys from enrolment; without them every verdict "
+        "is refused and events go unsigned.",
     )
 
 
@@ -169,6 +176,12 @@ class DeskConfig(_Model):
     )
     store_dir: Path | None = Field(
         None, title="Store", description="Outbox, cache and sequence (default var/desk/DESK_ID)."
+    )
+    trust: EdgeTrust | None = Field(
+        None,
+        title="Keys",
+        description="Signing key and hub keys from enrolment (clearline hub edge enrol "
+        "DESK_ID); without them every verdict is refused and events go unsigned.",
     )
     hand_scanner: HandScannerProfile = Field(title="Hand scanner", description="Serial profile.")
     scale: ScaleProfile = Field(title="Scale", description="MT-SICS or Toledo serial profile.")

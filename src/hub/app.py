@@ -19,6 +19,7 @@ from contracts.clock import Clock, SystemClock
 from hub.api.metrics import HubMetrics, MetricsMiddleware
 from hub.db import migrate
 from hub.db.engine import make_engine
+from hub.ingest.trust import EventTrust
 from hub.services import rules as rules_service
 from hub.services import users
 from hub.services.errors import ServiceError, Unauthenticated
@@ -121,13 +122,19 @@ def create_app(
         mqtt = images = None
         if settings.mqtt_url:
             from hub.ingest.mqtt import start_hub_mqtt
+            from hub.ingest.trust import VerdictSigner, load_hub_key
 
+            signer = VerdictSigner(
+                db, load_hub_key(settings.signing_key_path), settings.verdict_ttl_s
+            )
             mqtt = start_hub_mqtt(
                 db,
                 url=settings.mqtt_url,
                 site=settings.site_id,
                 spool_path=Path(settings.event_spool_path),
                 clock=the_clock,
+                trust=app_.state.event_trust,
+                signer=signer,
             )
             app_.state.hub_mqtt = mqtt
             images = _start_images(db, mqtt, settings, the_clock)
@@ -153,6 +160,7 @@ def create_app(
     app.state.engine = db
     app.state.clock = the_clock
     app.state.metrics = metrics
+    app.state.event_trust = EventTrust(db, require_enrolled=settings.edges_must_enrol())
     app.add_exception_handler(ServiceError, _service_error)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for router in _routers():

@@ -84,6 +84,31 @@ class HubSettings(CommonSettings):
         title="Largest upload",
         description="Largest declaration file accepted by the upload endpoint, in bytes.",
     )
+    signing_key_path: str = Field(
+        default="var/hub-signing.key",
+        title="Hub signing key",
+        description="Ed25519 key that signs verdicts (PEM, mode 0600); made on first use.",
+    )
+    verdict_ttl_s: int = Field(
+        default=300,
+        ge=10,
+        le=24 * 3600,
+        title="Verdict lifetime",
+        description="Seconds a signed verdict stays valid after the hub signs it.",
+    )
+    require_enrolled_edges: bool | None = Field(
+        default=None,
+        title="Only enrolled edges",
+        description="Refuse events of edges not enrolled; unset means on outside dev mode. "
+        "An enrolled edge's events must always carry its signature.",
+    )
+
+    def edges_must_enrol(self) -> bool:
+        """Whether events of edges that are not enrolled are refused."""
+        if self.require_enrolled_edges is None:
+            return not self.dev
+        return self.require_enrolled_edges
+
     migrate_on_start: bool = Field(
         default=True,
         title="Migrate on start",

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
+from urllib.parse import quote
 
 from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
+from amqtt.plugins.base import BaseAuthPlugin
+from amqtt.session import Session
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,34 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def _digest(password: str | bytes) -> str:
+    """SHA-256 hex of a password (the plugin never keeps passwords in clear)."""
+    raw = password.encode("utf-8") if isinstance(password, str) else password
+    return hashlib.sha256(raw).hexdigest()
+
+
+class CredentialsPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt ships no types
+    """amqtt authentication: only the configured users, each with its password."""
+
+    @dataclass
+    class Config:
+        """User name -> SHA-256 hex of its password."""
+
+        users: dict[str, str] = field(default_factory=dict)
+
+    async def authenticate(self, *, session: Session) -> bool:
+        """Accept a client only with a listed user name and its password."""
+        users: dict[str, str] = self._get_config_option("users", {}) or {}
+        want = users.get(session.username or "")
+        if want is None or session.password is None:
+            logger.warning("embedded broker refused client %r", session.username)
+            return False
+        ok = hmac.compare_digest(_digest(session.password), want)
+        if not ok:
+            logger.warning("embedded broker refused client %r: wrong password", session.username)
+        return ok
+
+
 class EmbeddedBroker:
     """amqtt running on its own event loop in one background thread.
 
@@ -59,8 +92,14 @@ class EmbeddedBroker:
     and ``stop()``; ``stop()`` leaves no thread and no task behind.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Prepare a broker for ``host:port`` (port 0: a free port)."""
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, users: dict[str, str] | None = None
+    ) -> None:
+        """Prepare a broker for ``host:port`` (port 0: a free port).
+
+        With ``users`` (name -> password) only those clients may connect; without, anyone.
+        """
+        self._users = {name: _digest(pw) for name, pw in (users or {}).items()}
         if not 0 <= port <= 65535:
             raise BrokerError(f"port {port} is outside 0..65535")
         self.host = host
@@ -80,6 +119,10 @@ class EmbeddedBroker:
     def url(self) -> str:
         """The ``mqtt://host:port`` URL clients connect to."""
         return self.endpoint.url
+
+    def url_for(self, user: str, password: str) -> str:
+        """The URL a client with these credentials connects to."""
+        return f"mqtt://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -167,6 +210,8 @@ class EmbeddedBroker:
             },
             "plugins": {anonymous: {"allow_anonymous": True}},
         }
+        if self._users:
+            config["plugins"] = {f"{__name__}.CredentialsPlugin": {"users": self._users}}
         self._broker = Broker(config)
         await self._broker.start()
         self._server = await asyncio.start_server(

@@ -11,8 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 from contracts.topics import availability_topic
-from devices.errors import DeviceError, DeviceUnavailable
-from devices.mqtt_link import LinkSettings, Message, MqttLink, parse_mqtt_url
+from devices.errors import DeviceUnavailable
+from devices.mqtt_link import (
+    DeviceError,
+    LinkSettings,
+    Message,
+    MqttLink,
+    parse_broker_url,
+    parse_mqtt_url,
+)
 from simulators.broker import BrokerEndpoint, EmbeddedBroker, free_port, open_broker
 from tests.conftest import require_service
 from tests.waiting import wait_until
@@ -179,7 +186,15 @@ def test_a_failing_handler_does_not_kill_the_link(site: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://host:1883", "mqtt://", "mqtt://host:99999", "mqtt://u:p@host", "mqtt://h/x"]
+    "url",
+    [
+        "http://host:1883",
+        "mqtt://",
+        "mqtt://host:99999",
+        "mqtt://h/x",
+        "mqtt://h?ca=/etc/ca.pem",
+        "mqtts://h?x=1",
+    ],
 )
 def test_bad_broker_urls_are_refused(url: str) -> None:
     with pytest.raises(DeviceError, match="broker URL"):
@@ -189,3 +204,17 @@ def test_bad_broker_urls_are_refused(url: str) -> None:
 def test_good_broker_url() -> None:
     assert parse_mqtt_url("mqtt://10.0.0.5:2883") == ("10.0.0.5", 2883)
     assert parse_mqtt_url("mqtt://broker") == ("broker", 1883)
+    assert parse_mqtt_url("mqtts://broker") == ("broker", 8883)
+
+
+def test_broker_url_with_credentials_and_tls() -> None:
+    url = parse_broker_url("mqtts://edge-1:p%40ss%3Aword@broker.site:8884?ca=/etc/ca.pem")
+    assert (url.host, url.port, url.tls) == ("broker.site", 8884, True)
+    assert (url.username, url.password, url.ca_file) == ("edge-1", "p@ss:word", "/etc/ca.pem")
+    assert "p@ss" not in repr(url) and "p@ss" not in url.safe()
+
+
+def test_a_refused_url_never_shows_its_password() -> None:
+    with pytest.raises(DeviceError) as err:
+        parse_broker_url("mqtt://u:hunter2@h/x")
+    assert "hunter2" not in str(err.value)

@@ -1,4 +1,8 @@
-"""Hub event ingest, MQTT → spool → database, beside a bare ``executemany`` of the same rows."""
+"""Hub event ingest, MQTT → spool → database, beside a bare ``executemany`` of the same rows.
+
+Measured twice: with every event signed by its enrolled edge and checked by the hub (the
+production path), and unsigned without the check, so the cost of the signatures shows.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.engine import Engine
 
 from clearline.bench.core import BenchContext, BenchResult
 from contracts.events import EdgeEvent, EventKind
 from contracts.topics import edge_event_topic
 from devices.mqtt_link import LinkSettings, MqttLink
+from devices.signing import generate_key, public_text, sign_event
 from hub.db.engine import make_engine
 from hub.db.event_models import EVENT, create_event_tables
+from hub.db.trust_models import EDGE_REGISTRY, TRUST_ALARM
 from hub.ingest.events import IngestReport, validate_batch
 from hub.ingest.mqtt import IngestSettings, MqttIngest
 from hub.ingest.spool import EventSpool
+from hub.ingest.trust import EventTrust
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT, EmbeddedBroker
 
 TARGET_EVENTS_PER_S = 2000.0
@@ -69,8 +78,13 @@ def _story(site: str, item_id: int, start_s: float) -> list[EdgeEvent]:
     ]
 
 
-def _messages(site: str, total: int, rng: random.Random) -> tuple[list[EdgeEvent], list[bytes]]:
-    """Unique events and the payload stream: each duplicate follows its original later on."""
+def _messages(
+    site: str, total: int, rng: random.Random, key: Ed25519PrivateKey | None = None
+) -> tuple[list[EdgeEvent], list[bytes]]:
+    """Unique events and the payload stream: each duplicate follows its original later on.
+
+    With ``key``, every event is signed with it, as the edge's outbox does.
+    """
     unique_count = total - int(total * DUPLICATE_SHARE)
     events: list[EdgeEvent] = []
     item = 1
@@ -78,6 +92,8 @@ def _messages(site: str, total: int, rng: random.Random) -> tuple[list[EdgeEvent
         events.extend(_story(site, item, item * 0.1))
         item += 1
     events = events[:unique_count]
+    if key is not None:
+        events = [sign_event(key, e) for e in events]
     payloads = [e.model_dump_json().encode() for e in events]
     stream = list(payloads)
     for _ in range(total - unique_count):
@@ -169,7 +185,9 @@ def _floor(ctx: BenchContext, events: list[EdgeEvent]) -> float:
         engine.dispose()
 
 
-def _wait_subscribed(host: str, port: int, site: str, ingest: MqttIngest) -> None:
+def _wait_subscribed(
+    host: str, port: int, site: str, ingest: MqttIngest, key: Ed25519PrivateKey | None
+) -> None:
     """Publish one probe event until the hub has stored it: its subscription is live."""
     probe = EdgeEvent(
         event_id=uuid.uuid4(),
@@ -179,6 +197,8 @@ def _wait_subscribed(host: str, port: int, site: str, ingest: MqttIngest) -> Non
         at=_T0,
         data={"alarm": "bench_probe"},
     )
+    if key is not None:
+        probe = sign_event(key, probe)
     payload = probe.model_dump_json().encode()
     deadline = time.monotonic() + _WAIT_S
     while not ingest.wait_for(lambda i: i.stored >= 1, 0.2):
@@ -187,25 +207,60 @@ def _wait_subscribed(host: str, port: int, site: str, ingest: MqttIngest) -> Non
         _publish_all(host, port, edge_event_topic(site, "e1"), [payload])
 
 
+def _enrol(engine: Engine, site: str, key: Ed25519PrivateKey) -> None:
+    """Create the trust tables and enrol edge ``e1`` with ``key``."""
+    EDGE_REGISTRY.create(engine, checkfirst=True)
+    TRUST_ALARM.create(engine, checkfirst=True)
+    with engine.begin() as conn:
+        conn.execute(
+            EDGE_REGISTRY.insert().values(
+                edge_id="e1",
+                site=site,
+                public_key=public_text(key),
+                broker_user="edge-e1",
+                broker_hash="-",
+                devices="",
+                enrolled_at=datetime.now(UTC),
+            )
+        )
+
+
 def run(ctx: BenchContext) -> list[BenchResult]:
+    """Event ingest with signatures checked, then without; events/s accounted each time."""
+    signed = _measure(ctx, signed=True)
+    unsigned = _measure(ctx, signed=False)
+    signed.details["unsigned_events_per_s"] = unsigned.value
+    unsigned.details["signed_events_per_s"] = signed.value
+    return [signed, unsigned]
+
+
+def _measure(ctx: BenchContext, *, signed: bool) -> BenchResult:
     """Publish N events (20 % duplicates) through a broker into the hub; events/s accounted."""
     total = ctx.n(20_000, minimum=700)
     site = f"bench{uuid.uuid4().hex[:6]}"
-    events, stream = _messages(site, total, random.Random(17))
+    key = generate_key() if signed else None
+    events, stream = _messages(site, total, random.Random(17), key)
     use_mosquitto = _mosquitto_reachable()
     broker = None if use_mosquitto else EmbeddedBroker().start()
     host, port = (MOSQUITTO_HOST, MOSQUITTO_PORT) if broker is None else (broker.host, broker.port)
-    engine = make_engine(f"sqlite:///{ctx.workdir / 'hub-events.db'}")
+    tag = "signed" if signed else "unsigned"
+    engine = make_engine(f"sqlite:///{ctx.workdir / f'hub-events-{tag}.db'}")
     create_event_tables(engine)
-    spool = EventSpool(ctx.workdir / "event-spool.db")
+    trust = None
+    if key is not None:
+        _enrol(engine, site, key)
+        trust = EventTrust(engine)
+    spool = EventSpool(ctx.workdir / f"event-spool-{tag}.db")
     link = MqttLink(
         LinkSettings(url=f"mqtt://{host}:{port}", site=site, kind="hub", device_id="bench-hub")
     )
-    ingest = MqttIngest(engine, link, spool, site, settings=IngestSettings(batch_size=1000))
+    ingest = MqttIngest(
+        engine, link, spool, site, settings=IngestSettings(batch_size=1000), trust=trust
+    )
     try:
         link.start().wait_connected(10)
         ingest.start()
-        _wait_subscribed(host, port, site, ingest)
+        _wait_subscribed(host, port, site, ingest, key)
         ctx.progress(f"event_ingest: publishing {total:,} events via {host}:{port}")
         t0 = time.perf_counter()
         probes = _accounted(ingest)
@@ -226,28 +281,28 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     counts["stored"] -= 1  # the probe
     counts["duplicates"] -= probes - 1
     exact = done and counts["stored"] == len(events) and counts["rejected"] == 0
-    return [
-        BenchResult(
-            name="event_ingest_events_per_s",
-            value=round(rate, 1),
-            unit="events/s",
-            floor_name="bare executemany of the same rows (SQLite)",
-            floor_value=round(floor, 1),
-            target=f">= {TARGET_EVENTS_PER_S:.0f}",
-            meets_target=exact and rate >= TARGET_EVENTS_PER_S,
-            details={
-                "broker": "mosquitto 127.0.0.1:1883" if use_mosquitto else "embedded amqtt",
-                "database": "sqlite (WAL)",
-                "events_sent": total,
-                "unique_events": len(events),
-                "stored": counts["stored"],
-                "duplicates_seen": counts["duplicates"],
-                "rejected": counts["rejected"],
-                "all_accounted": done,
-                "stored_exactly_once": exact,
-                "publish_seconds": round(publish_s, 3),
-                "publisher_window": WINDOW,
-                "seconds": round(elapsed, 3),
-            },
-        )
-    ]
+    return BenchResult(
+        name="event_ingest_events_per_s" if signed else "event_ingest_unsigned_events_per_s",
+        value=round(rate, 1),
+        unit="events/s",
+        floor_name="bare executemany of the same rows (SQLite)",
+        floor_value=round(floor, 1),
+        target=f">= {TARGET_EVENTS_PER_S:.0f}",
+        meets_target=exact and rate >= TARGET_EVENTS_PER_S,
+        details={
+            "signatures": "Ed25519, checked per event" if signed else "off",
+            "untrusted": counts["untrusted"],
+            "broker": "mosquitto 127.0.0.1:1883" if use_mosquitto else "embedded amqtt",
+            "database": "sqlite (WAL)",
+            "events_sent": total,
+            "unique_events": len(events),
+            "stored": counts["stored"],
+            "duplicates_seen": counts["duplicates"],
+            "rejected": counts["rejected"],
+            "all_accounted": done,
+            "stored_exactly_once": exact,
+            "publish_seconds": round(publish_s, 3),
+            "publisher_window": WINDOW,
+            "seconds": round(elapsed, 3),
+        },
+    )

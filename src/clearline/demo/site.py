@@ -26,6 +26,7 @@ from sqlmodel import Session
 from clearline.demo.hub_thread import HubThread
 from clearline.demo.inspector_bot import InspectorBot, load_threats
 from clearline.demo.site_run import compare, edge_config, free_line, latency_summary, wait_until
+from clearline.demo.trust import INSPECTOR_USER, SIM_USER, DemoTrust, api_key_env, enrol_demo
 from edge.line.runtime import EdgeRuntime
 from hub.db.auth_models import Role
 from hub.db.engine import make_engine
@@ -76,6 +77,7 @@ class SiteRun:
     edges: list[EdgeRuntime] = field(default_factory=list)
     bot: InspectorBot | None = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    trust: DemoTrust | None = None
 
     def stop(self) -> None:
         """Stop everything, newest first, and give the environment back."""
@@ -203,10 +205,13 @@ def start_site(
     workdir.mkdir(parents=True)
     scenario = workdir / "scenario"
     generate(parcels, seed, scenario, rules)
-    broker = EmbeddedBroker(port=0)
-    broker.start()
     db_url = f"sqlite:///{workdir / 'hub.db'}"
-    saved = {k: os.environ.get(k) for k in (*_ENV_KEYS, API_KEY_ENV)}
+    edge_ids = [f"edge-{n + 1}" for n in range(lines)]
+    trust = enrol_demo(db_url, site.site, edge_ids, workdir)
+    broker = EmbeddedBroker(port=0, users=trust.passwords)
+    broker.start()
+    key_envs = [api_key_env(e) for e in edge_ids]
+    saved = {k: os.environ.get(k) for k in (*_ENV_KEYS, API_KEY_ENV, *key_envs)}
     os.environ["CLEARLINE_DATA_DIR"] = str(workdir / "hub-data")
     os.environ["CLEARLINE_XRAY_PIXEL_MM"] = str(site.line().xray.scan_width_mm / xray_width_px)
     hub = HubThread(
@@ -214,19 +219,23 @@ def start_site(
             database_url=db_url,
             site_id=site.site,
             dev=True,
-            mqtt_url=broker.url,
+            mqtt_url=trust.hub_url(broker),
             event_spool_path=str(workdir / "event-spool.db"),
+            signing_key_path=str(trust.hub_key_path),
+            require_enrolled_edges=True,
         )
     )
-    run = SiteRun(workdir, scenario, broker, hub, saved_env=saved)
+    run = SiteRun(workdir, scenario, broker, hub, saved_env=saved, trust=trust)
     try:
         hub.start()
         edge_key, inspector_key = _keys(db_url)
         os.environ[API_KEY_ENV] = edge_key
+        for edge_id, key in trust.api_keys.items():
+            os.environ[api_key_env(edge_id)] = key
         stored = _import(db_url, scenario)
         log.info("hub holds %d declarations and receipts of the scenario", stored)
         run.bot = InspectorBot(
-            broker_url=broker.url,
+            broker_url=trust.url(broker, INSPECTOR_USER),
             site=site.site,
             hub_url=hub.url,
             api_key=inspector_key,
@@ -243,10 +252,17 @@ def start_site(
                 broker_url=broker.url,
                 store_dir=workdir / f"edge-{n + 1}",
                 hub_url=hub.url,
-                edge_id=f"edge-{n + 1}",
+                edge_id=edge_ids[n],
             )
+            cfg = trust.edge(cfg, broker)
             proc = _spawn_line(
-                config, line, site.site, broker.url, workdir, scenario if n == 0 else None, seed + n
+                config,
+                line,
+                site.site,
+                trust.url(broker, SIM_USER),
+                workdir,
+                scenario if n == 0 else None,
+                seed + n,
             )
             run.lines.append(proc)
             if not wait_until(lambda p=line.plc.port: _listening(p), 30):

@@ -15,15 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contracts.clock import Clock, SystemClock
-from contracts.events import EdgeEvent
-from contracts.messages import Verdict
+from contracts.events import Alarm, EdgeEvent, edge_event
 from contracts.statuses import ReadStatus
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.hand_scanner import HandScannerAdapter
 from devices.adapters.scale import ScaleAdapter
-from devices.errors import DeviceError, DeviceUnavailable
+from devices.errors import DeviceUnavailable
 from devices.events import BarcodeRead, WeightMeasured
-from devices.mqtt_link import LinkSettings, Message, MqttLink
+from devices.mqtt_link import DeviceError, LinkSettings, Message, MqttLink
 from edge.cache import DeclarationCache
 from edge.config import DeskConfig, DeskWeighing
 from edge.confirm import HubConfirmer
@@ -32,6 +31,8 @@ from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sqlite import open_store
 from edge.sync import HubSync
+from edge.trust import EdgeKeys, with_password
+from edge.verdict_gate import VerdictGate
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex
 from inspection.masking import scrub
@@ -231,8 +232,10 @@ class DeskRuntime:
     ) -> None:
         """Check the setup (DeskError; DeviceError: bad broker URL), then open the stores."""
         check_xray_setting(cfg, rules)
+        self.keys = EdgeKeys.load(cfg.trust) if cfg.trust is not None else None
+        url = with_password(cfg.broker_url, cfg.trust.broker_password_file if cfg.trust else None)
         self.link = MqttLink(  # refuses a malformed broker URL before anything is opened
-            LinkSettings(url=cfg.broker_url, site=site, kind="desk", device_id=cfg.desk_id)
+            LinkSettings(url=url, site=site, kind="desk", device_id=cfg.desk_id)
         )
         self.site, self.cfg = site, cfg
         self.clock: Clock = clock or SystemClock()
@@ -243,6 +246,15 @@ class DeskRuntime:
         self.sequence = DeskSequence(store / "desk.db")
         self.index = DeclarationIndex()
         self._topic = edge_event_topic(site, cfg.desk_id)
+        self.gate = VerdictGate(
+            site=site,
+            edge_id=cfg.desk_id,
+            keys=self.keys,
+            trust=cfg.trust,
+            clock=self.clock,
+            waiting=None,
+            alarm=self._gate_alarm,
+        )
         self.session = DeskSession(
             site=site,
             cfg=cfg,
@@ -275,7 +287,15 @@ class DeskRuntime:
         self._started = False
 
     def _emit(self, event: EdgeEvent) -> None:
-        self.outbox.put(str(event.event_id), self._topic, event.model_dump_json().encode())
+        body = self.keys.encode(event) if self.keys else event.model_dump_json().encode()
+        self.outbox.put(str(event.event_id), self._topic, body)
+
+    def _gate_alarm(self, name: str, detail: str) -> None:
+        """Report a refused verdict to the hub."""
+        payload = Alarm(alarm=name, detail=detail[:1000])
+        self._emit(
+            edge_event(payload, site=self.site, edge_id=self.cfg.desk_id, at=self.clock.now())
+        )
 
     def load_cache(self) -> int:
         """Fill the index from the local cache; return how many declarations were loaded."""
@@ -317,10 +337,9 @@ class DeskRuntime:
             self.sync.poke()
 
     def _on_verdict(self, msg: Message) -> None:
-        try:
-            self.session.submit(Verdict.model_validate_json(msg.payload))
-        except ValueError as err:
-            log.warning("desk %s: bad verdict on %s: %s", self.cfg.desk_id, msg.topic, err)
+        verdict = self.gate.check(msg.payload)
+        if verdict is not None:
+            self.session.submit(verdict)
 
     def stop(self) -> None:
         """Stop every component in reverse order and close the stores."""

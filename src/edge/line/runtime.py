@@ -14,8 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from contracts.clock import Clock, SystemClock
-from contracts.events import EdgeEvent
-from contracts.messages import Verdict
+from contracts.events import Alarm, EdgeEvent, edge_event
 from contracts.statuses import XrayState
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.base import PollThread
@@ -36,6 +35,8 @@ from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
+from edge.trust import EdgeKeys, with_password
+from edge.verdict_gate import VerdictGate
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet
@@ -77,9 +78,11 @@ class EdgeRuntime:
         self.outbox = Outbox(cfg.store_dir / "outbox.db")
         self.index = DeclarationIndex()
         self._topic = edge_event_topic(site, cfg.edge_id)
-        self.link = MqttLink(
-            LinkSettings(url=cfg.broker_url, site=site, kind="edge", device_id=cfg.edge_id)
-        )
+        self.keys = EdgeKeys.load(cfg.trust) if cfg.trust is not None else None
+        if self.keys is None:
+            log.warning("edge %s: no keys (trust:); verdicts will be refused", cfg.edge_id)
+        url = with_password(cfg.broker_url, cfg.trust.broker_password_file if cfg.trust else None)
+        self.link = MqttLink(LinkSettings(url=url, site=site, kind="edge", device_id=cfg.edge_id))
         self.plc = PlcAdapter(_endpoint(cfg.plc), word_order=cfg.plc.word_order, clock=self.clock)
         self.engine = LineEngine(
             site=site,
@@ -97,6 +100,15 @@ class EdgeRuntime:
             expect_xray=cfg.xray is not None,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
+        self.gate = VerdictGate(
+            site=site,
+            edge_id=cfg.edge_id,
+            keys=self.keys,
+            trust=cfg.trust,
+            clock=self.clock,
+            waiting=self._item_waiting,
+            alarm=self._gate_alarm,
+        )
         self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
         self.publisher = OutboxPublisher(
             self.outbox, self.link, self.stop_event, confirm=cfg.hub_url is not None
@@ -113,7 +125,20 @@ class EdgeRuntime:
     # --- sinks ----------------------------------------------------------------------------
 
     def _emit(self, event: EdgeEvent) -> None:
-        self.outbox.put(str(event.event_id), self._topic, event.model_dump_json().encode())
+        body = self.keys.encode(event) if self.keys else event.model_dump_json().encode()
+        self.outbox.put(str(event.event_id), self._topic, body)
+
+    def _item_waiting(self, item_id: int) -> bool:
+        """Whether the item is on this line and not decided yet (read from any thread)."""
+        item = self.engine.tracker.get(item_id)
+        return item is not None and item.outcome is None
+
+    def _gate_alarm(self, name: str, detail: str) -> None:
+        """Report a refused verdict to the hub (about no parcel: the parcel's record stays)."""
+        payload = Alarm(alarm=name, detail=detail[:1000])
+        self._emit(
+            edge_event(payload, site=self.site, edge_id=self.cfg.edge_id, at=self.clock.now())
+        )
 
     def _reply(self, command: SendToChute) -> None:
         # written by the PLC link's thread; one that fails is logged there, and the PLC sends
@@ -228,10 +253,9 @@ class EdgeRuntime:
         self._pool.submit(work)
 
     def _on_verdict(self, msg: Message) -> None:
-        try:
-            self.loop.submit(Verdict.model_validate_json(msg.payload))
-        except ValueError as err:
-            log.warning("edge %s: bad verdict on %s: %s", self.cfg.edge_id, msg.topic, err)
+        verdict = self.gate.check(msg.payload)
+        if verdict is not None:
+            self.loop.submit(verdict)
 
     def report(self) -> dict[str, Any]:
         """Return the health report: devices, outbox, counters."""
@@ -245,6 +269,11 @@ class EdgeRuntime:
             "outbox_pending": self.outbox.pending(),
             "engine_backlog": self.loop.backlog(),
             "declarations": len(self.index),
+            "verdicts": {
+                "applied": self.gate.stats.applied,
+                "refused": self.gate.stats.refused,
+                "ignored": self.gate.stats.ignored,
+            },
             "stats": {
                 "requests": s.requests,
                 "answered": s.answered,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from hub.db.engine import StoreError
-from hub.deps import ClockDep, EdgeMachine, EngineDep, SettingsDep
+from hub.deps import ClockDep, EdgeMachine, EngineDep, SessionDep, SettingsDep
 from hub.ingest.events import ingest
+from hub.services.edges import bound_edge
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -44,6 +45,8 @@ class IngestResult(BaseModel):
 def post_events(
     *,
     _edge: EdgeMachine,
+    request: Request,
+    session: SessionDep,
     engine: EngineDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -58,10 +61,17 @@ def post_events(
 ) -> IngestResult:
     """Store every valid event not held yet; a bad event is refused alone, with its error.
 
-    Sending the same batch again is safe: events already held count as duplicates.
+    Sending the same batch again is safe: events already held count as duplicates. A key
+    bound to an edge may send only that edge's events; every event must carry the signature
+    of its enrolled edge (see docs/security.md).
     """
+    edge_id = bound_edge(session, _edge)
+    origins = [(settings.site_id, edge_id)] * len(events) if edge_id else None
+    trust = getattr(request.app.state, "event_trust", None)
     try:
-        report = ingest(engine, events, clock=clock, site=settings.site_id)
+        report = ingest(
+            engine, events, clock=clock, site=settings.site_id, origins=origins, trust=trust
+        )
     except StoreError as err:
         raise HTTPException(503, "the event store is unavailable; send the batch again") from err
     return IngestResult(

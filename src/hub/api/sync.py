@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from hub.deps import EdgeMachine, SessionDep
 from hub.services import sync as service
+from hub.services.edges import bound_edge
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
@@ -59,5 +60,6 @@ def sync_declarations(
     ] = "",
 ) -> Any:
     """Return declarations whose newest change is after ``cursor``, oldest change first."""
+    bound_edge(session, principal)  # a revoked edge's key is refused
     body = service.page(session, cursor, limit, rules_digest)
     return JSONResponse(body)

@@ -20,6 +20,7 @@ from hub.db.engine import StoreError
 from hub.db.event_models import EVENT, PARCEL
 from hub.event_kinds import EventRejectedError, parse_event
 from hub.ingest.projection import StoredEvent, fold, parcel_key
+from hub.ingest.trust import EventTrust, TrustAlarm, record_alarms, screen_decided
 from inspection.masking import scrub
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class IngestReport:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     parcels_updated: int = 0
+    alarms: list[TrustAlarm] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -95,6 +97,7 @@ def validate_batch(
     report: IngestReport,
     site: str | None = None,
     origins: Sequence[tuple[str, str]] | None = None,
+    trust: EventTrust | None = None,
 ) -> list[dict[str, Any]]:
     """Validate every raw event; return event rows to insert, rejections go to ``report``.
 
@@ -119,6 +122,12 @@ def validate_batch(
             msg = f"event names site {event.site!r} but this hub serves {site!r}"
             report.rejected.append(Rejection(index, str(event.event_id), msg))
             continue
+        if trust is not None:
+            alarm = trust.check(event, now)
+            if alarm is not None:
+                report.alarms.append(alarm)
+                report.rejected.append(Rejection(index, str(event.event_id), alarm.detail))
+                continue
         if event.event_id in seen:
             report.duplicates += 1
             continue
@@ -149,6 +158,7 @@ def ingest(
     clock: Clock | None = None,
     site: str | None = None,
     origins: Sequence[tuple[str, str]] | None = None,
+    trust: EventTrust | None = None,
 ) -> IngestReport:
     """Store a batch of edge events exactly once and refresh the parcels they belong to.
 
@@ -156,20 +166,25 @@ def ingest(
     listed in the report and nothing is written for it. Events already held are counted as
     duplicates and change nothing. With ``site``, events of other sites are refused; with
     ``origins`` (see ``validate_batch``), events that name another site or edge than where
-    they came from. Raises StoreError when the database cannot be written; then nothing of
-    the batch is stored and the whole batch may simply be offered again.
+    they came from. With ``trust``, events not signed by their enrolled edge are refused with
+    a trust alarm; with or without it, a second, different ``decided`` for a pass is refused
+    with one (the first decision stands). Raises StoreError when the database cannot be
+    written; then nothing of the batch is stored and the whole batch may simply be offered
+    again.
     """
     now = (clock or SystemClock()).now()
     report = IngestReport(received=len(raws))
-    rows = validate_batch(raws, now, report, site, origins)
+    rows = validate_batch(raws, now, report, site, origins, trust)
     for rej in report.rejected:
         logger.warning("edge event %s refused: %s", rej.event_id, rej.error)
     if not rows:
+        record_alarms(engine, report.alarms)
         return report
     rows.sort(key=lambda r: r["event_id"])  # one lock order: concurrent batches never deadlock
     try:
         with engine.begin() as conn:
-            new_ids = insert_events(conn, rows)
+            rows, conflicts = screen_decided(conn, rows, now)
+            new_ids = insert_events(conn, rows) if rows else set()
             fresh = [r for r in rows if r["event_id"] in new_ids]
             keys = {r["parcel_key"]: r for r in fresh if r["parcel_key"]}
             report.parcels_updated = refresh_parcels(conn, keys, now)
@@ -177,6 +192,10 @@ def ingest(
         raise StoreError(f"cannot store {len(rows)} edge events: {scrub(str(err))[:500]}") from err
     report.stored = len(new_ids)
     report.duplicates += len(rows) - len(new_ids)
+    for alarm in conflicts:
+        report.rejected.append(Rejection(-1, alarm.event_id, alarm.detail))
+    report.alarms.extend(conflicts)
+    record_alarms(engine, report.alarms)
     logger.debug(
         "ingested %s events: %s new, %s duplicates, %s refused",
         report.received,

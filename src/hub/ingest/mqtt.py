@@ -34,6 +34,7 @@ from devices.mqtt_link import DeviceError, LinkSettings, Message, MqttLink
 from hub.db.engine import StoreError
 from hub.ingest.events import IngestReport, RawEvent, ingest
 from hub.ingest.spool import EventSpool
+from hub.ingest.trust import EventTrust, VerdictSigner
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,17 @@ class MqttIngest:
         settings: IngestSettings | None = None,
         clock: Clock | None = None,
         on_connected: Callable[[], None] | None = None,
+        trust: EventTrust | None = None,
+        signer: VerdictSigner | None = None,
     ) -> None:
-        """Prepare the ingest; ``on_connected`` runs on the worker after each (re)connect."""
+        """Prepare the ingest; ``on_connected`` runs on the worker after each (re)connect.
+
+        With ``trust``, only events signed by their enrolled edge are stored; with ``signer``,
+        every verdict is signed before it is published.
+        """
+        self.trust = trust
+        self.signer = signer
+        self.untrusted = 0  # events refused at the trust boundary (never stored)
         self.engine = engine
         self.link = link
         self.spool = spool
@@ -153,6 +163,8 @@ class MqttIngest:
 
         Raises DeviceUnavailable when the broker is not reachable or does not acknowledge.
         """
+        if self.signer is not None:
+            verdict = self.signer.sign(verdict, self.clock.now())
         self.link.publish(verdict_topic(verdict.site), verdict.model_dump_json().encode(), qos=1)
 
     # --- counters -----------------------------------------------------------------------------
@@ -165,6 +177,7 @@ class MqttIngest:
             "rejected": self.rejected,
             "dropped": self.dropped,
             "db_failures": self.db_failures,
+            "untrusted": self.untrusted,
             "spooled": len(self.spool),
         }
 
@@ -262,7 +275,7 @@ class MqttIngest:
             where = parse_edge_event_topic(topic)
             origins.append((where.site, where.edge_id))
         raws: list[RawEvent] = [payload for _, _, payload in entries]
-        report = ingest(self.engine, raws, clock=self.clock, origins=origins)
+        report = ingest(self.engine, raws, clock=self.clock, origins=origins, trust=self.trust)
         self.spool.ack(entries[-1][0])
         self._count(report)
         return len(entries)
@@ -273,6 +286,7 @@ class MqttIngest:
             self.stored += report.stored
             self.duplicates += report.duplicates
             self.rejected += len(report.rejected)
+            self.untrusted += len(report.alarms)
             self._cond.notify_all()
 
 
@@ -284,6 +298,8 @@ def start_hub_mqtt(
     spool_path: Path,
     clock: Clock | None = None,
     settings: IngestSettings | None = None,
+    trust: EventTrust | None = None,
+    signer: VerdictSigner | None = None,
 ) -> MqttIngest:
     """Start the hub's whole MQTT side: its link, the event ingest and verdict catch-up.
 
@@ -312,7 +328,15 @@ def start_hub_mqtt(
             logger.info("%s pending verdicts sent to the edges", sent)
 
     ingest = MqttIngest(
-        engine, link, spool, site, settings=settings, clock=the_clock, on_connected=catch_up
+        engine,
+        link,
+        spool,
+        site,
+        settings=settings,
+        clock=the_clock,
+        on_connected=catch_up,
+        trust=trust,
+        signer=signer,
     )
     holder.append(ingest)
     ingest.owns_link = True
