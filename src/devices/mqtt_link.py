@@ -21,8 +21,7 @@ from pydantic import Field
 from contracts.config import ConfigModel
 from contracts.messages import Availability, encode_availability
 from contracts.topics import availability_topic
-from devices.errors import DeviceUnavailable
-from devices.mqtt_link import DeviceError
+from devices.errors import DeviceError, DeviceUnavailable
 
 logger = logging.getLogger(__name__)
 
