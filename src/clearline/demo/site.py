@@ -214,6 +214,7 @@ def start_site(
             database_url=db_url,
             site_id=site.site,
             dev=True,
+            audit_key_path=str(workdir / "audit.key"),
             mqtt_url=broker.url,
             event_spool_path=str(workdir / "event-spool.db"),
         )
