@@ -129,9 +129,7 @@ def principal_for(session: Session, secret: str, now: datetime) -> Principal:
     raise Unauthenticated("unknown token")
 
 
-def change_password(
-    session: Session, name: str, current: str, new: str, now: datetime
-) -> None:
+def change_password(session: Session, name: str, current: str, new: str, now: datetime) -> None:
     """Set a user's new password after checking the current one; revoke its tokens.
 
     Raises :class:`Unauthenticated` for a wrong current password and :class:`Invalid`
