@@ -84,7 +84,8 @@ def open_audit_key(engine: Engine, settings: HubSettings) -> bytes:
     """
     with Session(engine) as session:
         head = session.get(AuditHead, 1)
-    rows = int(head.seq) if head is not None else 0
+    # rows written under a key (not those from before the key): a new key cannot verify them
+    rows = int(head.seq) - int(head.legacy_seq or 0) if head is not None else 0
     try:
         key = load_key(Path(settings.audit_key_file()), create=True, log_rows=rows)
     except AuditKeyError as err:
