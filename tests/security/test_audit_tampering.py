@@ -30,12 +30,15 @@ from hub.services import rules as rules_service
 from hub.services.audit_key import bind_key, create_key
 from hub.services.auth import Principal
 from tests.hub import conftest as hub_fx
-from tests.hub.conftest_api import T0
+from tests.hub import conftest_api as api_fx
+from tests.hub.conftest_api import T0, Api
 from tests.security import attacker
 
 sqlite_engine = hub_fx.sqlite_engine
 pg_engine = hub_fx.pg_engine
 engine = hub_fx.engine
+api = api_fx.api
+api_engine = api_fx.api_engine
 
 INSPECTOR = Principal("user", uuid.uuid4(), "ins1", Role.INSPECTOR)
 
@@ -236,3 +239,12 @@ def _fill_with_key(eng: Engine) -> None:
             verdicts.record_verdict(
                 session, body, site="s1", principal=INSPECTOR, clock=clock, publisher=None
             )
+
+
+def test_the_api_lists_table_mismatches(api: Api) -> None:
+    sup = api.as_role(Role.SUPERVISOR)
+    assert api.client.get("/api/v1/audit/verify", headers=sup).json()["ok"] is True
+    _run(api.engine, "UPDATE rule_version SET author = 'someone-else' WHERE number = 1")
+    out = api.client.get("/api/v1/audit/verify", headers=sup).json()
+    assert out["ok"] is False and len(out["mismatches"]) == 1
+    assert "rule version 1" in out["mismatches"][0] and "someone-else" in out["mismatches"][0]

@@ -109,8 +109,12 @@ class SecurityHeadersMiddleware:
                 if message.get("more_body", False):
                     return
                 html = b"".join(body)
-                headers = _with(start.get("headers", []), page_policy(html))
-                headers.append((b"content-length", str(len(html)).encode()))
+                raw = list(start.get("headers", []))
+                headers = _with(raw, page_policy(html))
+                if scope.get("method") == "HEAD":  # no body to count: keep the GET's length
+                    headers += [(k, v) for k, v in raw if k.lower() == b"content-length"]
+                else:
+                    headers.append((b"content-length", str(len(html)).encode()))
                 await send({**start, "headers": headers})
                 await send({"type": "http.response.body", "body": html})
                 return
