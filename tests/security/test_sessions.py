@@ -260,3 +260,17 @@ def test_metrics_and_docs_can_be_put_behind_auth(api_engine: Engine) -> None:
         assert c.get("/metrics", headers=h).status_code == 200
         assert c.get("/openapi.json", headers=h).status_code == 200
         assert c.get("/healthz").status_code == 200
+
+
+def test_the_cli_refuses_the_demo_password_for_a_new_user(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    runner = CliRunner()
+    args = ["user", "add", "ana", "--role", "supervisor", "--password-stdin", "--db", url]
+    refused = runner.invoke(hub_app, args, input=f"{DEV_ADMIN_PASSWORD}\n")
+    assert refused.exit_code == 2 and "common or default password" in refused.output
+    added = runner.invoke(hub_app, args, input="mauve-tractor-sings-loud\n")
+    assert added.exit_code == 0, added.output
+    weak = runner.invoke(
+        hub_app, ["user", "passwd", "ana", "--password-stdin", "--db", url], input="password1\n"
+    )
+    assert weak.exit_code == 2 and "password" in weak.output
