@@ -54,6 +54,7 @@ WAIT_S = 30.0  # generous: the machine running the suite may be busy
 PASSWORD = "inspector-password"
 #: A page condition: the field with this id has the keyboard focus.
 FOCUSED = "() => document.activeElement && document.activeElement.id === '{}'"
+IMG_VIEW = "() => document.getElementById('img').src.includes('view={}')"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -202,7 +203,9 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
             page.keyboard.type(PASSWORD)
             page.keyboard.press("Enter")
             page.wait_for_url("**/review")
-            page.wait_for_function("() => document.querySelectorAll('li[data-image-id]').length === 2")
+            page.wait_for_function(
+                "() => document.querySelectorAll('li[data-image-id]').length === 2"
+            )
             first = page.locator("li.sel").get_attribute("data-image-id")
             page.wait_for_selector("#panel .flag")
             assert site.codes[0] in page.inner_text("#panel")
@@ -233,9 +236,9 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
             panel = page.inner_text("#panel")
             assert site.codes[1] in panel and "goods lines" in panel.lower()
             page.keyboard.press("5")
-            page.wait_for_function("() => document.getElementById('img').src.includes('view=density')")
+            page.wait_for_function(IMG_VIEW.format("density"))
             page.keyboard.press("1")
-            page.wait_for_function("() => document.getElementById('img').src.includes('view=colour')")
+            page.wait_for_function(IMG_VIEW.format("colour"))
             page.wait_for_function("() => document.getElementById('img').complete")
             page.screenshot(path=str(tmp_path / SCREENSHOT.name))
 
