@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -47,13 +48,17 @@ def _status_events(api: Api, decl_id: str) -> list[StatusHistoryRow]:
     return [r for r in rows if str(r.declaration_id) == decl_id]
 
 
-def test_a_filers_800_for_its_own_list_leaves_the_status_unchanged(api: Api) -> None:
+def test_a_filers_800_for_its_own_list_leaves_the_status_unchanged(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     e1 = api.as_role(Role.FILER, "E1")
     filed = api.client.post(URL, json=decl_json(1, **OWN), headers=e1)
     assert filed.status_code == 201, filed.text
     decl_id = filed.json()["id"]
-    out = api.client.post(RECEIPTS, json=[_receipt("AG001:COP00000001")], headers=e1)
+    with caplog.at_level(logging.WARNING, logger="hub.services.declarations"):
+        out = api.client.post(RECEIPTS, json=[_receipt("AG001:COP00000001")], headers=e1)
     assert out.status_code == 200, out.text
+    assert any("stored as information" in r.getMessage() for r in caplog.records)
     report = out.json()
     assert report["receipts_applied"] == 0 and report["receipts_information"] == 1
     assert _declaration(api, decl_id).customs_status is None

@@ -141,6 +141,25 @@ def from_customs(principal: Principal) -> bool:
     return principal.role is Role.CUSTOMS
 
 
+def _warned(report: FileReport, principal: Principal) -> FileReport:
+    """Log, as a warning, receipts kept as information and records refused to a filer."""
+    if report.receipts_information:
+        log.warning(
+            "%s receipt(s) from %s (role %s) stored as information: only customs sets a status",
+            report.receipts_information,
+            principal.name,
+            principal.role.value,
+        )
+    foreign = sum(1 for r in report.rejections if r.field in OWNER_COLUMNS)
+    if principal.is_filer and foreign:
+        log.warning(
+            "%s record(s) from filer %s refused: they name another enterprise",
+            foreign,
+            principal.name,
+        )
+    return report
+
+
 def import_stream(
     session: Session,
     principal: Principal,
@@ -158,7 +177,7 @@ def import_stream(
     except FormatError as err:
         return FileReport(file=source, error=str(err))
     guarded = _guard(records, principal, session)
-    return import_records(
+    report = import_records(
         session,
         guarded,
         source=source,
@@ -166,6 +185,7 @@ def import_stream(
         clock=clock,
         customs=from_customs(principal),
     )
+    return _warned(report, principal)
 
 
 def import_items(
@@ -178,7 +198,7 @@ def import_items(
     """Import declarations or receipts given as JSON, as ``principal``."""
     records = [ParsedRecord(i, item) for i, item in enumerate(items, start=1)]
     guarded = _guard(records, principal, session)
-    return import_records(
+    report = import_records(
         session,
         guarded,
         source=source,
@@ -186,6 +206,7 @@ def import_items(
         clock=clock,
         customs=from_customs(principal),
     )
+    return _warned(report, principal)
 
 
 def file_one(
