@@ -17,13 +17,17 @@ from sqlmodel import Session
 
 from contracts.clock import Clock, SystemClock
 from hub.api.metrics import HubMetrics, MetricsMiddleware
+from hub.api.security import DocsAuthMiddleware, OriginCheckMiddleware, SecurityHeadersMiddleware
 from hub.db import migrate
+from hub.db.audit_models import AuditHead
 from hub.db.engine import make_engine
 from hub.ingest.trust import EventTrust
+from hub.services import audit, users
 from hub.services import rules as rules_service
-from hub.services import users
-from hub.services.errors import ServiceError, Unauthenticated
-from hub.settings import HubSettings
+from hub.services.audit_key import AuditKeyError, bind_key, load_key
+from hub.services.errors import ServiceError, TooManyAttempts, Unauthenticated
+from hub.services.login_limits import LoginLimiter
+from hub.settings import HubSettings, HubSettingsError
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +72,53 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     """Turn a service-layer error into its HTTP status with a clear JSON body."""
     assert isinstance(exc, ServiceError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     body = {"detail": exc.message, "field": exc.field}
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
+def open_audit_key(engine: Engine, settings: HubSettings) -> bytes:
+    """Load (or, while the log is empty, make) the audit key and bind it to ``engine``.
+
+    Raises :class:`HubSettingsError` when the key file is missing, too open or unreadable.
+    """
+    with Session(engine) as session:
+        head = session.get(AuditHead, 1)
+    # rows written under a key (not those from before the key): a new key cannot verify them
+    rows = int(head.seq) - int(head.legacy_seq or 0) if head is not None else 0
+    try:
+        key = load_key(Path(settings.audit_key_file()), create=True, log_rows=rows)
+    except AuditKeyError as err:
+        raise HubSettingsError(str(err)) from err
+    bind_key(engine, key)
+    return key
+
+
+def refuse_dev_passwords(session: Session, settings: HubSettings) -> None:
+    """Outside dev mode, refuse to start while an account keeps the dev password."""
+    if settings.dev:
+        return
+    names = users.dev_password_accounts(session)
+    if names:
+        raise HubSettingsError(
+            f"account(s) {', '.join(names)} still have the dev/demo password; this database "
+            "was served with --dev. Set a new password (clearline hub user passwd NAME) "
+            "before serving it without --dev"
+        )
+
+
 def prepare_database(engine: Engine, settings: HubSettings, clock: Clock) -> None:
-    """Migrate (when enabled), create the bootstrap admin and seed the rules if missing."""
+    """Migrate (when enabled), bind the audit key, create the bootstrap admin and seed the
+    rules if missing; refuse dev passwords outside dev mode."""
     if settings.migrate_on_start:
         migrate.upgrade(engine)
+    open_audit_key(engine, settings)
     with Session(engine) as session:
         now = clock.now()
+        audit.seal_legacy(session, now)
         users.ensure_admin(session, settings, now)
+        refuse_dev_passwords(session, settings)
         rules_service.seed(session, settings.rules_path, now)
 
 
@@ -161,8 +201,13 @@ def create_app(
     app.state.clock = the_clock
     app.state.metrics = metrics
     app.state.event_trust = EventTrust(db, require_enrolled=settings.edges_must_enrol())
+    app.state.login_limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
     app.add_exception_handler(ServiceError, _service_error)
+    if settings.protect_docs:
+        app.add_middleware(DocsAuthMiddleware, app_state=app.state)
+    app.add_middleware(OriginCheckMiddleware, public_origin=settings.public_origin)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in _routers():
         app.include_router(router)
     return app

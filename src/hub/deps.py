@@ -21,6 +21,7 @@ from hub.ingest.xray_store import XrayStore
 from hub.services import users
 from hub.services.auth import Principal, check_role
 from hub.services.errors import Unauthenticated
+from hub.services.login_limits import LoginLimiter
 from hub.services.verdicts import VerdictPublisher
 from hub.settings import HubSettings
 
@@ -67,6 +68,17 @@ def get_store(request: Request) -> XrayStore:
     return store
 
 
+def get_limiter(request: Request) -> LoginLimiter:
+    """The app's login rate limiter."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from (the peer; a proxy's when behind one)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 def get_publisher(request: Request) -> VerdictPublisher | None:
     """The hub's MQTT side (``app.state.hub_mqtt``) when it runs, else None."""
     publisher: VerdictPublisher | None = getattr(request.app.state, "hub_mqtt", None)
@@ -79,6 +91,7 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 SessionDep = Annotated[Session, Depends(get_session)]
 StoreDep = Annotated[XrayStore, Depends(get_store)]
 PublisherDep = Annotated[VerdictPublisher | None, Depends(get_publisher)]
+LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
 
 
 def current_principal(
@@ -138,6 +151,10 @@ Reader = Annotated[
 ]
 #: Callers allowed to file declarations and receipts.
 Filer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.FILER))]
+#: Callers allowed to file receipts: only the ``customs`` role's set a customs status.
+ReceiptFiler = Annotated[
+    Principal, Depends(require_roles(Role.SUPERVISOR, Role.FILER, Role.CUSTOMS))
+]
 #: Supervisors (and admin).
 Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR))]
 #: Edge machines (and admin).

@@ -13,6 +13,8 @@ KNOWN_WEAK_PASSWORDS = frozenset(
 MIN_PASSWORD_CHARS = 12
 #: The bootstrap admin password used in dev mode when none is set.
 DEV_ADMIN_PASSWORD = "clearline-dev-admin"
+#: Where the audit key lives in dev mode when ``CLEARLINE_AUDIT_KEY_PATH`` is unset.
+DEV_AUDIT_KEY_PATH = "var/audit.key"
 
 
 class HubSettingsError(ValueError):
@@ -120,6 +122,44 @@ class HubSettings(CommonSettings):
         title="Event spool",
         description="SQLite file holding received events until they are in the database.",
     )
+    audit_key_path: str | None = Field(
+        default=None,
+        title="Audit key file",
+        description="File holding the audit log's HMAC key, outside the database (0600; "
+        "made on first use). Required outside dev mode.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        title="Login failures allowed",
+        description="Failed logins per account, and per address, within the window before "
+        "further attempts get 429.",
+    )
+    login_window_s: int = Field(
+        default=300,
+        ge=1,
+        le=24 * 3600,
+        title="Login failure window",
+        description="Seconds over which failed logins are counted.",
+    )
+    public_origin: str = Field(
+        default="",
+        max_length=200,
+        title="Public origin",
+        description="scheme://host[:port] browsers reach the hub at (behind a proxy); empty: "
+        "the request's own. Cookie-authenticated writes from any other origin get 403.",
+    )
+    protect_metrics: bool = Field(
+        default=False,
+        title="Metrics behind auth",
+        description="/metrics needs a supervisor's credentials (or an API key).",
+    )
+    protect_docs: bool = Field(
+        default=False,
+        title="API docs behind auth",
+        description="/docs, /redoc and /openapi.json need any valid credentials.",
+    )
 
     def checked(self) -> HubSettings:
         """Return these settings if they are safe to serve with; raise otherwise."""
@@ -135,7 +175,17 @@ class HubSettings(CommonSettings):
             raise HubSettingsError(
                 f"CLEARLINE_ADMIN_PASSWORD must be at least {MIN_PASSWORD_CHARS} characters"
             )
+        if not self.audit_key_path:
+            raise HubSettingsError(
+                "CLEARLINE_AUDIT_KEY_PATH is required outside dev mode: a file outside the "
+                "database for the audit log's key (made with mode 0600 on first start); keep "
+                "a copy of it away from the hub"
+            )
         return self
+
+    def audit_key_file(self) -> str:
+        """Return the audit key's path (the dev default in dev mode when unset)."""
+        return self.audit_key_path or DEV_AUDIT_KEY_PATH
 
     def bootstrap_password(self) -> str:
         """Return the bootstrap admin password (the dev default in dev mode when unset)."""

@@ -7,10 +7,12 @@ import api, ...``); ``pytest_plugins`` is reserved for the root conftest.
 from __future__ import annotations
 
 import io
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +31,7 @@ from inspection.formats.ceb_write import write_ceb
 from inspection.model import Declaration, Receipt
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-ADMIN_PASSWORD = "a-long-admin-password-for-tests"
+ADMIN_PASSWORD = "a-long-bootstrap-password-for-tests"
 
 
 def hub_settings(**kw: Any) -> HubSettings:
@@ -39,6 +41,7 @@ def hub_settings(**kw: Any) -> HubSettings:
         "admin_user": "admin",
         "admin_password": ADMIN_PASSWORD,
         "dev": False,
+        "audit_key_path": str(Path(tempfile.mkdtemp(prefix="clearline-audit-")) / "audit.key"),
     }
     values.update(kw)
     return HubSettings(**values)

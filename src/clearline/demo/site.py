@@ -219,6 +219,7 @@ def start_site(
             database_url=db_url,
             site_id=site.site,
             dev=True,
+            audit_key_path=str(workdir / "audit.key"),
             mqtt_url=trust.hub_url(broker),
             event_spool_path=str(workdir / "event-spool.db"),
             signing_key_path=str(trust.hub_key_path),

@@ -1,11 +1,11 @@
-"""The audit log: read it page by page and check its hash chain."""
+"""The audit log: read it page by page and check its keyed chain and the audited tables."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hub.db.audit_models import AuditEntryPublic
 from hub.deps import EngineDep, SessionDep, Supervisor
@@ -23,6 +23,10 @@ class VerifyOut(BaseModel):
     last_hash: str
     first_bad_seq: int | None
     problem: str
+    mismatches: list[str] = Field(
+        default_factory=list, description="Verdict, rule or desk rows unlike their audit row."
+    )
+    anchor_seq: int | None = Field(default=None, description="Row checked against an anchor.")
 
 
 @router.get("", response_model=list[AuditEntryPublic], summary="Audit entries from a seq on")
@@ -37,7 +41,8 @@ def entries(
     return [AuditEntryPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.get("/verify", response_model=VerifyOut, summary="Check the hash chain")
+@router.get("/verify", response_model=VerifyOut, summary="Check the keyed chain and tables")
 def verify(principal: Supervisor, engine: EngineDep) -> VerifyOut:
-    """Recompute every row's hash and link; name the first bad row if any."""
+    """Recompute every row's keyed hash and link, name the first bad row if any, and list
+    verdict, rule and desk rows that differ from their audit rows."""
     return VerifyOut.model_validate(audit.verify(engine).as_json())

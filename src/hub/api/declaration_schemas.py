@@ -138,6 +138,9 @@ class ImportReportPublic(BaseModel):
     receipts_applied: int = 0
     receipts_pending: int = 0
     receipts_linked: int = 0
+    receipts_information: int = Field(
+        default=0, description="Receipts stored as information: not from the customs channel."
+    )
     broken_at: int | None = None
     seconds: float = 0.0
     error: str | None = None
@@ -229,6 +232,9 @@ class ReceiptPublic(BaseModel):
     return_info: str
     declaration_id: uuid.UUID | None
     received_at: datetime
+    from_customs: bool = Field(
+        default=True, description="From the customs channel; false: information only."
+    )
 
 
 class ReceiptPage(BaseModel):

@@ -22,7 +22,7 @@ from hub.api.declaration_schemas import (
 )
 from hub.db.auth_models import Role
 from hub.db.models import DeclarationRow
-from hub.deps import ClockDep, Filer, Reader, SessionDep, SettingsDep
+from hub.deps import ClockDep, Filer, Reader, ReceiptFiler, SessionDep, SettingsDep
 from hub.services import declarations as service
 from hub.services.auth import Principal
 from hub.services.declarations import MAX_LIMIT
@@ -69,7 +69,7 @@ def _sees_personal_data(principal: Principal) -> bool:
 )
 def upload(
     *,
-    principal: Filer,
+    principal: ReceiptFiler,
     session: SessionDep,
     settings: SettingsDep,
     clock: ClockDep,
@@ -78,7 +78,11 @@ def upload(
         str | None, Form(max_length=32, description="Claimed format, e.g. ceb, postal-json.")
     ] = None,
 ) -> list[ImportReportPublic]:
-    """Import each file; the answer is one import report per file, in order."""
+    """Import each file; the answer is one import report per file, in order.
+
+    Receipts set a customs status only when the ``customs`` role uploads them (it files
+    receipts only); a filer files only as its own enterprise.
+    """
     if not files or len(files) > MAX_FILES:
         raise Invalid(f"send between 1 and {MAX_FILES} files", field="files")
     reports = []

@@ -13,7 +13,7 @@ from hub.api.declaration_schemas import (
     ReceiptPage,
     ReceiptPublic,
 )
-from hub.deps import ClockDep, Filer, Reader, SessionDep
+from hub.deps import ClockDep, Reader, ReceiptFiler, SessionDep
 from hub.services import declarations as declaration_service
 from hub.services import receipts as service
 from hub.services.declarations import MAX_LIMIT
@@ -26,12 +26,16 @@ MAX_RECEIPTS = 10_000
 
 @router.post("", response_model=ImportReportPublic, summary="File customs receipts as JSON")
 def file_receipts(
-    principal: Filer,
+    principal: ReceiptFiler,
     session: SessionDep,
     clock: ClockDep,
     receipts: Annotated[list[ReceiptCreate], Body(min_length=1, max_length=MAX_RECEIPTS)],
 ) -> ImportReportPublic:
-    """Store receipts and apply their statuses; a filer may file only its own."""
+    """Store receipts; only the ``customs`` role's set the customs status.
+
+    Anyone else's (a filer's, for its own declarations only; a supervisor's) are stored
+    as information and counted in ``receipts_information``.
+    """
     report = declaration_service.import_items(
         session, principal, [r.to_domain() for r in receipts], "api", clock
     )

@@ -1,4 +1,4 @@
-"""``clearline hub`` (serve, user add, apikey add) and ``clearline audit verify``."""
+"""``clearline hub`` (serve, user add/passwd, apikey add) and ``clearline audit``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy.engine import Engine
@@ -23,7 +25,7 @@ from hub.settings import HubSettings, HubSettingsError
 hub_app = typer.Typer(help="The central hub service.", no_args_is_help=True)
 user_app = typer.Typer(help="Hub users (people who log in).", no_args_is_help=True)
 apikey_app = typer.Typer(help="Machine API keys (edges).", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help="The HMAC-chained audit log.", no_args_is_help=True)
 hub_app.add_typer(user_app, name="user")
 hub_app.add_typer(apikey_app, name="apikey")
 
@@ -40,7 +42,7 @@ def _apikeys() -> None:
 
 @audit_app.callback()
 def _audit() -> None:
-    """The hash-chained audit log."""
+    """The HMAC-chained audit log."""
 
 
 _DB_HELP = "Database URL (default: CLEARLINE_DATABASE_URL or sqlite:///var/clearline.db)."
@@ -117,6 +119,24 @@ def user_add(
     typer.echo(f"user {user.name} added (role {user.role}, id {user.id})")
 
 
+@user_app.command("passwd")
+def user_passwd(
+    name: str = typer.Argument(..., help="Login name."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from the first line of stdin."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Set a user's password (run on the hub's host); its sessions end."""
+    password = _read_password(password_stdin)
+    with _database(db) as engine, Session(engine) as session:
+        try:
+            users.set_password(session, name, password)
+        except ServiceError as err:
+            raise _fail(str(err)) from err
+    typer.echo(f"password of {name} changed; its sessions were ended")
+
+
 @apikey_app.command("add")
 def apikey_add(
     name: str = typer.Argument(..., help="Key name, e.g. the edge id."),
@@ -134,21 +154,43 @@ def apikey_add(
     typer.echo(secret)
 
 
+_KEY_HELP = "Audit key file (default: CLEARLINE_AUDIT_KEY_PATH, or var/audit.key with --dev)."
+
+
+def _audit_engine(db: str | None, key_file: str | None) -> tuple[Engine, bytes]:
+    """Open the database (unmigrated) and read the audit key (never made here)."""
+    from hub.services.audit_key import AuditKeyError, read_key
+
+    settings = HubSettings()
+    try:
+        key = read_key(Path(key_file or settings.audit_key_file()))
+        engine = make_engine(db or settings.database_url)
+    except (AuditKeyError, StoreError) as err:
+        raise _fail(str(err)) from err
+    return engine, key
+
+
 @audit_app.command("verify")
 def audit_verify(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    key_file: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    anchor_file: Path | None = typer.Option(
+        None, "--anchor", help="The last anchor (from audit anchor): catches a cut tail."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Check the audit log's hash chain; exit 1 naming the first bad row."""
+    """Check the keyed chain, the anchor and the audited tables; exit 1 naming what is bad."""
     from hub.services import audit
 
-    url = db or HubSettings().database_url
+    anchor: Any = None
+    if anchor_file is not None:
+        try:
+            anchor = json.loads(anchor_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise _fail(f"{anchor_file}: cannot read the anchor ({err})") from err
+    engine, key = _audit_engine(db, key_file)
     try:
-        engine = make_engine(url)
-    except StoreError as err:
-        raise _fail(str(err)) from err
-    try:
-        report = audit.verify(engine)
+        report = audit.verify(engine, key=key, anchor=anchor)
     except SQLAlchemyError as err:
         raise _fail(f"cannot read the audit log: {type(err).__name__}") from err
     finally:
@@ -158,7 +200,39 @@ def audit_verify(
     elif report.ok:
         typer.echo(f"audit log intact: {report.rows} rows, last seq {report.last_seq}")
         typer.echo(f"head hash {report.last_hash}")
+        if report.anchor_seq is not None:
+            typer.echo(f"row {report.anchor_seq} matches the anchor")
     else:
-        typer.echo(f"audit log TAMPERED at seq {report.first_bad_seq}: {report.problem}")
+        where = f" at seq {report.first_bad_seq}" if report.first_bad_seq else ""
+        typer.echo(f"audit log TAMPERED{where}: {report.problem}")
+        for line in report.mismatches:
+            typer.echo(f"  {line}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+    key_file: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    out: Path | None = typer.Option(None, "--out", help="Write the anchor here (else stdout)."),
+) -> None:
+    """Export the head of the log (seq, hash, time, MAC) to keep away from the hub."""
+    from hub.services import audit_check
+
+    engine, key = _audit_engine(db, key_file)
+    try:
+        anchor = audit_check.make_anchor(engine, key, SystemClock().now())
+    except SQLAlchemyError as err:
+        raise _fail(f"cannot read the audit log: {type(err).__name__}") from err
+    finally:
+        engine.dispose()
+    text = json.dumps(anchor, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise _fail(f"{out}: cannot write the anchor ({err.strerror})") from err
+    typer.echo(f"anchor of row {anchor['seq']} written to {out}", err=True)

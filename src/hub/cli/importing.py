@@ -137,7 +137,11 @@ def import_command(
         False, "--json", help="Print one JSON document on stdout instead of a table."
     ),
 ) -> None:
-    """Import declarations and customs receipts; exit 2 if any file was rejected whole."""
+    """Import declarations and customs receipts; exit 2 if any file was rejected whole.
+
+    Run on the hub's host, this is the customs channel: the receipts read set customs
+    statuses (over the API only the customs role's do).
+    """
     url = db or CommonSettings().database_url
     err_console = Console(stderr=True)
     try:

@@ -1,4 +1,4 @@
-"""Hub tables of the append-only, hash-chained audit log and its head pointer."""
+"""Hub tables of the append-only, HMAC-chained audit log and its head pointer."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class AuditEntryPublic(SQLModel):
 class AuditEntry(SQLModel, table=True):
     """One audited action: who, when, what, on what, why; chained by ``prev_hash``.
 
-    ``hash`` is the SHA-256 of the canonical JSON of every other field (see hub.services.audit).
+    ``hash`` is the HMAC-SHA256, keyed with the audit key kept outside the database, of
+    the canonical JSON of every other field (see hub.services.audit).
     """
 
     __tablename__ = "audit_log"
@@ -56,3 +57,8 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = Field(default=0, sa_type=BigInteger())
     hash: str = Field(default=GENESIS_HASH, max_length=64)
+    legacy_seq: int | None = Field(
+        default=None,
+        sa_type=BigInteger(),
+        description="Rows 1..legacy_seq were chained with plain SHA-256 before the key.",
+    )

@@ -19,6 +19,7 @@ class Role(StrEnum):
     INSPECTOR = "inspector"
     SUPERVISOR = "supervisor"
     FILER = "filer"
+    CUSTOMS = "customs"
     EDGE = "edge"
     ADMIN = "admin"
 

@@ -165,6 +165,10 @@ class ReceiptRow(SQLModel, table=True):
     )
     received_at: datetime = _time(nullable=False)
     source_file: str = ""
+    from_customs: bool = Field(
+        default=True,
+        description="Filed through the customs channel; False: stored as information only.",
+    )
 
 
 class StatusHistoryRow(SQLModel, table=True):

@@ -55,6 +55,7 @@ class FileReport:
     receipts_pending: int = 0
     receipts_linked: int = 0
     notices: int = 0  # read and reported, nothing stored for sorting (CEB513, CEB623...)
+    receipts_information: int = 0
     rejections: list[RecordError] = field(default_factory=list)
     error: str | None = None
     broken_at: int | None = None
@@ -78,6 +79,7 @@ class FileReport:
         self.receipts_applied += counts.receipts_applied
         self.receipts_pending += counts.receipts_pending
         self.receipts_linked += counts.receipts_linked
+        self.receipts_information += counts.receipts_information
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict; personal numbers in texts are masked."""
@@ -94,6 +96,7 @@ class FileReport:
             "receipts_pending": self.receipts_pending,
             "receipts_linked": self.receipts_linked,
             "notices": self.notices,
+            "receipts_information": self.receipts_information,
             "broken_at": self.broken_at,
             "seconds": round(self.seconds, 3),
             "error": scrub(self.error) if self.error is not None else None,
@@ -148,11 +151,13 @@ class _Target:
 class _Writer:
     """Commits batches; a batch the database refuses is retried record by record."""
 
-    def __init__(self, target: Engine | Session, source: str, clock: Clock) -> None:
+    def __init__(
+        self, target: Engine | Session, source: str, clock: Clock, *, customs: bool = True
+    ) -> None:
         self.target = _Target(target)
         self.clock = clock
         conn = self.target.conn()
-        self.store = BatchStore(conn.dialect, source)
+        self.store = BatchStore(conn.dialect, source, customs=customs)
         self.pending_possible = any_pending_receipt(conn)
         self.target.commit()
 
@@ -201,8 +206,13 @@ def import_records(
     batch_size: int = BATCH_SIZE,
     clock: Clock | None = None,
     on_batch: Callable[[int], None] | None = None,
+    customs: bool = True,
 ) -> FileReport:
     """Store parsed records (declarations and receipts) and report what happened.
+
+    ``customs`` says the records come through the customs channel (``clearline import``
+    on the hub's host, or the ``customs`` role): only then do receipts set a declaration's
+    customs status; otherwise they are stored as information (``receipts_information``).
 
     ``records`` may also hold declarations checked and shaped already (:class:`Prepared`,
     as the reader process sends them). Records are committed in batches of
@@ -215,7 +225,7 @@ def import_records(
     """
     report = FileReport(file=source, format=format_label)
     started = time.perf_counter()
-    writer = _Writer(target, source, clock or SystemClock())
+    writer = _Writer(target, source, clock or SystemClock(), customs=customs)
     batch = Batch()
     try:
         try:

@@ -130,6 +130,15 @@ def receipt_hash(receipt: Receipt) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def information_hash(content_hash: str) -> str:
+    """Return the hash a receipt filed outside the customs channel is stored under.
+
+    It differs from the customs hash of the same content, so a copy filed first as
+    information never makes customs' own receipt look "already stored".
+    """
+    return hashlib.blake2b(b"information\x1f" + content_hash.encode(), digest_size=16).hexdigest()
+
+
 def check_receipt(index: int, receipt: Receipt) -> RecordError | None:
     """Return why a parsed receipt cannot be stored as is, or ``None`` when it can."""
     if not receipt.business_key.strip():
@@ -342,6 +351,7 @@ def receipt_row(
     declaration_id: Any,
     received_at: Any,
     source: str,
+    from_customs: bool = True,
 ) -> tuple[Any, ...]:
     """Return a ``receipt`` row in column order (values unconverted unless text)."""
     values = _receipt_values(receipt)
@@ -354,4 +364,5 @@ def receipt_row(
         declaration_id,
         received_at,
         source,
+        from_customs,
     )

@@ -197,15 +197,15 @@ def known_receipts(conn: Connection, hashes: Sequence[str]) -> set[str]:
     return found
 
 
-def pending_receipts(
-    conn: Connection, keys: Iterable[tuple[str, str]]
-) -> list[tuple[uuid.UUID, str, str, int, datetime | None, datetime, str]]:
-    """Return stored receipts not yet linked to a declaration, for the given keys.
+#: A stored receipt waiting for its declaration: id, kind, business_key, return_status,
+#: return_time, received_at, content_hash, from_customs.
+PendingReceipt = tuple[uuid.UUID, str, str, int, datetime | None, datetime, str, bool]
 
-    Each is (id, kind, business_key, return_status, return_time, received_at, content_hash).
-    """
+
+def pending_receipts(conn: Connection, keys: Iterable[tuple[str, str]]) -> list[PendingReceipt]:
+    """Return stored receipts not yet linked to a declaration, for the given keys."""
     r = RECEIPT.c
-    out: list[tuple[uuid.UUID, str, str, int, datetime | None, datetime, str]] = []
+    out: list[PendingReceipt] = []
     for kind, names in by_kind(keys).items():
         for part in chunks(names):
             stmt = (
@@ -217,11 +217,12 @@ def pending_receipts(
                     r.return_time,
                     r.received_at,
                     r.content_hash,
+                    r.from_customs,
                 )
                 .where(r.declaration_id.is_(None), r.kind == kind, r.business_key.in_(part))
                 .order_by(r.id)
             )
-            out.extend(tuple(row) for row in conn.execute(stmt))
+            out.extend((*row[:7], bool(row[7])) for row in conn.execute(stmt))
     return out
 
 

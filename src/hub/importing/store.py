@@ -20,6 +20,7 @@ from hub.importing.rows import (
     Prepared,
     RowShaper,
     head_row,
+    information_hash,
     receipt_hash,
     receipt_row,
 )
@@ -61,6 +62,7 @@ class BatchCounts:
     receipts_applied: int = 0
     receipts_pending: int = 0
     receipts_linked: int = 0
+    receipts_information: int = 0
 
 
 @dataclass(slots=True)
@@ -92,9 +94,14 @@ def _aware(value: datetime) -> datetime:
 class BatchStore:
     """Writes batches for one import: declarations first, then receipts, in one transaction."""
 
-    def __init__(self, dialect: Dialect, source: str) -> None:
-        """Prepare the bulk statements for ``dialect``; ``source`` names the file in rows."""
+    def __init__(self, dialect: Dialect, source: str, *, customs: bool = True) -> None:
+        """Prepare the bulk statements for ``dialect``; ``source`` names the file in rows.
+
+        ``customs`` says the receipts come through the customs channel (they set the
+        declarations' customs status); otherwise they are stored as information only.
+        """
         self.source = source
+        self.customs = customs
         self.shaper = RowShaper(dialect)
         self.ids = IdSource(as_text=not dialect.supports_native_uuid)
         self._decl = BulkInsert(DECLARATION, dialect)
@@ -209,11 +216,11 @@ class BatchStore:
         self,
         conn: Connection,
         records: list[tuple[int, Receipt]],
-        linked: list[tuple[uuid.UUID, str, str, int, datetime | None, datetime, str]],
+        linked: list[q.PendingReceipt],
         now: datetime,
         counts: BatchCounts,
     ) -> None:
-        hashed = [(r, receipt_hash(r)) for _i, r in records]
+        hashed = [(r, self._hash(r)) for _i, r in records]
         known = q.known_receipts(conn, [h for _r, h in hashed])
         fresh: list[tuple[Receipt, str]] = []
         for receipt, h in hashed:
@@ -241,24 +248,35 @@ class BatchStore:
                     declaration_id=decl_id,
                     received_at=received,
                     source=self.source,
+                    from_customs=self.customs,
                 )
             )
             if target is None:
                 counts.receipts_pending += 1
                 continue
+            if not self.customs:  # information: linked and listed, never a status
+                counts.receipts_information += 1
+                continue
             counts.receipts_applied += 1
             at = _aware(receipt.return_time) if receipt.return_time else now
             events.setdefault(key, []).append(_StatusEvent(at, receipt.return_status, h))
         links: list[dict[str, Any]] = []
-        for rid, kind, business_key, status, return_time, received_at, h in linked:
+        for rid, kind, business_key, status, return_time, received_at, h, customs in linked:
             target = targets[(kind, business_key)]
             links.append({"b_id": rid, "b_decl": target[0]})
+            if not customs:
+                continue
             at = _aware(return_time or received_at)
             events.setdefault((kind, business_key), []).append(_StatusEvent(at, status, h))
         counts.receipts_linked += len(links)
         self._receipt.run(conn, receipt_rows)
         q.link_receipts(conn, links)
         self._apply_statuses(conn, targets, events, now)
+
+    def _hash(self, receipt: Receipt) -> str:
+        """The receipt's stored hash: its content's, or the information hash outside customs."""
+        h = receipt_hash(receipt)
+        return h if self.customs else information_hash(h)
 
     def _apply_statuses(
         self,

@@ -1,7 +1,11 @@
 """Declarations: filing (JSON or files), listing with filters, one with its history.
 
-A filer (a principal bound to an enterprise code) files and sees only declarations that
-name its enterprise as e-commerce company, platform, declaring agent or logistics company.
+A filer (a principal bound to an enterprise code) sees the declarations that name its
+enterprise as e-commerce company, platform, declaring agent or logistics company, and
+files only as that enterprise: every enterprise code a record carries must be its own.
+Receipts set a declaration's customs status only when they come through the customs
+channel (the ``customs`` role here; ``clearline import`` on the hub's host); any other
+caller's receipts are stored as information.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy import ColumnElement, func, or_
 from sqlmodel import Session, col, select
 
 from contracts.clock import Clock
+from hub.db.auth_models import Role
 from hub.db.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
 from hub.importing.importer import FileReport, import_records
 from hub.services.auth import Principal
@@ -30,6 +35,13 @@ log = logging.getLogger(__name__)
 
 #: Columns that name an enterprise a filer may own a declaration through.
 OWNER_COLUMNS = ("ebc_code", "ebp_code", "agent_code", "logistics_code")
+#: The customs message field of each enterprise column, for the import report.
+OWNER_FIELDS = {
+    "ebc_code": "ebcCode",
+    "ebp_code": "ebpCode",
+    "agent_code": "agentCode",
+    "logistics_code": "logisticsCode",
+}
 #: Largest page of a list.
 MAX_LIMIT = 500
 
@@ -61,10 +73,33 @@ def _stored(session: Session, kind: str, key: str) -> DeclarationRow | None:
     ).first()
 
 
+def foreign_enterprise(principal: Principal, decl: Declaration) -> RecordError | None:
+    """Return why a filer may not file ``decl`` in its own name, or None when it may.
+
+    Every enterprise code the record carries must be the filer's, and at least one must
+    name it; the error names the first other field and its value.
+    """
+    code = principal.enterprise.upper()
+    for column in OWNER_COLUMNS:
+        value = (getattr(decl, column) or "").strip()
+        if value and value.upper() != code:
+            reason = (
+                f"{OWNER_FIELDS[column]} {value!r} is not enterprise {code}: a filer files "
+                "only as the declaring enterprise"
+            )
+            return RecordError(0, column, reason)
+    if not declaration_owned(principal, decl):
+        return RecordError(0, "ebc_code", f"the declaration does not name enterprise {code}")
+    return None
+
+
 def _guard(
     records: Iterable[ParsedRecord], principal: Principal, session: Session
 ) -> Iterator[ParsedRecord]:
-    """Turn records a filer may not file into rejections; pass the rest through."""
+    """Turn records this caller may not file into rejections; pass the rest through."""
+    if principal.role is Role.CUSTOMS:
+        yield from _customs_guard(records)
+        return
     if not principal.is_filer:
         yield from records
         return
@@ -72,9 +107,10 @@ def _guard(
     for rec in records:
         item = rec.item
         if isinstance(item, Declaration):
-            if not declaration_owned(principal, item):
-                reason = f"the declaration does not name enterprise {code}"
-                yield ParsedRecord(rec.index, RecordError(rec.index, "ebc_code", reason))
+            refused = foreign_enterprise(principal, item)
+            if refused is not None:
+                error = RecordError(rec.index, refused.field, refused.reason)
+                yield ParsedRecord(rec.index, error)
                 continue
             existing = _stored(session, item.kind.value, item.business_key)
             if existing is not None and not declaration_owned(principal, existing):
@@ -88,6 +124,40 @@ def _guard(
                 yield ParsedRecord(rec.index, RecordError(rec.index, "business_key", reason))
                 continue
         yield rec
+
+
+def _customs_guard(records: Iterable[ParsedRecord]) -> Iterator[ParsedRecord]:
+    """The customs channel files receipts; a declaration in its files is refused."""
+    for rec in records:
+        if isinstance(rec.item, Declaration):
+            reason = "the customs channel files receipts, not declarations"
+            yield ParsedRecord(rec.index, RecordError(rec.index, "message_type", reason))
+            continue
+        yield rec
+
+
+def from_customs(principal: Principal) -> bool:
+    """Whether receipts filed by ``principal`` come through the customs channel."""
+    return principal.role is Role.CUSTOMS
+
+
+def _warned(report: FileReport, principal: Principal) -> FileReport:
+    """Log, as a warning, receipts kept as information and records refused to a filer."""
+    if report.receipts_information:
+        log.warning(
+            "%s receipt(s) from %s (role %s) stored as information: only customs sets a status",
+            report.receipts_information,
+            principal.name,
+            principal.role.value,
+        )
+    foreign = sum(1 for r in report.rejections if r.field in OWNER_COLUMNS)
+    if principal.is_filer and foreign:
+        log.warning(
+            "%s record(s) from filer %s refused: they name another enterprise",
+            foreign,
+            principal.name,
+        )
+    return report
 
 
 def import_stream(
@@ -107,7 +177,15 @@ def import_stream(
     except FormatError as err:
         return FileReport(file=source, error=str(err))
     guarded = _guard(records, principal, session)
-    return import_records(session, guarded, source=source, format_label=fmt.label, clock=clock)
+    report = import_records(
+        session,
+        guarded,
+        source=source,
+        format_label=fmt.label,
+        clock=clock,
+        customs=from_customs(principal),
+    )
+    return _warned(report, principal)
 
 
 def import_items(
@@ -120,7 +198,15 @@ def import_items(
     """Import declarations or receipts given as JSON, as ``principal``."""
     records = [ParsedRecord(i, item) for i, item in enumerate(items, start=1)]
     guarded = _guard(records, principal, session)
-    return import_records(session, guarded, source=source, format_label="json", clock=clock)
+    report = import_records(
+        session,
+        guarded,
+        source=source,
+        format_label="json",
+        clock=clock,
+        customs=from_customs(principal),
+    )
+    return _warned(report, principal)
 
 
 def file_one(

@@ -43,3 +43,14 @@ class Invalid(ServiceError):  # noqa: N818  (named after the HTTP status)
     """The request content is invalid; ``field`` names what is wrong."""
 
     status = 422
+
+
+class TooManyAttempts(ServiceError):  # noqa: N818  (named after the HTTP status)
+    """Too many failed logins for the account or the address; retry after a while."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str = "") -> None:
+        """Keep the message and the seconds to wait (sent as ``Retry-After``)."""
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s

@@ -19,8 +19,9 @@ from hub.services.auth import (
     unknown_user_hash,
     verify_password,
 )
-from hub.services.errors import Conflict, Invalid, Unauthenticated
-from hub.settings import HubSettings
+from hub.services.errors import Conflict, Invalid, NotFound, Unauthenticated
+from hub.services.passwords import check_password
+from hub.settings import DEV_ADMIN_PASSWORD, HubSettings
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,16 @@ def _check_enterprise(role: Role, enterprise: str) -> str:
     return code
 
 
-def create_user(session: Session, new: UserCreate, now: datetime) -> User:
-    """Store a new user with a scrypt-hashed password; raise Conflict if the name exists."""
+def create_user(
+    session: Session, new: UserCreate, now: datetime, *, dev_password: bool = False
+) -> User:
+    """Store a new user with a scrypt-hashed password; raise Conflict if the name exists.
+
+    The password must pass the policy (:mod:`hub.services.passwords`); ``dev_password``
+    lets the dev-mode bootstrap admin through with the built-in dev password.
+    """
+    if not dev_password:
+        check_password(new.password, new.name)
     enterprise = _check_enterprise(Role(new.role), new.enterprise)
     user = User(
         name=new.name,
@@ -65,6 +74,7 @@ def ensure_admin(session: Session, settings: HubSettings, now: datetime) -> bool
             name=settings.admin_user, role=Role.ADMIN, password=settings.bootstrap_password()
         ),
         now,
+        dev_password=settings.dev,
     )
     log.info("bootstrap admin %s created", settings.admin_user)
     return True
@@ -117,6 +127,45 @@ def principal_for(session: Session, secret: str, now: datetime) -> Principal:
             if user.active:
                 return Principal("user", user.id, user.name, Role(user.role), user.enterprise)
     raise Unauthenticated("unknown token")
+
+
+def change_password(session: Session, name: str, current: str, new: str, now: datetime) -> None:
+    """Set a user's new password after checking the current one; revoke its tokens.
+
+    Raises :class:`Unauthenticated` for a wrong current password and :class:`Invalid`
+    when the new one fails the policy or equals the current one.
+    """
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None or not verify_password(current, user.password_hash):
+        raise Unauthenticated("the current password is wrong")
+    if new == current:
+        raise Invalid("the new password must differ from the current one", field="password")
+    check_password(new, user.name)
+    user.password_hash = hash_password(new)
+    session.add(user)
+    session.exec(delete(AuthToken).where(col(AuthToken.user_id) == user.id))
+    session.commit()
+    log.info("user %s changed its password; its sessions were ended", user.name)
+
+
+def set_password(session: Session, name: str, new: str) -> None:
+    """Set a user's password without the current one (the hub host's operator); revoke
+    its tokens. Raises NotFound for an unknown user and Invalid for a weak password."""
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    check_password(new, user.name)
+    user.password_hash = hash_password(new)
+    session.add(user)
+    session.exec(delete(AuthToken).where(col(AuthToken.user_id) == user.id))
+    session.commit()
+    log.info("password of user %s set on the hub host; its sessions were ended", user.name)
+
+
+def dev_password_accounts(session: Session) -> list[str]:
+    """Return the names of users whose password is still the built-in dev password."""
+    users = session.exec(select(User.name, User.password_hash)).all()
+    return sorted(name for name, stored in users if verify_password(DEV_ADMIN_PASSWORD, stored))
 
 
 def revoke_token(session: Session, secret: str) -> None:

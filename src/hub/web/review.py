@@ -8,11 +8,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.db.auth_models import Role
-from hub.deps import PUBLIC, SESSION_COOKIE, ClockDep, SessionDep, SettingsDep, require_roles
+from hub.deps import (
+    PUBLIC,
+    SESSION_COOKIE,
+    ClockDep,
+    SessionDep,
+    SettingsDep,
+    client_address,
+    require_roles,
+)
 from hub.ingest.xray_store import VIEW_NAMES
 from hub.services import users
 from hub.services.auth import Principal
 from hub.services.errors import Unauthenticated
+from hub.services.login_limits import limited_login
 from hub.services.review_schemas import CATEGORIES, RESULT_WORDS
 from hub.web.templates import render
 
@@ -55,7 +64,10 @@ async def login_form(
     if not name or not password or len(name) > 64 or len(password) > 256:
         return _login_page(target, "Give your user name and password.", 422)
     try:
-        token, _expires = users.login(session, name, password, clock.now(), settings.token_ttl_s)
+        limiter, address = request.app.state.login_limiter, client_address(request)
+        token, _expires = limited_login(
+            limiter, session, name, password, address, clock.now(), settings.token_ttl_s
+        )
     except Unauthenticated:
         return _login_page(target, "Wrong user name or password.", 401)
     response = RedirectResponse(target, status_code=303)

@@ -552,7 +552,9 @@ def test_page_login_sets_a_session_cookie(station: Station) -> None:
     assert "httponly" in ok.headers["set-cookie"].lower()
     page = c.get("/review")
     assert page.status_code == 200 and "ins1" in page.text
-    out = c.post("/logout", follow_redirects=False)
+    assert c.post("/logout", follow_redirects=False).status_code == 403  # no Origin
+    own = {"Origin": "http://testserver"}
+    out = c.post("/logout", headers=own, follow_redirects=False)
     assert out.status_code == 303
     c.cookies.clear()
     assert c.get("/review").status_code == 401

@@ -70,7 +70,7 @@ def test_writes_between_pages_are_delivered_and_amendments_come_again(api: Api) 
                 "return_time": "2026-11-22T09:00:00Z",
             }
         ],
-        headers=api.as_role(Role.SUPERVISOR),
+        headers=api.as_role(Role.CUSTOMS),
     )
     assert r.status_code == 200 and r.json()["receipts_applied"] == 1
     rest: list[dict[str, Any]] = []

@@ -23,6 +23,7 @@ from hub.db import migrate
 from hub.db.auth_models import Role
 from hub.db.engine import make_engine
 from hub.services import audit
+from hub.services.audit_key import bind_key, create_key
 from tests.conftest import require_service
 from tests.hub.conftest import inventory
 from tests.hub.conftest_api import T0, Api, ceb_file, decl_json, hub_settings
@@ -97,7 +98,8 @@ def test_upgrade_yields_the_model_tables(pg: tuple[Engine, str]) -> None:
 
 def test_filing_listing_and_isolation(pg_api: Api) -> None:
     sup, e1 = pg_api.as_role(Role.SUPERVISOR), pg_api.as_role(Role.FILER, "E1")
-    r = pg_api.client.post("/api/v1/declarations", json=decl_json(1, ebc="E1"), headers=e1)
+    own = {"ebc": "E1", "ebp_code": "E1", "agent_code": "E1", "logistics_code": "E1"}
+    r = pg_api.client.post("/api/v1/declarations", json=decl_json(1, **own), headers=e1)
     assert r.status_code == 201
     files = [("files", ("inv.xml", ceb_file("CEB621", [inventory(2), inventory(3)]), "text/xml"))]
     report = pg_api.client.post("/api/v1/declarations/upload", files=files, headers=sup).json()
@@ -145,9 +147,13 @@ def _append(engine: Engine, n: int) -> None:
         session.commit()
 
 
-def test_audit_guard_and_tampering_as_superuser(pg: tuple[Engine, str]) -> None:
+def test_audit_guard_and_tampering_as_superuser(
+    pg: tuple[Engine, str], tmp_path: pytest.TempPathFactory
+) -> None:
     engine, schema = pg
     migrate.upgrade(engine)
+    key_file = tmp_path / "audit.key"  # type: ignore[operator]
+    bind_key(engine, create_key(key_file))
     for n in range(4):
         _append(engine, n)
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
@@ -161,13 +167,15 @@ def test_audit_guard_and_tampering_as_superuser(pg: tuple[Engine, str]) -> None:
     report = audit.verify(engine)
     assert not report.ok and report.first_bad_seq == 3
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    result = CliRunner().invoke(audit_app, ["verify", "--db", url, "--json"])
+    args = ["verify", "--db", url, "--key", str(key_file), "--json"]
+    result = CliRunner().invoke(audit_app, args)
     assert result.exit_code == 1 and json.loads(result.stdout)["first_bad_seq"] == 3
 
 
 def test_concurrent_appends_never_fork(pg: tuple[Engine, str]) -> None:
     engine, _schema = pg
     migrate.upgrade(engine)
+    bind_key(engine, b"k" * 32)
     errors: list[BaseException] = []
 
     def worker(base: int) -> None:

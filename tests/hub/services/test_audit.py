@@ -1,4 +1,4 @@
-"""The hash-chained audit log: appends never fork; edits, deletions and reorders are caught."""
+"""The HMAC-chained audit log: appends never fork; edits, deletions and reorders are caught."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from hub.db import migrate
 from hub.db.audit_models import GENESIS_HASH
 from hub.db.engine import make_engine
 from hub.services import audit
+from hub.services.audit_key import bind_key, create_key
 from tests.hub.conftest_api import T0
 
 runner = CliRunner()
@@ -31,6 +32,7 @@ def db_file(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     engine = make_engine(url)
     migrate.upgrade(engine)
+    bind_key(engine, create_key(tmp_path / "audit.key"))
     for i in range(5):
         with Session(engine) as session:
             audit.append(
@@ -48,8 +50,13 @@ def db_file(tmp_path: Path) -> Iterator[tuple[str, Engine]]:
     engine.dispose()
 
 
+def _key_args(url: str) -> list[str]:
+    """The --key option naming the key file beside the fixture's database."""
+    return ["--key", str(Path(url.removeprefix("sqlite:///")).with_name("audit.key"))]
+
+
 def _verify_cli(url: str) -> tuple[int, dict[str, object]]:
-    result = runner.invoke(audit_app, ["verify", "--db", url, "--json"])
+    result = runner.invoke(audit_app, ["verify", "--db", url, *_key_args(url), "--json"])
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -66,7 +73,7 @@ def test_intact_chain_verifies(db_file: tuple[str, Engine]) -> None:
     url, _engine = db_file
     code, report = _verify_cli(url)
     assert code == 0 and report["ok"] is True and report["rows"] == 5 and report["last_seq"] == 5
-    human = runner.invoke(audit_app, ["verify", "--db", url])
+    human = runner.invoke(audit_app, ["verify", "--db", url, *_key_args(url)])
     assert human.exit_code == 0 and "intact" in human.stdout
 
 
@@ -92,7 +99,7 @@ def test_an_edited_row_is_caught(db_file: tuple[str, Engine]) -> None:
     _tamper(engine, "UPDATE audit_log SET why = 'nothing to see' WHERE seq = 3")
     code, report = _verify_cli(url)
     assert code == 1 and report["first_bad_seq"] == 3 and "changed" in str(report["problem"])
-    human = runner.invoke(audit_app, ["verify", "--db", url])
+    human = runner.invoke(audit_app, ["verify", "--db", url, *_key_args(url)])
     assert human.exit_code == 1 and "seq 3" in human.stdout
 
 
@@ -174,5 +181,7 @@ def test_concurrent_appends_never_fork(db_file: tuple[str, Engine]) -> None:
 
 
 def test_verify_cli_names_a_missing_database(tmp_path: Path) -> None:
-    result = runner.invoke(audit_app, ["verify", "--db", f"sqlite:///{tmp_path / 'none.db'}"])
+    create_key(tmp_path / "audit.key")
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    result = runner.invoke(audit_app, ["verify", "--db", url, *_key_args(url)])
     assert result.exit_code == 2 and "cannot read the audit log" in result.output

@@ -53,7 +53,8 @@ DESK_SHOT = SCREENSHOT.with_name("desk.png")
 WAIT_S = 30.0  # generous: the machine running the suite may be busy
 PASSWORD = "inspector-password"
 #: A page condition: the field with this id has the keyboard focus.
-FOCUSED = "document.activeElement && document.activeElement.id === '{}'"
+FOCUSED = "() => document.activeElement && document.activeElement.id === '{}'"
+IMG_VIEW = "() => document.getElementById('img').src.includes('view={}')"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -202,7 +203,9 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
             page.keyboard.type(PASSWORD)
             page.keyboard.press("Enter")
             page.wait_for_url("**/review")
-            page.wait_for_function("document.querySelectorAll('li[data-image-id]').length === 2")
+            page.wait_for_function(
+                "() => document.querySelectorAll('li[data-image-id]').length === 2"
+            )
             first = page.locator("li.sel").get_attribute("data-image-id")
             page.wait_for_selector("#panel .flag")
             assert site.codes[0] in page.inner_text("#panel")
@@ -210,8 +213,8 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
 
             page.keyboard.press("2")
             assert page.get_attribute("#toolbar .v.on", "data-view") == "grey"
-            page.wait_for_function("document.getElementById('img').src.includes('view=grey')")
-            page.wait_for_function("document.getElementById('img').naturalWidth === 512")
+            page.wait_for_function("() => document.getElementById('img').src.includes('view=grey')")
+            page.wait_for_function("() => document.getElementById('img').naturalWidth === 512")
             page.keyboard.press("+")
             page.keyboard.press("+")
             assert page.inner_text("#zoom") == "156 %"
@@ -224,19 +227,19 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
             page.keyboard.press("c")
             page.wait_for_selector("#toast:has-text('clear')")
             page.wait_for_function(
-                f"document.querySelector('li.sel') && "
+                f"() => document.querySelector('li.sel') && "
                 f"document.querySelector('li.sel').dataset.imageId !== '{first}'"
             )
             page.wait_for_selector("#panel .flag:has-text('BLADE')")
-            page.wait_for_function("document.getElementById('img').naturalWidth === 512")
+            page.wait_for_function("() => document.getElementById('img').naturalWidth === 512")
             page.wait_for_selector("#boxes rect.alarm")
             panel = page.inner_text("#panel")
             assert site.codes[1] in panel and "goods lines" in panel.lower()
             page.keyboard.press("5")
-            page.wait_for_function("document.getElementById('img').src.includes('view=density')")
+            page.wait_for_function(IMG_VIEW.format("density"))
             page.keyboard.press("1")
-            page.wait_for_function("document.getElementById('img').src.includes('view=colour')")
-            page.wait_for_function("document.getElementById('img').complete")
+            page.wait_for_function(IMG_VIEW.format("colour"))
+            page.wait_for_function("() => document.getElementById('img').complete")
             page.screenshot(path=str(tmp_path / SCREENSHOT.name))
 
             page.keyboard.press("s")
