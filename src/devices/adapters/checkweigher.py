@@ -81,7 +81,7 @@ class CheckweigherAdapter:
         return self._online
 
     def read(self) -> list[int]:
-        """Read registers 0..90 (last weighing, head and ring) now (raises ``DeviceUnavailable``)."""
+        """Read registers 0..90: last weighing, head and ring (raises ``DeviceUnavailable``)."""
         try:
             block = self.endpoint.read_holding(0, _BLOCK)
         except DeviceUnavailable as err:
