@@ -8,8 +8,9 @@ low word. Nothing in this module does I/O, keeps time or logs.
 
 Rings (checkweigher weighings, PLC request, edge reply, PLC confirm) hold 16 slots.
 ``head`` counts the entries posted so far (u16, wraps 65535 -> 0); entry number ``n``
-lives in slot ``n mod 16``, so slot ``k`` holds the newest entry ``head - 1`` when ``k = (head - 1) mod 16``. A writer
-fills the slot first and bumps ``head`` last, so a reader never sees a half-written entry.
+lives in slot ``n mod 16``, so slot ``k`` holds the newest entry ``head - 1`` when
+``k = (head - 1) mod 16``. A writer fills the slot first and bumps ``head`` last, so a
+reader never sees a half-written entry.
 """
 
 from __future__ import annotations
