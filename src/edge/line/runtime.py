@@ -31,6 +31,7 @@ from edge.config import EdgeConfig, ModbusDevice
 from edge.confirm import HubConfirmer
 from edge.health import HealthServer
 from edge.line.engine import LineEngine, XrayScreened
+from edge.line.heartbeat import Heartbeat
 from edge.line.loop import EngineLoop
 from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
@@ -80,7 +81,12 @@ class EdgeRuntime:
         self.link = MqttLink(
             LinkSettings(url=cfg.broker_url, site=site, kind="edge", device_id=cfg.edge_id)
         )
-        self.plc = PlcAdapter(_endpoint(cfg.plc), word_order=cfg.plc.word_order, clock=self.clock)
+        self.plc = PlcAdapter(
+            _endpoint(cfg.plc), word_order=cfg.plc.word_order, clock=self.clock,
+            beat_in_cycle=False,
+        )
+        # the heartbeat has its own thread and connection: never late while the edge is busy
+        self.heartbeat = Heartbeat(_endpoint(cfg.plc), self.stop_event)
         self.engine = LineEngine(
             site=site,
             edge_id=cfg.edge_id,
@@ -95,6 +101,7 @@ class EdgeRuntime:
             screen=self._submit_screen,
             expect_weight=cfg.checkweigher is not None,
             expect_xray=cfg.xray is not None,
+            headroom_ms=self._headroom_ms,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
         self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
@@ -114,6 +121,10 @@ class EdgeRuntime:
 
     def _emit(self, event: EdgeEvent) -> None:
         self.outbox.put(str(event.event_id), self._topic, event.model_dump_json().encode())
+
+    def _headroom_ms(self) -> float:
+        """How early a fallback answer must leave to reach the PLC in time (measured)."""
+        return self.plc_link.headroom_ms()
 
     def _reply(self, command: SendToChute) -> None:
         # written by the PLC link's thread; one that fails is logged there, and the PLC sends
@@ -170,6 +181,9 @@ class EdgeRuntime:
             self.sync.poke()
 
     def _start_plc(self) -> None:
+        self.heartbeat.start()
+        self._threads.append(self.heartbeat.thread)
+        self._closers.append(self.heartbeat.endpoint.close)
         self.plc_link.start()
         self._threads.append(self.plc_link.thread)
         self._closers.append(self.plc.endpoint.close)
