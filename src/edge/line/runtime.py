@@ -112,6 +112,7 @@ class EdgeRuntime:
         self._pollers: list[PollThread[Any]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._xray: XrayAdapter | None = None
+        self.checkweigher: CheckweigherAdapter | None = None
         self._closers: list[Callable[[], None]] = []
         self.health: HealthServer | None = None
         self.sync: HubSync | None = None
@@ -196,7 +197,9 @@ class EdgeRuntime:
                 word_order=cfg.checkweigher.word_order,
                 clock=self.clock,
                 on_state=self.loop.submit,
+                max_repeats=2,  # a 1 g scale division repeats a weight now and then
             )
+            self.checkweigher = cw
             self._pollers.append(PollThread(cw, self.loop.submit, poll_s=0.02))
             self._closers.append(cw.endpoint.close)
         if cfg.tunnel_scanner is not None:
