@@ -23,13 +23,14 @@ from devices.adapters.checkweigher import CheckweigherAdapter
 from devices.adapters.plc import PlcAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.adapters.xray import XrayAdapter
-from devices.events import ImageCaptured, SendToChute
+from devices.events import DeviceStateChanged, ImageCaptured, SendToChute
 from devices.modbus_client import ModbusEndpoint
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.cache import DeclarationCache
 from edge.config import EdgeConfig, ModbusDevice
 from edge.confirm import HubConfirmer
 from edge.health import HealthServer
+from edge.line.availability import AvailabilityBoard
 from edge.line.engine import LineEngine, XrayScreened
 from edge.line.heartbeat import Heartbeat
 from edge.line.loop import EngineLoop
@@ -104,7 +105,8 @@ class EdgeRuntime:
             headroom_ms=self._headroom_ms,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
-        self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
+        self.availability = AvailabilityBoard(self.link, site, self.stop_event)
+        self.plc_link = PlcLink(self.plc, self._device_event, self.stop_event)
         self.publisher = OutboxPublisher(
             self.outbox, self.link, self.stop_event, confirm=cfg.hub_url is not None
         )
@@ -122,6 +124,12 @@ class EdgeRuntime:
 
     def _emit(self, event: EdgeEvent) -> None:
         self.outbox.put(str(event.event_id), self._topic, event.model_dump_json().encode())
+
+    def _device_event(self, event: object) -> None:
+        """Hand a device event to the engine; a state change also goes to the availability board."""
+        if isinstance(event, DeviceStateChanged):
+            self.availability.note(event)
+        self.loop.submit(event)
 
     def _headroom_ms(self) -> float:
         """How early a fallback answer must leave to reach the PLC in time (measured)."""
@@ -152,6 +160,7 @@ class EdgeRuntime:
         self.load_cache()
         self.loop.start()
         self.link.start()
+        self.availability.start()
         self.link.subscribe(verdict_topic(self.site), self._on_verdict)
         self.publisher.start()
         self._start_plc()
@@ -196,7 +205,7 @@ class EdgeRuntime:
                 _endpoint(cfg.checkweigher),
                 word_order=cfg.checkweigher.word_order,
                 clock=self.clock,
-                on_state=self.loop.submit,
+                on_state=self._device_event,
                 max_repeats=2,  # a 1 g scale division repeats a weight now and then
             )
             self.checkweigher = cw
@@ -204,7 +213,7 @@ class EdgeRuntime:
             self._closers.append(cw.endpoint.close)
         if cfg.tunnel_scanner is not None:
             scanner = TunnelScannerAdapter(
-                cfg.tunnel_scanner, clock=self.clock, on_state=self.loop.submit
+                cfg.tunnel_scanner, clock=self.clock, on_state=self._device_event
             )
             scanner.open()
             self._pollers.append(PollThread(scanner, self.loop.submit, poll_s=0.05))
@@ -218,7 +227,7 @@ class EdgeRuntime:
                 self.site,
                 cfg.xray.device_id,
                 on_image=self.loop.submit,
-                on_state=self.loop.submit,
+                on_state=self._device_event,
                 clock=self.clock,
             ).start()
 
@@ -292,6 +301,7 @@ class EdgeRuntime:
             self.confirmer.join()
         for close in self._closers:
             close()
+        self.availability.close()
         self.link.stop()
         self.outbox.close()
         self.cache.close()
