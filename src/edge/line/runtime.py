@@ -282,6 +282,13 @@ class EdgeRuntime:
             "outbox_pending": self.outbox.pending(),
             "engine_backlog": self.loop.backlog(),
             "declarations": len(self.index),
+            "heartbeat": {
+                "beats": self.heartbeat.beats,
+                "late": self.heartbeat.late,
+                "max_gap_ms": round(self.heartbeat.max_gap_s * 1000.0, 1),
+            },
+            "weighings_missed": self.checkweigher.missed if self.checkweigher else 0,
+            "reply_headroom_ms": round(self.plc_link.headroom_ms(), 1),
             "stats": {
                 "requests": s.requests,
                 "answered": s.answered,
