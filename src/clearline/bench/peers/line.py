@@ -8,6 +8,11 @@ request is in the ring. The PLC takes the edge's reply by item_id the moment the
 ``reply_head``; at the decision point the parcel goes to the replied chute, or to the reject
 chute with status "no answer" when no reply had arrived; either way a confirmation is posted.
 
+When this process itself is held up (a busy machine), the rest of the timetable moves by the
+delay, as a line that paused, instead of posting the overdue weighings and requests in one
+burst: a burst of more than 16 would overwrite the rings faster than any host polls them,
+which no real line does. ``timetable_shifted_ms`` reports the total shift.
+
 The line runs in a child process of its own, as a PLC is a machine of its own: it never
 competes with the edge for the parent's interpreter lock. ``PeerLineProcess`` starts it,
 hands it phases (parcels at a rate) and returns every parcel's result.
@@ -39,6 +44,8 @@ from clearline.bench.peers.devices import (
 #: Period of the PLC heartbeat and of the deadline refresh, seconds.
 PLC_BEAT_S = 0.05
 REFRESH_S = 0.005
+#: A timetable step this late shifts the rest of the timetable instead of catching up, s.
+SLIP_S = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,7 @@ class ParcelRun:
     status: int | None = None
     slot: int = -1
     weighed: bool = False
+    decide_t: float = 0.0  # the decision point on the timetable, before later shifts
 
     def result(self) -> dict[str, Any]:
         """Return the parcel's result: reply latency (ms), in time, chute, confirm status."""
@@ -91,6 +99,7 @@ class PhaseStats:
     edge_beat_max_gap_ms: float = 0.0
     edge_beats: int = 0
     late_starts_ms: list[float] = field(default_factory=list)
+    shifted_s: float = 0.0
 
 
 class PeerLine:
@@ -146,19 +155,24 @@ class PeerLine:
         heapq.heapify(events)
         ring: list[ParcelRun | None] = [None] * SLOTS
         next_refresh = time.monotonic()
+        stats = self._stats
         while events:
             now = time.monotonic()
             t, kind, _, parcel = events[0]
+            t += stats.shifted_s
             if t <= now:
                 heapq.heappop(events)
-                self._stats.late_starts_ms.append((now - t) * 1000.0)
+                slip = now - t
+                stats.late_starts_ms.append(slip * 1000.0)
+                if slip > SLIP_S:
+                    stats.shifted_s += slip
+                    t = now
                 self._step(kind, parcel, t, ring)
                 continue
             if now >= next_refresh:
                 self._refresh(ring, now)
                 next_refresh = now + REFRESH_S
             time.sleep(max(0.0, min(t, next_refresh) - time.monotonic()))
-        stats = self._stats
         lates = sorted(stats.late_starts_ms)
         return {
             "parcels": [p.result() for p in parcels],
@@ -167,6 +181,7 @@ class PeerLine:
             "edge_beats": self.plc.edge_beats - beats0,
             "edge_beat_max_gap_ms": round(self.plc.edge_beat_max_gap_s * 1000.0, 1),
             "timetable_slip_p99_ms": round(lates[int(0.99 * (len(lates) - 1))], 2) if lates else 0,
+            "timetable_shifted_ms": round(stats.shifted_s * 1000.0, 1),
         }
 
     def _step(self, kind: int, parcel: ParcelRun, t: float, ring: list[ParcelRun | None]) -> None:
@@ -180,6 +195,7 @@ class PeerLine:
             with self._lock:
                 self._open[parcel.item_id] = parcel
                 parcel.requested_t = time.monotonic()
+            parcel.decide_t = t + geo.scan_to_decision_s - self._stats.shifted_s
             left_ms = int((t + geo.scan_to_decision_s - time.monotonic()) * 1000.0)
             parcel.slot = self.plc.request(parcel.item_id, left_ms)
             ring[parcel.slot] = parcel
@@ -195,11 +211,11 @@ class PeerLine:
 
     def _refresh(self, ring: list[ParcelRun | None], now: float) -> None:
         """Rewrite the time left of every request still in the ring and before its decision."""
-        decide_s = self.geometry.scan_to_decision_s
+        shift = self._stats.shifted_s
         for slot, parcel in enumerate(ring):
             if parcel is None or parcel.status is not None:
                 continue
-            self.plc.refresh_deadline(slot, int((parcel.requested_t + decide_s - now) * 1000.0))
+            self.plc.refresh_deadline(slot, int((parcel.decide_t + shift - now) * 1000.0))
 
     def stop(self) -> None:
         """Stop the heartbeat and every server."""
