@@ -58,7 +58,7 @@ class LatencyPlan:
     line_s: float
     step_s: float
     rates_per_s: tuple[float, ...] = STEP_RATES_PER_S
-    warmup_s: float = 2.0
+    warmup_s: float = 5.0
     floor_reads: int = 1000
 
     def line_parcels(self) -> int:
