@@ -5,7 +5,8 @@ under full load. Written from the PLC link's poll cycle, a beat waits behind the
 the reply writes and every other thread holding the GIL; here a small thread wakes on a
 fixed timetable (``interval_s``, 25 ms by default, so a stall of 75 ms still keeps within
 the 100 ms) and writes it on its own Modbus TCP connection, so neither a busy engine nor a
-slow poll can hold it back. The largest gap
+slow poll can hold it back. It beats only while the edge works: when the engine loop has
+not turned for a second, it stops, and the PLC sees what a dead edge looks like. The largest gap
 between two written beats (``max_gap_s``) and the gaps over 100 ms (``late``) are kept for
 health reports and the benchmarks.
 """
@@ -36,15 +37,22 @@ class Heartbeat:
         stop: threading.Event,
         *,
         interval_s: float = 0.025,
+        alive: Callable[[], bool] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Beat on ``endpoint`` (a connection of its own) every ``interval_s`` (<= 0.1 s)."""
+        """Beat on ``endpoint`` (a connection of its own) every ``interval_s`` (<= 0.1 s).
+
+        ``alive()`` says whether the edge still works (its engine loop turns); while it says
+        no, no beat is written, so the PLC sees the heartbeat stop and rejects by itself.
+        """
         if not 0 < interval_s <= 0.1:
             raise ValueError("interval_s must be in (0, 0.1] seconds")
         self.endpoint = endpoint
         self.interval_s = interval_s
         self._stop = stop
         self._monotonic = monotonic
+        self._alive = alive
+        self.withheld = 0  # beats not written because the edge was not alive
         self._value: int | None = None
         self._last_t: float | None = None
         self.beats = 0
@@ -82,7 +90,13 @@ class Heartbeat:
         next_t = self._monotonic()
         while not self._stop.is_set():
             try:
-                self.beat()
+                if self._alive is None or self._alive():
+                    self.beat()
+                else:
+                    if not self.withheld:
+                        log.error("edge heartbeat withheld: the engine loop stopped turning")
+                    self.withheld += 1
+                    self._last_t = None
             except DeviceError as err:
                 self.failures += 1
                 self._value = None  # re-read after a reconnect: the PLC may have restarted

@@ -95,7 +95,9 @@ class EdgeRuntime:
             beat_in_cycle=False,
         )
         # the heartbeat has its own thread and connection: never late while the edge is busy
-        self.heartbeat = Heartbeat(_endpoint(cfg.plc), self.stop_event)
+        self.heartbeat = Heartbeat(
+            _endpoint(cfg.plc), self.stop_event, alive=self._engine_alive
+        )
         self.engine = LineEngine(
             site=site,
             edge_id=cfg.edge_id,
@@ -139,6 +141,10 @@ class EdgeRuntime:
         if isinstance(event, DeviceStateChanged):
             self.availability.note(event)
         self.loop.submit(event)
+
+    def _engine_alive(self) -> bool:
+        """True while the engine loop turns (the heartbeat stops when it does not)."""
+        return self.loop.alive()
 
     def _headroom_ms(self) -> float:
         """How early a fallback answer must leave to reach the PLC in time (measured)."""

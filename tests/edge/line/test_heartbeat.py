@@ -98,6 +98,30 @@ def test_heartbeat_moves_every_100_ms_while_threads_burn_the_cpu() -> None:
     assert beat.max_gap_s < 0.5, beat.max_gap_s
 
 
+def test_heartbeat_stops_while_the_edge_does_not_work() -> None:
+    """No beat while ``alive()`` says no (the PLC then sees a stale heartbeat); then again."""
+    pytest.importorskip("pyModbusTCP", reason="pyModbusTCP is a dev dependency")
+    stop = threading.Event()
+    alive = threading.Event()
+    alive.set()
+    with _plc_in_a_child() as port:
+        endpoint = ModbusEndpoint("127.0.0.1", port, device_id="plc1", frame_gap_s=0.0)
+        beat = Heartbeat(endpoint, stop, alive=alive.is_set)
+        beat.start()
+        try:
+            wait_until(lambda: beat.beats >= 4, 10, "first beats")
+            alive.clear()
+            wait_until(lambda: beat.withheld >= 4, 10, "withheld beats")
+            frozen = beat.beats
+            time.sleep(0.2)
+            assert beat.beats == frozen  # nothing written while the edge is not alive
+            alive.set()
+            wait_until(lambda: beat.beats >= frozen + 4, 10, "beats again")
+        finally:
+            stop.set()
+            beat.join()
+
+
 class _SlowAdapter:
     """Enough of a PLC adapter for the link: each reply write takes ``write_s``."""
 
