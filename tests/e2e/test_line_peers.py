@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from clearline.bench.peers.line import Geometry
+from clearline.bench.peers.process import Geometry
 from clearline.bench.peers.rig import PeerRig
 from contracts.messages import decode_availability
 from contracts.topics import availability_filter, parse_availability_topic

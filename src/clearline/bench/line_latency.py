@@ -29,7 +29,7 @@ from pymodbus.client import ModbusTcpClient
 
 from clearline.bench.core import BenchContext, BenchResult, percentile
 from clearline.bench.line_rig import ChildBroker, reachable
-from clearline.bench.peers.line import Geometry
+from clearline.bench.peers.process import Geometry
 from clearline.bench.peers.rig import PeerRig, Phase
 from contracts import registers as reg
 from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT
@@ -44,7 +44,8 @@ STEP_RATES_PER_S = (40.0, 60.0, 80.0, 100.0, 120.0, 150.0, 200.0)
 MIN_LINE_S = 10.0
 MIN_STEP_S = 3.0
 #: The peer line: weighed 0.3 s before the scan, decision point 1.8 s after it.
-GEOMETRY = Geometry(weigh_before_scan_s=0.3, scan_to_decision_s=1.8)
+WEIGH_BEFORE_SCAN_S = 0.3
+SCAN_TO_DECISION_S = 1.8
 XRAY_NOTE = (
     "none on this line: the scenario has no X-ray cases and the rules require no image "
     "(images are reviewed asynchronously on a site, off the scan -> reply path)"
@@ -162,6 +163,9 @@ def bare_read_ms(port: int, reads: int, host: str = "127.0.0.1") -> list[float]:
 
 def measure(ctx: BenchContext, plan: LatencyPlan) -> list[BenchResult]:
     """Run parts (a) and (b) on one peer line with ``plan``'s durations."""
+    geometry = Geometry(
+        weigh_before_scan_s=WEIGH_BEFORE_SCAN_S, scan_to_decision_s=SCAN_TO_DECISION_S
+    )
     broker: ChildBroker | None = None
     if reachable(MOSQUITTO_HOST, MOSQUITTO_PORT):
         url, broker_name = f"mqtt://{MOSQUITTO_HOST}:{MOSQUITTO_PORT}", "Mosquitto"
@@ -169,7 +173,7 @@ def measure(ctx: BenchContext, plan: LatencyPlan) -> list[BenchResult]:
         broker = ChildBroker()
         url, broker_name = broker.url, "embedded amqtt in a child process"
     try:
-        rig = PeerRig(ctx.workdir, parcels=plan.parcels(), geometry=GEOMETRY, broker_url=url,
+        rig = PeerRig(ctx.workdir, parcels=plan.parcels(), geometry=geometry, broker_url=url,
                       site="bench-peer-line")
         with rig:
             ctx.progress(f"line: generating {plan.parcels():,} parcels, starting peers and edge")
@@ -206,8 +210,8 @@ def _context(rig: PeerRig, plan: LatencyPlan, broker: str) -> dict[str, Any]:
         "peers": "independent sorter PLC and checkweigher (pyModbusTCP ModbusServer) and "
         "tunnel scanner (TCP socket), written from DESIGN section 6, in a child process",
         "geometry": {
-            "weigh_before_scan_s": GEOMETRY.weigh_before_scan_s,
-            "scan_to_decision_s": GEOMETRY.scan_to_decision_s,
+            "weigh_before_scan_s": WEIGH_BEFORE_SCAN_S,
+            "scan_to_decision_s": SCAN_TO_DECISION_S,
             "induction": "fixed pitch, 1/rate",
         },
         "edge": {

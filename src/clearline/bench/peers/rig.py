@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from clearline.bench.peers.line import Geometry, PeerLineProcess
+from clearline.bench.peers.process import Geometry, PeerLineProcess
 from clearline.demo.site_run import OUTCOME_OF_CHUTE, PLAN, preload
 from contracts.reasons import REASON_INDEX, Outcome, Reason
 from devices.profiles import TunnelScannerProfile
