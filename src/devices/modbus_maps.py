@@ -6,10 +6,11 @@ Registers are 16-bit words sent big-endian; a u32 or float32 spans two registers
 order is ``word_order``: ``big`` puts the high word at the lower address, ``little`` the
 low word. Nothing in this module does I/O, keeps time or logs.
 
-Rings (PLC request, edge reply, PLC confirm) hold 16 slots. ``head`` counts the entries
-posted so far (u16, wraps 65535 -> 0); entry number ``n`` lives in slot ``n mod 16``, so
-slot ``k`` holds the newest entry ``head - 1`` when ``k = (head - 1) mod 16``. A writer
-fills the slot first and bumps ``head`` last, so a reader never sees a half-written entry.
+Rings (checkweigher weighings, PLC request, edge reply, PLC confirm) hold 16 slots.
+``head`` counts the entries posted so far (u16, wraps 65535 -> 0); entry number ``n``
+lives in slot ``n mod 16``, so slot ``k`` holds the newest entry ``head - 1`` when
+``k = (head - 1) mod 16``. A writer fills the slot first and bumps ``head`` last, so a
+reader never sees a half-written entry.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from contracts.registers import (
     STATUS_BITS,
     U16_MOD,
     U32_MAX,
+    WEIGH_RING,
     WIDTH,
     Ring,
     WordOrder,
@@ -222,7 +224,17 @@ class ConfirmEntry:
     status: int
 
 
-EntryT = TypeVar("EntryT", RequestEntry, ReplyEntry, ConfirmEntry)
+@dataclass(frozen=True, slots=True)
+class WeighEntry:
+    """One weighing of the checkweigher's ring: entry number, item, weight (kg) and status."""
+
+    number: int
+    item_id: int
+    weight_kg: float
+    status: int
+
+
+EntryT = TypeVar("EntryT", RequestEntry, ReplyEntry, ConfirmEntry, WeighEntry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +280,42 @@ def _read_ring(
     return head, out, lost
 
 
+def read_weighings(
+    block: Sequence[int], block_start: int, seen: int, word_order: WordOrder = "big"
+) -> RingRead[WeighEntry]:
+    """Decode the weighings posted since head ``seen`` from a checkweigher register block.
+
+    ``lost`` counts the weighings overwritten before this read (more than 16 new ones).
+    A weight that is not a finite float32 is decoded as NaN.
+    """
+    head = decode_u16(_window(block, block_start, WEIGH_RING.head_address, 1))
+    fresh = new_entry_count(seen, head)
+    lost = max(0, fresh - RING_SLOTS)
+    out: list[WeighEntry] = []
+    for i in range(lost, fresh):
+        number = (seen + i) % U16_MOD
+        regs = _window(
+            block, block_start, WEIGH_RING.slot_address(slot_of(number)), WEIGH_RING.slot_width
+        )
+        weight = decode_f32(regs[2:4], word_order)
+        out.append(
+            WeighEntry(
+                number,
+                decode_u32(regs[0:2], word_order),
+                weight if math.isfinite(weight) else math.nan,
+                decode_u16(regs[4:5]),
+            )
+        )
+    return RingRead(head, tuple(out), lost)
+
+
+def weighing_writes(
+    head: int, weighings: Sequence[tuple[int, float, int]], word_order: WordOrder = "big"
+) -> tuple[list[RegisterWrite], int]:
+    """Return the writes posting ``(item_id, weight_kg, status)`` weighings, and the new head."""
+    return post_writes(WEIGH_RING, head, weighings, word_order)
+
+
 def read_requests(
     block: Sequence[int], block_start: int, seen: int, word_order: WordOrder = "big"
 ) -> RingRead[RequestEntry]:
@@ -300,21 +348,26 @@ class RegisterWrite:
     values: tuple[int, ...]
 
 
-def _slot_registers(ring: Ring, values: Sequence[int], word_order: WordOrder) -> list[int]:
-    """Encode one slot's field values."""
+def _slot_registers(ring: Ring, values: Sequence[float], word_order: WordOrder) -> list[int]:
+    """Encode one slot's field values (integers for u16/u32 fields, a float for f32)."""
     if len(values) != len(ring.slot_fields):
         raise ValueError(f"ring {ring.name} slot needs {len(ring.slot_fields)} values")
     regs: list[int] = []
     for (name, kind), value in zip(ring.slot_fields, values, strict=True):
         try:
-            regs.extend(encode_u32(value, word_order) if kind == "u32" else encode_u16(value))
+            if kind == "f32":
+                regs.extend(encode_f32(value, word_order))
+            elif kind == "u32":
+                regs.extend(encode_u32(int(value), word_order))
+            else:
+                regs.extend(encode_u16(int(value)))
         except ValueError as err:
             raise ValueError(f"ring {ring.name} field {name}: {err}") from None
     return regs
 
 
 def post_writes(
-    ring: Ring, head: int, slots: Sequence[Sequence[int]], word_order: WordOrder = "big"
+    ring: Ring, head: int, slots: Sequence[Sequence[float]], word_order: WordOrder = "big"
 ) -> tuple[list[RegisterWrite], int]:
     """Return the writes that post ``slots`` to ``ring`` (slots first, head last) and new head.
 

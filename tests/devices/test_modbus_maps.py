@@ -256,3 +256,27 @@ def test_apply_writes_refuses_outside_image() -> None:
 def test_f32_bytes_are_big_endian_inside_each_register() -> None:
     hi, lo = mm.encode_f32(3.5)
     assert struct.pack(">HH", hi, lo) == struct.pack(">f", 3.5)
+
+
+def test_weighing_ring_round_trip_wrap_and_loss() -> None:
+    """Weighings posted with ``weighing_writes`` read back in order, across the u16 wrap."""
+    image = [0] * (reg.WEIGH_RING.end_address + 1)
+    head = 65_530
+    image[reg.WEIGH_RING.head_address] = head
+    rows = [(70_000 + i, 1.25 + i, 1) for i in range(10)]
+    for order in ("big", "little"):
+        writes, new_head = mm.weighing_writes(head, rows, order)
+        assert writes[-1] == mm.RegisterWrite(reg.WEIGH_RING.head_address, (new_head,))
+        mm.apply_writes(image, writes)
+        got = mm.read_weighings(image, 0, head, order)
+        assert new_head == got.head == (head + 10) % 65_536 == 4
+        assert [(e.item_id, e.weight_kg, e.status) for e in got.entries] == rows
+        assert got.lost == 0
+    # 20 new since the reader's cursor: the oldest 4 were overwritten, 16 are still there
+    got = mm.read_weighings(image, 0, (4 - 20) % 65_536)
+    assert got.lost == 4 and len(got.entries) == 16
+    # a slot holding NaN decodes as NaN (the adapter reports no weight)
+    nan = mm.encode_f32(float("nan"))
+    slot = reg.WEIGH_RING.slot_address(mm.newest_slot(4))
+    image[slot + 2 : slot + 4] = nan
+    assert math.isnan(mm.read_weighings(image, 0, 3).entries[0].weight_kg)

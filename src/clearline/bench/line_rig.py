@@ -1,4 +1,8 @@
-"""A whole line for the line benchmarks: simulators and the real edge in one process.
+"""A whole simulated line and the real edge in one process, and the broker the benchmarks use.
+
+The line benchmarks now drive the edge with the independent peers (``clearline.bench.peers``);
+this rig, on our own simulators, stays for studies of the simulated site and its geometry
+(``bench_line``), and ``ChildBroker``/``reachable`` serve the peer benchmarks too.
 
 The PLC and the checkweigher serve Modbus TCP, the tunnel scanner serves its frames over
 TCP, and a real ``EdgeRuntime`` answers the PLC from a preloaded declaration cache. The

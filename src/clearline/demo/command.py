@@ -69,6 +69,7 @@ def demo_command(
     from clearline.demo.site import finish, start_site
 
     config = Path(__file__).resolve().parent / "data" / "demo-site.yaml"
+    _check_rate(config, rate, lines)
     run = start_site(
         config, rules, workdir, parcels=parcels, seed=seed, rate_per_s=rate, lines=lines
     )
@@ -94,6 +95,24 @@ def demo_command(
         raise typer.Exit(130)
     if summary["wrong_releases"] or summary["unaccounted"]:
         raise typer.Exit(1)
+
+
+def _check_rate(config: Path, rate: float, lines: int) -> None:
+    """Refuse a ``--rate`` the demo line's belt cannot carry, saying what it can carry."""
+    from simulators.line.config import load_site
+
+    site = load_site(config)
+    for line in site.lines[:lines]:
+        most = line.belt_speed_m_s / line.induction.min_gap_m
+        if rate >= most:
+            raise typer.BadParameter(
+                f"{rate:g} parcels/s is more than the demo line {line.name!r} can carry: its "
+                f"belt runs at {line.belt_speed_m_s:g} m/s with at least "
+                f"{line.induction.min_gap_m:g} m between parcels, so it takes less than "
+                f"{most:.1f} parcels/s. Choose a lower --rate (the line benchmarks, "
+                "`clearline bench --only line_latency`, drive an edge at up to 200 parcels/s).",
+                param_hint="'--rate'",
+            )
 
 
 def _announce(hub_url: str, workdir: Path) -> None:

@@ -1,8 +1,11 @@
-"""In-line checkweigher adapter (Modbus TCP): each new ``weigh_seq`` becomes ``WeightMeasured``.
+"""In-line checkweigher adapter (Modbus TCP): each weighing in the ring becomes ``WeightMeasured``.
 
-The adapter reads registers 0..5 in one request, so weight, status, item_id and
-weigh_seq always belong to the same weighing. The first reading after start or after an
-outage only sets the baseline (it is an old weighing). ``weight_kg`` is None when the
+The adapter reads registers 0..90 in one request and follows the weighing ring (DESIGN
+section 6: ``weigh_head`` at 10, 16 slots of item_id, weight, status at 11..90) from its
+own cursor, so every weighing posted since the last poll is reported, in order, however
+many arrived in between (up to 16; a gap larger than the ring is counted in ``missed``
+and logged, never passed over silently). The first reading after start or after an
+outage only sets the cursor (those are old weighings). ``weight_kg`` is None when the
 status says overload, underload or zero error; ``stable`` is the stable bit without the
 motion bit; ``flags`` names every other status bit that is set.
 
@@ -27,10 +30,11 @@ from devices import modbus_maps as mm
 from devices.errors import DeviceUnavailable
 from devices.events import DeviceStateChanged, WeightMeasured
 from devices.modbus_client import ModbusEndpoint
-from devices.modbus_maps import CheckweigherReading
 
 log = logging.getLogger(__name__)
 
+#: Registers read per poll: the last weighing (0..5), weigh_head (10) and the ring (11..90).
+_BLOCK = reg.WEIGH_RING.end_address + 1
 _NO_WEIGHT_FLAGS = frozenset({"overload", "underload", "zero_error"})
 StateSink = Callable[[DeviceStateChanged], None]
 
@@ -63,8 +67,9 @@ class CheckweigherAdapter:
         self.poll_interval_s = poll_interval_s
         self.states: list[DeviceStateChanged] = []
         self._online: bool | None = None
-        self._seq: int | None = None
-        self.missed = 0
+        self._head: int | None = None
+        self.missed = 0  # weighings overwritten in the ring before they were read
+        self.weighings = 0
         self.max_repeats = max_repeats
         self._last_weight: float | None = None
         self._repeats = 0
@@ -75,15 +80,15 @@ class CheckweigherAdapter:
         """Return the last known availability (None before the first attempt)."""
         return self._online
 
-    def read(self) -> CheckweigherReading:
-        """Read and decode the six registers now (raises ``DeviceUnavailable``)."""
+    def read(self) -> list[int]:
+        """Read registers 0..90: last weighing, head and ring (raises ``DeviceUnavailable``)."""
         try:
-            block = self.endpoint.read_holding(0, reg.CHECKWEIGHER_REGISTER_COUNT)
+            block = self.endpoint.read_holding(0, _BLOCK)
         except DeviceUnavailable as err:
             self._availability(False, err.detail)
             raise
         self._availability(True, "")
-        return mm.decode_checkweigher(block, self.word_order)
+        return block
 
     def poll(self, timeout_s: float = 0.0) -> list[WeightMeasured]:
         """Return new weighings, reading every ``poll_interval_s`` for up to ``timeout_s``."""
@@ -95,30 +100,34 @@ class CheckweigherAdapter:
                 return events
             time.sleep(min(self.poll_interval_s, left))
 
-    def _track(self, reading: CheckweigherReading) -> list[WeightMeasured]:
-        """Turn a reading into an event when its weigh_seq is new."""
-        if self._seq is None:
-            self._seq = reading.weigh_seq
+    def _track(self, block: list[int]) -> list[WeightMeasured]:
+        """Turn the ring entries posted since the cursor into events, oldest first."""
+        if self._head is None:
+            self._head = block[reg.WEIGH_RING.head_address]
             return []
-        fresh = mm.new_entry_count(self._seq, reading.weigh_seq)
-        if fresh == 0:
-            return []
-        if fresh > 1:
-            self.missed += fresh - 1
-            log.warning("device %s: missed %d weighings", self.device_id, fresh - 1)
-        self._seq = reading.weigh_seq
-        flags = reading.flags - {"stable"}
-        weight: float | None = reading.weight_kg
-        if flags & _NO_WEIGHT_FLAGS or weight is None or not math.isfinite(weight):
+        ring = mm.read_weighings(block, 0, self._head, self.word_order)
+        self._head = ring.head
+        if ring.lost:
+            self.missed += ring.lost
+            log.warning(
+                "device %s: %d weighings overwritten in the ring before they were read "
+                "(%d missed so far)", self.device_id, ring.lost, self.missed,
+            )
+        return [self.weighing(e.item_id, e.weight_kg, e.status) for e in ring.entries]
+
+    def weighing(self, item_id: int, weight_kg: float, status: int) -> WeightMeasured:
+        """Return the event of one weighing (weight None when the status or value forbids it)."""
+        self.weighings += 1
+        flags = mm.flags_from_status(status)
+        stable = "stable" in flags and "motion" not in flags
+        flags = flags - {"stable"}
+        weight: float | None = weight_kg
+        if flags & _NO_WEIGHT_FLAGS or not math.isfinite(weight_kg):
             weight = None
-        elif reading.stable and self._is_stuck(weight):
+        elif stable and self._is_stuck(weight_kg):
             flags = flags | {"stuck"}
             weight = None
-        return [
-            WeightMeasured(
-                self.device_id, reading.item_id, weight, reading.stable, self.clock.now(), flags
-            )
-        ]
+        return WeightMeasured(self.device_id, item_id, weight, stable, self.clock.now(), flags)
 
     def _is_stuck(self, weight_kg: float) -> bool:
         """Return True when ``weight_kg`` repeats the previous weighings more than allowed."""
@@ -145,7 +154,7 @@ class CheckweigherAdapter:
         if online == self._online:
             return
         if not online:
-            self._seq = None
+            self._head = None
         self._online = online
         event = DeviceStateChanged(self.device_id, self.kind, online, self.clock.now(), detail)
         self.states.append(event)

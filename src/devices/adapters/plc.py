@@ -53,8 +53,13 @@ class PlcAdapter:
         heartbeat_interval_s: float = 0.05,
         heartbeat_timeout_s: float = 0.5,
         monotonic: Callable[[], float] = time.monotonic,
+        beat_in_cycle: bool = True,
     ) -> None:
-        """Adapt ``endpoint``; heartbeat written every ``heartbeat_interval_s`` (<= 0.1 s)."""
+        """Adapt ``endpoint``; heartbeat written every ``heartbeat_interval_s`` (<= 0.1 s).
+
+        ``beat_in_cycle=False`` leaves the heartbeat to a writer of its own (the edge runs
+        ``edge.line.heartbeat.Heartbeat`` on its own thread and connection).
+        """
         if not 0 < heartbeat_interval_s <= 0.1:
             raise ValueError("heartbeat_interval_s must be in (0, 0.1] seconds")
         self.endpoint = endpoint
@@ -66,6 +71,7 @@ class PlcAdapter:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self._monotonic = monotonic
+        self.beat_in_cycle = beat_in_cycle
         self._reply_lock = threading.Lock()
         self._synced = False
         self._request_seen = 0
@@ -119,7 +125,8 @@ class PlcAdapter:
     def cycle(self) -> list[PlcEvent]:
         """One poll cycle: heartbeat when due, read both blocks, report what is new."""
         try:
-            if self._monotonic() - self._last_beat_t >= self.heartbeat_interval_s:
+            due = self._monotonic() - self._last_beat_t >= self.heartbeat_interval_s
+            if self.beat_in_cycle and due:
                 self.beat()
             (a_start, a_count), (b_start, b_count) = reg.PLC_READ_BLOCKS
             block_a = self.endpoint.read_holding(a_start, a_count)

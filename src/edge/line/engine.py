@@ -102,6 +102,7 @@ class LineEngine:
         expect_weight: bool = True,
         expect_xray: bool = True,
         guard_ms: int = 40,
+        headroom_ms: Callable[[], float] | None = None,
     ) -> None:
         self.site, self.edge_id = site, edge_id
         self.index, self.rules, self.plan = index, rules, plan
@@ -115,6 +116,8 @@ class LineEngine:
         self._pending_xray: dict[str, XrayState] = {}  # verdicts by parcel code
         self._screen = screen
         self.expect_weight, self.expect_xray, self.guard_ms = expect_weight, expect_xray, guard_ms
+        #: the measured time a reply needs to reach the PLC (the PLC link's), else ``guard_ms``
+        self._headroom = headroom_ms
         #: requests waiting for the item's facts, answered at the latest ``guard_ms`` early
         self._waiting: dict[int, tuple[DestinationRequested, Deadline]] = {}
         #: items an inspector has judged (a pre-screen alarm waits for one until the deadline)
@@ -247,7 +250,7 @@ class LineEngine:
         """Answer now when the item's facts are complete, else when they are or time runs out."""
         self.stats.requests += 1
         deadline = Deadline.from_request(req.at, req.deadline_ms, self.margin_ms)
-        if self._complete(req.item_id) or deadline.left_ms(self.clock.now()) <= self.guard_ms:
+        if self._complete(req.item_id) or deadline.left_ms(self.clock.now()) <= self._guard():
             self._answer_now(req, deadline)
         else:
             self._waiting[req.item_id] = (req, deadline)
@@ -275,13 +278,18 @@ class LineEngine:
         if not self._waiting:
             return None
         now = self.clock.now()
-        left = min(d.left_ms(now) for _, d in self._waiting.values()) - self.guard_ms
+        left = min(d.left_ms(now) for _, d in self._waiting.values()) - self._guard()
         return max(0.0, left / 1000.0)
+
+    def _guard(self) -> float:
+        """Return how early (ms before ``answer_by``) a waiting request is answered anyway."""
+        return float(self.guard_ms) if self._headroom is None else self._headroom()
 
     def answer_due(self) -> int:
         """Answer every waiting request whose time has come, with what is known; return count."""
         now = self.clock.now()
-        due = [i for i, (_, d) in self._waiting.items() if d.left_ms(now) <= self.guard_ms]
+        guard = self._guard()
+        due = [i for i, (_, d) in self._waiting.items() if d.left_ms(now) <= guard]
         for item_id in due:
             self._answer_now(*self._waiting.pop(item_id))
         return len(due)

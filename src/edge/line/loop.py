@@ -6,6 +6,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 
 from devices.events import DestinationRequested
 from edge.line.engine import LineEngine
@@ -22,6 +23,8 @@ class EngineLoop:
         self._q: queue.PriorityQueue[tuple[int, int, object]] = queue.PriorityQueue()
         self._seq = itertools.count()
         self._thread = threading.Thread(target=self._run, name="edge-engine", daemon=True)
+        #: monotonic time of the loop's last turn (it turns at least every 0.1 s while alive)
+        self.last_turn = time.monotonic()
 
     def submit(self, event: object) -> None:
         """Queue one event (thread-safe)."""
@@ -34,14 +37,20 @@ class EngineLoop:
 
     def start(self) -> None:
         """Start the engine thread."""
+        self.last_turn = time.monotonic()
         self._thread.start()
 
     def join(self, timeout_s: float = 5.0) -> None:
         """Wait for the engine thread after the stop event was set."""
         self._thread.join(timeout_s)
 
+    def alive(self, within_s: float = 1.0) -> bool:
+        """Return True when the loop turned within ``within_s`` seconds."""
+        return time.monotonic() - self.last_turn <= within_s
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.last_turn = time.monotonic()
             due = self.engine.due_in_s()
             timeout = 0.1 if due is None else min(0.1, due)
             try:

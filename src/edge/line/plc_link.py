@@ -4,6 +4,11 @@ Every read and write of the PLC happens on this thread ("one bus, one owner"), s
 never waits for the endpoint lock behind a poll, and the engine thread never blocks on
 Modbus. Replies queued by the engine are written as soon as the thread sees them, between
 poll cycles; replies that queued up meanwhile share one ``reply_head`` update (up to 16).
+
+The link measures how long a reply takes from the engine's hand to the PLC's registers
+(queue wait, the write itself, and the GIL in between) and offers ``headroom_ms()``: how
+early a fallback answer must leave so that it is written before the item's decision
+point. That headroom follows the line as it is, not a fixed margin.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from contracts import registers as reg
@@ -23,6 +29,13 @@ log = logging.getLogger(__name__)
 
 #: Pause after a failed poll cycle before the next one, seconds (the endpoint backs off too).
 RETRY_S = 0.05
+#: Replies whose hand-to-register time sets the headroom (the most recent ones).
+LATENCY_WINDOW = 128
+#: Headroom before any reply was measured, and its least value, ms.
+INITIAL_HEADROOM_MS = 25.0
+MIN_HEADROOM_MS = 5.0
+#: The headroom is this many times the slowest recent reply (queue wait + write).
+HEADROOM_FACTOR = 2.0
 
 
 class PlcLink:
@@ -41,7 +54,8 @@ class PlcLink:
         self._sink = sink
         self._stop = stop
         self._monotonic = monotonic
-        self._replies: queue.SimpleQueue[SendToChute] = queue.SimpleQueue()
+        self._replies: queue.SimpleQueue[tuple[SendToChute, float]] = queue.SimpleQueue()
+        self._latency_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._last_state: DeviceStateChanged | None = None
         self.replies_sent = 0
         self.replies_failed = 0
@@ -49,7 +63,18 @@ class PlcLink:
 
     def reply(self, command: SendToChute) -> None:
         """Queue one reply for the PLC (any thread; never blocks on the network)."""
-        self._replies.put(command)
+        self._replies.put((command, self._monotonic()))
+
+    def headroom_ms(self) -> float:
+        """Return how long before its decision point a fallback answer must be handed over.
+
+        Twice the slowest of the recent replies' hand-to-register times (at least
+        ``MIN_HEADROOM_MS``; ``INITIAL_HEADROOM_MS`` before the first reply was written).
+        """
+        recent = tuple(self._latency_ms)
+        if not recent:
+            return INITIAL_HEADROOM_MS
+        return max(MIN_HEADROOM_MS, HEADROOM_FACTOR * max(recent))
 
     def start(self) -> None:
         """Start the thread."""
@@ -94,9 +119,9 @@ class PlcLink:
             self._last_state = states[-1]
             self._sink(states[-1])
 
-    def _drain(self, limit: int) -> list[SendToChute]:
+    def _drain(self, limit: int) -> list[tuple[SendToChute, float]]:
         """Return up to ``limit`` more queued replies without waiting."""
-        more: list[SendToChute] = []
+        more: list[tuple[SendToChute, float]] = []
         while len(more) < limit:
             try:
                 more.append(self._replies.get_nowait())
@@ -104,8 +129,9 @@ class PlcLink:
                 break
         return more
 
-    def _send(self, commands: list[SendToChute]) -> None:
+    def _send(self, queued: list[tuple[SendToChute, float]]) -> None:
         """Post replies with one head update; on failure the PLC rejects those items itself."""
+        commands = [c for c, _ in queued]
         try:
             self.adapter.send_many(commands)
         except DeviceError as err:
@@ -116,3 +142,5 @@ class PlcLink:
             )
             return
         self.replies_sent += len(commands)
+        done = self._monotonic()
+        self._latency_ms.extend((done - t) * 1000.0 for _, t in queued)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +23,16 @@ from devices.adapters.checkweigher import CheckweigherAdapter
 from devices.adapters.plc import PlcAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.adapters.xray import XrayAdapter
-from devices.events import ImageCaptured, SendToChute
+from devices.events import DeviceStateChanged, ImageCaptured, SendToChute
 from devices.modbus_client import ModbusEndpoint
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.cache import DeclarationCache
 from edge.config import EdgeConfig, ModbusDevice
 from edge.confirm import HubConfirmer
 from edge.health import HealthServer
+from edge.line.availability import AvailabilityBoard
 from edge.line.engine import LineEngine, XrayScreened
+from edge.line.heartbeat import Heartbeat
 from edge.line.loop import EngineLoop
 from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
@@ -46,11 +49,22 @@ log = logging.getLogger(__name__)
 Screen = Callable[[ImageCaptured, Declaration | None], XrayScreened]
 
 
+#: The interpreter's thread switch interval while an edge runs, seconds (Python's default is
+#: 5 ms). A Modbus round trip hands the GIL over several times; with the engine, the pollers
+#: and the outbox busy, each hand-over waited up to 5 ms, and a heartbeat write took 100 ms
+#: and more (measured: worst gap 395 ms at 5 ms, 102 ms at 1 ms, three busy threads beside).
+SWITCH_INTERVAL_S = 0.001
+
+
 def _endpoint(dev: ModbusDevice) -> ModbusEndpoint:
     # Modbus TCP frames are delimited by their MBAP header: no quiet time between frames
     return ModbusEndpoint(
-        dev.host, dev.port, device_id=dev.device_id, unit=dev.unit,
-        timeout_s=dev.timeout_ms / 1000, frame_gap_s=0.0,
+        dev.host,
+        dev.port,
+        device_id=dev.device_id,
+        unit=dev.unit,
+        timeout_s=dev.timeout_ms / 1000,
+        frame_gap_s=0.0,
     )
 
 
@@ -83,7 +97,14 @@ class EdgeRuntime:
             log.warning("edge %s: no keys (trust:); verdicts will be refused", cfg.edge_id)
         url = with_password(cfg.broker_url, cfg.trust.broker_password_file if cfg.trust else None)
         self.link = MqttLink(LinkSettings(url=url, site=site, kind="edge", device_id=cfg.edge_id))
-        self.plc = PlcAdapter(_endpoint(cfg.plc), word_order=cfg.plc.word_order, clock=self.clock)
+        self.plc = PlcAdapter(
+            _endpoint(cfg.plc),
+            word_order=cfg.plc.word_order,
+            clock=self.clock,
+            beat_in_cycle=False,
+        )
+        # the heartbeat has its own thread and connection: never late while the edge is busy
+        self.heartbeat = Heartbeat(_endpoint(cfg.plc), self.stop_event, alive=self._engine_alive)
         self.engine = LineEngine(
             site=site,
             edge_id=cfg.edge_id,
@@ -98,6 +119,7 @@ class EdgeRuntime:
             screen=self._submit_screen,
             expect_weight=cfg.checkweigher is not None,
             expect_xray=cfg.xray is not None,
+            headroom_ms=self._headroom_ms,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
         self.gate = VerdictGate(
@@ -109,7 +131,8 @@ class EdgeRuntime:
             waiting=self._item_waiting,
             alarm=self._gate_alarm,
         )
-        self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
+        self.availability = AvailabilityBoard(self.link, site, self.stop_event)
+        self.plc_link = PlcLink(self.plc, self._device_event, self.stop_event)
         self.publisher = OutboxPublisher(
             self.outbox, self.link, self.stop_event, confirm=cfg.hub_url is not None
         )
@@ -117,6 +140,8 @@ class EdgeRuntime:
         self._pollers: list[PollThread[Any]] = []
         self._pool: ThreadPoolExecutor | None = None
         self._xray: XrayAdapter | None = None
+        self.checkweigher: CheckweigherAdapter | None = None
+        self._switch_interval: float | None = None
         self._closers: list[Callable[[], None]] = []
         self.health: HealthServer | None = None
         self.sync: HubSync | None = None
@@ -140,6 +165,20 @@ class EdgeRuntime:
             edge_event(payload, site=self.site, edge_id=self.cfg.edge_id, at=self.clock.now())
         )
 
+    def _device_event(self, event: object) -> None:
+        """Hand a device event to the engine; a state change also goes to the availability board."""
+        if isinstance(event, DeviceStateChanged):
+            self.availability.note(event)
+        self.loop.submit(event)
+
+    def _engine_alive(self) -> bool:
+        """True while the engine loop turns (the heartbeat stops when it does not)."""
+        return self.loop.alive()
+
+    def _headroom_ms(self) -> float:
+        """How early a fallback answer must leave to reach the PLC in time (measured)."""
+        return self.plc_link.headroom_ms()
+
     def _reply(self, command: SendToChute) -> None:
         # written by the PLC link's thread; one that fails is logged there, and the PLC sends
         # an unanswered item to the reject chute by itself
@@ -162,9 +201,12 @@ class EdgeRuntime:
 
     def start(self) -> None:
         """Start every component (cache, engine, outbox, broker, devices, health)."""
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self.load_cache()
         self.loop.start()
         self.link.start()
+        self.availability.start()
         self.link.subscribe(verdict_topic(self.site), self._on_verdict)
         self.publisher.start()
         self._start_plc()
@@ -195,6 +237,9 @@ class EdgeRuntime:
             self.sync.poke()
 
     def _start_plc(self) -> None:
+        self.heartbeat.start()
+        self._threads.append(self.heartbeat.thread)
+        self._closers.append(self.heartbeat.endpoint.close)
         self.plc_link.start()
         self._threads.append(self.plc_link.thread)
         self._closers.append(self.plc.endpoint.close)
@@ -206,13 +251,15 @@ class EdgeRuntime:
                 _endpoint(cfg.checkweigher),
                 word_order=cfg.checkweigher.word_order,
                 clock=self.clock,
-                on_state=self.loop.submit,
+                on_state=self._device_event,
+                max_repeats=2,  # a 1 g scale division repeats a weight now and then
             )
+            self.checkweigher = cw
             self._pollers.append(PollThread(cw, self.loop.submit, poll_s=0.02))
             self._closers.append(cw.endpoint.close)
         if cfg.tunnel_scanner is not None:
             scanner = TunnelScannerAdapter(
-                cfg.tunnel_scanner, clock=self.clock, on_state=self.loop.submit
+                cfg.tunnel_scanner, clock=self.clock, on_state=self._device_event
             )
             scanner.open()
             self._pollers.append(PollThread(scanner, self.loop.submit, poll_s=0.05))
@@ -226,7 +273,7 @@ class EdgeRuntime:
                 self.site,
                 cfg.xray.device_id,
                 on_image=self.loop.submit,
-                on_state=self.loop.submit,
+                on_state=self._device_event,
                 clock=self.clock,
             ).start()
 
@@ -274,6 +321,13 @@ class EdgeRuntime:
                 "refused": self.gate.stats.refused,
                 "ignored": self.gate.stats.ignored,
             },
+            "heartbeat": {
+                "beats": self.heartbeat.beats,
+                "late": self.heartbeat.late,
+                "max_gap_ms": round(self.heartbeat.max_gap_s * 1000.0, 1),
+            },
+            "weighings_missed": self.checkweigher.missed if self.checkweigher else 0,
+            "reply_headroom_ms": round(self.plc_link.headroom_ms(), 1),
             "stats": {
                 "requests": s.requests,
                 "answered": s.answered,
@@ -304,6 +358,9 @@ class EdgeRuntime:
             self.confirmer.join()
         for close in self._closers:
             close()
+        self.availability.close()
         self.link.stop()
         self.outbox.close()
         self.cache.close()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)

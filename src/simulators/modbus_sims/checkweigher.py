@@ -23,13 +23,18 @@ _UNDERLOAD = 1 << 3
 
 
 class CheckweigherRuntime:
-    """The checkweigher's six registers and what happens when an item crosses it.
+    """The checkweigher's registers (0..90) and what happens when an item crosses it.
+
+    Registers 0..5 show the last weighing; register 10 (``weigh_head``) counts the
+    weighings posted and registers 11..90 keep the last 16 in the weighing ring (DESIGN
+    section 6), so a host polling every 10 ms misses none at 100 weighings/s. Registers
+    6..9 are reserved and read 0.
 
     Faults from the profile: ``stuck_value`` repeats the first weight forever;
     ``unstable_rate`` is the share of weighings reported in motion (noisy, not stable).
     """
 
-    size = reg.CHECKWEIGHER_REGISTER_COUNT
+    size = reg.WEIGH_RING.end_address + 1
 
     def __init__(
         self,
@@ -72,7 +77,13 @@ class CheckweigherRuntime:
             status = _UNDERLOAD
         self.seq = (self.seq + 1) % reg.U16_MOD
         reading = CheckweigherReading(round(shown, 5), status, item_id, self.seq)
-        self.regs[:] = mm.encode_checkweigher(reading, spec.word_order)
+        self.regs[: reg.CHECKWEIGHER_REGISTER_COUNT] = mm.encode_checkweigher(
+            reading, spec.word_order
+        )
+        writes, _ = mm.weighing_writes(
+            (self.seq - 1) % reg.U16_MOD, [(item_id, reading.weight_kg, status)], spec.word_order
+        )
+        mm.apply_writes(self.regs, writes)
         self.last = reading
         return reading
 

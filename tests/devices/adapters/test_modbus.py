@@ -21,7 +21,6 @@ from devices.events import (
     WeightMeasured,
 )
 from devices.modbus_client import ModbusEndpoint
-from devices.modbus_maps import CheckweigherReading
 from simulators.faults import PROFILES, FaultProfile
 from simulators.modbus_sims.checkweigher import CheckweigherRuntime
 from simulators.modbus_sims.harness import running_plc, served_image
@@ -143,15 +142,36 @@ def test_checkweigher_stuck_unstable_and_overload() -> None:
 def test_checkweigher_repeated_weight_is_stuck_until_it_changes() -> None:
     """Exact repeats beyond ``max_repeats`` give no weight; a new weight is trusted again."""
     adapter = CheckweigherAdapter(_endpoint(1, "cw5"), max_repeats=2)
-    adapter._track(CheckweigherReading(0.0, 1, 0, 0))  # baseline
     weights = [1.25, 1.25, 1.25, 1.25, 3.5, 1.25, 1.25]
-    events = [
-        adapter._track(CheckweigherReading(w, 1, 100 + i, i + 1))[0]
-        for i, w in enumerate(weights)
-    ]
+    events = [adapter.weighing(100 + i, w, 1) for i, w in enumerate(weights)]
     assert [e.weight_kg for e in events] == [1.25, 1.25, None, None, 3.5, 1.25, 1.25]
     assert [e.flags for e in events].count(frozenset({"stuck"})) == 2
     assert adapter.stuck == 2
+
+
+@pytest.mark.parametrize(("start", "burst"), [(0, 16), (65_530, 16), (65_000, 23), (7, 40)])
+def test_checkweigher_ring_reports_every_weighing_between_polls(start: int, burst: int) -> None:
+    """A burst between two polls comes out whole and in order; past 16 the gap is counted."""
+    runtime = CheckweigherRuntime()
+    runtime.seq = start  # the head wraps 65535 -> 0 inside the burst for start 65,530
+    runtime.weigh(1, 0.5)  # an old weighing: the adapter's first poll starts after it
+    with served_image(runtime) as (server, loop):
+        adapter = CheckweigherAdapter(_endpoint(server.port, "cw6"))
+        assert adapter.poll() == []  # the cursor
+
+        def weigh_burst() -> None:
+            for i in range(burst):
+                runtime.weigh(500 + i, 1.0 + i / 100)
+
+        loop.run_sync(weigh_burst)
+        got = adapter.poll()
+        adapter.endpoint.close()
+    kept = min(burst, 16)
+    assert [e.item_id for e in got] == [500 + i for i in range(burst - kept, burst)]
+    assert [e.weight_kg for e in got] == pytest.approx(
+        [1.0 + i / 100 for i in range(burst - kept, burst)]
+    )
+    assert adapter.missed == burst - kept
 
 
 def test_checkweigher_overload_has_no_weight_and_little_word_order() -> None:

@@ -109,6 +109,27 @@ def test_waiting_request_answered_before_its_deadline(rules: RuleSet) -> None:
     assert h.replies == [SendToChute(22, 6, REASON_INDEX[Reason.XRAY_PENDING])]
 
 
+def test_fallback_answer_leaves_the_measured_headroom_ahead(rules: RuleSet) -> None:
+    """With the PLC link's measured reply time, the fallback waits for it, not a fixed 40 ms."""
+    headroom = [8.0]
+    h = Harness(rules)
+    e = h.engine = LineEngine(
+        site="s1", edge_id="e1", index=h.engine.index, rules=rules, plan=PLAN,
+        reply=h.replies.append, emit=h.events.append, clock=h.clock,
+        headroom_ms=lambda: headroom[0],
+    )
+    e.handle(BarcodeRead("t", 23, ReadStatus.OK, ("YT0000000001",), T0))
+    e.handle(WeightMeasured("cw", 23, 1.2, True, T0))
+    e.handle(DestinationRequested("plc", 23, 1000, T0))
+    # margin 15 ms + 8 ms measured: due 977 ms after the request (40 ms guard: 945 ms)
+    assert e.due_in_s() == pytest.approx(1.0 - 0.015 - 0.008)
+    h.clock.advance(0.96)
+    assert e.answer_due() == 0 and h.replies == []
+    headroom[0] = 30.0  # the writes slowed down: the same request is now due
+    assert e.answer_due() == 1
+    assert h.replies == [SendToChute(23, 6, REASON_INDEX[Reason.XRAY_PENDING])]
+
+
 def test_late_answer_is_rejected(rules: RuleSet) -> None:
     """A request already past its decision point is answered with reject (LATE_DECISION)."""
     h = Harness(rules)
