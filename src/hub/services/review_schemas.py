@@ -39,8 +39,10 @@ FLAG_WORDS: dict[str, str] = {
 class QueueStatus(StrEnum):
     """Where an unreviewed image stands against its parcel's deadline."""
 
-    PENDING = "pending"  # time is left: a verdict can still decide this pass
-    HELD = "held"  # the deadline passed (or the edge decided without a verdict): held
+    PENDING = "pending"  # the parcel still waits: a verdict can still decide this pass
+    HELD = "held"  # the estimated deadline passed and no decision is known: the edge holds it
+    DECIDED = "decided"  # the edge answered the PLC: a verdict can no longer change the pass
+    REVIEWED = "reviewed"  # an inspector gave the verdict
 
 
 class QueueEntry(BaseModel):
@@ -62,14 +64,22 @@ class QueueEntry(BaseModel):
     status: QueueStatus
     edge_outcome: str | None = Field(description="The edge's decision for the pass, if any.")
     edge_reasons: list[str]
+    edge_chute: int | None = Field(None, description="The chute the edge sent the parcel to.")
+    decided_at: datetime | None = Field(None, description="When the edge decided the pass.")
+    verdict: str | None = Field(None, description="The inspector's verdict, once given.")
+    reviewed_by: str | None = Field(None, description="Who gave it.")
+    reviewed_at: datetime | None = Field(None, description="When.")
 
 
 class ReviewQueue(BaseModel):
-    """The review queue: pending images by time left, then held ones; ``now`` is hub time."""
+    """The review queue (``waiting``: parcels that still wait, least time left first) or its
+    history (reviewed or decided without a verdict, newest first); ``now`` is hub time."""
 
     now: datetime
+    view: str = Field("waiting", description="waiting or history.")
     pending: int
     held: int
+    history: int = Field(0, description="Images in the history of the queue window.")
     items: list[QueueEntry]
 
 
