@@ -55,6 +55,7 @@ def list_parcels(
     site: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    enterprise: str | None = None,
 ) -> ParcelPage:
     """Return one page of parcel passes matching every given filter, newest first."""
     if not 1 <= limit <= MAX_PAGE:
@@ -77,6 +78,12 @@ def list_parcels(
         conds.append(PARCEL.c.edge_id == edge)
     if site is not None:
         conds.append(PARCEL.c.site == site)
+    if enterprise:
+        declared_by = select(DECLARATION.c.business_key).where(
+            DECLARATION.c.ebc_code == enterprise.strip().upper(),
+            DECLARATION.c.kind == PARCEL.c.declaration_kind,
+        )
+        conds.append(PARCEL.c.declaration_key.in_(declared_by))
     conn = session.connection()
     total = conn.execute(select(func.count()).select_from(PARCEL).where(*conds)).scalar_one()
     rows = conn.execute(

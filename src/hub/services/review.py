@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
@@ -71,9 +71,17 @@ def _status(image: RowMapping, outcome: str | None, left: float) -> QueueStatus:
 
 
 def queue_entry(
-    conn: Connection, image: RowMapping, now: datetime, settings: ReviewSettings
+    conn: Connection,
+    image: RowMapping,
+    now: datetime,
+    settings: ReviewSettings,
+    found: list[tuple[uuid.UUID, str]] | None = None,
 ) -> QueueEntry:
-    """Describe one image against its parcel's deadline (records the parcel code once known)."""
+    """Describe one image against its parcel's deadline.
+
+    A parcel code newly known from the pass is recorded on the image at once, or, with
+    ``found``, collected there for the caller to record after its reads (one short write).
+    """
     parcel = find_pass(conn, image["site"], image["item_id"], image["received_at"])
     code = image["parcel_code"]
     deadline: datetime | None = None
@@ -83,7 +91,10 @@ def queue_entry(
     if parcel is not None:
         if code is None and pass_code(parcel):
             code = pass_code(parcel)
-            attach_parcel_code(conn, image["image_id"], str(code))
+            if found is None:
+                attach_parcel_code(conn, image["image_id"], str(code))
+            else:
+                found.append((image["image_id"], str(code)))
         outcome = parcel["outcome"]
         reasons = list(parcel["reasons"] or [])
         deadline, source = edge_deadline(conn, parcel["parcel_key"])
@@ -132,17 +143,20 @@ def review_queue(
     now = clock.now()
     since = now - timedelta(hours=settings.review_window_h)
     conn = session.connection()
+    unreviewed = and_(XRAY_IMAGE.c.verdict.is_(None), XRAY_IMAGE.c.state.in_(_REVIEWABLE))
+    shown = unreviewed if view == "waiting" else or_(unreviewed, XRAY_IMAGE.c.verdict.is_not(None))
     rows = conn.execute(
         select(XRAY_IMAGE)
-        .where(
-            or_(XRAY_IMAGE.c.state.in_(_REVIEWABLE), XRAY_IMAGE.c.verdict.is_not(None)),
-            XRAY_IMAGE.c.received_at >= since,
-        )
+        .where(shown, XRAY_IMAGE.c.received_at >= since)
         .order_by(XRAY_IMAGE.c.received_at.desc())
         .limit(5 * MAX_QUEUE)
     ).mappings()
-    entries = [queue_entry(conn, r, now, settings) for r in rows]
-    session.commit()  # parcel codes found on the way
+    found: list[tuple[uuid.UUID, str]] = []
+    entries = [queue_entry(conn, r, now, settings, found) for r in rows]
+    session.rollback()  # reads done: no lock is held while the codes are written
+    for image_id, code in found:
+        attach_parcel_code(session.connection(), image_id, code)
+    session.commit()
     pending = sorted(
         (e for e in entries if e.status is QueueStatus.PENDING), key=lambda e: e.seconds_left
     )

@@ -11,28 +11,29 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events import VerdictKind
 from hub.services.parcel_schemas import Comparison, DeclarationView, ReasonView, VerdictView
+from hub.web.i18n import N_
 
 #: Suspect categories: stable code → words; the review station numbers them 1..9 in this order.
 CATEGORIES: dict[str, str] = {
-    "declaration_mismatch": "Goods do not match the declaration",
-    "weapon": "Weapon, blade or part of one",
-    "battery": "Lithium batteries or other dangerous goods",
-    "drugs": "Suspected drugs or concealed organic matter",
-    "dense_object": "Dense or opaque object hides the contents",
-    "currency": "Currency, gold or other valuables",
-    "plants_animals": "Plants, animals, seeds or food",
-    "quantity": "More goods than declared",
-    "other": "Other: open and inspect",
+    "declaration_mismatch": N_("Goods do not match the declaration"),
+    "weapon": N_("Weapon, blade or part of one"),
+    "battery": N_("Lithium batteries or other dangerous goods"),
+    "drugs": N_("Suspected drugs or concealed organic matter"),
+    "dense_object": N_("Dense or opaque object hides the contents"),
+    "currency": N_("Currency, gold or other valuables"),
+    "plants_animals": N_("Plants, animals, seeds or food"),
+    "quantity": N_("More goods than declared"),
+    "other": N_("Other: open and inspect"),
 }
 
 #: What each pre-screen flag means, in words for the inspector.
 FLAG_WORDS: dict[str, str] = {
-    "IMPENETRABLE": "X-rays do not get through: cannot be cleared by image",
-    "DENSE_METAL": "a large metal mass that can hide other things",
-    "BATTERY": "lithium-cell signature",
-    "BLADE": "thin, straight, elongated steel (blade-like)",
-    "GUN": "thick barrel with a grip at an angle (gun-like)",
-    "DECLARATION_MISMATCH": "the image contradicts the declared goods",
+    "IMPENETRABLE": N_("X-rays do not get through: cannot be cleared by image"),
+    "DENSE_METAL": N_("a large metal mass that can hide other things"),
+    "BATTERY": N_("lithium-cell signature"),
+    "BLADE": N_("thin, straight, elongated steel (blade-like)"),
+    "GUN": N_("thick barrel with a grip at an angle (gun-like)"),
+    "DECLARATION_MISMATCH": N_("the image contradicts the declared goods"),
 }
 
 
@@ -152,11 +153,11 @@ class DeskResult(StrEnum):
 
 #: Words of each desk result, in the order the desk offers them.
 RESULT_WORDS: dict[DeskResult, str] = {
-    DeskResult.CONSISTENT: "Consistent with the declaration",
-    DeskResult.INCONSISTENT: "Inconsistent with the declaration",
-    DeskResult.SEIZED: "Seized",
-    DeskResult.RETURN: "Return to sender",
-    DeskResult.RELEASE_AFTER_INSPECTION: "Release after inspection",
+    DeskResult.CONSISTENT: N_("Consistent with the declaration"),
+    DeskResult.INCONSISTENT: N_("Inconsistent with the declaration"),
+    DeskResult.SEIZED: N_("Seized"),
+    DeskResult.RETURN: N_("Return to sender"),
+    DeskResult.RELEASE_AFTER_INSPECTION: N_("Release after inspection"),
 }
 
 
