@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from jinja2.ext import babel_extract
 
-from hub.web.templates import SCRIPT_WORD
+from hub.web.templates import SCRIPT_WORD, unescape
 
 Extracted = tuple[int, str, Any, list[str]]
 
@@ -31,4 +31,4 @@ def extract_page(
     text = data.decode("utf-8")
     for match in SCRIPT_WORD.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
-        yield line, "gettext", match.group(1).encode().decode("unicode_escape"), []
+        yield line, "gettext", unescape(match.group(1)), []

@@ -59,33 +59,43 @@ SCRIPT_COMMON: tuple[str, ...] = (
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("clearline_lang", default=DEFAULT)
 
 
-def _compile(po: Path, mo: Path) -> None:
-    """Compile one ``.po`` to its ``.mo`` with Babel."""
+def _compiled(po: Path) -> bytes:
+    """The ``.mo`` bytes of one ``.po``, compiled with Babel."""
+    import io
+
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
     with po.open("rb") as f:
         catalog = read_po(f)
-    with mo.open("wb") as out:
-        write_mo(out, catalog)
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
 
 
 @functools.lru_cache(maxsize=8)
 def translations(lang: str) -> gettext_module.NullTranslations:
-    """The translations of ``lang`` (compiled from the ``.po`` when the ``.mo`` is stale)."""
+    """The translations of ``lang``: the ``.mo``, or the ``.po`` compiled when the ``.mo`` is
+    missing or older (then written beside it when the folder is writable)."""
+    import io
+
     locale = LANGUAGES.get(lang)
     if locale is None or lang == "en":
         return gettext_module.NullTranslations()
     folder = LOCALE_DIR / locale / "LC_MESSAGES"
     po, mo = folder / "messages.po", folder / "messages.mo"
     try:
-        if po.exists() and (not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime):
-            _compile(po, mo)
-        with mo.open("rb") as f:
-            return gettext_module.GNUTranslations(f)
-    except OSError as err:  # a read-only install without a .mo: English rather than nothing
+        if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+            return gettext_module.GNUTranslations(io.BytesIO(mo.read_bytes()))
+        data = _compiled(po)
+    except OSError as err:
         log.warning("no %s catalogue (%s); pages fall back to English", locale, err)
         return gettext_module.NullTranslations()
+    try:
+        mo.write_bytes(data)
+    except OSError:
+        log.debug("%s not writable; the catalogue is compiled in memory", mo)
+    return gettext_module.GNUTranslations(io.BytesIO(data))
 
 
 def current() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -12,8 +13,8 @@ from hub.web import i18n
 
 #: The folder of the hub's page templates.
 TEMPLATES = Path(__file__).with_name("templates")
-#: ``t("…")`` in a page's script: a message the browser shows, translated by the server.
-SCRIPT_WORD = re.compile(r'\bt\("((?:[^"\\\n]|\\.)*)"\)')
+#: ``t("…")`` or ``tr("…")`` in a page's script: a message the browser shows, translated by the server.
+SCRIPT_WORD = re.compile(r'\btr?\("((?:[^"\\\n]|\\.)*)"\)')
 
 
 @lru_cache(maxsize=1)
@@ -30,11 +31,16 @@ def environment() -> Environment:
     return env
 
 
+def unescape(text: str) -> str:
+    """A script's string literal as the text it stands for (``\\"`` → ``"``)."""
+    return json.loads(f'"{text}"') if "\\" in text else text
+
+
 @lru_cache(maxsize=32)
 def script_words(name: str) -> tuple[str, ...]:
     """The messages that the scripts of template ``name`` (and what it extends) show."""
     text = (TEMPLATES / name).read_text(encoding="utf-8")
-    found = [m.encode().decode("unicode_escape") for m in SCRIPT_WORD.findall(text)]
+    found = [unescape(m) for m in SCRIPT_WORD.findall(text)]
     parent = re.search(r'{%\s*extends\s+"([^"]+)"', text)
     if parent:
         found.extend(script_words(parent.group(1)))
