@@ -13,7 +13,7 @@ from hub.web import i18n
 
 #: The folder of the hub's page templates.
 TEMPLATES = Path(__file__).with_name("templates")
-#: ``t("…")`` or ``tr("…")`` in a page's script: a message the browser shows, translated by the server.
+#: ``t("…")`` or ``tr("…")`` in a page's script: a message the browser shows (translated here).
 SCRIPT_WORD = re.compile(r'\btr?\("((?:[^"\\\n]|\\.)*)"\)')
 
 

@@ -103,7 +103,9 @@ def event_summary(kind: str, data: dict[str, Any], item_id: int | None, tr: Tr =
             device=device, kg=f"{float(weight):.3f}", stable=stable
         )
     if kind == "imaged":
-        pre = tr(str(data.get("prescreen"))) if data.get("prescreen") else tr(N_("not pre-screened"))
+        pre = (
+            tr(str(data.get("prescreen"))) if data.get("prescreen") else tr(N_("not pre-screened"))
+        )
         return tr(N_("X-ray {device} took an image; pre-screen: {result}")).format(
             device=device, result=pre
         )
