@@ -10,6 +10,7 @@ from hub.deps import CurrentUser
 from hub.web import i18n
 from hub.web.i18n import N_
 from hub.web.shell import page
+from hub.web.wording import REASON_WORDS
 
 router = APIRouter(tags=["line page"])
 
@@ -39,6 +40,7 @@ def lines_page(view: LineViewDep, request: Request, caller: CurrentUser) -> HTML
     """The operators' line page: first drawn from an embedded summary, then polled live."""
     with i18n.speaking(i18n.choose(request)):
         titles = {k: i18n.gettext(v) for k, v in ALARM_TITLES.items()}
+        reasons = {k: i18n.gettext(v) for k, v in REASON_WORDS.items()}
     return page(
         request,
         "line.html",
@@ -50,5 +52,6 @@ def lines_page(view: LineViewDep, request: Request, caller: CurrentUser) -> HTML
         poll_ms=int(view.thresholds.poll_interval_s * 1000),
         alarm_titles=titles,
         alarm_lists=ALARM_LISTS,
+        reason_words=reasons,
         headers={"Cache-Control": "no-store"},
     )

@@ -44,7 +44,7 @@ OUTCOME_BADGES: dict[str, str] = {
     "INSPECT": N_("Inspect"),
     "HOLD": N_("Held"),
     "RETURN": N_("Return"),
-    "REJECT": N_("Rejected"),
+    "REJECT": N_("Reject"),
 }
 #: Role names.
 ROLE_NAMES = (N_("operator"), N_("inspector"), N_("supervisor"), N_("filer"), N_("customs"))
@@ -93,3 +93,19 @@ def outcome_badge(outcome: str | None) -> str:
     if not outcome:
         return i18n.gettext("Undecided")
     return i18n.gettext(OUTCOME_BADGES.get(outcome, outcome))
+
+
+def customs_status(status: int | None) -> str:
+    """A customs returnStatus in words, with its number (``放行 (800)``)."""
+    if status is None:
+        return i18n.gettext("no receipt from customs yet")
+    from hub.web.wording import reason_words
+    from inspection.decision import _STATUS_REASON
+
+    if status in (800, 899):
+        words = i18n.gettext(N_("released by customs"))
+    elif status in _STATUS_REASON:
+        words = reason_words(_STATUS_REASON[status].value, i18n.gettext)
+    else:
+        return str(status)
+    return f"{words} ({status})"

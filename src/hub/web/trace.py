@@ -19,7 +19,13 @@ from hub.services.parcel_schemas import Timeline, TimelineEvent
 from hub.services.review_schemas import CATEGORIES
 from hub.web import i18n
 from hub.web.i18n import N_
-from hub.web.names import chute_name, country_name, currency_name, outcome_badge
+from hub.web.names import (
+    chute_name,
+    country_name,
+    currency_name,
+    customs_status,
+    outcome_badge,
+)
 from hub.web.shell import page
 from hub.web.wording import CONFIRM_WORDS, event_summary
 
@@ -169,6 +175,7 @@ def trace_context(timeline: Timeline) -> dict[str, object]:
         "chute": chute_name,
         "currency": currency_name,
         "country": country_name,
+        "customs": customs_status,
         "category": _category,
         "confirm_words": tr(CONFIRM_WORDS[status]) if status in CONFIRM_WORDS else status,
     }
