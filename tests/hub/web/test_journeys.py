@@ -99,7 +99,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
             ps, 10 + n, start_s=now - 300 + 20 * n, outcome=outcome, reasons=reasons, chute=chute
         )
     waiting = []
-    for n, kind in ((5, "battery"), (6, "blade")):
+    for n in (5, 6):
         code = sets[n].inventory.logistics_no
         waiting.append(code)
         item = 10 + n
