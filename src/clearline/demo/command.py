@@ -99,10 +99,9 @@ def demo_command(
             sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         else:
             _print_summary(summary)
-        if not headless:
-            log.warning(
-                "scenario done; the hub stays up at %s for browsing (Ctrl-C stops)", run.hub.url
-            )
+        if not headless:  # the banner again, last on stdout: the hub stays up for browsing
+            log.info("scenario done; the hub stays up at %s", run.hub.url)
+            _announce(run.hub.url, workdir, run.accounts, done=True)
             threading.Event().wait()
     except KeyboardInterrupt:
         log.info("demo stopped")
@@ -138,7 +137,7 @@ def quiet_logs() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def _announce(hub_url: str, workdir: Path, accounts: list[Account]) -> None:
+def _announce(hub_url: str, workdir: Path, accounts: list[Account], done: bool = False) -> None:
     """The banner, last on stdout: where to look and who to log in as."""
     from rich.console import Console
 
@@ -148,7 +147,8 @@ def _announce(hub_url: str, workdir: Path, accounts: list[Account]) -> None:
         for a in accounts
     )
     Console().print(
-        f"[bold]Clearline demo running[/] — {hub_url}/\n"
+        ("[bold]Scenario done; the hub stays up[/]" if done else "[bold]Clearline demo running[/]")
+        + f" — {hub_url}/\n"
         f"  line page      {hub_url}/lines\n"
         f"  review station {hub_url}/review\n"
         f"  parcel trace   {hub_url}/trace/<parcel code>\n"

@@ -556,7 +556,7 @@ def test_roles_guard_the_station(station: Station) -> None:
     )
     assert c.get("/review", headers=auth(Role.SUPERVISOR)).status_code == 403
     page = c.get("/review", headers=auth(Role.INSPECTOR))
-    assert page.status_code == 200 and "review station" in page.text
+    assert page.status_code == 200 and "判图工位" in page.text  # Chinese by default
     assert c.get("/desk", headers=auth(Role.SUPERVISOR)).status_code == 200
 
 
@@ -571,14 +571,16 @@ def test_page_login_sets_a_session_cookie(station: Station) -> None:
     c = station.hub.client
     assert c.get("/login", params={"next": "/desk"}).status_code == 200
     bad = c.post("/login", data={"username": "ins1", "password": "nope", "next": "/review"})
-    assert bad.status_code == 401 and "Wrong user name or password" in bad.text
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.text  # Chinese by default
     ok = c.post(
         "/login",
         data={"username": "ins1", "password": "inspector-password", "next": "//elsewhere.example"},
         follow_redirects=False,
     )
-    assert ok.status_code == 303 and ok.headers["location"] == "/review"
+    assert ok.status_code == 303 and ok.headers["location"] == "/"  # the role's home, via /
     assert "clearline_session=" in ok.headers["set-cookie"]
+    home = c.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/review"
     assert "httponly" in ok.headers["set-cookie"].lower()
     page = c.get("/review")
     assert page.status_code == 200 and "ins1" in page.text
