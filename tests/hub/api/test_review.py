@@ -588,3 +588,20 @@ def test_page_login_sets_a_session_cookie(station: Station) -> None:
     assert out.status_code == 303
     c.cookies.clear()
     assert c.get("/review").status_code == 401
+
+
+def test_grey_and_density_views_show_organic_matter(station: Station) -> None:
+    """Clothes only (organic, thin): the grey views are mid-grey where the goods are, not
+    near-white, and the darkest goods come out dark."""
+    image = put_image(station.hub.engine, station.store, 131, "textiles", 0)
+    with station.hub.engine.connect() as conn:
+        path = conn.execute(
+            select(XRAY_IMAGE.c.path).where(XRAY_IMAGE.c.image_id == image.image_id)
+        ).scalar_one()
+    for view in ("grey", "density"):
+        png = station.store.render(path, view)
+        grey = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        goods = grey[grey < 250]
+        assert goods.size > 500, view
+        assert float(np.median(goods)) < 200, (view, float(np.median(goods)))
+        assert int(goods.min()) < 80, (view, int(goods.min()))
