@@ -26,6 +26,9 @@ from inspection.rules import load_rules
 
 log = logging.getLogger(__name__)
 
+#: Where the demo's hub listens when no --port is given (interactive runs).
+DEFAULT_PORT = 8000
+
 
 def _import_all(db_url: str, folder: Path) -> list[FileReport]:
     engine = make_engine(db_url)
@@ -62,8 +65,11 @@ def demo_command(
     workdir: Path = typer.Option(Path("var/demo"), "--workdir", help="Where files and DB go."),
     rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default: packaged)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead."),
-    port: int = typer.Option(
-        8000, "--port", help="Port the hub's pages and API listen on (127.0.0.1; 0: any free)."
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        help="Port of the hub's pages and API on 127.0.0.1 (default 8000; with --headless any "
+        "free port; 0: any free port).",
     ),
     verbose: bool = typer.Option(
         False, "--verbose", help="Log every part's INFO messages (default: warnings only)."
@@ -76,6 +82,8 @@ def demo_command(
         return
     from clearline.demo.site import finish, start_site
 
+    if port is None:
+        port = 0 if headless else DEFAULT_PORT
     check_port(port)
     if not verbose:
         quiet_logs()
