@@ -148,6 +148,19 @@ def from_accept_language(header: str) -> str | None:
     return min(ranked)[2] if ranked else None
 
 
+def cli_language(env: dict[str, str] | None = None) -> str:
+    """The language of the command line's human output: ``CLEARLINE_LANG``, else the POSIX
+    locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``); Chinese for a ``zh`` locale, else English."""
+    import os
+
+    source = os.environ if env is None else env
+    for key in ("CLEARLINE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = source.get(key, "").strip().lower()
+        if value and value not in ("c", "posix") and not value.startswith("c."):
+            return "zh" if value.startswith("zh") else "en"
+    return "en"
+
+
 def choose(request: Request) -> str:
     """The language of a page for this request: the user's choice, the browser's, Chinese."""
     chosen = request.cookies.get(COOKIE, "")

@@ -210,3 +210,14 @@ def test_a_terminal_gets_a_progress_bar_on_stderr(tmp_path: Path, db_url: str) -
     assert f"{size_kb}/{size_kb} kB" in result.stderr
     assert "inv.xml" in result.stderr
     assert "Import report" in result.stdout
+
+
+def test_the_human_report_follows_the_terminal_language(tmp_path: Path, db_url: str) -> None:
+    """A zh locale gets the report in Chinese; any other locale, or none, in English."""
+    good = _write(tmp_path / "good.xml", "CEB621", [inventory(1)])
+    zh = _run(str(good), "--db", db_url, env={"LANG": "zh_CN.UTF-8", "CLEARLINE_LANG": ""})
+    assert zh.exit_code == 0 and "导入报告" in zh.output and "Import report" not in zh.output
+    en = _run(str(good), "--db", db_url, env={"LANG": "en_GB.UTF-8", "CLEARLINE_LANG": ""})
+    assert en.exit_code == 0 and "Import report" in en.output and "导入报告" not in en.output
+    chosen = _run(str(good), "--db", db_url, env={"LANG": "en_GB.UTF-8", "CLEARLINE_LANG": "zh"})
+    assert "导入报告" in chosen.output
