@@ -158,6 +158,9 @@ def review_page(inspector: Inspector, request: Request) -> HTMLResponse:
 @router.get("/desk", response_class=HTMLResponse, summary="Manual-inspection desk page")
 def desk_page(viewer: Viewer, request: Request) -> HTMLResponse:
     """The desk: scan or type a parcel code, see why it is here, record the result."""
+    with i18n.speaking(i18n.choose(request)):
+        reasons = _words(REASON_WORDS)
+        cfg = review_config()
     return page(
         request,
         "desk.html",
@@ -165,6 +168,7 @@ def desk_page(viewer: Viewer, request: Request) -> HTMLResponse:
         user=viewer.name,
         can_record=viewer.allowed(frozenset({Role.INSPECTOR})),
         choices=[(r.value, w) for r, w in RESULT_WORDS.items()],
-        reasons=_words(REASON_WORDS),
+        reasons=reasons,
+        cfg=cfg,
         extra_words=tuple(RESULT_WORDS.values()),
     )

@@ -217,6 +217,10 @@ def test_inspector_reviews_by_keyboard_and_the_trace_shows_it(
     verdicts = page.inner_text("#verdicts")
     assert WORDS[lang]["verdict"] in verdicts and "inspector-j" in verdicts
     _shot(page, "trace-verdict", lang)
+    page.click("#summary a[href^='/desk']")  # on to the inspection desk
+    page.wait_for_selector("#why b")
+    assert code in page.inner_text("#why")
+    _shot(page, "desk", lang)
     page.close()
 
 
