@@ -30,8 +30,6 @@ ALARM_TITLES: dict[str, str] = {
 ALARM_LISTS: dict[str, str] = {
     "late_reply": "/work?reason=LATE_DECISION",
     "no_read_rate": "/work?reason=NO_READ",
-    "confirm_mismatch": "/work?mismatch=1",
-    "release_without_decision": "/work?outcome=RELEASE",
 }
 
 
