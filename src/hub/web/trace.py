@@ -196,4 +196,5 @@ def trace_page(
         return page(request, "not_found.html", viewer, status=404, message=err.message)
     with i18n.speaking(i18n.choose(request)):
         context = trace_context(timeline)
+    context["desk"] = viewer.allowed(frozenset({Role.INSPECTOR, Role.SUPERVISOR}))
     return page(request, "trace.html", viewer, **context)  # type: ignore[arg-type]

@@ -101,6 +101,7 @@ def work_page(
         outcomes=outcomes,
         lists=lists,
         current=current,
+        desk=me.allowed(frozenset({Role.INSPECTOR, Role.SUPERVISOR})),
     )
 
 
