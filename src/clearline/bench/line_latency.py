@@ -203,11 +203,7 @@ def _context(rig: LineRig, plan: LatencyPlan) -> dict[str, Any]:
         "plc": {
             k: sim_stats.get(k)
             for k in (
-                "requests",
-                "answered_in_time",
-                "no_answer",
-                "replies_late",
-                "clock_slips",
+                "requests", "answered_in_time", "no_answer", "replies_late", "clock_slips",
                 "slipped_s",
             )
         },
