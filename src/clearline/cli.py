@@ -28,6 +28,7 @@ def _register() -> None:
     from clearline.bench.cli import bench_command
     from clearline.demo.command import demo_command
     from edge.cli import edge_app
+    from hub.cli import user_admin as _user_admin  # noqa: F401  (registers the user commands)
     from hub.cli.commands import audit_app, hub_app
     from hub.cli.importing import import_command
     from hub.cli.trust import register as register_trust

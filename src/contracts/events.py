@@ -37,6 +37,7 @@ class EventKind(StrEnum):
     DEVICE_STATE = "device_state"  # a device went online / offline
     VERDICT_APPLIED = "verdict_applied"  # an inspector verdict reached the edge
     ALARM = "alarm"  # late reply, confirmation mismatch, no-read rate, outage
+    REQUESTED = "requested"  # the PLC asked for a chute and the edge waits for a fact
 
 
 class VerdictKind(StrEnum):
@@ -173,6 +174,13 @@ class VerdictApplied(EventPayload):
     verdict: VerdictKind = Field(description="clear, suspect or hold.")
 
 
+class Requested(EventPayload):
+    """``requested``: the PLC asked for the item's chute and the edge waits (X-ray, weight)."""
+
+    KIND = EventKind.REQUESTED
+    deadline_ms: int = Field(ge=0, description="Time the PLC left to answer, ms.")
+
+
 class Alarm(EventPayload):
     """``alarm``: late reply, confirmation mismatch, no-read rate, outage, ..."""
 
@@ -195,6 +203,7 @@ PAYLOAD_MODELS: dict[EventKind, type[EventPayload]] = {
         DeviceState,
         VerdictApplied,
         Alarm,
+        Requested,
     )
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -52,6 +52,12 @@ OPTIONAL_ROUTERS = (
     "hub.web.trace",
     "hub.web.lines",
     "hub.web.review",
+    "hub.web.shell",
+    "hub.web.docs",
+    "hub.web.work",
+    "hub.web.statistics",
+    "hub.web.filing",
+    "hub.web.admin",
 )
 
 
@@ -68,9 +74,13 @@ def _routers() -> list[APIRouter]:
     return found
 
 
-async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+async def _service_error(request: Request, exc: Exception) -> Response:
     """Turn a service-layer error into its HTTP status with a clear JSON body."""
     assert isinstance(exc, ServiceError)
+    from hub.web.shell import error_page, wants_page
+
+    if wants_page(request):  # a person in a browser: the login, or a page in words
+        return error_page(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
     if isinstance(exc, TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after_s)}
@@ -194,6 +204,8 @@ def create_app(
         version="1",
         summary="Declarations, receipts, rules, sync, parcels and reviews of a customs site.",
         lifespan=lifespan,
+        docs_url=None,  # served from packaged assets by hub.web.docs: no CDN
+        redoc_url=None,
     )
     metrics = HubMetrics()
     app.state.settings = settings

@@ -40,6 +40,7 @@ SAMPLES: list[ev.EventPayload] = [
     ev.DeviceState(device_id="cw-1", device_kind="checkweigher", online=False, detail="gone"),
     ev.VerdictApplied(verdict_id=VID, verdict=ev.VerdictKind.SUSPECT),
     ev.Alarm(alarm="confirm_mismatch", detail="chute 3 confirmed as 4"),
+    ev.Requested(deadline_ms=420),
 ]
 
 

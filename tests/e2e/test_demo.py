@@ -26,4 +26,6 @@ def test_headless_demo_matches_expected(tmp_path: Path) -> None:
     assert summary["mismatches"] == 0, summary["mismatch_examples"]
     assert summary["decisions_at_hub"] == summary["decisions_made"] == 50
     assert set(summary["by_outcome"]) == {"RELEASE", "INSPECT", "HOLD", "RETURN", "REJECT"}
-    assert summary["decision_latency"]["p99_ms"] < 50
+    assert summary["decision_compute"]["p99_ms"] < 50  # the edge's own work
+    # scan → reply holds the conveyor's travel and the wait for the X-ray besides the compute
+    assert summary["decision_latency"]["p50_ms"] > summary["decision_compute"]["p50_ms"]

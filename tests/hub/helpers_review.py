@@ -105,6 +105,17 @@ def decided(
     )
 
 
+def requested(item_id: int, at_s: float, deadline_ms: int, edge_id: str = "e1") -> EdgeEvent:
+    """The PLC's request for an item ``at_s`` s after NOW, which the edge holds to wait."""
+    return make_event(
+        EventKind.REQUESTED,
+        {"deadline_ms": deadline_ms},
+        item_id=item_id,
+        edge_id=edge_id,
+        at_s=3600.0 + at_s,
+    )
+
+
 def feed(engine: Engine, events: list[EdgeEvent]) -> None:
     """Store edge events through the hub's ingest."""
     report = ingest(engine, events)

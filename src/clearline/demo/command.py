@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import typer
 
+from clearline.demo.accounts import Account
 from clearline.demo.sample import build_sample
 from clearline.settings import Settings
 from contracts.clock import SystemClock
@@ -23,6 +25,9 @@ from inspection.pipeline import decide_parcel
 from inspection.rules import load_rules
 
 log = logging.getLogger(__name__)
+
+#: Where the demo's hub listens when no --port is given (interactive runs).
+DEFAULT_PORT = 8000
 
 
 def _import_all(db_url: str, folder: Path) -> list[FileReport]:
@@ -60,6 +65,15 @@ def demo_command(
     workdir: Path = typer.Option(Path("var/demo"), "--workdir", help="Where files and DB go."),
     rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default: packaged)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document instead."),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        help="Port of the hub's pages and API on 127.0.0.1 (default 8000; with --headless any "
+        "free port; 0: any free port).",
+    ),
+    verbose: bool = typer.Option(
+        False, "--verbose", help="Log every part's INFO messages (default: warnings only)."
+    ),
 ) -> None:
     """Run the whole site on simulators: broker, hub, line(s), edge(s) and a demo inspector."""
     rules = load_rules(rules_path or Settings().rules_path)
@@ -68,24 +82,35 @@ def demo_command(
         return
     from clearline.demo.site import finish, start_site
 
+    if port is None:
+        port = 0 if headless else DEFAULT_PORT
+    check_port(port)
+    if not verbose:
+        quiet_logs()
     config = Path(__file__).resolve().parent / "data" / "demo-site.yaml"
     _check_rate(config, rate, lines)
     run = start_site(
-        config, rules, workdir, parcels=parcels, seed=seed, rate_per_s=rate, lines=lines
+        config,
+        rules,
+        workdir,
+        parcels=parcels,
+        seed=seed,
+        rate_per_s=rate,
+        lines=lines,
+        hub_port=port,
     )
     summary = None
     try:
         if not headless:
-            _announce(run.hub.url, workdir)
+            _announce(run.hub.url, workdir, run.accounts)
         summary = finish(run, timeout_s=parcels / rate * 3 + 120)
         if as_json:
             sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         else:
             _print_summary(summary)
-        if not headless:
-            log.warning(
-                "scenario done; the hub stays up at %s for browsing (Ctrl-C stops)", run.hub.url
-            )
+        if not headless:  # the banner again, last on stdout: the hub stays up for browsing
+            log.info("scenario done; the hub stays up at %s", run.hub.url)
+            _announce(run.hub.url, workdir, run.accounts, done=True)
             threading.Event().wait()
     except KeyboardInterrupt:
         log.info("demo stopped")
@@ -115,17 +140,50 @@ def _check_rate(config: Path, rate: float, lines: int) -> None:
             )
 
 
-def _announce(hub_url: str, workdir: Path) -> None:
+def check_port(port: int) -> None:
+    """Refuse a port out of range or already taken, in words, before anything starts."""
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter(f"{port} is not a TCP port (0..65535)", param_hint="--port")
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise typer.BadParameter(
+                f"port {port} is in use on 127.0.0.1 ({err.strerror}); "
+                "stop what uses it or give another --port",
+                param_hint="--port",
+            ) from None
+
+
+def quiet_logs() -> None:
+    """Warnings and errors only: the banner stays readable under the parts' chatter."""
+    logging.getLogger().setLevel(logging.WARNING)
+    for noisy in ("amqtt", "transitions", "httpx", "uvicorn", "paho"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _announce(hub_url: str, workdir: Path, accounts: list[Account], done: bool = False) -> None:
+    """The banner, last on stdout: where to look and who to log in as."""
     from rich.console import Console
 
-    Console(stderr=True).print(
-        f"[bold]Clearline demo running[/]\n"
+    people = "\n".join(
+        f"  {a.role:<11} {a.name:<17} {a.password}"
+        + (f"  (enterprise {a.enterprise})" if a.enterprise else "")
+        for a in accounts
+    )
+    Console().print(
+        ("[bold]Scenario done; the hub stays up[/]" if done else "[bold]Clearline demo running[/]")
+        + f" — {hub_url}/\n"
         f"  line page      {hub_url}/lines\n"
         f"  review station {hub_url}/review\n"
         f"  parcel trace   {hub_url}/trace/<parcel code>\n"
         f"  API docs       {hub_url}/docs\n"
-        f"  log in as admin / clearline-dev-admin (dev mode); files in {workdir}/\n"
-        f"  Ctrl-C stops the demo."
+        f"log in as (role, user, password):\n{people}\n"
+        f"  admin       admin             clearline-dev-admin (dev mode)\n"
+        f"files and logs in {workdir}/; Ctrl-C stops the demo.",
+        highlight=False,
     )
 
 
@@ -144,12 +202,18 @@ def _print_summary(summary: dict[str, Any]) -> None:
         "decisions_at_hub",
         "events_at_hub",
         "inspector_verdicts",
+        "late_reviews",
     ):
         table.add_row(key.replace("_", " "), str(summary.get(key)))
     for key, value in summary.get("by_outcome", {}).items():
         table.add_row(f"outcome {key}", str(value))
-    for key, value in summary.get("decision_latency", {}).items():
-        table.add_row(f"decision latency {key}", str(value))
+    for figure, words in (
+        ("decision_latency", "scan to reply"),
+        ("xray_wait", "wait for the X-ray"),
+        ("decision_compute", "decision compute"),
+    ):
+        for key, value in summary.get(figure, {}).items():
+            table.add_row(f"{words} {key}", str(value))
     Console().print(table)
 
 

@@ -59,6 +59,8 @@ class InspectorBot:
         self._thread = threading.Thread(target=self._run, name="inspector-bot", daemon=True)
         self.verdicts = 0
         self.failed = 0
+        self.late = 0
+        self.skipped = 0
 
     def start(self) -> InspectorBot:
         """Connect and start answering."""
@@ -93,17 +95,27 @@ class InspectorBot:
                 return
             item_id = work[1]
             codes = [normalise(c) for c in self._codes.pop(work, [])]
+            if not codes:  # never read: the desk deals with it, a verdict names a real code
+                self.skipped += 1
+                log.debug("demo inspector: item %s has no code read; not reviewed", item_id)
+                continue
             known = [self._threats[c] for c in codes if c in self._threats]
             threat = any(known) if known else True  # nothing known: a careful inspector suspects
+            label = next((c for c in codes if c in self._threats), codes[0])
             body = {
-                "parcel_code": f"ITEM{item_id}",
+                "parcel_code": label,
                 "item_id": item_id,
                 "verdict": "suspect" if threat else "clear",
                 "category": "threat" if threat else "",
                 "why": "demo inspector: reviewed the image",
             }
             try:
-                self._http.post("/api/v1/verdicts", json=body).raise_for_status()
+                reply = self._http.post("/api/v1/verdicts", json=body)
+                if reply.status_code == 409:  # the parcel left before the review: a late review
+                    self.late += 1
+                    log.info("demo inspector: item %s reviewed too late", item_id)
+                    continue
+                reply.raise_for_status()
                 self.verdicts += 1
             except httpx.HTTPError as err:
                 self.failed += 1

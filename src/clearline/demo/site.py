@@ -23,9 +23,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from clearline.demo.accounts import Account, create_accounts
 from clearline.demo.hub_thread import HubThread
 from clearline.demo.inspector_bot import InspectorBot, load_threats
-from clearline.demo.site_run import compare, edge_config, free_line, latency_summary, wait_until
+from clearline.demo.site_run import (
+    compare,
+    edge_config,
+    free_line,
+    latency_summary,
+    pass_times,
+    wait_until,
+)
 from clearline.demo.trust import INSPECTOR_USER, SIM_USER, DemoTrust, api_key_env, enrol_demo
 from edge.line.runtime import EdgeRuntime
 from hub.db.auth_models import Role
@@ -76,6 +84,7 @@ class SiteRun:
     lines: list[LineProcess] = field(default_factory=list)
     edges: list[EdgeRuntime] = field(default_factory=list)
     bot: InspectorBot | None = None
+    accounts: list[Account] = field(default_factory=list)
     saved_env: dict[str, str | None] = field(default_factory=dict)
     trust: DemoTrust | None = None
 
@@ -197,6 +206,7 @@ def start_site(
     rate_per_s: float,
     xray_width_px: int = 512,
     lines: int = 1,
+    hub_port: int = 0,
 ) -> SiteRun:
     """Start broker, hub, ``lines`` simulated lines with their edges, and the inspector."""
     site = load_site(config)
@@ -224,7 +234,8 @@ def start_site(
             event_spool_path=str(workdir / "event-spool.db"),
             signing_key_path=str(trust.hub_key_path),
             require_enrolled_edges=True,
-        )
+        ),
+        port=hub_port,
     )
     run = SiteRun(workdir, scenario, broker, hub, saved_env=saved, trust=trust)
     try:
@@ -235,6 +246,7 @@ def start_site(
             os.environ[api_key_env(edge_id)] = key
         stored = _import(db_url, scenario)
         log.info("hub holds %d declarations and receipts of the scenario", stored)
+        run.accounts = create_accounts(db_url)
         run.bot = InspectorBot(
             broker_url=trust.url(broker, INSPECTOR_USER),
             site=site.site,
@@ -320,24 +332,30 @@ def finish(run: SiteRun, timeout_s: float) -> dict[str, Any]:
         with engine.connect() as conn:
             rows = conn.execute(decided).all()
             total_events = int(conn.execute(select(func.count(events.event_id))).scalar_one())
+            reply_ms, wait_ms = pass_times(conn)
     finally:
         engine.dispose()
     by_reason: dict[str, int] = {}
-    latencies = []
+    compute = []
     for (data,) in rows:
-        latencies.append(float(data.get("latency_ms", 0.0)))
-        for reason in data.get("reasons", []):
+        ms = data.get("latency_ms")
+        if isinstance(ms, int | float) and not isinstance(ms, bool):  # a desk gives none
+            compute.append(float(ms))
+        for reason in data.get("reasons") or []:
             by_reason[reason] = by_reason.get(reason, 0) + 1
     cmp = compare(results, run.scenario / "expected.jsonl")
     return {
         **cmp.as_json(),
         "finished_in_time": done,
         "by_reason": dict(sorted(by_reason.items())),
-        "decision_latency": latency_summary(latencies),
+        "decision_latency": latency_summary(reply_ms),
+        "xray_wait": latency_summary(wait_ms),
+        "decision_compute": latency_summary(compute),
         "events_at_hub": total_events,
         "decisions_at_hub": len(rows),
         "decisions_made": produced,
         "inspector_verdicts": run.bot.verdicts if run.bot else 0,
+        "late_reviews": run.bot.late if run.bot else 0,
         "mismatch_examples": cmp.mismatches[:10],
         "lines": len(run.lines),
     }

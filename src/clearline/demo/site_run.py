@@ -14,11 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
 from clearline.bench.core import percentile
 from contracts.reasons import Outcome
 from devices.profiles import TunnelScannerProfile
 from edge.cache import DeclarationCache
 from edge.config import DecisionSettings, EdgeConfig, ModbusDevice, XrayDevice
+from hub.db.event_models import EVENT
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
 from inspection.model import Declaration, DocKind, Receipt
@@ -232,3 +236,28 @@ def wait_until(predicate: Any, timeout_s: float, step_s: float = 0.1) -> bool:
             return True
         time.sleep(step_s)
     return bool(predicate())
+
+
+def pass_times(conn: Connection) -> tuple[list[float], list[float]]:
+    """Per line pass, from the hub's events: scan → reply, and the wait for the X-ray (ms).
+
+    Scan → reply runs from the first ``code_read`` to the ``decided`` event; the X-ray wait
+    from the PLC's request (``requested``, sent only when the edge had to wait) to the reply.
+    """
+    ev = EVENT
+    first: dict[str, dict[str, Any]] = {}
+    stmt = select(ev.c.parcel_key, ev.c.kind, ev.c.at).where(
+        ev.c.kind.in_(("code_read", "requested", "decided")), ev.c.item_id.is_not(None)
+    )
+    for key, kind, at in conn.execute(stmt.order_by(ev.c.at)):
+        first.setdefault(key, {}).setdefault(kind, at)
+    reply, wait = [], []
+    for times in first.values():
+        done = times.get("decided")
+        if done is None:
+            continue
+        if "code_read" in times:
+            reply.append(max(0.0, (done - times["code_read"]).total_seconds() * 1000.0))
+        if "requested" in times:
+            wait.append(max(0.0, (done - times["requested"]).total_seconds() * 1000.0))
+    return reply, wait

@@ -254,6 +254,7 @@ class LineEngine:
             self._answer_now(req, deadline)
         else:
             self._waiting[req.item_id] = (req, deadline)
+            self._event(partial(ev.Requested, deadline_ms=req.deadline_ms), req.item_id, None)
 
     def _complete(self, item_id: int) -> bool:
         """True when every fact the line can still deliver for the item has arrived."""

@@ -48,9 +48,11 @@ def get_queue(
     clock: ClockDep,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=review_service.MAX_QUEUE)] = 100,
+    view: Literal["waiting", "history"] = "waiting",
 ) -> ReviewQueue:
-    """Unreviewed images: pending ones by time left before the decision deadline, then held."""
-    return review_service.review_queue(session, store.settings, clock, limit)
+    """``waiting``: images whose parcel still waits for a verdict, least time left first;
+    ``history``: reviewed images and those the edge decided without a verdict, newest first."""
+    return review_service.review_queue(session, store.settings, clock, limit, view)
 
 
 @router.get(

@@ -25,6 +25,8 @@ from rich.table import Table
 from hub.db.engine import StoreError, make_engine
 from hub.importing.importer import FileReport, import_file
 from hub.settings import CommonSettings
+from hub.web import i18n
+from hub.web.i18n import N_
 from inspection.masking import scrub
 
 #: Rejections listed per file in the table output (``--json`` lists them all).
@@ -88,11 +90,17 @@ def _import_one(engine: Any, path: Path, fmt: str | None, progress: Progress | N
 
 
 def _summary(console: Console, reports: list[FileReport]) -> None:
-    """Print the per-file table, the rejections and any whole-file errors."""
-    table = Table(title="Import report")
-    for name in ("file", "format", "read", "new", "updated", "unchanged", "rejected"):
-        table.add_column(name, justify="left" if name in ("file", "format") else "right")
-    table.add_column("receipts applied / waiting", justify="right")
+    """Print the per-file table, the rejections and any whole-file errors (in the terminal's
+    language: Chinese for a ``zh`` locale, else English)."""
+    tr = i18n.translator(i18n.cli_language())
+    table = Table(title=tr(N_("Import report")))
+    columns = (
+        N_("file"), N_("format"), N_("read"), N_("new"), N_("updated"), N_("unchanged"),
+        N_("rejected"),
+    )  # fmt: skip
+    for name in columns:
+        table.add_column(tr(name), justify="left" if name in ("file", "format") else "right")
+    table.add_column(tr(N_("receipts applied / waiting")), justify="right")
     for r in reports:
         table.add_row(
             escape(r.file),
@@ -110,11 +118,13 @@ def _summary(console: Console, reports: list[FileReport]) -> None:
         if doc["error"]:
             console.print(f"[red]{escape(doc['error'])}[/red]")
         for rej in doc["rejections"][:SHOWN_REJECTIONS]:
-            where = f"record {rej['index']}" + (f", {rej['field']}" if rej["field"] else "")
+            where = tr(N_("record {n}")).format(n=rej["index"])
+            where += f", {rej['field']}" if rej["field"] else ""
             console.print(f"  {escape(r.file)}: {escape(where)}: {escape(rej['reason'])}")
         hidden = len(doc["rejections"]) - SHOWN_REJECTIONS
         if hidden > 0:
-            console.print(f"  … and {hidden} more rejected records (--json lists them all)")
+            more = tr(N_("… and {n} more rejected records (--json lists them all)"))
+            console.print("  " + more.format(n=hidden))
 
 
 def import_command(

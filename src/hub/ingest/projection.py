@@ -27,6 +27,9 @@ PARCEL_KINDS = frozenset(
         EventKind.CONFIRMED,
     }
 )
+#: Kinds whose parcel code the edge resolved itself from the parcel's own reads. A verdict the
+#: edge applied carries the code the inspector's message claimed: it never files the parcel.
+CODE_KINDS = PARCEL_KINDS
 #: Kinds that join a pass only when they name its PLC item id; never about a parcel.
 NEVER_PARCEL = frozenset({EventKind.DEVICE_STATE})
 
@@ -76,7 +79,8 @@ def fold(events: Iterable[StoredEvent]) -> dict[str, Any]:
     """Fold one parcel's events into the projection's column values (weights kg, latency ms).
 
     Latest event wins for each fact (weight, decision, confirmation); codes are the union of
-    every read in time order; ``first_seen`` is the earliest event time.
+    every read in time order; ``first_seen`` is the earliest event time. The parcel code
+    comes only from the parcel's own events (``CODE_KINDS``), never from an applied verdict.
     """
     ordered = sorted(events, key=lambda e: (e.at, str(e.event_id)))
     row: dict[str, Any] = {
@@ -107,7 +111,7 @@ def fold(events: Iterable[StoredEvent]) -> dict[str, Any]:
     row["last_event_at"] = ordered[-1].at
     codes: list[str] = []
     for ev in ordered:
-        if ev.parcel_code:
+        if ev.parcel_code and ev.kind in CODE_KINDS:
             row["parcel_code"] = ev.parcel_code
         _apply(row, codes, ev)
     row["codes"] = codes

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select, update
@@ -175,7 +176,35 @@ class XrayStore:
             return colour.inorganic_only(low, high, pal)
         if view == "invert":
             return colour.invert(colour.pseudo_colour(low, high, pal))
+        if view == "grey":
+            return readable_grey(high)
+        if view == "density":
+            out = readable_grey(high)
+            out[high >= np.float32(DENSE_HIGH)] = np.array((255, 0, 255), np.uint8)
+            return out
         return colour.VIEWS[VIEW_NAMES[view]](low, high)
+
+
+#: High-energy attenuation from which the density view marks a pixel (magenta).
+DENSE_HIGH = 2.0
+#: Grey views: the darkest grey is reached at this percentile of the parcel's own attenuation,
+#: never below GREY_TOP_MIN nor above GREY_TOP_MAX; GREY_GAMMA < 1 spreads thin (organic) matter.
+GREY_TOP_PCT, GREY_TOP_MIN, GREY_TOP_MAX, GREY_GAMMA = 99.5, 0.8, 6.0, 0.6
+
+
+def readable_grey(high: Any) -> Any:
+    """Grey view scaled to this parcel: thin organic matter reads as mid-grey, not near-white.
+
+    White is no attenuation; black is the parcel's own densest matter (the GREY_TOP_PCT
+    percentile of its high-energy attenuation, within GREY_TOP_MIN..GREY_TOP_MAX), with a
+    gamma that spreads the low attenuations where organic goods lie.
+    """
+    obj = high[high > np.float32(0.05)]
+    top = float(np.percentile(obj, GREY_TOP_PCT)) if obj.size else GREY_TOP_MAX
+    top = min(max(top, GREY_TOP_MIN), GREY_TOP_MAX)
+    level = np.clip(high / np.float32(top), 0.0, 1.0) ** np.float32(GREY_GAMMA)
+    grey = np.rint(255.0 * (1.0 - level)).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
 
 
 def find_pass(conn: Connection, site: str, item_id: int, at: datetime) -> RowMapping | None:

@@ -7,11 +7,13 @@ from typing import Any
 
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from contracts.reasons import Outcome, Reason
 from hub.db.event_models import EVENT, PARCEL, VERDICT
 from hub.db.models import DECLARATION, DECLARATION_LINE
+from hub.ingest.projection import CODE_KINDS
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import (
     Comparison,
@@ -53,6 +55,7 @@ def list_parcels(
     site: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    enterprise: str | None = None,
 ) -> ParcelPage:
     """Return one page of parcel passes matching every given filter, newest first."""
     if not 1 <= limit <= MAX_PAGE:
@@ -75,6 +78,12 @@ def list_parcels(
         conds.append(PARCEL.c.edge_id == edge)
     if site is not None:
         conds.append(PARCEL.c.site == site)
+    if enterprise:
+        declared_by = select(DECLARATION.c.business_key).where(
+            DECLARATION.c.ebc_code == enterprise.strip().upper(),
+            DECLARATION.c.kind == PARCEL.c.declaration_kind,
+        )
+        conds.append(PARCEL.c.declaration_key.in_(declared_by))
     conn = session.connection()
     total = conn.execute(select(func.count()).select_from(PARCEL).where(*conds)).scalar_one()
     rows = conn.execute(
@@ -111,6 +120,16 @@ def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _named_by(codes: set[str]) -> ColumnElement[bool]:
+    """Events that file themselves under one of ``codes``: the parcel's own events, or events
+    of no line pass (a desk, a hold by code). An applied verdict of a line item names the code
+    its message claimed; it joins the parcel by item, never by that code."""
+    own = [str(k) for k in CODE_KINDS]
+    return and_(
+        EVENT.c.parcel_code.in_(codes), or_(EVENT.c.kind.in_(own), EVENT.c.item_id.is_(None))
+    )
+
+
 def get_timeline(session: Session, query: str) -> Timeline:
     """Return the story of the parcel named by ``query`` (code, parcel key or PLC item id).
 
@@ -128,7 +147,7 @@ def get_timeline(session: Session, query: str) -> Timeline:
     event_rows = list(
         conn.execute(
             select(EVENT)
-            .where(or_(EVENT.c.parcel_key.in_(keys), EVENT.c.parcel_code.in_(codes)))
+            .where(or_(EVENT.c.parcel_key.in_(keys), _named_by(codes)))
             .order_by(EVENT.c.at, EVENT.c.event_id)
             .limit(MAX_TIMELINE_EVENTS)
         ).mappings()

@@ -1,9 +1,11 @@
 """The review queue, one image for review, and an inspector's verdict on it.
 
-An unreviewed image's deadline is when its parcel passes the decision point: the edge's
-``decided`` event time plus the ``deadline_ms`` the PLC gave with the request, or, before
-the parcel is decided, the image's arrival plus the review budget. Past the deadline the
-parcel is held by the edge (``XRAY_PENDING``), never released; the queue shows it as held.
+The queue holds only images whose parcel still waits for a verdict: the edge has not yet
+answered the PLC for it. Their time left runs to the edge's deadline (the PLC's request time
+plus the ``deadline_ms`` it gave, from the edge's ``requested`` event), or, before the PLC
+has asked, to an estimate: the image's arrival plus the review budget. Images reviewed, or
+whose parcel the edge decided without a verdict, move to the history view. A verdict for a
+parcel that has left the decision point is refused and recorded as a late review.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlmodel import Session
 
@@ -22,7 +24,6 @@ from contracts.clock import Clock
 from contracts.events import VerdictKind
 from contracts.statuses import XrayState
 from hub.db.auth_models import Role
-from hub.db.event_models import EVENT
 from hub.db.models import DECLARATION
 from hub.db.xray_models import XRAY_IMAGE
 from hub.ingest.xray_store import (
@@ -37,6 +38,7 @@ from hub.services import rules as rules_service
 from hub.services import verdicts as verdict_service
 from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
+from hub.services.late_review import edge_deadline, late_reason, refuse_late
 from hub.services.parcel_schemas import DeclarationView, Timeline
 from hub.services.review_schemas import (
     CATEGORIES,
@@ -59,45 +61,46 @@ MAX_QUEUE = 200
 _REVIEWABLE = (XrayState.SUSPECT.value, XrayState.PENDING.value)
 
 
-def _decision_deadline(conn: Connection, parcel_key: str) -> datetime | None:
-    """The decision point of a pass: its first ``decided`` event + ``deadline_ms``, if decided."""
-    row = conn.execute(
-        select(EVENT.c.at, EVENT.c.data)
-        .where(EVENT.c.parcel_key == parcel_key, EVENT.c.kind == "decided")
-        .order_by(EVENT.c.at)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    at: datetime = row.at
-    left_ms = row.data.get("deadline_ms") if isinstance(row.data, dict) else None
-    if isinstance(left_ms, int | float) and not isinstance(left_ms, bool) and left_ms > 0:
-        return at + timedelta(milliseconds=float(left_ms))
-    return at
+def _status(image: RowMapping, outcome: str | None, left: float) -> QueueStatus:
+    """Where the image stands: reviewed, decided by the edge, held past its deadline, pending."""
+    if image["verdict"] is not None:
+        return QueueStatus.REVIEWED
+    if outcome is not None:
+        return QueueStatus.DECIDED
+    return QueueStatus.HELD if left <= 0 else QueueStatus.PENDING
 
 
 def queue_entry(
-    conn: Connection, image: RowMapping, now: datetime, settings: ReviewSettings
+    conn: Connection,
+    image: RowMapping,
+    now: datetime,
+    settings: ReviewSettings,
+    found: list[tuple[uuid.UUID, str]] | None = None,
 ) -> QueueEntry:
-    """Describe one image against its parcel's deadline (records the parcel code once known)."""
+    """Describe one image against its parcel's deadline.
+
+    A parcel code newly known from the pass is recorded on the image at once, or, with
+    ``found``, collected there for the caller to record after its reads (one short write).
+    """
     parcel = find_pass(conn, image["site"], image["item_id"], image["received_at"])
     code = image["parcel_code"]
     deadline: datetime | None = None
+    source = "budget"
     outcome: str | None = None
     reasons: list[str] = []
     if parcel is not None:
         if code is None and pass_code(parcel):
             code = pass_code(parcel)
-            attach_parcel_code(conn, image["image_id"], str(code))
+            if found is None:
+                attach_parcel_code(conn, image["image_id"], str(code))
+            else:
+                found.append((image["image_id"], str(code)))
         outcome = parcel["outcome"]
         reasons = list(parcel["reasons"] or [])
-        deadline = _decision_deadline(conn, parcel["parcel_key"])
-    source = "decision"
+        deadline, source = edge_deadline(conn, parcel["parcel_key"])
     if deadline is None:
-        source = "budget"
         deadline = image["received_at"] + timedelta(seconds=settings.review_budget_s)
     left = (deadline - now).total_seconds()
-    held = image["verdict"] is None and (left <= 0 or "XRAY_PENDING" in reasons)
     flags = image["prescreen"].get("flags", []) if isinstance(image["prescreen"], dict) else []
     return QueueEntry(
         image_id=image["image_id"],
@@ -113,40 +116,59 @@ def queue_entry(
         deadline=deadline,
         deadline_source=source,
         seconds_left=round(left, 3),
-        status=QueueStatus.HELD if held else QueueStatus.PENDING,
+        status=_status(image, outcome, left),
         edge_outcome=outcome,
         edge_reasons=reasons,
+        edge_chute=parcel["chute"] if parcel is not None else None,
+        decided_at=parcel["decided_at"] if parcel is not None else None,
+        verdict=image["verdict"],
+        reviewed_by=image["reviewed_by"],
+        reviewed_at=image["reviewed_at"],
     )
 
 
 def review_queue(
-    session: Session, settings: ReviewSettings, clock: Clock, limit: int = MAX_QUEUE
+    session: Session,
+    settings: ReviewSettings,
+    clock: Clock,
+    limit: int = MAX_QUEUE,
+    view: str = "waiting",
 ) -> ReviewQueue:
-    """Unreviewed, not auto-cleared images of the queue window: pending ones by time left
-    (least first), then held ones by deadline."""
+    """The images of the queue window whose parcel still waits for a verdict, least time left
+    first (``waiting``), or the reviewed and decided ones, newest first (``history``)."""
     if not 1 <= limit <= MAX_QUEUE:
         raise Invalid(f"limit must be 1..{MAX_QUEUE}", field="limit")
+    if view not in ("waiting", "history"):
+        raise Invalid("view must be waiting or history", field="view")
     now = clock.now()
     since = now - timedelta(hours=settings.review_window_h)
     conn = session.connection()
+    unreviewed = and_(XRAY_IMAGE.c.verdict.is_(None), XRAY_IMAGE.c.state.in_(_REVIEWABLE))
+    shown = unreviewed if view == "waiting" else or_(unreviewed, XRAY_IMAGE.c.verdict.is_not(None))
     rows = conn.execute(
         select(XRAY_IMAGE)
-        .where(
-            XRAY_IMAGE.c.verdict.is_(None),
-            XRAY_IMAGE.c.state.in_(_REVIEWABLE),
-            XRAY_IMAGE.c.received_at >= since,
-        )
-        .order_by(XRAY_IMAGE.c.received_at)
+        .where(shown, XRAY_IMAGE.c.received_at >= since)
+        .order_by(XRAY_IMAGE.c.received_at.desc())
         .limit(5 * MAX_QUEUE)
     ).mappings()
-    entries = [queue_entry(conn, r, now, settings) for r in rows]
-    session.commit()  # parcel codes found on the way
+    found: list[tuple[uuid.UUID, str]] = []
+    entries = [queue_entry(conn, r, now, settings, found) for r in rows]
+    session.rollback()  # reads done: no lock is held while the codes are written
+    for image_id, code in found:
+        attach_parcel_code(session.connection(), image_id, code)
+    session.commit()
     pending = sorted(
         (e for e in entries if e.status is QueueStatus.PENDING), key=lambda e: e.seconds_left
     )
-    held = sorted((e for e in entries if e.status is QueueStatus.HELD), key=lambda e: e.deadline)
+    done = [e for e in entries if e.status is not QueueStatus.PENDING]
+    held = sum(1 for e in done if e.status is QueueStatus.HELD or "XRAY_PENDING" in e.edge_reasons)
     return ReviewQueue(
-        now=now, pending=len(pending), held=len(held), items=(pending + held)[:limit]
+        now=now,
+        view=view,
+        pending=len(pending),
+        held=held,
+        history=len(done),
+        items=(pending if view == "waiting" else done)[:limit],
     )
 
 
@@ -317,6 +339,18 @@ def give_verdict(
             "wait for its scan or hold it at the desk"
         )
     now = clock.now()
+    parcel = find_pass(conn, image["site"], image["item_id"], image["received_at"])
+    late = late_reason(conn, parcel, now)
+    if late is not None:
+        refuse_late(
+            session,
+            principal=principal,
+            code=code,
+            item_id=image["item_id"],
+            verdict=body.verdict.value,
+            reason=late,
+            at=now,
+        )
     claimed = conn.execute(
         update(XRAY_IMAGE)
         .where(XRAY_IMAGE.c.image_id == image_id, XRAY_IMAGE.c.verdict.is_(None))

@@ -11,36 +11,39 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events import VerdictKind
 from hub.services.parcel_schemas import Comparison, DeclarationView, ReasonView, VerdictView
+from hub.web.i18n import N_
 
 #: Suspect categories: stable code → words; the review station numbers them 1..9 in this order.
 CATEGORIES: dict[str, str] = {
-    "declaration_mismatch": "Goods do not match the declaration",
-    "weapon": "Weapon, blade or part of one",
-    "battery": "Lithium batteries or other dangerous goods",
-    "drugs": "Suspected drugs or concealed organic matter",
-    "dense_object": "Dense or opaque object hides the contents",
-    "currency": "Currency, gold or other valuables",
-    "plants_animals": "Plants, animals, seeds or food",
-    "quantity": "More goods than declared",
-    "other": "Other: open and inspect",
+    "declaration_mismatch": N_("Goods do not match the declaration"),
+    "weapon": N_("Weapon, blade or part of one"),
+    "battery": N_("Lithium batteries or other dangerous goods"),
+    "drugs": N_("Suspected drugs or concealed organic matter"),
+    "dense_object": N_("Dense or opaque object hides the contents"),
+    "currency": N_("Currency, gold or other valuables"),
+    "plants_animals": N_("Plants, animals, seeds or food"),
+    "quantity": N_("More goods than declared"),
+    "other": N_("Other: open and inspect"),
 }
 
 #: What each pre-screen flag means, in words for the inspector.
 FLAG_WORDS: dict[str, str] = {
-    "IMPENETRABLE": "X-rays do not get through: cannot be cleared by image",
-    "DENSE_METAL": "a large metal mass that can hide other things",
-    "BATTERY": "lithium-cell signature",
-    "BLADE": "thin, straight, elongated steel (blade-like)",
-    "GUN": "thick barrel with a grip at an angle (gun-like)",
-    "DECLARATION_MISMATCH": "the image contradicts the declared goods",
+    "IMPENETRABLE": N_("X-rays do not get through: cannot be cleared by image"),
+    "DENSE_METAL": N_("a large metal mass that can hide other things"),
+    "BATTERY": N_("lithium-cell signature"),
+    "BLADE": N_("thin, straight, elongated steel (blade-like)"),
+    "GUN": N_("thick barrel with a grip at an angle (gun-like)"),
+    "DECLARATION_MISMATCH": N_("the image contradicts the declared goods"),
 }
 
 
 class QueueStatus(StrEnum):
     """Where an unreviewed image stands against its parcel's deadline."""
 
-    PENDING = "pending"  # time is left: a verdict can still decide this pass
-    HELD = "held"  # the deadline passed (or the edge decided without a verdict): held
+    PENDING = "pending"  # the parcel still waits: a verdict can still decide this pass
+    HELD = "held"  # the estimated deadline passed and no decision is known: the edge holds it
+    DECIDED = "decided"  # the edge answered the PLC: a verdict can no longer change the pass
+    REVIEWED = "reviewed"  # an inspector gave the verdict
 
 
 class QueueEntry(BaseModel):
@@ -62,14 +65,22 @@ class QueueEntry(BaseModel):
     status: QueueStatus
     edge_outcome: str | None = Field(description="The edge's decision for the pass, if any.")
     edge_reasons: list[str]
+    edge_chute: int | None = Field(None, description="The chute the edge sent the parcel to.")
+    decided_at: datetime | None = Field(None, description="When the edge decided the pass.")
+    verdict: str | None = Field(None, description="The inspector's verdict, once given.")
+    reviewed_by: str | None = Field(None, description="Who gave it.")
+    reviewed_at: datetime | None = Field(None, description="When.")
 
 
 class ReviewQueue(BaseModel):
-    """The review queue: pending images by time left, then held ones; ``now`` is hub time."""
+    """The review queue (``waiting``: parcels that still wait, least time left first) or its
+    history (reviewed or decided without a verdict, newest first); ``now`` is hub time."""
 
     now: datetime
+    view: str = Field("waiting", description="waiting or history.")
     pending: int
     held: int
+    history: int = Field(0, description="Images in the history of the queue window.")
     items: list[QueueEntry]
 
 
@@ -142,11 +153,11 @@ class DeskResult(StrEnum):
 
 #: Words of each desk result, in the order the desk offers them.
 RESULT_WORDS: dict[DeskResult, str] = {
-    DeskResult.CONSISTENT: "Consistent with the declaration",
-    DeskResult.INCONSISTENT: "Inconsistent with the declaration",
-    DeskResult.SEIZED: "Seized",
-    DeskResult.RETURN: "Return to sender",
-    DeskResult.RELEASE_AFTER_INSPECTION: "Release after inspection",
+    DeskResult.CONSISTENT: N_("Consistent with the declaration"),
+    DeskResult.INCONSISTENT: N_("Inconsistent with the declaration"),
+    DeskResult.SEIZED: N_("Seized"),
+    DeskResult.RETURN: N_("Return to sender"),
+    DeskResult.RELEASE_AFTER_INSPECTION: N_("Release after inspection"),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, RowMapping
 from sqlmodel import Session
 
 from contracts.clock import Clock
@@ -17,10 +17,13 @@ from contracts.events import VerdictKind
 from contracts.messages import Verdict
 from devices.mqtt_link import DeviceError
 from hub.db.event_models import VERDICT, VerdictRow
+from hub.ingest.xray_store import find_pass
 from hub.services import audit
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
+from hub.services.late_review import late_reason, refuse_late
 from hub.services.parcel_schemas import VerdictView
+from inspection.identity import normalise
 from inspection.masking import scrub
 
 logger = logging.getLogger(__name__)
@@ -100,10 +103,25 @@ def record_verdict(
     if body.verdict is VerdictKind.SUSPECT and not body.category:
         raise Invalid("a suspect verdict needs a category", field="category")
     now = clock.now()
+    code = normalise(body.parcel_code)[:64]
+    if body.item_id is not None:
+        parcel = find_pass(session.connection(), site, body.item_id, now)
+        _check_code(parcel, code, body.item_id)
+        late = late_reason(session.connection(), parcel, now)
+        if late is not None:
+            refuse_late(
+                session,
+                principal=principal,
+                code=code,
+                item_id=body.item_id,
+                verdict=body.verdict.value,
+                reason=late,
+                at=now,
+            )
     row = VerdictRow(
         verdict_id=uuid.uuid4(),
         site=site,
-        parcel_code=body.parcel_code.strip(),
+        parcel_code=code,
         item_id=body.item_id,
         verdict=body.verdict.value,
         category=body.category,
@@ -133,6 +151,21 @@ def record_verdict(
     if publisher is not None:
         published = _publish(session, row, publisher, clock.now())
     return VerdictRecorded(verdict=_view(row), published=published)
+
+
+def _check_code(parcel: RowMapping | None, code: str, item_id: int) -> None:
+    """Refuse a code that the item's own events do not name (the parcel is filed by them)."""
+    if parcel is None:
+        return
+    own = {normalise(str(c))[:64] for c in parcel["codes"] or []}
+    if parcel["parcel_code"]:
+        own.add(normalise(str(parcel["parcel_code"]))[:64])
+    if own and code not in own:
+        raise Invalid(
+            f"item {item_id} was read as {', '.join(sorted(own))}, not {code}: "
+            "give the code on the parcel's label",
+            field="parcel_code",
+        )
 
 
 def _publish(session: Session, row: VerdictRow, publisher: VerdictPublisher, at: datetime) -> bool:

@@ -22,8 +22,12 @@ from hub.services import users
 from hub.services.auth import Principal
 from hub.services.errors import Unauthenticated
 from hub.services.login_limits import limited_login
-from hub.services.review_schemas import CATEGORIES, RESULT_WORDS
+from hub.services.review_schemas import CATEGORIES, FLAG_WORDS, RESULT_WORDS
+from hub.web import i18n
+from hub.web.i18n import N_
+from hub.web.shell import page
 from hub.web.templates import render
+from hub.web.wording import REASON_WORDS
 
 router = APIRouter(tags=["review"])
 
@@ -33,14 +37,18 @@ AnyUser = Annotated[Principal, Depends(require_roles(*Role))]
 
 
 def _safe_next(target: str) -> str:
-    """A local path to go to after login (anything else becomes ``/review``)."""
+    """A local path to go to after login (anything else becomes ``/``, the role's home)."""
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/review"
+    return "/"
 
 
-def _login_page(next_path: str, error: str = "", status: int = 200) -> HTMLResponse:
-    html = render("login.html", next=next_path, error=error)
+def _login_page(
+    next_path: str, error: str = "", status: int = 200, lang: str = i18n.DEFAULT
+) -> HTMLResponse:
+    with i18n.speaking(lang):
+        shown = i18n.gettext(error) if error else ""
+    html = render("login.html", lang, next=next_path, error=shown, here="/login")
     return HTMLResponse(html, status_code=status)
 
 
@@ -48,9 +56,9 @@ def _login_page(next_path: str, error: str = "", status: int = 200) -> HTMLRespo
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[PUBLIC], summary="Login page")
-def login_page(next: Annotated[str, Query(max_length=200)] = "/review") -> HTMLResponse:
+def login_page(request: Request, next: Annotated[str, Query(max_length=200)] = "/") -> HTMLResponse:
     """A user name and password form; the session cookie it sets opens the hub pages."""
-    return _login_page(_safe_next(next))
+    return _login_page(_safe_next(next), lang=i18n.choose(request))
 
 
 @router.post("/login", dependencies=[PUBLIC], summary="Log a browser in", response_model=None)
@@ -62,14 +70,16 @@ async def login_form(
     name, password, target = (str(form.get(k) or "") for k in ("username", "password", "next"))
     target = _safe_next(target)
     if not name or not password or len(name) > 64 or len(password) > 256:
-        return _login_page(target, "Give your user name and password.", 422)
+        return _login_page(
+            target, N_("Give your user name and password."), 422, i18n.choose(request)
+        )
     try:
         limiter, address = request.app.state.login_limiter, client_address(request)
         token, _expires = limited_login(
             limiter, session, name, password, address, clock.now(), settings.token_ttl_s
         )
     except Unauthenticated:
-        return _login_page(target, "Wrong user name or password.", 401)
+        return _login_page(target, N_("Wrong user name or password."), 401, i18n.choose(request))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -97,26 +107,80 @@ def logout_form(_user: AnyUser, request: Request, session: SessionDep) -> Respon
 # --- pages ----------------------------------------------------------------------------------
 
 
+#: The image views, in words.
+VIEW_WORDS: dict[str, str] = {
+    "colour": N_("colour"),
+    "grey": N_("grey"),
+    "organic": N_("organic"),
+    "inorganic": N_("inorganic"),
+    "density": N_("density"),
+    "contrast": N_("contrast"),
+    "invert": N_("invert"),
+}
+#: Short names of the pre-screen flags.
+FLAG_NAMES: dict[str, str] = {
+    "IMPENETRABLE": N_("impenetrable"),
+    "DENSE_METAL": N_("dense metal"),
+    "BATTERY": N_("battery"),
+    "BLADE": N_("blade"),
+    "GUN": N_("gun"),
+    "DECLARATION_MISMATCH": N_("goods mismatch"),
+}
+
+
+def _words(table: dict[str, str]) -> dict[str, str]:
+    """A table of words translated into the page's language."""
+    return {k: i18n.gettext(v) for k, v in table.items()}
+
+
+def review_config() -> dict[str, object]:
+    """What the review station's script needs, with words in the page's language."""
+    from hub.web.names import CUSTOMS_COUNTRY, CUSTOMS_CURRENCY, country_name, currency_name
+
+    return {
+        "views": list(VIEW_NAMES),
+        "categories": list(CATEGORIES),
+        "categoryWords": _words(CATEGORIES),
+        "flags": _words(FLAG_NAMES),
+        "flagWords": _words(FLAG_WORDS),
+        "reasons": _words(REASON_WORDS),
+        "currencies": {c: currency_name(c) for c in CUSTOMS_CURRENCY},
+        "countries": {c: country_name(c) for c in CUSTOMS_COUNTRY},
+    }
+
+
 @router.get("/review", response_class=HTMLResponse, summary="Review station page")
-def review_page(inspector: Inspector) -> HTMLResponse:
+def review_page(inspector: Inspector, request: Request) -> HTMLResponse:
     """The review station: queue by time left, image with one-key views, declaration."""
-    html = render(
+    with i18n.speaking(i18n.choose(request)):
+        cfg = review_config()
+        views = _words(VIEW_WORDS)
+    return page(
+        request,
         "review.html",
+        inspector,
         user=inspector.name,
         views=list(VIEW_NAMES),
+        view_words=views,
         categories=list(CATEGORIES.items()),
-        cfg={"views": list(VIEW_NAMES), "categories": list(CATEGORIES)},
+        cfg=cfg,
     )
-    return HTMLResponse(html)
 
 
 @router.get("/desk", response_class=HTMLResponse, summary="Manual-inspection desk page")
-def desk_page(viewer: Viewer) -> HTMLResponse:
+def desk_page(viewer: Viewer, request: Request) -> HTMLResponse:
     """The desk: scan or type a parcel code, see why it is here, record the result."""
-    html = render(
+    with i18n.speaking(i18n.choose(request)):
+        reasons = _words(REASON_WORDS)
+        cfg = review_config()
+    return page(
+        request,
         "desk.html",
+        viewer,
         user=viewer.name,
         can_record=viewer.allowed(frozenset({Role.INSPECTOR})),
         choices=[(r.value, w) for r, w in RESULT_WORDS.items()],
+        reasons=reasons,
+        cfg=cfg,
+        extra_words=tuple(RESULT_WORDS.values()),
     )
-    return HTMLResponse(html)

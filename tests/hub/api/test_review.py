@@ -33,7 +33,16 @@ from hub.services import audit, users
 from hub.services.users import create_api_key
 from simulators.broker import EmbeddedBroker
 from tests.hub.helpers_events import Hub, file_declarations, hub, story_for
-from tests.hub.helpers_review import NOW, at, decided, feed, put_image, sample_png, seen
+from tests.hub.helpers_review import (
+    NOW,
+    at,
+    decided,
+    feed,
+    put_image,
+    requested,
+    sample_png,
+    seen,
+)
 from tests.hub.waits import poke_until, until
 
 __all__ = ["hub"]  # fixture used below
@@ -144,15 +153,15 @@ def test_images_arrive_over_mqtt(station: Station) -> None:
 
 
 def _queue_scene(st: Station) -> dict[str, uuid.UUID]:
-    """Five images: two pending, two held, one cleared automatically."""
+    """Five images: two whose parcel waits, one past its estimate, one decided, one cleared."""
     eng, store = st.hub.engine, st.store
     feed(eng, seen(11, "RR000000011CN", -10))
     feed(eng, seen(12, "RR000000012CN", -8))
     feed(eng, seen(14, "RR000000014CN", -6))
     feed(eng, seen(15, "RR000000015CN", -6))
     ids = {
-        "budget": put_image(eng, store, 11, "battery", -5).image_id,  # deadline NOW+15
-        "decision": put_image(eng, store, 12, "blade", -7).image_id,  # deadline NOW+4
+        "budget": put_image(eng, store, 11, "battery", -5).image_id,  # estimate NOW+15
+        "request": put_image(eng, store, 12, "blade", -7).image_id,
         "stale": put_image(eng, store, 13, "battery", -30, seed=2).image_id,  # NOW-10: held
         "edge_held": put_image(eng, store, 14, "battery", -5, seed=3).image_id,
         "cleared": put_image(eng, store, 15, "textiles", -5).image_id,
@@ -160,14 +169,7 @@ def _queue_scene(st: Station) -> dict[str, uuid.UUID]:
     feed(
         eng,
         [
-            decided(
-                12,
-                "RR000000012CN",
-                -2,
-                outcome="INSPECT",
-                reasons=("XRAY_SUSPECT",),
-                deadline_ms=6000,
-            ),
+            requested(12, -2, 6000),  # the edge waits: deadline NOW+4
             decided(
                 14, "RR000000014CN", -1, outcome="HOLD", reasons=("XRAY_PENDING",), deadline_ms=9000
             ),
@@ -176,27 +178,55 @@ def _queue_scene(st: Station) -> dict[str, uuid.UUID]:
     return ids
 
 
-def test_queue_is_ordered_by_time_left_and_past_deadline_is_held(station: Station) -> None:
-    """Pending by time left (least first), then held; cleared images never show."""
+def test_queue_holds_only_parcels_that_still_wait(station: Station) -> None:
+    """Waiting parcels by their real time left; decided and overdue ones go to the history."""
     ids = _queue_scene(station)
     q = station.get("/api/v1/review/queue")
     order = [uuid.UUID(e["image_id"]) for e in q["items"]]
-    assert order == [ids["decision"], ids["budget"], ids["stale"], ids["edge_held"]]
-    assert (q["pending"], q["held"]) == (2, 2)
+    assert order == [ids["request"], ids["budget"]]
+    assert (q["pending"], q["held"], q["history"]) == (2, 2, 2)
     by_id = {uuid.UUID(e["image_id"]): e for e in q["items"]}
-    assert by_id[ids["decision"]]["seconds_left"] == pytest.approx(4.0)
-    assert by_id[ids["decision"]]["deadline_source"] == "decision"
+    assert by_id[ids["request"]]["seconds_left"] == pytest.approx(4.0)
+    assert by_id[ids["request"]]["deadline_source"] == "request"
     assert by_id[ids["budget"]]["seconds_left"] == pytest.approx(15.0)
     assert by_id[ids["budget"]]["deadline_source"] == "budget"
     assert by_id[ids["budget"]]["parcel_code"] == "RR000000011CN"
-    assert by_id[ids["stale"]]["status"] == "held" and by_id[ids["stale"]]["parcel_code"] is None
-    assert by_id[ids["edge_held"]]["status"] == "held"  # the edge held it: XRAY_PENDING
-    assert by_id[ids["decision"]]["alarms"] == ["BLADE"]
-    station.hub.clock.advance(5)  # the blade parcel passes its decision point
+    assert by_id[ids["request"]]["alarms"] == ["BLADE"]
+    past = station.get("/api/v1/review/queue", params={"view": "history"})
+    hist = {uuid.UUID(e["image_id"]): e for e in past["items"]}
+    assert set(hist) == {ids["stale"], ids["edge_held"]}
+    assert hist[ids["stale"]]["status"] == "held" and hist[ids["stale"]]["parcel_code"] is None
+    assert hist[ids["edge_held"]]["status"] == "decided"
+    assert hist[ids["edge_held"]]["edge_outcome"] == "HOLD"
+    station.hub.clock.advance(5)  # the blade parcel's request runs out: the edge answered
     q = station.get("/api/v1/review/queue")
-    order = [uuid.UUID(e["image_id"]) for e in q["items"]]
-    assert order == [ids["budget"], ids["stale"], ids["decision"], ids["edge_held"]]
-    assert [e["status"] for e in q["items"]] == ["pending", "held", "held", "held"]
+    assert [uuid.UUID(e["image_id"]) for e in q["items"]] == [ids["budget"]]
+
+
+def test_a_verdict_after_the_parcel_left_is_refused_and_recorded(station: Station) -> None:
+    """Decided by the edge, or past the sorter's deadline: 409 in words, a late review audited."""
+    ids = _queue_scene(station)
+    r = _verdict(station, ids["edge_held"], {"verdict": "hold"})
+    assert r.status_code == 409, r.text
+    assert "already decided HOLD" in r.json()["detail"] and "late review" in r.json()["detail"]
+    station.hub.clock.advance(5)
+    r = _verdict(station, ids["request"], {"verdict": "clear"})
+    assert r.status_code == 409 and "deadline passed" in r.json()["detail"]
+    with Session(station.hub.engine) as session:
+        late = session.exec(
+            sm_select(AuditEntry).where(col(AuditEntry.action) == "late_review")
+        ).all()
+        verdicts = session.exec(
+            sm_select(AuditEntry).where(col(AuditEntry.action) == "verdict")
+        ).all()
+    assert sorted(e.subject for e in late) == ["RR000000012CN", "RR000000014CN"]
+    assert verdicts == []
+    with station.hub.engine.connect() as conn:
+        rows = conn.execute(select(XRAY_IMAGE.c.verdict)).scalars().all()
+    assert all(v is None for v in rows)
+    assert audit.verify(station.hub.engine).ok
+    ok = _verdict(station, ids["budget"], {"verdict": "clear"})
+    assert ok.status_code == 201, ok.text
 
 
 # --- one image ------------------------------------------------------------------------------
@@ -526,7 +556,7 @@ def test_roles_guard_the_station(station: Station) -> None:
     )
     assert c.get("/review", headers=auth(Role.SUPERVISOR)).status_code == 403
     page = c.get("/review", headers=auth(Role.INSPECTOR))
-    assert page.status_code == 200 and "review station" in page.text
+    assert page.status_code == 200 and "判图工位" in page.text  # Chinese by default
     assert c.get("/desk", headers=auth(Role.SUPERVISOR)).status_code == 200
 
 
@@ -541,14 +571,16 @@ def test_page_login_sets_a_session_cookie(station: Station) -> None:
     c = station.hub.client
     assert c.get("/login", params={"next": "/desk"}).status_code == 200
     bad = c.post("/login", data={"username": "ins1", "password": "nope", "next": "/review"})
-    assert bad.status_code == 401 and "Wrong user name or password" in bad.text
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.text  # Chinese by default
     ok = c.post(
         "/login",
         data={"username": "ins1", "password": "inspector-password", "next": "//elsewhere.example"},
         follow_redirects=False,
     )
-    assert ok.status_code == 303 and ok.headers["location"] == "/review"
+    assert ok.status_code == 303 and ok.headers["location"] == "/"  # the role's home, via /
     assert "clearline_session=" in ok.headers["set-cookie"]
+    home = c.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/review"
     assert "httponly" in ok.headers["set-cookie"].lower()
     page = c.get("/review")
     assert page.status_code == 200 and "ins1" in page.text
@@ -558,3 +590,20 @@ def test_page_login_sets_a_session_cookie(station: Station) -> None:
     assert out.status_code == 303
     c.cookies.clear()
     assert c.get("/review").status_code == 401
+
+
+def test_grey_and_density_views_show_organic_matter(station: Station) -> None:
+    """Clothes only (organic, thin): the grey views are mid-grey where the goods are, not
+    near-white, and the darkest goods come out dark."""
+    image = put_image(station.hub.engine, station.store, 131, "textiles", 0)
+    with station.hub.engine.connect() as conn:
+        path = conn.execute(
+            select(XRAY_IMAGE.c.path).where(XRAY_IMAGE.c.image_id == image.image_id)
+        ).scalar_one()
+    for view in ("grey", "density"):
+        png = station.store.render(path, view)
+        grey = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+        goods = grey[grey < 250]
+        assert goods.size > 500, view
+        assert float(np.median(goods)) < 200, (view, float(np.median(goods)))
+        assert int(goods.min()) < 80, (view, int(goods.min()))

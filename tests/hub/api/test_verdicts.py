@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from contracts.events import VerdictKind
+from contracts.events import EventKind, VerdictKind
 from contracts.messages import Verdict
 from contracts.topics import verdict_topic
 from devices.mqtt_link import LinkSettings, Message, MqttLink
@@ -19,7 +19,7 @@ from hub.ingest.spool import EventSpool
 from hub.services import audit
 from hub.services.verdicts import publish_pending
 from simulators.broker import EmbeddedBroker
-from tests.hub.helpers_events import Hub, hub, parcel_story
+from tests.hub.helpers_events import Hub, hub, make_event, parcel_story
 from tests.hub.waits import poke_until, until
 
 __all__ = ["hub"]  # fixture used below
@@ -181,3 +181,29 @@ def test_hub_mqtt_side_sends_pending_verdicts_when_it_connects(hub: Hub, tmp_pat
     assert Verdict.model_validate_json(got[0].payload).verdict is VerdictKind.HOLD
     listed = hub.client.get("/api/v1/verdicts", headers=hub.auth(Role.INSPECTOR)).json()
     assert [v["published"] for v in listed] == [True]
+
+
+def test_a_parcel_is_filed_only_under_the_codes_its_own_events_name(hub: Hub) -> None:
+    """A verdict naming a made-up code is refused; an applied one never re-files the parcel."""
+    edge, inspector = hub.auth(Role.EDGE), hub.auth(Role.INSPECTOR)
+    events = parcel_story(5, CODE, start_s=3500.0, outcome="RELEASE")
+    applied = make_event(
+        EventKind.VERDICT_APPLIED,
+        {"verdict_id": str(uuid.uuid4()), "verdict": "clear"},
+        item_id=5,
+        parcel_code="ITEM5",
+        at_s=3590.0,
+    )
+    sent = [json.loads(e.model_dump_json()) for e in [*events, applied]]
+    assert hub.client.post("/api/v1/events", json=sent, headers=edge).status_code == 200
+    made_up = {"parcel_code": "ITEM5", "item_id": 5, "verdict": "clear", "why": "image ok"}
+    r = hub.client.post("/api/v1/verdicts", json=made_up, headers=inspector)
+    assert r.status_code == 422 and CODE in r.json()["detail"], r.text
+    late = {**made_up, "parcel_code": CODE.lower()}
+    r = hub.client.post("/api/v1/verdicts", json=late, headers=inspector)
+    assert r.status_code == 409 and "already decided RELEASE" in r.json()["detail"], r.text
+    supervisor = hub.auth(Role.SUPERVISOR)
+    t = hub.client.get(f"/api/v1/parcels/{CODE}", headers=supervisor)
+    assert t.status_code == 200 and t.json()["decision"]["outcome"] == "RELEASE", t.text
+    assert t.json()["parcel_code"] == CODE
+    assert hub.client.get("/api/v1/parcels/ITEM5", headers=supervisor).status_code == 404

@@ -239,3 +239,14 @@ def test_a_negative_receipt_leaves_the_status_alone(tmp_path: Path, db_url: str)
     engine = make_engine(db_url)
     assert latest_statuses(engine) == {(DocKind.INVENTORY, "AG001:COP00000001"): 800}
     engine.dispose()
+
+
+def test_the_human_report_follows_the_terminal_language(tmp_path: Path, db_url: str) -> None:
+    """A zh locale gets the report in Chinese; any other locale, or none, in English."""
+    good = _write(tmp_path / "good.xml", "CEB621", [inventory(1)])
+    zh = _run(str(good), "--db", db_url, env={"LANG": "zh_CN.UTF-8", "CLEARLINE_LANG": ""})
+    assert zh.exit_code == 0 and "导入报告" in zh.output and "Import report" not in zh.output
+    en = _run(str(good), "--db", db_url, env={"LANG": "en_GB.UTF-8", "CLEARLINE_LANG": ""})
+    assert en.exit_code == 0 and "Import report" in en.output and "导入报告" not in en.output
+    chosen = _run(str(good), "--db", db_url, env={"LANG": "en_GB.UTF-8", "CLEARLINE_LANG": "zh"})
+    assert "导入报告" in chosen.output

@@ -93,14 +93,15 @@ def browser_page(hub: Hub) -> Iterator[Any]:
         if not req.url.startswith(ORIGIN):
             route.abort()  # the page must fetch nothing from elsewhere
             return
-        headers = {k: v for k, v in req.all_headers().items() if k.lower() == "cookie"}
+        keep = ("cookie", "accept-language")
+        headers = {k: v for k, v in req.all_headers().items() if k.lower() in keep}
         resp = hub.client.request(req.method, req.url[len(ORIGIN) :], headers=headers)
         route.fulfill(status=resp.status_code, headers=dict(resp.headers), body=resp.content)
 
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1366, "height": 768})
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
             context.add_cookies([{"name": "clearline_session", "value": token, "url": ORIGIN}])
             context.route("**/*", answer)
             page = context.new_page()

@@ -13,6 +13,8 @@ from tests.hub.helpers_events import Hub, file_declarations, hub, make_event, st
 
 __all__ = ["hub"]  # fixture used below
 
+ENGLISH = {"Accept-Language": "en"}
+
 
 def _post(h: Hub, events: list[EdgeEvent]) -> None:
     body = [json.loads(e.model_dump_json()) for e in events]
@@ -46,14 +48,16 @@ def test_trace_page_tells_the_story(hub: Hub) -> None:
         at_s=3,
     )
     _post(hub, [*events, alarm])
-    resp = hub.client.get(f"/trace/{ps.inventory.logistics_no}", headers=hub.auth(Role.SUPERVISOR))
+    resp = hub.client.get(
+        f"/trace/{ps.inventory.logistics_no}", headers={**hub.auth(Role.SUPERVISOR), **ENGLISH}
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"].startswith("text/html")
     page = resp.text
     doc = lxml_html.fromstring(page)
 
     summary = _section(doc, "summary").text_content()
-    assert "INSPECT" in summary
+    assert "Inspect" in summary and "inspection chute 6" in summary
     assert "sent to manual inspection" in summary
     assert "chute 6" in summary
     assert "diverted into the chute" in summary
@@ -93,18 +97,24 @@ def test_trace_page_tells_the_story(hub: Hub) -> None:
 def test_trace_page_for_an_undeclared_parcel(hub: Hub) -> None:
     """No declaration and no decision yet: the page says so plainly."""
     _post(hub, [make_event(EventKind.PARCEL_SEEN, item_id=9, parcel_code="RR123456785CN")])
-    resp = hub.client.get("/trace/RR123456785CN", headers=hub.auth(Role.INSPECTOR))
+    resp = hub.client.get("/trace/RR123456785CN", headers={**hub.auth(Role.INSPECTOR), **ENGLISH})
     assert resp.status_code == 200
     assert "No declaration matched this parcel" in resp.text
     assert "no decision has reached the hub yet" in resp.text
 
 
 def test_trace_page_unknown_and_forbidden(hub: Hub) -> None:
-    """An unknown code is a readable 404 page; operators and anonymous callers are refused."""
-    resp = hub.client.get("/trace/RR000000000CN", headers=hub.auth(Role.SUPERVISOR))
+    """An unknown code is a readable 404 page; anonymous callers are refused (a browser is sent
+    to the login), and an operator, who follows alarms to parcels, may look."""
+    resp = hub.client.get("/trace/RR000000000CN", headers={**hub.auth(Role.SUPERVISOR), **ENGLISH})
     assert resp.status_code == 404
     assert "no parcel known as" in resp.text
     assert hub.client.get("/trace/RR000000000CN").status_code == 401
     assert (
-        hub.client.get("/trace/RR000000000CN", headers=hub.auth(Role.OPERATOR)).status_code == 403
+        hub.client.get("/trace/RR000000000CN", headers=hub.auth(Role.OPERATOR)).status_code == 404
     )
+    browser = hub.client.get(
+        "/trace/RR000000000CN", headers={"Accept": "text/html"}, follow_redirects=False
+    )
+    assert browser.status_code == 303
+    assert browser.headers["location"] == "/login?next=/trace/RR000000000CN"
