@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +21,7 @@ from contracts.clock import Clock
 from contracts.events import EdgeEvent, VerdictKind
 from contracts.facts import ParcelFacts
 from contracts.messages import Verdict
-from contracts.reasons import REASON_INDEX
+from contracts.reasons import REASON_INDEX, Outcome
 from contracts.statuses import XrayState
 from devices.events import (
     BarcodeRead,
@@ -31,6 +32,7 @@ from devices.events import (
     SendToChute,
     WeightMeasured,
 )
+from edge.state import Answer, SafetyState
 from edge.sync import SyncApplied
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex, Entry
@@ -102,6 +104,7 @@ class LineEngine:
         expect_weight: bool = True,
         expect_xray: bool = True,
         guard_ms: int = 40,
+        state: SafetyState | None = None,
     ) -> None:
         self.site, self.edge_id = site, edge_id
         self.index, self.rules, self.plan = index, rules, plan
@@ -109,7 +112,11 @@ class LineEngine:
         self.margin_ms = margin_ms
         self.tracker = ItemTracker()
         self.reconciler = Reconciler(plan, recirculation_limit)
-        self.holds: set[str] = set()  # parcel codes an inspector put on hold
+        #: verdicts, released keys, open answers and the confirm cursor, on disk first
+        self.state = state if state is not None else SafetyState()
+        self.holds: set[str] = self.state.holds  # parcel codes an inspector put on hold
+        for prior in self.state.open_answers():  # answers given before a restart
+            self.reconciler.replied(prior.item_id, prior.chute, Outcome(prior.outcome))
         self.devices: dict[str, bool] = {}
         self.stats = EngineStats()
         self._pending_xray: dict[str, XrayState] = {}  # verdicts by parcel code
@@ -215,9 +222,19 @@ class LineEngine:
 
     def _confirmed(self, event: DivertConfirmed) -> None:
         alarms = self.reconciler.confirmed(event.item_id, event.chute, event.status)
+        # a confirmation read again after a restart carries the same event id: stored once
+        event_id = None
+        if event.seq is not None:
+            name = f"{self.site}/{self.edge_id}/{event.item_id}/{event.seq}/{event.chute}"
+            event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"clearline:confirmed:{name}")
         self._event(
-            partial(ev.Confirmed, chute=event.chute, status=event.status), event.item_id, None
+            partial(ev.Confirmed, chute=event.chute, status=event.status),
+            event.item_id,
+            None,
+            event_id=event_id,
         )
+        cursor = None if event.seq is None else (event.seq + 1) % 0x10000
+        self.state.confirmed(event.item_id, cursor)
         for alarm in alarms:
             log.warning(
                 "edge %s item %s: %s %s", self.edge_id, event.item_id, alarm.kind, alarm.detail
@@ -229,8 +246,12 @@ class LineEngine:
     def _verdict(self, v: Verdict) -> None:
         code = normalise(v.parcel_code)
         state = {VerdictKind.CLEAR: XrayState.CLEARED, VerdictKind.SUSPECT: XrayState.SUSPECT}
+        # committed before it takes effect; a verdict already held (redelivered) changes nothing
+        if not self.state.record_verdict(str(v.verdict_id), code, v.item_id, v.verdict.value, v.at):
+            log.debug("edge %s: verdict %s already applied", self.edge_id, v.verdict_id)
+            return
         if v.verdict is VerdictKind.HOLD:
-            self.holds.add(code)
+            log.info("edge %s: parcel %s on hold", self.edge_id, code)  # held by the store
         elif v.item_id is not None and self.tracker.get(v.item_id) is not None:
             self.tracker.on_xray(v.item_id, state[v.verdict], v.at)
             self._reviewed.add(v.item_id)
@@ -246,11 +267,30 @@ class LineEngine:
     def answer(self, req: DestinationRequested) -> None:
         """Answer now when the item's facts are complete, else when they are or time runs out."""
         self.stats.requests += 1
+        if self._repeat(req):
+            return
         deadline = Deadline.from_request(req.at, req.deadline_ms, self.margin_ms)
         if self._complete(req.item_id) or deadline.left_ms(self.clock.now()) <= self.guard_ms:
             self._answer_now(req, deadline)
         else:
             self._waiting[req.item_id] = (req, deadline)
+
+    def _repeat(self, req: DestinationRequested) -> bool:
+        """Give again an answer already given and not yet confirmed; never contradict it."""
+        prior = self.state.open_answer(req.item_id, self.clock.now())
+        if prior is None:
+            return False
+        log.info(
+            "edge %s item %s: asked again, chute %s repeated",
+            self.edge_id, req.item_id, prior.chute,
+        )  # fmt: skip
+        for text in prior.events:  # the same event ids: the outbox and the hub keep one copy
+            if text:
+                self._emit(EdgeEvent.model_validate_json(text))
+        self._reply(SendToChute(req.item_id, prior.chute, prior.reason))
+        self.reconciler.replied(req.item_id, prior.chute, Outcome(prior.outcome))
+        self.stats.answered += 1
+        return True
 
     def _complete(self, item_id: int) -> bool:
         """True when every fact the line can still deliver for the item has arrived."""
@@ -307,7 +347,7 @@ class LineEngine:
         code = parcel_code(decl) if decl is not None else None
         reason = REASON_INDEX[decision.reasons[0]] if decision.reasons else 0
         latency_ms = (time.perf_counter() - t0) * 1000.0
-        self._event(
+        decided = self._build(
             partial(
                 ev.Decided,
                 outcome=decision.outcome,
@@ -323,8 +363,19 @@ class LineEngine:
             req.item_id,
             code,
         )
-        self._reply(SendToChute(req.item_id, chute, reason))
+        diverted = self._build(partial(ev.Diverted, chute=chute, reason=reason), req.item_id, code)
         key = f"{decl.kind.value}:{decl.business_key}" if decl is not None else None
+        sent = [e for e in (decided, diverted) if e is not None]
+        released = key if decision.outcome is Outcome.RELEASE else None
+        # on disk before the PLC hears it: a restarted edge repeats it, never contradicts it
+        answer = Answer(
+            req.item_id, chute, reason, decision.outcome.value, self.clock.now(),
+            tuple(e.model_dump_json() for e in sent),
+        )  # fmt: skip
+        self.state.record_answer(answer, released)
+        for event in sent:
+            self._emit(event)
+        self._reply(SendToChute(req.item_id, chute, reason))
         self.tracker.decided(req.item_id, key, decision.outcome, chute)
         self.reconciler.replied(req.item_id, chute, decision.outcome)
         self.stats.answered += 1
@@ -334,7 +385,6 @@ class LineEngine:
         self.stats.by_outcome[decision.outcome.value] = (
             self.stats.by_outcome.get(decision.outcome.value, 0) + 1
         )
-        self._event(partial(ev.Diverted, chute=chute, reason=reason), req.item_id, code)
 
     def _decide(self, item_id: int, deadline: Deadline) -> ParcelDecision:
         """Decide the item through the one pipeline, with the facts the line gathered."""
@@ -347,7 +397,8 @@ class LineEngine:
                 decl = entry.declaration
                 code = parcel_code(decl)
                 key = f"{decl.kind.value}:{decl.business_key}"
-                duplicate = self.tracker.is_duplicate(item_id, key)
+                other = self.state.released_item(key)
+                duplicate = other is not None and other != item_id
                 hold = code in self.holds
                 pending = self._pending_xray.pop(code, None)
                 if pending is not None:
@@ -361,9 +412,27 @@ class LineEngine:
     # --- events to the hub --------------------------------------------------------------
 
     def _event(
-        self, build: Callable[[], ev.EventPayload], item_id: int | None, code: str | None
+        self,
+        build: Callable[[], ev.EventPayload],
+        item_id: int | None,
+        code: str | None,
+        *,
+        event_id: uuid.UUID | None = None,
     ) -> None:
-        """Build one event payload and emit it; a payload that breaks the contract is dropped.
+        """Build one event and emit it; a payload that breaks the contract is dropped."""
+        event = self._build(build, item_id, code, event_id=event_id)
+        if event is not None:
+            self._emit(event)
+
+    def _build(
+        self,
+        build: Callable[[], ev.EventPayload],
+        item_id: int | None,
+        code: str | None,
+        *,
+        event_id: uuid.UUID | None = None,
+    ) -> EdgeEvent | None:
+        """Build one event; None when its payload breaks the contract.
 
         A device may report what the contract refuses (a negative weight, an unknown
         confirmation status): the fact still reaches the tracker and the decision, only the
@@ -378,14 +447,13 @@ class LineEngine:
                 item_id,
                 ev.problems(err),
             )
-            return
-        self._emit(
-            ev.edge_event(
-                payload,
-                site=self.site,
-                edge_id=self.edge_id,
-                at=self.clock.now(),
-                item_id=item_id,
-                parcel_code=code,
-            )
+            return None
+        return ev.edge_event(
+            payload,
+            site=self.site,
+            edge_id=self.edge_id,
+            at=self.clock.now(),
+            item_id=item_id,
+            parcel_code=code,
+            event_id=event_id,
         )

@@ -35,6 +35,7 @@ from edge.line.loop import EngineLoop
 from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
+from edge.state import SafetyState
 from edge.sync import HubSync
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
@@ -75,12 +76,19 @@ class EdgeRuntime:
         self._screen = screen
         self.cache = DeclarationCache(cfg.store_dir / "cache.db")
         self.outbox = Outbox(cfg.store_dir / "outbox.db")
+        self.state = SafetyState(cfg.store_dir / "state.db")
+        self.state.prune(self.clock.now())
         self.index = DeclarationIndex()
         self._topic = edge_event_topic(site, cfg.edge_id)
         self.link = MqttLink(
             LinkSettings(url=cfg.broker_url, site=site, kind="edge", device_id=cfg.edge_id)
         )
-        self.plc = PlcAdapter(_endpoint(cfg.plc), word_order=cfg.plc.word_order, clock=self.clock)
+        self.plc = PlcAdapter(
+            _endpoint(cfg.plc),
+            word_order=cfg.plc.word_order,
+            clock=self.clock,
+            confirm_from=self.state.confirm_cursor(),
+        )
         self.engine = LineEngine(
             site=site,
             edge_id=cfg.edge_id,
@@ -95,6 +103,7 @@ class EdgeRuntime:
             screen=self._submit_screen,
             expect_weight=cfg.checkweigher is not None,
             expect_xray=cfg.xray is not None,
+            state=self.state,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
         self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
@@ -277,4 +286,5 @@ class EdgeRuntime:
             close()
         self.link.stop()
         self.outbox.close()
+        self.state.close()
         self.cache.close()
