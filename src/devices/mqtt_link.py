@@ -73,7 +73,7 @@ class LinkSettings(ConfigModel):
         "queues QoS 1 messages for this client while it is away.",
     )
     reconnect_min_s: int = Field(1, ge=1, description="First reconnect delay, seconds.")
-    reconnect_max_s: int = Field(30, ge=1, description="Longest reconnect delay, seconds.")
+    reconnect_max_s: int = Field(3, ge=1, description="Longest reconnect delay, seconds.")
     publish_timeout_s: float = Field(5.0, gt=0, description="Longest wait for a PUBACK, s.")
     max_queued: int = Field(
         1000, ge=1, description="Most outgoing messages paho keeps in memory before refusing."
