@@ -7,7 +7,6 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -126,7 +125,7 @@ def create_app(
                 db,
                 url=settings.mqtt_url,
                 site=settings.site_id,
-                spool_path=Path(settings.event_spool_path),
+                spool_path=settings.spool_path(),
                 clock=the_clock,
             )
             app_.state.hub_mqtt = mqtt

@@ -1,8 +1,10 @@
 """The hub's MQTT side: edge events in (spooled, batched, stored once), notices and verdicts out.
 
-Guarantee: a payload the broker delivers is written to the durable spool before the message
-handler returns (paho acknowledges QoS 1 after the handler), and leaves the spool only after
-the database has stored it, refused it as invalid, or found it already held. A database
+Guarantee: a payload the broker delivers is written to the durable spool before it is
+acknowledged (the link acknowledges QoS 1 by hand, only after the handler returned; a spool
+that cannot write leaves the message unacknowledged and the broker delivers it again after a
+reconnect), and leaves the spool only after the database has stored it, refused it as
+invalid, or found it already held. Events naming another site are refused. A database
 outage, a hub restart or a crash therefore loses nothing that reached the hub; redeliveries
 are deduplicated by ``event_id``.
 """
@@ -36,6 +38,10 @@ from hub.ingest.events import IngestReport, RawEvent, ingest
 from hub.ingest.spool import EventSpool
 
 logger = logging.getLogger(__name__)
+
+
+class SpoolRefusedError(StoreError):
+    """An event could not be spooled; its message stays unacknowledged."""
 
 
 class IngestSettings(ConfigModel):
@@ -86,6 +92,7 @@ class MqttIngest:
         self.rejected = 0
         self.dropped = 0  # messages refused before spooling (bad topic, oversized)
         self.db_failures = 0
+        self.spool_failures = 0  # messages left unacknowledged because the spool refused them
         self.owns_link = False  # stop() also stops the link and closes the spool
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -165,6 +172,7 @@ class MqttIngest:
             "rejected": self.rejected,
             "dropped": self.dropped,
             "db_failures": self.db_failures,
+            "spool_failures": self.spool_failures,
             "spooled": len(self.spool),
         }
 
@@ -194,9 +202,11 @@ class MqttIngest:
             return
         try:
             self.spool.put(message.topic, message.payload)
-        except StoreError:
-            logger.exception("EVENT LOST: spool write failed for a message on %s", message.topic)
-            return
+        except StoreError as err:
+            self.spool_failures += 1
+            # raised, so the link does not acknowledge it: the broker (and the edge's HTTP
+            # confirmation) will offer it again once the spool can write
+            raise SpoolRefusedError(f"event on {message.topic} not spooled: {err}") from err
         self._wake.set()
 
     def _on_link_state(self, up: bool) -> None:
@@ -262,7 +272,7 @@ class MqttIngest:
             where = parse_edge_event_topic(topic)
             origins.append((where.site, where.edge_id))
         raws: list[RawEvent] = [payload for _, _, payload in entries]
-        report = ingest(self.engine, raws, clock=self.clock, origins=origins)
+        report = ingest(self.engine, raws, clock=self.clock, site=self.site, origins=origins)
         self.spool.ack(entries[-1][0])
         self._count(report)
         return len(entries)
@@ -301,6 +311,7 @@ def start_hub_mqtt(
             device_id="hub",
             client_id=f"clearline-hub-{site}",
             clean_session=False,
+            manual_ack=True,
         )
     )
     spool = EventSpool(spool_path)
