@@ -105,10 +105,14 @@ class LineEngine:
         expect_xray: bool = True,
         guard_ms: int = 40,
         state: SafetyState | None = None,
+        steady: Clock | None = None,
     ) -> None:
+        """Wire the engine; ``steady`` measures deadlines (``clock`` by default), ``clock``
+        stamps events (the wall clock: a jump of it never moves a deadline)."""
         self.site, self.edge_id = site, edge_id
         self.index, self.rules, self.plan = index, rules, plan
         self._reply, self._emit, self.clock = reply, emit, clock
+        self.steady: Clock = steady if steady is not None else clock
         self.margin_ms = margin_ms
         self.tracker = ItemTracker()
         self.reconciler = Reconciler(plan, recirculation_limit)
@@ -151,7 +155,7 @@ class LineEngine:
         elif isinstance(event, ImageCaptured):
             self._imaged(event)
         elif isinstance(event, XrayScreened):
-            self.tracker.on_xray(event.item_id, event.state, self.clock.now())
+            self.tracker.on_xray(event.item_id, event.state, self.steady.now())
             self._event(
                 partial(
                     ev.Imaged,
@@ -270,7 +274,7 @@ class LineEngine:
         if self._repeat(req):
             return
         deadline = Deadline.from_request(req.at, req.deadline_ms, self.margin_ms)
-        if self._complete(req.item_id) or deadline.left_ms(self.clock.now()) <= self.guard_ms:
+        if self._complete(req.item_id) or deadline.left_ms(self.steady.now()) <= self.guard_ms:
             self._answer_now(req, deadline)
         else:
             self._waiting[req.item_id] = (req, deadline)
@@ -314,13 +318,13 @@ class LineEngine:
         """Seconds until the earliest waiting request must be answered (None: none waits)."""
         if not self._waiting:
             return None
-        now = self.clock.now()
+        now = self.steady.now()
         left = min(d.left_ms(now) for _, d in self._waiting.values()) - self.guard_ms
         return max(0.0, left / 1000.0)
 
     def answer_due(self) -> int:
         """Answer every waiting request whose time has come, with what is known; return count."""
-        now = self.clock.now()
+        now = self.steady.now()
         due = [i for i, (_, d) in self._waiting.items() if d.left_ms(now) <= self.guard_ms]
         for item_id in due:
             self._answer_now(*self._waiting.pop(item_id))
@@ -380,7 +384,7 @@ class LineEngine:
         self.reconciler.replied(req.item_id, chute, decision.outcome)
         self.stats.answered += 1
         self.stats.last_latency_ms = latency_ms
-        if deadline.is_late(self.clock.now()):
+        if deadline.is_late(self.steady.now()):
             self.stats.late += 1
         self.stats.by_outcome[decision.outcome.value] = (
             self.stats.by_outcome.get(decision.outcome.value, 0) + 1
@@ -388,7 +392,7 @@ class LineEngine:
 
     def _decide(self, item_id: int, deadline: Deadline) -> ParcelDecision:
         """Decide the item through the one pipeline, with the facts the line gathered."""
-        now = self.clock.now()
+        now = self.steady.now()
         item = self.tracker.item(item_id, now)
 
         def facts_for(entry: Entry | None) -> ParcelFacts:
@@ -407,7 +411,7 @@ class LineEngine:
                 item_id, now, deadline=deadline.answer_by, inspector_hold=hold, duplicate=duplicate
             )
 
-        return decide_parcel(self.index, item.codes, facts_for, self.rules, self.clock)
+        return decide_parcel(self.index, item.codes, facts_for, self.rules, self.steady)
 
     # --- events to the hub --------------------------------------------------------------
 

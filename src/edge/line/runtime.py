@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from contracts.clock import Clock, SystemClock
+from contracts.clock import Clock, SteadyClock, SystemClock
 from contracts.events import EdgeEvent
 from contracts.messages import Verdict
 from contracts.statuses import XrayState
@@ -67,7 +67,9 @@ class EdgeRuntime:
         screen: Screen | None = None,
     ) -> None:
         self.site, self.cfg, self.rules = site, cfg, rules
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()  # stamps events
+        #: measures time on the line (deadlines, device times): a wall-clock jump never moves it
+        self.steady: Clock = SteadyClock()
         self.stop_event = threading.Event()
         if screen is None and cfg.xray is not None and cfg.xray.prescreen_workers > 0:
             from edge.line.screening import screener
@@ -86,7 +88,7 @@ class EdgeRuntime:
         self.plc = PlcAdapter(
             _endpoint(cfg.plc),
             word_order=cfg.plc.word_order,
-            clock=self.clock,
+            clock=self.steady,
             confirm_from=self.state.confirm_cursor(),
         )
         self.engine = LineEngine(
@@ -104,6 +106,7 @@ class EdgeRuntime:
             expect_weight=cfg.checkweigher is not None,
             expect_xray=cfg.xray is not None,
             state=self.state,
+            steady=self.steady,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
         self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
@@ -189,14 +192,14 @@ class EdgeRuntime:
             cw = CheckweigherAdapter(
                 _endpoint(cfg.checkweigher),
                 word_order=cfg.checkweigher.word_order,
-                clock=self.clock,
+                clock=self.steady,
                 on_state=self.loop.submit,
             )
             self._pollers.append(PollThread(cw, self.loop.submit, poll_s=0.02))
             self._closers.append(cw.endpoint.close)
         if cfg.tunnel_scanner is not None:
             scanner = TunnelScannerAdapter(
-                cfg.tunnel_scanner, clock=self.clock, on_state=self.loop.submit
+                cfg.tunnel_scanner, clock=self.steady, on_state=self.loop.submit
             )
             scanner.open()
             self._pollers.append(PollThread(scanner, self.loop.submit, poll_s=0.05))
@@ -211,7 +214,7 @@ class EdgeRuntime:
                 cfg.xray.device_id,
                 on_image=self.loop.submit,
                 on_state=self.loop.submit,
-                clock=self.clock,
+                clock=self.steady,
             ).start()
 
     def _submit_screen(self, image: ImageCaptured, decl: Declaration | None) -> None:
