@@ -32,6 +32,7 @@ from devices.events import (
     SendToChute,
     WeightMeasured,
 )
+from edge.line.silence import ScannerWatch
 from edge.state import Answer, SafetyState
 from edge.sync import SyncApplied
 from inspection.identity import normalise
@@ -106,6 +107,8 @@ class LineEngine:
         guard_ms: int = 40,
         state: SafetyState | None = None,
         steady: Clock | None = None,
+        scanner_id: str | None = None,
+        silent_after: int = 5,
     ) -> None:
         """Wire the engine; ``steady`` measures deadlines (``clock`` by default), ``clock``
         stamps events (the wall clock: a jump of it never moves a deadline)."""
@@ -130,6 +133,8 @@ class LineEngine:
         self._waiting: dict[int, tuple[DestinationRequested, Deadline]] = {}
         #: items an inspector has judged (a pre-screen alarm waits for one until the deadline)
         self._reviewed: set[int] = set()
+        #: the tunnel scanner, reported offline when it sends nothing for ``silent_after`` items
+        self.scanner_watch = ScannerWatch(scanner_id, silent_after)
 
     # --- events -------------------------------------------------------------------------
 
@@ -138,6 +143,7 @@ class LineEngine:
         if isinstance(event, DestinationRequested):
             self.answer(event)
         elif isinstance(event, BarcodeRead):
+            self._device_state(self.scanner_watch.heard(event.device_id, self.steady.now()))
             self.tracker.on_codes(event.item_id, event.status.value, event.codes, event.at)
             self._maybe_answer(event.item_id)
             self._event(
@@ -195,6 +201,11 @@ class LineEngine:
                 self.rules = event.rules
         else:
             log.warning("edge %s: ignored unknown event %s", self.edge_id, type(event).__name__)
+
+    def _device_state(self, state: DeviceStateChanged | None) -> None:
+        """Apply a state the engine worked out itself (None: nothing to report)."""
+        if state is not None:
+            self.handle(state)
 
     def _imaged(self, event: ImageCaptured) -> None:
         """Hand an image to the pre-screen with the item's declaration, when it is known."""
@@ -380,6 +391,10 @@ class LineEngine:
         for event in sent:
             self._emit(event)
         self._reply(SendToChute(req.item_id, chute, reason))
+        it, watch = self.tracker.get(req.item_id), self.scanner_watch
+        online = self.devices.get(watch.device_id) if watch.device_id else None
+        had_frame = it is not None and bool(it.read_status)
+        self._device_state(watch.answered(had_frame, online, self.steady.now()))
         self.tracker.decided(req.item_id, key, decision.outcome, chute)
         self.reconciler.replied(req.item_id, chute, decision.outcome)
         self.stats.answered += 1

@@ -107,6 +107,7 @@ class EdgeRuntime:
             expect_xray=cfg.xray is not None,
             state=self.state,
             steady=self.steady,
+            scanner_id=cfg.tunnel_scanner.device_id if cfg.tunnel_scanner is not None else None,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
         self.plc_link = PlcLink(self.plc, self.loop.submit, self.stop_event)
