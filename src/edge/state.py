@@ -114,6 +114,21 @@ class SafetyState:
             self.holds.add(parcel_code)
         return cur.rowcount == 1
 
+    def verdicts_cursor(self) -> str:
+        """Return where the hub's verdict sync resumes (``""``: from the first verdict)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM meta WHERE name = 'verdicts_cursor'"
+            ).fetchone()
+        return "" if row is None else str(row[0])
+
+    def set_verdicts_cursor(self, cursor: str) -> None:
+        """Keep the verdict sync cursor (after the verdicts it covers were recorded)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('verdicts_cursor', ?)", (cursor,)
+            )
+
     def verdicts(self) -> list[tuple[str, str, int | None, str]]:
         """Return every stored verdict as (verdict_id, parcel_code, item_id, verdict)."""
         with self._lock:

@@ -199,6 +199,10 @@ class LineEngine:
             if event.rules is not None:
                 log.info("edge %s: rules %s now in force", self.edge_id, event.rules.version)
                 self.rules = event.rules
+            for verdict in event.verdicts:  # a verdict already held changes nothing
+                self._verdict(verdict)
+            if event.verdicts_cursor is not None:
+                self.state.set_verdicts_cursor(event.verdicts_cursor)
         else:
             log.warning("edge %s: ignored unknown event %s", self.edge_id, type(event).__name__)
 

@@ -172,7 +172,10 @@ class EdgeRuntime:
                 self.cfg.edge_id,
                 self.cfg.hub_api_key_env,
             )
-        self.sync = HubSync(self.cfg.hub_url, key, self.cache, self.loop.submit, self.stop_event)
+        self.sync = HubSync(
+            self.cfg.hub_url, key, self.cache, self.loop.submit, self.stop_event,
+            verdicts_from=self.state.verdicts_cursor,
+        )  # fmt: skip
         self.link.subscribe(sync_notice_topic(self.site), lambda _msg: self._poke_sync())
         self.sync.start()
         self.confirmer = HubConfirmer(self.cfg.hub_url, key, self.outbox, self.stop_event)
