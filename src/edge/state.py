@@ -44,8 +44,9 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: How long a released declaration key is kept (the declarations' lifetime at a site), s.
 RELEASED_RETAIN_S = 90 * 86_400.0
-#: How long an answer the PLC never confirmed is kept, s (a parcel is long off the belt).
-ANSWER_RETAIN_S = 900.0
+#: How long an answer the PLC never confirmed is repeated, s: a PLC asks again within its
+#: request's time, far less; a PLC that restarted numbers new items from 1 after longer.
+ANSWER_RETAIN_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,3 +245,23 @@ def test_plc_confirm_cursor_after_a_reset_plc() -> None:
     assert _confirms(adapter) == []
     plc.confirm((2, 1, 0))
     assert _confirms(adapter) == [(2, 1)]
+
+
+def test_same_item_id_after_a_restart_is_a_duplicate(rules: RuleSet, tmp_path: Path) -> None:
+    """PLC item ids start over: a kept id alone does not make a second copy the same parcel."""
+    edge = Edge(rules, tmp_path / "state.db")
+    edge.facts(1)
+    assert edge.ask(1).chute == 1
+    edge.engine.handle(DivertConfirmed("plc", 1, 1, ConfirmStatus.DIVERTED, T0, seq=0))
+    edge.restart()
+    edge.facts(1)
+    assert edge.ask(1).reason == REASON_INDEX[Reason.DUPLICATE_PARCEL]
+
+
+def test_recirculated_item_is_released_again(rules: RuleSet, tmp_path: Path) -> None:
+    """The same parcel sent round again (lane full) is no duplicate of itself."""
+    edge = Edge(rules, tmp_path / "state.db")
+    edge.facts(2)
+    assert edge.ask(2).chute == 1
+    edge.engine.handle(DivertConfirmed("plc", 2, 1, ConfirmStatus.LANE_FULL, T0, seq=0))
+    assert edge.ask(2) == SendToChute(2, 1, 0)

@@ -420,8 +420,7 @@ class LineEngine:
                 decl = entry.declaration
                 code = parcel_code(decl)
                 key = f"{decl.kind.value}:{decl.business_key}"
-                other = self.state.released_item(key)
-                duplicate = other is not None and other != item_id
+                duplicate = self._released_before(item_id, key)
                 hold = code in self.holds
                 pending = self._pending_xray.pop(code, None)
                 if pending is not None:
@@ -431,6 +430,19 @@ class LineEngine:
             )
 
         return decide_parcel(self.index, item.codes, facts_for, self.rules, self.steady)
+
+    def _released_before(self, item_id: int, key: str) -> bool:
+        """True when another pass released this declaration (kept across restarts).
+
+        Only this very item, released by this process and sent round again, may be released
+        again: PLC item ids start over, so a kept id alone does not prove the same parcel.
+        """
+        other = self.state.released_item(key)
+        if other is None:
+            return False
+        it = self.tracker.get(item_id)
+        lap = it is not None and it.outcome is Outcome.RELEASE and it.parcel_key == key
+        return other != item_id or not lap
 
     # --- events to the hub --------------------------------------------------------------
 
