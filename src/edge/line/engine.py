@@ -397,7 +397,9 @@ class LineEngine:
         self._reply(SendToChute(req.item_id, chute, reason))
         it, watch = self.tracker.get(req.item_id), self.scanner_watch
         online = self.devices.get(watch.device_id) if watch.device_id else None
-        had_frame = it is not None and bool(it.read_status)
+        # only an item another device saw counts (after a restart nothing is known of it)
+        seen = it is not None and (it.weight_kg is not None or bool(it.faults))
+        had_frame = not seen or bool(it is not None and it.read_status)
         self._device_state(watch.answered(had_frame, online, self.steady.now()))
         self.tracker.decided(req.item_id, key, decision.outcome, chute)
         self.reconciler.replied(req.item_id, chute, decision.outcome)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts.clock import ManualClock
 from contracts.events import EdgeEvent, EventKind
 from contracts.statuses import ReadStatus
-from devices.events import BarcodeRead, DestinationRequested, SendToChute
+from devices.events import BarcodeRead, DestinationRequested, SendToChute, WeightMeasured
 from edge.line.engine import LineEngine
 from inspection.rules import RuleSet
 from tests.edge.test_state import PLAN, _index
@@ -18,7 +18,7 @@ def _engine(rules: RuleSet, events: list[EdgeEvent]) -> tuple[LineEngine, Manual
     engine = LineEngine(
         site="s1", edge_id="e1", index=_index(), rules=rules, plan=PLAN,
         reply=replies.append, emit=events.append, clock=clock, scanner_id="tunnel",
-        silent_after=3, expect_weight=False, expect_xray=False,
+        silent_after=3, expect_xray=False,
     )  # fmt: skip
     return engine, clock
 
@@ -32,7 +32,9 @@ def test_silent_scanner_reported_once_and_back(rules: RuleSet) -> None:
     """Three items without a frame report the scanner offline; its next frame, online."""
     events: list[EdgeEvent] = []
     engine, clock = _engine(rules, events)
-    for item in range(1, 6):  # the PLC asks, the scanner never speaks
+    engine.handle(DestinationRequested("plc", 99, 0, clock.now()))  # nothing seen: no count
+    for item in range(1, 6):  # weighed, asked for, but the scanner never speaks
+        engine.handle(WeightMeasured("cw", item, 1.0, True, clock.now()))
         engine.handle(DestinationRequested("plc", item, 0, clock.now()))
     assert _states(events) == [(False, "silent: no frame for 3 items in a row")]
     assert engine.devices["tunnel"] is False
