@@ -89,6 +89,10 @@ def test_checkweigher_exception_reply_is_an_outage() -> None:
     assert [s.online for s in states] == [False, True]
 
 
+def _last_is(got: list[WeightMeasured], item_id: int) -> bool:
+    return bool(got) and got[-1].item_id == item_id
+
+
 def test_checkweigher_keeps_weighing_through_exception_replies() -> None:
     """Against the simulated checkweigher refusing a third of its replies: weighings go on."""
     faults = FaultProfile(refuse_rate=0.3)
@@ -105,7 +109,7 @@ def test_checkweigher_keeps_weighing_through_exception_replies() -> None:
             wait_until(lambda: adapter.online is not None, 5, "first read")
             for n in range(12):
                 loop.run_sync(partial(runtime.weigh, 100 + n, 1.0 + n / 10))
-                wait_until(lambda n=n: bool(got) and got[-1].item_id == 100 + n, 5, f"weighing {n}")
+                wait_until(partial(_last_is, got, 100 + n), 5, f"weighing {n}")
         endpoint.close()
     assert thread.faults == 0  # every refusal became DeviceUnavailable inside the adapter
     assert any(not s.online for s in states), "no refusal was seen"
