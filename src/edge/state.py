@@ -84,8 +84,9 @@ class SafetyState:
             target = str(p)
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed fact survives a power cut, not only a killed process
-        self._db.execute("PRAGMA synchronous=FULL")
+        # NORMAL, as the outbox: a commit survives a killed process without an fsync on the
+        # engine's thread (which answers the PLC); a power cut may lose the last commits
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._released_retain = timedelta(seconds=released_retain_s)
