@@ -239,6 +239,9 @@ class MqttIngest:
                     if not outage:
                         logger.error("hub database unavailable, events stay spooled: %s", err)
                     outage = True
+                    # the next try opens fresh connections: none left read-only or broken
+                    if self.engine.url.database not in (None, "", ":memory:"):  # keep a memory DB
+                        self.engine.dispose()
                     if self._stop.wait(backoff.next_delay()):
                         return
                     continue

@@ -161,6 +161,7 @@ class XrayImageIngest:
                     return None
                 self.retries += 1
                 logger.warning("image item_id=%s not stored yet (%s); retrying", item_id, err)
-                self.engine.dispose()  # a connection left read-only is not used again
+                if self.engine.url.database not in (None, "", ":memory:"):  # keep a memory DB
+                    self.engine.dispose()  # a connection left read-only is not used again
                 self._stopping.wait(backoff.next_delay())
         return None
