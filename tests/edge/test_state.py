@@ -265,3 +265,15 @@ def test_recirculated_item_is_released_again(rules: RuleSet, tmp_path: Path) -> 
     assert edge.ask(2).chute == 1
     edge.engine.handle(DivertConfirmed("plc", 2, 1, ConfirmStatus.LANE_FULL, T0, seq=0))
     assert edge.ask(2) == SendToChute(2, 1, 0)
+
+
+def test_overwritten_confirmations_raise_an_alarm(rules: RuleSet, tmp_path: Path) -> None:
+    """A gap in the confirm ring's entry numbers (the ring wrapped while away) is an alarm."""
+    edge = Edge(rules, tmp_path / "state.db")
+    edge.engine.handle(DivertConfirmed("plc", 1, 9, ConfirmStatus.NO_ANSWER, T0, seq=0))
+    edge.restart()
+    edge.engine.handle(DivertConfirmed("plc", 5, 9, ConfirmStatus.NO_ANSWER, T0, seq=4))
+    edge.engine.handle(DivertConfirmed("plc", 6, 9, ConfirmStatus.NO_ANSWER, T0, seq=5))
+    lost = [e.data for e in edge.events if e.kind is EventKind.ALARM]
+    lost = [d for d in lost if d["alarm"] == "lost_confirms"]
+    assert [d["detail"].split()[0] for d in lost] == ["3"]

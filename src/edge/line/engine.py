@@ -122,6 +122,7 @@ class LineEngine:
         #: verdicts, released keys, open answers and the confirm cursor, on disk first
         self.state = state if state is not None else SafetyState()
         self.holds: set[str] = self.state.holds  # parcel codes an inspector put on hold
+        self._next_confirm = self.state.confirm_cursor()  # the confirm ring entry due next
         for prior in self.state.open_answers():  # answers given before a restart
             self.reconciler.replied(prior.item_id, prior.chute, Outcome(prior.outcome))
         self.devices: dict[str, bool] = {}
@@ -254,6 +255,7 @@ class LineEngine:
         )
         cursor = None if event.seq is None else (event.seq + 1) % 0x10000
         self.state.confirmed(event.item_id, cursor)
+        self._check_gap(event.seq, cursor)
         for alarm in alarms:
             log.warning(
                 "edge %s item %s: %s %s", self.edge_id, event.item_id, alarm.kind, alarm.detail
@@ -261,6 +263,17 @@ class LineEngine:
             self._event(
                 partial(ev.Alarm, alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
             )
+
+    def _check_gap(self, seq: int | None, cursor: int | None) -> None:
+        """Raise ``lost_confirms`` when ring entries were overwritten before they were read."""
+        expect, self._next_confirm = self._next_confirm, cursor
+        if seq is None or expect is None:
+            return
+        gap = (seq - expect) % 0x10000
+        if 0 < gap <= 4096:  # further: the PLC's rings were reset, nothing was lost
+            detail = f"{gap} divert confirmations overwritten before they were read"
+            log.warning("edge %s: %s", self.edge_id, detail)
+            self._event(partial(ev.Alarm, alarm="lost_confirms", detail=detail), None, None)
 
     def _verdict(self, v: Verdict) -> None:
         code = normalise(v.parcel_code)

@@ -29,6 +29,7 @@ ALARM_TITLES: dict[str, str] = {
     "confirm_mismatch": "Parcel went to another chute than answered",
     "release_without_decision": "Parcel reached a release chute without a RELEASE decision",
     "contradicting_decisions": "The sorter was told two different things about one parcel",
+    "lost_confirms": "Divert confirmations lost while the edge was away",
     "no_read_rate": "No-read rate above the threshold",
     "device_offline": "Device offline",
     "lost_track": "The sorter lost track of a parcel",
