@@ -69,6 +69,7 @@ class DivertConfirmed:
     chute: int
     status: int
     at: datetime
+    seq: int | None = None  # the confirm ring entry number, when read from the ring
 
 
 @dataclass(frozen=True, slots=True)

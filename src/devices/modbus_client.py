@@ -75,7 +75,7 @@ class ModbusEndpoint:
         timeout_s: float = 0.5,
         frame_gap_s: float = 0.0005,
         backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
+        backoff_max_s: float = 2.0,
         failures_for_outage: int = 3,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,

@@ -125,10 +125,16 @@ class LinkSettings(ConfigModel):
         "queues QoS 1 messages for this client while it is away.",
     )
     reconnect_min_s: int = Field(1, ge=1, description="First reconnect delay, seconds.")
-    reconnect_max_s: int = Field(30, ge=1, description="Longest reconnect delay, seconds.")
+    reconnect_max_s: int = Field(3, ge=1, description="Longest reconnect delay, seconds.")
     publish_timeout_s: float = Field(5.0, gt=0, description="Longest wait for a PUBACK, s.")
     max_queued: int = Field(
         1000, ge=1, description="Most outgoing messages paho keeps in memory before refusing."
+    )
+    manual_ack: bool = Field(
+        False,
+        description="Acknowledge a QoS 1 message only once every handler returned without an "
+        "error; after a failure the link reconnects so the broker delivers the message again "
+        "(with a persistent session).",
     )
 
 
@@ -176,6 +182,7 @@ class MqttLink:
             client.tls_set(ca_certs=self.broker.ca_file)
         client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
         client.max_queued_messages_set(settings.max_queued)
+        client.manual_ack_set(settings.manual_ack)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -237,6 +244,15 @@ class MqttLink:
     ) -> None:
         """Stop the link."""
         self.stop()
+
+    def _unacked_drop(self) -> None:
+        """Cut the connection after a message could not be taken (redelivered on reconnect)."""
+        sock = self._client.socket()
+        if isinstance(sock, socket.socket):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError as err:
+                logger.debug("dropping the connection failed: %s", err)
 
     def drop_connection(self) -> None:
         """Cut the TCP connection without DISCONNECT, as a crash would; the link reconnects.
@@ -424,11 +440,20 @@ class MqttLink:
             subs = list(self._subs.items())
         handlers = [h for f, (_, h) in subs if mqtt.topic_matches_sub(f, msg.topic)]
         message = Message(msg.topic, bytes(msg.payload), int(msg.qos), bool(msg.retain))
+        ok = True
         for handler in handlers:
             try:
                 handler(message)
             except Exception:
+                ok = False
                 logger.exception("handler for %s failed", msg.topic)
+        if not self.settings.manual_ack:
+            return
+        if ok:
+            self._client.ack(msg.mid, msg.qos)
+        else:  # unacknowledged: a new connection makes the broker deliver it again
+            logger.error("message on %s not acknowledged; reconnecting for redelivery", msg.topic)
+            self._unacked_drop()
 
     @staticmethod
     def _notify(listeners: list[StateListener], up: bool) -> None:

@@ -64,7 +64,7 @@ class SerialSettings(ConfigModel):
         500, ge=1, title="First reconnect delay", description="Wait before the first retry, ms."
     )
     reconnect_max_ms: int = Field(
-        30_000, ge=1, title="Longest reconnect delay", description="Back-off ceiling, ms."
+        3_000, ge=1, title="Longest reconnect delay", description="Back-off ceiling, ms."
     )
 
     @model_validator(mode="after")

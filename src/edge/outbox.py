@@ -4,6 +4,10 @@ An event is *unsent* until the broker acknowledges it. Without hub confirmation 
 acknowledgement removes it; with confirmation it is then only marked *sent* (``sent_at``) and
 stays until the hub itself has confirmed holding it (see ``edge.confirm``), so a broker that
 loses its queue or a hub that was away when the event passed loses nothing.
+
+Times kept here (``created_at``, ``sent_at``) are monotonic seconds, so a wall-clock jump
+never holds an event back nor rushes it; a new process cannot compare the previous one's
+monotonic times, so on opening every event already stored counts as old backlog.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +34,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 """
 _SENT_INDEX = "CREATE INDEX IF NOT EXISTS ix_outbox_sent_at ON outbox(sent_at)"
+#: The time given to events found on opening: older than any age asked about.
+_LONG_AGO = -1e12
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +56,26 @@ class Outbox:
     so a long replay after an outage never delays what is happening now.
     """
 
-    def __init__(self, path: str | Path, live_window_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        live_window_s: float = 2.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._db = open_store(path)
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
         if "sent_at" not in columns:  # a store written before hub confirmation existed
             self._db.execute("ALTER TABLE outbox ADD COLUMN sent_at REAL")
         self._db.execute(_SENT_INDEX)
+        # the previous process's monotonic times mean nothing now: all of it is old backlog
+        self._db.execute(
+            "UPDATE outbox SET created_at = ?, sent_at = CASE WHEN sent_at IS NULL "
+            "THEN NULL ELSE ? END",
+            (_LONG_AGO, _LONG_AGO),
+        )
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._live_window_s = live_window_s
         self.path = Path(path)
@@ -71,7 +91,7 @@ class Outbox:
 
     def put_many(self, items: list[tuple[str, str, bytes]], now: float | None = None) -> None:
         """Store several events in one transaction."""
-        at = time.time() if now is None else now
+        at = self._monotonic() if now is None else now
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
@@ -83,7 +103,7 @@ class Outbox:
 
     def next_batch(self, limit: int, now: float | None = None) -> list[Pending]:
         """Return up to ``limit`` unsent events: live ones first (oldest first), then backlog."""
-        at = time.time() if now is None else now
+        at = self._monotonic() if now is None else now
         live_cut = at - self._live_window_s
         with self._lock:
             live = self._db.execute(
@@ -108,7 +128,7 @@ class Outbox:
         """Note that the broker acknowledged these events; they wait for the hub's word."""
         if not seqs:
             return
-        at = time.time() if now is None else now
+        at = self._monotonic() if now is None else now
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
@@ -118,7 +138,7 @@ class Outbox:
 
     def sent_batch(self, limit: int, min_age_s: float, now: float | None = None) -> list[Pending]:
         """Return up to ``limit`` sent events (oldest first) the broker acked ``min_age_s`` ago."""
-        at = time.time() if now is None else now
+        at = self._monotonic() if now is None else now
         with self._lock:
             rows = self._db.execute(
                 "SELECT seq, event_id, topic, payload, created_at FROM outbox "

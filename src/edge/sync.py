@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from contracts.backoff import Backoff
+from contracts.messages import Verdict
 from edge.cache import DeclarationCache
 from inspection.codec import declaration_from_dict
 from inspection.model import Declaration, DocKind
@@ -29,6 +30,8 @@ class SyncApplied:
     declarations: tuple[Declaration, ...]
     statuses: tuple[tuple[DocKind, str, int], ...]
     rules: RuleSet | None = None
+    verdicts: tuple[Verdict, ...] = ()  # inspector verdicts (a HOLD survives a lost disk)
+    verdicts_cursor: str | None = None  # keep once the verdicts are applied
 
 
 def parse_page(body: dict[str, Any]) -> tuple[list[Declaration], list[tuple[DocKind, str, int]]]:
@@ -61,7 +64,10 @@ class HubSync:
         page_size: int = 2000,
         interval_s: float = 5.0,
         transport: httpx.BaseTransport | None = None,
+        verdicts_from: Callable[[], str] | None = None,
     ) -> None:
+        """Pull into ``cache``, hand changes to ``submit``; with ``verdicts_from`` (the cursor
+        the engine kept), inspector verdicts come down too."""
         self._client = httpx.Client(
             base_url=hub_url.rstrip("/"),
             headers={"X-API-Key": api_key},
@@ -70,6 +76,7 @@ class HubSync:
         )
         self._cache, self._submit, self._stop = cache, submit, stop
         self._page_size, self._interval_s = page_size, interval_s
+        self._verdicts_from = verdicts_from
         self._wake = threading.Event()
         self.cursor = cache.meta("cursor") or ""
         self._digest = ""
@@ -91,14 +98,15 @@ class HubSync:
     def join(self, timeout_s: float = 10.0) -> None:
         """Wait for the thread after the stop event was set."""
         self._wake.set()
-        self._thread.join(timeout_s)
+        if self._thread.ident is not None:
+            self._thread.join(timeout_s)
         self._client.close()
 
     def pull_once(self) -> bool:
         """Fetch and apply one page; return True when more pages are waiting."""
         resp = self._client.get(
             "/api/v1/sync/declarations",
-            params={"cursor": self.cursor, "limit": self._page_size, "rules_digest": self._digest},
+            params=self._params(),
         )
         resp.raise_for_status()
         body = resp.json()
@@ -116,9 +124,20 @@ class HubSync:
         self._cache.store(decls, statuses, body["next_cursor"], rules_text)
         self.cursor = body["next_cursor"]
         self.synced += len(decls)
-        if decls or statuses or rules is not None:
-            self._submit(SyncApplied(tuple(decls), tuple(statuses), rules))
+        verdicts = tuple(Verdict.model_validate(v) for v in body.get("verdicts") or [])
+        after = body.get("next_verdicts") if self._verdicts_from is not None else None
+        if decls or statuses or rules is not None or verdicts:
+            self._submit(SyncApplied(tuple(decls), tuple(statuses), rules, verdicts, after))
         return bool(body.get("more"))
+
+    def _params(self) -> dict[str, str | int]:
+        """Return the query of one pull."""
+        params: dict[str, str | int] = {
+            "cursor": self.cursor, "limit": self._page_size, "rules_digest": self._digest,
+        }  # fmt: skip
+        if self._verdicts_from is not None:
+            params["verdicts_after"] = self._verdicts_from()
+        return params
 
     def _run(self) -> None:
         # while the hub is away, polls space out to RETRY_SPREAD x the interval; a notice

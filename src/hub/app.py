@@ -181,7 +181,7 @@ def create_app(
                 db,
                 url=settings.mqtt_url,
                 site=settings.site_id,
-                spool_path=Path(settings.event_spool_path),
+                spool_path=settings.spool_path(),
                 clock=the_clock,
                 trust=app_.state.event_trust,
                 signer=signer,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -117,10 +119,10 @@ class HubSettings(CommonSettings):
         description="Run the database migrations when the app is created.",
     )
 
-    event_spool_path: str = Field(
-        default="var/event-spool.db",
-        title="Event spool",
-        description="SQLite file holding received events until they are in the database.",
+    data_dir: str = Field(
+        default="var",
+        title="Hub data directory",
+        description="Where the hub keeps its files: the event spool of each site, X-ray images.",
     )
     audit_key_path: str | None = Field(
         default=None,
@@ -160,6 +162,18 @@ class HubSettings(CommonSettings):
         title="API docs behind auth",
         description="/docs, /redoc and /openapi.json need any valid credentials.",
     )
+    event_spool_path: str = Field(
+        default="",
+        title="Event spool",
+        description="SQLite file holding received events until they are in the database; "
+        "unset, DATA_DIR/spool/SITE_ID/event-spool.db (one per site, never shared).",
+    )
+
+    def spool_path(self) -> Path:
+        """Return the event spool file: the one set, else the site's own under the data dir."""
+        if self.event_spool_path:
+            return Path(self.event_spool_path)
+        return Path(self.data_dir) / "spool" / self.site_id / "event-spool.db"
 
     def checked(self) -> HubSettings:
         """Return these settings if they are safe to serve with; raise otherwise."""

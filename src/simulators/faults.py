@@ -19,6 +19,9 @@ class FaultProfile(ConfigModel):
     junk_rate: float = Field(0.0, ge=0, le=1, description="Share of frames preceded by junk bytes.")
     drop_rate: float = Field(0.0, ge=0, le=1, description="Share of replies never sent.")
     error_rate: float = Field(0.0, ge=0, le=1, description="Share of replies that are errors.")
+    refuse_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of Modbus replies refused as an illegal address."
+    )
     disconnect_after: int | None = Field(
         None, ge=1, description="Drop the connection after this many frames (then accept again)."
     )

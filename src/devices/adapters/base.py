@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import serial
 
+from contracts.backoff import Backoff
 from contracts.clock import Clock, SystemClock
 from devices.errors import DeviceUnavailable
 from devices.events import DeviceStateChanged
@@ -91,15 +92,28 @@ class Pollable(Protocol[E_co]):
 
 
 class PollThread(Generic[E]):
-    """Runs a streaming adapter's poll loop in a thread, handing each event to ``sink``."""
+    """Runs a streaming adapter's poll loop in a thread, handing each event to ``sink``.
+
+    The thread never dies of a device: ``DeviceUnavailable`` waits and retries; any other
+    exception (a protocol error, an exception reply, a bug in a codec) is logged once per
+    outage, reported through the adapter's ``fault(detail)`` when it has one (offline state,
+    fresh connection), and retried with a capped back-off until the device answers again.
+    """
 
     def __init__(
-        self, adapter: Pollable[E], sink: Callable[[E], None], *, poll_s: float = 0.2
+        self,
+        adapter: Pollable[E],
+        sink: Callable[[E], None],
+        *,
+        poll_s: float = 0.2,
+        max_backoff_s: float = 2.0,
     ) -> None:
-        """Poll every ``poll_s`` seconds at most; back off the same while the device is down."""
+        """Poll every ``poll_s`` seconds at most; back off up to ``max_backoff_s`` on faults."""
         self._adapter = adapter
         self._sink = sink
         self._poll_s = poll_s
+        self._backoff = Backoff(max(poll_s, 0.01), max(poll_s, 0.01, max_backoff_s))
+        self.faults = 0  # poll failures other than DeviceUnavailable
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"poll-{adapter.device_id}", daemon=True
@@ -126,14 +140,37 @@ class PollThread(Generic[E]):
 
     def _run(self) -> None:
         """Poll until stopped; device outages wait and retry, sink errors are logged."""
+        failing = False
         while not self._stop.is_set():
             try:
                 events = self._adapter.poll(self._poll_s)
             except DeviceUnavailable:
                 self._stop.wait(self._poll_s)
                 continue
+            except Exception as err:
+                self.faults += 1
+                if not failing:
+                    log.exception("device %s: poll failed; retrying", self._adapter.device_id)
+                failing = True
+                self._report_fault(f"{type(err).__name__}: {err}")
+                self._stop.wait(self._backoff.next_delay())
+                continue
+            if failing:
+                log.info("device %s: polling again", self._adapter.device_id)
+                failing = False
+            self._backoff.reset()
             for event in events:
                 try:
                     self._sink(event)
                 except Exception:
                     log.exception("device %s: event sink failed", self._adapter.device_id)
+
+    def _report_fault(self, detail: str) -> None:
+        """Tell the adapter (offline state, fresh connection); its own failure is only logged."""
+        fault = getattr(self._adapter, "fault", None)
+        if fault is None:
+            return
+        try:
+            fault(detail)
+        except Exception:
+            log.exception("device %s: reporting a fault failed", self._adapter.device_id)

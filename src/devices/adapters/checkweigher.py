@@ -27,7 +27,7 @@ from contracts import registers as reg
 from contracts.clock import Clock, SystemClock
 from contracts.registers import WordOrder
 from devices import modbus_maps as mm
-from devices.errors import DeviceUnavailable
+from devices.errors import DeviceError, DeviceUnavailable
 from devices.events import DeviceStateChanged, WeightMeasured
 from devices.modbus_client import ModbusEndpoint
 
@@ -81,14 +81,31 @@ class CheckweigherAdapter:
         return self._online
 
     def read(self) -> list[int]:
-        """Read registers 0..90: last weighing, head and ring (raises ``DeviceUnavailable``)."""
+        """Read registers 0..90: last weighing, head and ring (raises ``DeviceUnavailable``).
+
+        Any other failure (an exception reply, registers that do not decode) is an outage
+        too: reported offline at once, the connection dropped so the next read starts fresh.
+        """
         try:
             block = self.endpoint.read_holding(0, _BLOCK)
         except DeviceUnavailable as err:
             self._availability(False, err.detail)
             raise
+        except (DeviceError, ValueError) as err:
+            self.fault(str(err))
+            raise DeviceUnavailable(self.device_id, f"read failed: {err}") from err
         self._availability(True, "")
         return block
+
+    def fault(self, detail: str) -> None:
+        """Report the checkweigher offline now and drop its connection; the next read reconnects.
+
+        The weighing counter is kept: the device answered, so it did not restart.
+        """
+        if self._online is not False:
+            log.warning("device %s: fault: %s", self.device_id, detail)
+        self.endpoint.close()
+        self._availability(False, detail, force=True)
 
     def poll(self, timeout_s: float = 0.0) -> list[WeightMeasured]:
         """Return new weighings, reading every ``poll_interval_s`` for up to ``timeout_s``."""
@@ -146,14 +163,14 @@ class CheckweigherAdapter:
             )
         return True
 
-    def _availability(self, ok: bool, detail: str) -> None:
+    def _availability(self, ok: bool, detail: str, *, force: bool = False) -> None:
         """Report a change of availability; a lone failed request is not an outage."""
-        if not ok and self.endpoint.online:
+        if not ok and self.endpoint.online and not force:
             return
         online = ok
         if online == self._online:
             return
-        if not online:
+        if not online and not force:
             self._head = None
         self._online = online
         event = DeviceStateChanged(self.device_id, self.kind, online, self.clock.now(), detail)

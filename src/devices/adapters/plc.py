@@ -5,9 +5,13 @@ edge heartbeat when it is due, and turns new ring entries into ``DestinationRequ
 and ``DivertConfirmed``. ``send()`` posts a ``SendToChute`` into the reply ring (slot
 first, ``reply_head`` last) and may be called from any thread.
 
-On start and after every outage the adapter re-reads the heads instead of replaying old
-entries, but still reports requests whose time left is above zero (they can still be
-answered). ``DeviceStateChanged`` reports the PLC as online while it answers and its
+On start and after every outage the adapter re-reads the request head instead of replaying
+old requests, but still reports requests whose time left is above zero (they can still be
+answered). Confirmations are never skipped: the adapter reads the confirm ring from where it
+left off (``confirm_from``, the cursor the edge kept on disk, on start), so a parcel diverted
+while the edge was away is still confirmed; only a gap the ring no longer holds (more than
+16 entries, counted in ``lost_confirms``) or a PLC whose heads were reset is skipped.
+``DeviceStateChanged`` reports the PLC as online while it answers and its
 heartbeat moves; ``detail`` names ``plc_state`` (running, stopped, e-stop, fault).
 """
 
@@ -17,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from contracts import registers as reg
 from contracts.clock import Clock, SystemClock
@@ -28,6 +33,9 @@ from devices.events import DestinationRequested, DeviceStateChanged, DivertConfi
 from devices.modbus_client import ModbusEndpoint
 
 log = logging.getLogger(__name__)
+
+#: A confirm head further than this from the kept cursor means the PLC's rings were reset.
+MAX_CONFIRM_GAP = 4096
 
 PlcEvent = DestinationRequested | DivertConfirmed | DeviceStateChanged
 StateSink = Callable[[DeviceStateChanged], None]
@@ -54,11 +62,14 @@ class PlcAdapter:
         heartbeat_timeout_s: float = 0.5,
         monotonic: Callable[[], float] = time.monotonic,
         beat_in_cycle: bool = True,
+        confirm_from: int | None = None,
     ) -> None:
         """Adapt ``endpoint``; heartbeat written every ``heartbeat_interval_s`` (<= 0.1 s).
 
         ``beat_in_cycle=False`` leaves the heartbeat to a writer of its own (the edge runs
         ``edge.line.heartbeat.Heartbeat`` on its own thread and connection).
+        ``confirm_from`` is the confirm ring entry to read next (kept by the edge across
+        restarts); None adopts the PLC's confirm head on the first contact.
         """
         if not 0 < heartbeat_interval_s <= 0.1:
             raise ValueError("heartbeat_interval_s must be in (0, 0.1] seconds")
@@ -76,6 +87,7 @@ class PlcAdapter:
         self._synced = False
         self._request_seen = 0
         self._confirm_seen = 0
+        self._confirm_from = confirm_from  # where to resume reading confirms at the next sync
         self._reply_head = 0
         self._edge_beat = 0
         self._last_beat_t = -1e9
@@ -162,8 +174,10 @@ class PlcAdapter:
             self.lost_confirms += conf.lost
             log.warning("device %s: %d confirms overwritten before read", self.device_id, conf.lost)
         events.extend(
-            DivertConfirmed(self.device_id, c.item_id, c.chute, c.status, now) for c in conf.entries
+            DivertConfirmed(self.device_id, c.item_id, c.chute, c.status, now, c.number)
+            for c in conf.entries
         )
+        self._confirm_from = conf.head
         return self._finish(events)
 
     # --- internals -------------------------------------------------------------------
@@ -181,12 +195,37 @@ class PlcAdapter:
             if r.deadline_ms > 0
         )
         self._request_seen = head
-        self._confirm_seen = block_b[reg.CONFIRM_RING.head_address - reg.PLC_READ_BLOCKS[1][0]]
+        self._resume_confirms(block_b, at, events)
         with self._reply_lock:
             self._reply_head = block_a[reg.REPLY_RING.head_address - a_start]
             self._synced = True
         self._edge_beat = block_a[reg.EDGE_HEARTBEAT.address - a_start]
         log.info("device %s: synchronised (request head %d)", self.device_id, head)
+
+    def _resume_confirms(self, block_b: list[int], at: datetime, events: list[PlcEvent]) -> None:
+        """Read the confirmations posted since ``confirm_from`` (or adopt the head)."""
+        b_start = reg.PLC_READ_BLOCKS[1][0]
+        head = block_b[reg.CONFIRM_RING.head_address - b_start]
+        since = self._confirm_from
+        if since is None or mm.new_entry_count(since, head) > MAX_CONFIRM_GAP:
+            if since is not None:  # the PLC restarted (heads reset): nothing left to read
+                log.warning(
+                    "device %s: confirm head %d is far from %d; the PLC's rings were reset",
+                    self.device_id, head, since,
+                )  # fmt: skip
+            self._confirm_seen = self._confirm_from = head
+            return
+        conf = mm.read_confirms(block_b, b_start, since, self.word_order)
+        if conf.lost:
+            self.lost_confirms += conf.lost
+            log.warning("device %s: %d confirms overwritten while away", self.device_id, conf.lost)
+        if conf.entries:
+            log.info("device %s: %d confirms read after a gap", self.device_id, len(conf.entries))
+        events.extend(
+            DivertConfirmed(self.device_id, c.item_id, c.chute, c.status, at, c.number)
+            for c in conf.entries
+        )
+        self._confirm_seen = self._confirm_from = conf.head
 
     def _heartbeat_alive(self, beat: int) -> bool:
         """Return False when the PLC heartbeat has not moved for ``heartbeat_timeout_s``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +21,7 @@ from contracts.clock import Clock
 from contracts.events import EdgeEvent, VerdictKind
 from contracts.facts import ParcelFacts
 from contracts.messages import Verdict
-from contracts.reasons import REASON_INDEX
+from contracts.reasons import REASON_INDEX, Outcome
 from contracts.statuses import XrayState
 from devices.events import (
     BarcodeRead,
@@ -31,6 +32,8 @@ from devices.events import (
     SendToChute,
     WeightMeasured,
 )
+from edge.line.silence import ScannerWatch
+from edge.state import Answer, SafetyState
 from edge.sync import SyncApplied
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex, Entry
@@ -103,14 +106,26 @@ class LineEngine:
         expect_xray: bool = True,
         guard_ms: int = 40,
         headroom_ms: Callable[[], float] | None = None,
+        state: SafetyState | None = None,
+        steady: Clock | None = None,
+        scanner_id: str | None = None,
+        silent_after: int = 5,
     ) -> None:
+        """Wire the engine; ``steady`` measures deadlines (``clock`` by default), ``clock``
+        stamps events (the wall clock: a jump of it never moves a deadline)."""
         self.site, self.edge_id = site, edge_id
         self.index, self.rules, self.plan = index, rules, plan
         self._reply, self._emit, self.clock = reply, emit, clock
+        self.steady: Clock = steady if steady is not None else clock
         self.margin_ms = margin_ms
         self.tracker = ItemTracker()
         self.reconciler = Reconciler(plan, recirculation_limit)
-        self.holds: set[str] = set()  # parcel codes an inspector put on hold
+        #: verdicts, released keys, open answers and the confirm cursor, on disk first
+        self.state = state if state is not None else SafetyState()
+        self.holds: set[str] = self.state.holds  # parcel codes an inspector put on hold
+        self._next_confirm = self.state.confirm_cursor()  # the confirm ring entry due next
+        for prior in self.state.open_answers():  # answers given before a restart
+            self.reconciler.replied(prior.item_id, prior.chute, Outcome(prior.outcome))
         self.devices: dict[str, bool] = {}
         self.stats = EngineStats()
         self._pending_xray: dict[str, XrayState] = {}  # verdicts by parcel code
@@ -122,6 +137,8 @@ class LineEngine:
         self._waiting: dict[int, tuple[DestinationRequested, Deadline]] = {}
         #: items an inspector has judged (a pre-screen alarm waits for one until the deadline)
         self._reviewed: set[int] = set()
+        #: the tunnel scanner, reported offline when it sends nothing for ``silent_after`` items
+        self.scanner_watch = ScannerWatch(scanner_id, silent_after)
 
     # --- events -------------------------------------------------------------------------
 
@@ -130,6 +147,7 @@ class LineEngine:
         if isinstance(event, DestinationRequested):
             self.answer(event)
         elif isinstance(event, BarcodeRead):
+            self._device_state(self.scanner_watch.heard(event.device_id, self.steady.now()))
             self.tracker.on_codes(event.item_id, event.status.value, event.codes, event.at)
             self._maybe_answer(event.item_id)
             self._event(
@@ -147,7 +165,7 @@ class LineEngine:
         elif isinstance(event, ImageCaptured):
             self._imaged(event)
         elif isinstance(event, XrayScreened):
-            self.tracker.on_xray(event.item_id, event.state, self.clock.now())
+            self.tracker.on_xray(event.item_id, event.state, self.steady.now())
             self._event(
                 partial(
                     ev.Imaged,
@@ -185,8 +203,17 @@ class LineEngine:
             if event.rules is not None:
                 log.info("edge %s: rules %s now in force", self.edge_id, event.rules.version)
                 self.rules = event.rules
+            for verdict in event.verdicts:  # a verdict already held changes nothing
+                self._verdict(verdict)
+            if event.verdicts_cursor is not None:
+                self.state.set_verdicts_cursor(event.verdicts_cursor)
         else:
             log.warning("edge %s: ignored unknown event %s", self.edge_id, type(event).__name__)
+
+    def _device_state(self, state: DeviceStateChanged | None) -> None:
+        """Apply a state the engine worked out itself (None: nothing to report)."""
+        if state is not None:
+            self.handle(state)
 
     def _imaged(self, event: ImageCaptured) -> None:
         """Hand an image to the pre-screen with the item's declaration, when it is known."""
@@ -218,9 +245,20 @@ class LineEngine:
 
     def _confirmed(self, event: DivertConfirmed) -> None:
         alarms = self.reconciler.confirmed(event.item_id, event.chute, event.status)
+        # a confirmation read again after a restart carries the same event id: stored once
+        event_id = None
+        if event.seq is not None:
+            name = f"{self.site}/{self.edge_id}/{event.item_id}/{event.seq}/{event.chute}"
+            event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"clearline:confirmed:{name}")
         self._event(
-            partial(ev.Confirmed, chute=event.chute, status=event.status), event.item_id, None
+            partial(ev.Confirmed, chute=event.chute, status=event.status),
+            event.item_id,
+            None,
+            event_id=event_id,
         )
+        cursor = None if event.seq is None else (event.seq + 1) % 0x10000
+        self.state.confirmed(event.item_id, cursor)
+        self._check_gap(event.seq, cursor)
         for alarm in alarms:
             log.warning(
                 "edge %s item %s: %s %s", self.edge_id, event.item_id, alarm.kind, alarm.detail
@@ -229,11 +267,26 @@ class LineEngine:
                 partial(ev.Alarm, alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
             )
 
+    def _check_gap(self, seq: int | None, cursor: int | None) -> None:
+        """Raise ``lost_confirms`` when ring entries were overwritten before they were read."""
+        expect, self._next_confirm = self._next_confirm, cursor
+        if seq is None or expect is None:
+            return
+        gap = (seq - expect) % 0x10000
+        if 0 < gap <= 4096:  # further: the PLC's rings were reset, nothing was lost
+            detail = f"{gap} divert confirmations overwritten before they were read"
+            log.warning("edge %s: %s", self.edge_id, detail)
+            self._event(partial(ev.Alarm, alarm="lost_confirms", detail=detail), None, None)
+
     def _verdict(self, v: Verdict) -> None:
         code = normalise(v.parcel_code)
         state = {VerdictKind.CLEAR: XrayState.CLEARED, VerdictKind.SUSPECT: XrayState.SUSPECT}
+        # committed before it takes effect; a verdict already held (redelivered) changes nothing
+        if not self.state.record_verdict(str(v.verdict_id), code, v.item_id, v.verdict.value, v.at):
+            log.debug("edge %s: verdict %s already applied", self.edge_id, v.verdict_id)
+            return
         if v.verdict is VerdictKind.HOLD:
-            self.holds.add(code)
+            log.info("edge %s: parcel %s on hold", self.edge_id, code)  # held by the store
         elif v.item_id is not None and self.tracker.get(v.item_id) is not None:
             self.tracker.on_xray(v.item_id, state[v.verdict], v.at)
             self._reviewed.add(v.item_id)
@@ -249,12 +302,31 @@ class LineEngine:
     def answer(self, req: DestinationRequested) -> None:
         """Answer now when the item's facts are complete, else when they are or time runs out."""
         self.stats.requests += 1
+        if self._repeat(req):
+            return
         deadline = Deadline.from_request(req.at, req.deadline_ms, self.margin_ms)
-        if self._complete(req.item_id) or deadline.left_ms(self.clock.now()) <= self._guard():
+        if self._complete(req.item_id) or deadline.left_ms(self.steady.now()) <= self._guard():
             self._answer_now(req, deadline)
         else:
             self._waiting[req.item_id] = (req, deadline)
             self._event(partial(ev.Requested, deadline_ms=req.deadline_ms), req.item_id, None)
+
+    def _repeat(self, req: DestinationRequested) -> bool:
+        """Give again an answer already given and not yet confirmed; never contradict it."""
+        prior = self.state.open_answer(req.item_id, self.clock.now())
+        if prior is None:
+            return False
+        log.info(
+            "edge %s item %s: asked again, chute %s repeated",
+            self.edge_id, req.item_id, prior.chute,
+        )  # fmt: skip
+        for text in prior.events:  # the same event ids: the outbox and the hub keep one copy
+            if text:
+                self._emit(EdgeEvent.model_validate_json(text))
+        self._reply(SendToChute(req.item_id, prior.chute, prior.reason))
+        self.reconciler.replied(req.item_id, prior.chute, Outcome(prior.outcome))
+        self.stats.answered += 1
+        return True
 
     def _complete(self, item_id: int) -> bool:
         """True when every fact the line can still deliver for the item has arrived."""
@@ -278,7 +350,7 @@ class LineEngine:
         """Seconds until the earliest waiting request must be answered (None: none waits)."""
         if not self._waiting:
             return None
-        now = self.clock.now()
+        now = self.steady.now()
         left = min(d.left_ms(now) for _, d in self._waiting.values()) - self._guard()
         return max(0.0, left / 1000.0)
 
@@ -288,7 +360,7 @@ class LineEngine:
 
     def answer_due(self) -> int:
         """Answer every waiting request whose time has come, with what is known; return count."""
-        now = self.clock.now()
+        now = self.steady.now()
         guard = self._guard()
         due = [i for i, (_, d) in self._waiting.items() if d.left_ms(now) <= guard]
         for item_id in due:
@@ -316,7 +388,7 @@ class LineEngine:
         code = parcel_code(decl) if decl is not None else None
         reason = REASON_INDEX[decision.reasons[0]] if decision.reasons else 0
         latency_ms = (time.perf_counter() - t0) * 1000.0
-        self._event(
+        decided = self._build(
             partial(
                 ev.Decided,
                 outcome=decision.outcome,
@@ -332,22 +404,38 @@ class LineEngine:
             req.item_id,
             code,
         )
-        self._reply(SendToChute(req.item_id, chute, reason))
+        diverted = self._build(partial(ev.Diverted, chute=chute, reason=reason), req.item_id, code)
         key = f"{decl.kind.value}:{decl.business_key}" if decl is not None else None
+        sent = [e for e in (decided, diverted) if e is not None]
+        released = key if decision.outcome is Outcome.RELEASE else None
+        # on disk before the PLC hears it: a restarted edge repeats it, never contradicts it
+        answer = Answer(
+            req.item_id, chute, reason, decision.outcome.value, self.clock.now(),
+            tuple(e.model_dump_json() for e in sent),
+        )  # fmt: skip
+        self.state.record_answer(answer, released)
+        for event in sent:
+            self._emit(event)
+        self._reply(SendToChute(req.item_id, chute, reason))
+        it, watch = self.tracker.get(req.item_id), self.scanner_watch
+        online = self.devices.get(watch.device_id) if watch.device_id else None
+        # only an item another device saw counts (after a restart nothing is known of it)
+        seen = it is not None and (it.weight_kg is not None or bool(it.faults))
+        had_frame = not seen or bool(it is not None and it.read_status)
+        self._device_state(watch.answered(had_frame, online, self.steady.now()))
         self.tracker.decided(req.item_id, key, decision.outcome, chute)
         self.reconciler.replied(req.item_id, chute, decision.outcome)
         self.stats.answered += 1
         self.stats.last_latency_ms = latency_ms
-        if deadline.is_late(self.clock.now()):
+        if deadline.is_late(self.steady.now()):
             self.stats.late += 1
         self.stats.by_outcome[decision.outcome.value] = (
             self.stats.by_outcome.get(decision.outcome.value, 0) + 1
         )
-        self._event(partial(ev.Diverted, chute=chute, reason=reason), req.item_id, code)
 
     def _decide(self, item_id: int, deadline: Deadline) -> ParcelDecision:
         """Decide the item through the one pipeline, with the facts the line gathered."""
-        now = self.clock.now()
+        now = self.steady.now()
         item = self.tracker.item(item_id, now)
 
         def facts_for(entry: Entry | None) -> ParcelFacts:
@@ -356,7 +444,7 @@ class LineEngine:
                 decl = entry.declaration
                 code = parcel_code(decl)
                 key = f"{decl.kind.value}:{decl.business_key}"
-                duplicate = self.tracker.is_duplicate(item_id, key)
+                duplicate = self._released_before(item_id, key)
                 hold = code in self.holds
                 pending = self._pending_xray.pop(code, None)
                 if pending is not None:
@@ -365,14 +453,45 @@ class LineEngine:
                 item_id, now, deadline=deadline.answer_by, inspector_hold=hold, duplicate=duplicate
             )
 
-        return decide_parcel(self.index, item.codes, facts_for, self.rules, self.clock)
+        return decide_parcel(self.index, item.codes, facts_for, self.rules, self.steady)
+
+    def _released_before(self, item_id: int, key: str) -> bool:
+        """True when another pass released this declaration (kept across restarts).
+
+        Only this very item, released by this process and sent round again, may be released
+        again: PLC item ids start over, so a kept id alone does not prove the same parcel.
+        """
+        other = self.state.released_item(key)
+        if other is None:
+            return False
+        it = self.tracker.get(item_id)
+        lap = it is not None and it.outcome is Outcome.RELEASE and it.parcel_key == key
+        return other != item_id or not lap
 
     # --- events to the hub --------------------------------------------------------------
 
     def _event(
-        self, build: Callable[[], ev.EventPayload], item_id: int | None, code: str | None
+        self,
+        build: Callable[[], ev.EventPayload],
+        item_id: int | None,
+        code: str | None,
+        *,
+        event_id: uuid.UUID | None = None,
     ) -> None:
-        """Build one event payload and emit it; a payload that breaks the contract is dropped.
+        """Build one event and emit it; a payload that breaks the contract is dropped."""
+        event = self._build(build, item_id, code, event_id=event_id)
+        if event is not None:
+            self._emit(event)
+
+    def _build(
+        self,
+        build: Callable[[], ev.EventPayload],
+        item_id: int | None,
+        code: str | None,
+        *,
+        event_id: uuid.UUID | None = None,
+    ) -> EdgeEvent | None:
+        """Build one event; None when its payload breaks the contract.
 
         A device may report what the contract refuses (a negative weight, an unknown
         confirmation status): the fact still reaches the tracker and the decision, only the
@@ -387,14 +506,13 @@ class LineEngine:
                 item_id,
                 ev.problems(err),
             )
-            return
-        self._emit(
-            ev.edge_event(
-                payload,
-                site=self.site,
-                edge_id=self.edge_id,
-                at=self.clock.now(),
-                item_id=item_id,
-                parcel_code=code,
-            )
+            return None
+        return ev.edge_event(
+            payload,
+            site=self.site,
+            edge_id=self.edge_id,
+            at=self.clock.now(),
+            item_id=item_id,
+            parcel_code=code,
+            event_id=event_id,
         )

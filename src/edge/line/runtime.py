@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from contracts.clock import Clock, SystemClock
+from contracts.clock import Clock, SteadyClock, SystemClock
 from contracts.events import Alarm, EdgeEvent, edge_event
 from contracts.statuses import XrayState
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
@@ -37,6 +37,7 @@ from edge.line.loop import EngineLoop
 from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
+from edge.state import SafetyState
 from edge.sync import HubSync
 from edge.trust import EdgeKeys, with_password
 from edge.verdict_gate import VerdictGate
@@ -81,7 +82,9 @@ class EdgeRuntime:
         screen: Screen | None = None,
     ) -> None:
         self.site, self.cfg, self.rules = site, cfg, rules
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()  # stamps events
+        #: measures time on the line (deadlines, device times): a wall-clock jump never moves it
+        self.steady: Clock = SteadyClock()
         self.stop_event = threading.Event()
         if screen is None and cfg.xray is not None and cfg.xray.prescreen_workers > 0:
             from edge.line.screening import screener
@@ -90,6 +93,8 @@ class EdgeRuntime:
         self._screen = screen
         self.cache = DeclarationCache(cfg.store_dir / "cache.db")
         self.outbox = Outbox(cfg.store_dir / "outbox.db")
+        self.state = SafetyState(cfg.store_dir / "state.db")
+        self.state.prune(self.clock.now())
         self.index = DeclarationIndex()
         self._topic = edge_event_topic(site, cfg.edge_id)
         self.keys = EdgeKeys.load(cfg.trust) if cfg.trust is not None else None
@@ -100,8 +105,9 @@ class EdgeRuntime:
         self.plc = PlcAdapter(
             _endpoint(cfg.plc),
             word_order=cfg.plc.word_order,
-            clock=self.clock,
+            clock=self.steady,
             beat_in_cycle=False,
+            confirm_from=self.state.confirm_cursor(),
         )
         # the heartbeat has its own thread and connection: never late while the edge is busy
         self.heartbeat = Heartbeat(_endpoint(cfg.plc), self.stop_event, alive=self._engine_alive)
@@ -120,6 +126,9 @@ class EdgeRuntime:
             expect_weight=cfg.checkweigher is not None,
             expect_xray=cfg.xray is not None,
             headroom_ms=self._headroom_ms,
+            state=self.state,
+            steady=self.steady,
+            scanner_id=cfg.tunnel_scanner.device_id if cfg.tunnel_scanner is not None else None,
         )
         self.loop = EngineLoop(self.engine, self.stop_event)
         self.gate = VerdictGate(
@@ -226,7 +235,10 @@ class EdgeRuntime:
                 self.cfg.edge_id,
                 self.cfg.hub_api_key_env,
             )
-        self.sync = HubSync(self.cfg.hub_url, key, self.cache, self.loop.submit, self.stop_event)
+        self.sync = HubSync(
+            self.cfg.hub_url, key, self.cache, self.loop.submit, self.stop_event,
+            verdicts_from=self.state.verdicts_cursor,
+        )  # fmt: skip
         self.link.subscribe(sync_notice_topic(self.site), lambda _msg: self._poke_sync())
         self.sync.start()
         self.confirmer = HubConfirmer(self.cfg.hub_url, key, self.outbox, self.stop_event)
@@ -250,7 +262,7 @@ class EdgeRuntime:
             cw = CheckweigherAdapter(
                 _endpoint(cfg.checkweigher),
                 word_order=cfg.checkweigher.word_order,
-                clock=self.clock,
+                clock=self.steady,
                 on_state=self._device_event,
                 max_repeats=2,  # a 1 g scale division repeats a weight now and then
             )
@@ -259,7 +271,7 @@ class EdgeRuntime:
             self._closers.append(cw.endpoint.close)
         if cfg.tunnel_scanner is not None:
             scanner = TunnelScannerAdapter(
-                cfg.tunnel_scanner, clock=self.clock, on_state=self._device_event
+                cfg.tunnel_scanner, clock=self.steady, on_state=self._device_event
             )
             scanner.open()
             self._pollers.append(PollThread(scanner, self.loop.submit, poll_s=0.05))
@@ -274,7 +286,7 @@ class EdgeRuntime:
                 cfg.xray.device_id,
                 on_image=self.loop.submit,
                 on_state=self._device_event,
-                clock=self.clock,
+                clock=self.steady,
             ).start()
 
     def _submit_screen(self, image: ImageCaptured, decl: Declaration | None) -> None:
@@ -361,6 +373,7 @@ class EdgeRuntime:
         self.availability.close()
         self.link.stop()
         self.outbox.close()
+        self.state.close()
         self.cache.close()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)

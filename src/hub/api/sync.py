@@ -45,6 +45,11 @@ class SyncPage(BaseModel):
     more: bool
     rules: SyncRules | None
     declarations: list[SyncDeclaration]
+    verdicts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Inspector verdicts recorded since ``verdicts_after`` (when asked).",
+    )
+    next_verdicts: str | None = Field(None, description="Give back as ``verdicts_after``.")
 
 
 @router.get("/declarations", response_model=SyncPage, summary="Declarations changed since a cursor")
@@ -58,8 +63,14 @@ def sync_declarations(
     rules_digest: Annotated[
         str, Query(max_length=64, description="Digest of the rules the edge holds.")
     ] = "",
+    verdicts_after: Annotated[
+        str | None,
+        Query(max_length=40, description="Also send verdicts since this time; empty for all."),
+    ] = None,
 ) -> Any:
     """Return declarations whose newest change is after ``cursor``, oldest change first."""
     bound_edge(session, principal)  # a revoked edge's key is refused
     body = service.page(session, cursor, limit, rules_digest)
+    if verdicts_after is not None:
+        body["verdicts"], body["next_verdicts"] = service.verdicts_since(session, verdicts_after)
     return JSONResponse(body)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +19,7 @@ from contracts.events import EdgeEvent
 from hub.db.engine import StoreError
 from hub.db.event_models import EVENT, PARCEL
 from hub.event_kinds import EventRejectedError, parse_event
-from hub.ingest.projection import StoredEvent, fold, parcel_key
+from hub.ingest.projection import StoredEvent, contradictions, fold, parcel_key
 from hub.ingest.trust import EventTrust, TrustAlarm, record_alarms, screen_decided
 from inspection.masking import scrub
 
@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 #: Parcel keys refreshed per statement (well under every backend's bound-parameter limit).
 KEY_CHUNK = 500
+#: An event dated further ahead of the hub's clock than this is flagged (the edge clock jumped).
+MAX_FUTURE = timedelta(minutes=5)
+#: The alarm the hub records when one pass received two different decisions.
+CONTRADICTION_ALARM = "contradicting_decisions"
 
 RawEvent = EdgeEvent | Mapping[str, Any] | bytes | str
 
@@ -54,6 +58,8 @@ class IngestReport:
     rejected: list[Rejection] = field(default_factory=list)
     parcels_updated: int = 0
     alarms: list[TrustAlarm] = field(default_factory=list)
+    future: list[str] = field(default_factory=list)  # ids of events dated far ahead (stored)
+    contradictions: int = 0  # passes found with two different decisions
 
     def as_json(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -64,6 +70,8 @@ class IngestReport:
             "rejected": len(self.rejected),
             "rejections": [r.as_json() for r in self.rejected],
             "parcels_updated": self.parcels_updated,
+            "future": len(self.future),
+            "contradictions": self.contradictions,
         }
 
 
@@ -132,6 +140,13 @@ def validate_batch(
             report.duplicates += 1
             continue
         seen.add(event.event_id)
+        if event.at > now + MAX_FUTURE:  # stored all the same: refusing would lose it
+            report.future.append(str(event.event_id))
+            logger.warning(
+                "edge %s event %s is dated %s, %.0f s ahead of the hub: is its clock wrong?",
+                event.edge_id, event.event_id, event.at.isoformat(),
+                (event.at - now).total_seconds(),
+            )  # fmt: skip
         rows.append(
             {
                 "event_id": event.event_id,
@@ -186,6 +201,7 @@ def ingest(
             rows, conflicts = screen_decided(conn, rows, now)
             new_ids = insert_events(conn, rows) if rows else set()
             fresh = [r for r in rows if r["event_id"] in new_ids]
+            report.contradictions = flag_contradictions(conn, fresh, now)
             keys = {r["parcel_key"]: r for r in fresh if r["parcel_key"]}
             report.parcels_updated = refresh_parcels(conn, keys, now)
     except SQLAlchemyError as err:
@@ -204,6 +220,44 @@ def ingest(
         len(report.rejected),
     )
     return report
+
+
+def flag_contradictions(conn: Connection, fresh: list[dict[str, Any]], now: datetime) -> int:
+    """Record an alarm for each pass a new ``decided`` contradicts; return how many.
+
+    The alarm's id is derived from the contradicting event, so a retried batch or a second
+    look at the same pass records it once.
+    """
+    rows_by_key = {r["parcel_key"]: r for r in fresh if r["kind"] == "decided" and r["item_id"]}
+    if not rows_by_key:
+        return 0
+    query = select(
+        EVENT.c.parcel_key, EVENT.c.event_id, EVENT.c.kind, EVENT.c.at,
+        EVENT.c.item_id, EVENT.c.parcel_code, EVENT.c.data,
+    ).where(
+        EVENT.c.parcel_key.in_(sorted(rows_by_key)), EVENT.c.kind.in_(("decided", "confirmed"))
+    )  # fmt: skip
+    grouped: dict[str, list[StoredEvent]] = {}
+    for key, *rest in conn.execute(query):
+        grouped.setdefault(key, []).append(StoredEvent(*rest))
+    alarms: list[dict[str, Any]] = []
+    for key, events in grouped.items():
+        base = rows_by_key[key]
+        for event, detail in contradictions(events):
+            logger.error("pass %s: two different decisions: %s", key, detail)
+            alarms.append(
+                {
+                    **base,
+                    "event_id": uuid5(NAMESPACE_URL, f"clearline:contradiction:{event.event_id}"),
+                    "kind": "alarm",
+                    "at": event.at,
+                    "data": {"alarm": CONTRADICTION_ALARM, "detail": detail},
+                    "received_at": now,
+                }
+            )
+    if alarms:
+        conn.execute(insert_ignoring(conn, EVENT, "event_id"), alarms)
+    return len(alarms)
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[UUID]:

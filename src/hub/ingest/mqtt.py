@@ -1,8 +1,10 @@
 """The hub's MQTT side: edge events in (spooled, batched, stored once), notices and verdicts out.
 
-Guarantee: a payload the broker delivers is written to the durable spool before the message
-handler returns (paho acknowledges QoS 1 after the handler), and leaves the spool only after
-the database has stored it, refused it as invalid, or found it already held. A database
+Guarantee: a payload the broker delivers is written to the durable spool before it is
+acknowledged (the link acknowledges QoS 1 by hand, only after the handler returned; a spool
+that cannot write leaves the message unacknowledged and the broker delivers it again after a
+reconnect), and leaves the spool only after the database has stored it, refused it as
+invalid, or found it already held. Events naming another site are refused. A database
 outage, a hub restart or a crash therefore loses nothing that reached the hub; redeliveries
 are deduplicated by ``event_id``.
 """
@@ -37,6 +39,10 @@ from hub.ingest.spool import EventSpool
 from hub.ingest.trust import EventTrust, VerdictSigner
 
 logger = logging.getLogger(__name__)
+
+
+class SpoolRefusedError(StoreError):
+    """An event could not be spooled; its message stays unacknowledged."""
 
 
 class IngestSettings(ConfigModel):
@@ -96,6 +102,7 @@ class MqttIngest:
         self.rejected = 0
         self.dropped = 0  # messages refused before spooling (bad topic, oversized)
         self.db_failures = 0
+        self.spool_failures = 0  # messages left unacknowledged because the spool refused them
         self.owns_link = False  # stop() also stops the link and closes the spool
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -178,6 +185,7 @@ class MqttIngest:
             "dropped": self.dropped,
             "db_failures": self.db_failures,
             "untrusted": self.untrusted,
+            "spool_failures": self.spool_failures,
             "spooled": len(self.spool),
         }
 
@@ -207,9 +215,11 @@ class MqttIngest:
             return
         try:
             self.spool.put(message.topic, message.payload)
-        except StoreError:
-            logger.exception("EVENT LOST: spool write failed for a message on %s", message.topic)
-            return
+        except StoreError as err:
+            self.spool_failures += 1
+            # raised, so the link does not acknowledge it: the broker (and the edge's HTTP
+            # confirmation) will offer it again once the spool can write
+            raise SpoolRefusedError(f"event on {message.topic} not spooled: {err}") from err
         self._wake.set()
 
     def _on_link_state(self, up: bool) -> None:
@@ -242,6 +252,9 @@ class MqttIngest:
                     if not outage:
                         logger.error("hub database unavailable, events stay spooled: %s", err)
                     outage = True
+                    # the next try opens fresh connections: none left read-only or broken
+                    if self.engine.url.database not in (None, "", ":memory:"):  # keep a memory DB
+                        self.engine.dispose()
                     if self._stop.wait(backoff.next_delay()):
                         return
                     continue
@@ -275,7 +288,9 @@ class MqttIngest:
             where = parse_edge_event_topic(topic)
             origins.append((where.site, where.edge_id))
         raws: list[RawEvent] = [payload for _, _, payload in entries]
-        report = ingest(self.engine, raws, clock=self.clock, origins=origins, trust=self.trust)
+        report = ingest(
+            self.engine, raws, clock=self.clock, site=self.site, origins=origins, trust=self.trust
+        )
         self.spool.ack(entries[-1][0])
         self._count(report)
         return len(entries)
@@ -317,6 +332,7 @@ def start_hub_mqtt(
             device_id="hub",
             client_id=f"clearline-hub-{site}",
             clean_session=False,
+            manual_ack=True,
         )
     )
     spool = EventSpool(spool_path)

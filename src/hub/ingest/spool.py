@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -17,15 +19,17 @@ class EventSpool:
 
     ``put`` commits before it returns, so a payload the broker has been acknowledged for
     survives a hub crash or restart; ``take`` hands out the oldest entries again and again
-    until ``ack`` removes them. Safe to call from several threads.
+    until ``ack`` removes them. Safe to call from several threads. One process owns a spool:
+    a second hub opening the same file is refused (``StoreError``) instead of storing the
+    first one's events.
     """
 
     def __init__(self, path: Path) -> None:
         """Open (or create) the spool file at ``path``; raise StoreError if it cannot."""
         self.path = path
         self._lock = threading.Lock()
+        self._owner = _claim(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -34,6 +38,7 @@ class EventSpool:
                 "seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL)"
             )
         except (OSError, sqlite3.Error) as err:
+            os.close(self._owner)
             raise StoreError(f"cannot open the event spool {path}: {err}") from err
 
     def put(self, topic: str, payload: bytes) -> None:
@@ -72,6 +77,27 @@ class EventSpool:
         return int(row[0])
 
     def close(self) -> None:
-        """Close the file (entries stay for the next start)."""
+        """Close the file (entries stay for the next start) and give up ownership."""
         with self._lock:
             self._db.close()
+            if self._owner >= 0:
+                os.close(self._owner)
+                self._owner = -1
+
+
+def _claim(path: Path) -> int:
+    """Lock ``path``'s owner file for this process; raise StoreError if another holds it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{path}.owner", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise StoreError(f"cannot open the event spool {path}: {err}") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StoreError(
+            f"the event spool {path} is in use by another hub; give each hub its own "
+            "CLEARLINE_DATA_DIR or CLEARLINE_EVENT_SPOOL_PATH"
+        ) from None
+    return fd

@@ -7,15 +7,26 @@ import queue
 import threading
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from contracts.backoff import Backoff
 from contracts.clock import Clock, SystemClock
 from contracts.topics import TopicError, parse_xray_image_topic, xray_image_filter
 from devices.mqtt_link import DeviceError, Message, MqttLink
 from hub.db.engine import StoreError
-from hub.ingest.xray_store import XrayStore, XrayStoreError, store_image
+from hub.ingest.xray_store import (
+    StoredImage,
+    XrayImageUnreadableError,
+    XrayStore,
+    XrayStoreError,
+    store_image,
+)
 from inspection.xray.prescreen import PrescreenConfig
 
 logger = logging.getLogger(__name__)
+
+#: How often one image is tried before it is given up (a minute of capped back-off).
+MAX_ATTEMPTS = 15
 
 
 class XrayImageIngest:
@@ -52,6 +63,8 @@ class XrayImageIngest:
         self.duplicates = 0
         self.rejected = 0
         self.dropped = 0
+        self.retries = 0  # store attempts repeated after a database or disk error
+        self._stopping = threading.Event()
 
     def start(self) -> XrayImageIngest:
         """Start the worker and subscribe (QoS 1)."""
@@ -69,6 +82,7 @@ class XrayImageIngest:
         if thread is None:
             return
         self.link.unsubscribe(self.topic_filter)
+        self._stopping.set()
         self._queue.put(None)
         thread.join(timeout_s)
         if thread.is_alive():
@@ -81,6 +95,7 @@ class XrayImageIngest:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "dropped": self.dropped,
+            "retries": self.retries,
         }
 
     def wait_stored(self, count: int, timeout_s: float) -> bool:
@@ -114,22 +129,8 @@ class XrayImageIngest:
             if entry is None:
                 return
             device_id, item_id, png = entry
-            try:
-                done = store_image(
-                    self.engine,
-                    self.store,
-                    site=self.site,
-                    device_id=device_id,
-                    item_id=item_id,
-                    png=png,
-                    received_at=self.clock.now(),
-                    config=self.config,
-                )
-            except (StoreError, DeviceError) as err:
-                self.rejected += 1
-                logger.warning(
-                    "image item_id=%s device_id=%s not stored: %s", item_id, device_id, err
-                )
+            done = self._store(device_id, item_id, png)
+            if done is None:
                 continue
             with self._cond:
                 if done.duplicate:
@@ -137,3 +138,30 @@ class XrayImageIngest:
                 else:
                     self.stored += 1
                 self._cond.notify_all()
+
+    def _store(self, device_id: str, item_id: int, png: bytes) -> StoredImage | None:
+        """Store one image, retrying a database or disk error with fresh connections."""
+        received_at = self.clock.now()
+        backoff = Backoff(0.2, 5.0)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return store_image(
+                    self.engine, self.store, site=self.site, device_id=device_id,
+                    item_id=item_id, png=png, received_at=received_at, config=self.config,
+                )  # fmt: skip
+            except XrayImageUnreadableError as err:
+                self.rejected += 1
+                logger.warning("image item_id=%s device_id=%s refused: %s", item_id, device_id, err)
+                return None
+            except (StoreError, DeviceError, SQLAlchemyError) as err:
+                if attempt == MAX_ATTEMPTS or self._stopping.is_set():
+                    self.rejected += 1
+                    logger.error("image item_id=%s not stored after %d tries: %s",
+                                 item_id, attempt, err)  # fmt: skip
+                    return None
+                self.retries += 1
+                logger.warning("image item_id=%s not stored yet (%s); retrying", item_id, err)
+                if self.engine.url.database not in (None, "", ":memory:"):  # keep a memory DB
+                    self.engine.dispose()  # a connection left read-only is not used again
+                self._stopping.wait(backoff.next_delay())
+        return None

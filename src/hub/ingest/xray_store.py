@@ -57,6 +57,10 @@ class XrayStoreError(StoreError):
     """An X-ray image could not be read, pre-screened, written or found."""
 
 
+class XrayImageUnreadableError(XrayStoreError):
+    """The image itself cannot be read: storing it again will never succeed."""
+
+
 class ReviewSettings(BaseSettings):
     """Settings of the image store and the review queue, from ``CLEARLINE_*`` variables."""
 
@@ -263,7 +267,7 @@ def store_image(
     try:
         result = prescreen(png, None, config)
     except XrayImageError as err:
-        raise XrayStoreError(f"image of item {item_id} from {device_id}: {err}") from err
+        raise XrayImageUnreadableError(f"image of item {item_id} from {device_id}: {err}") from err
     found = result.as_dict()
     image_id = uuid.uuid4()
     rel = store.write(site, image_id, received_at, png)

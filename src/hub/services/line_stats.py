@@ -22,12 +22,14 @@ logger = logging.getLogger(__name__)
 #: Longest chart window one summary may cover, in minutes (one day).
 MAX_WINDOW_MIN = 1440
 #: Alarm names (from the edge or worked out here) that mean a broken invariant.
-CRITICAL_ALARMS = frozenset({"release_without_decision"})
+CRITICAL_ALARMS = frozenset({"release_without_decision", "contradicting_decisions"})
 #: Plain words for every alarm name the page knows; others are shown by name.
 ALARM_TITLES: dict[str, str] = {
     "late_reply": "Late or missing answers to the sorter",
     "confirm_mismatch": "Parcel went to another chute than answered",
     "release_without_decision": "Parcel reached a release chute without a RELEASE decision",
+    "contradicting_decisions": "The sorter was told two different things about one parcel",
+    "lost_confirms": "Divert confirmations lost while the edge was away",
     "no_read_rate": "No-read rate above the threshold",
     "device_offline": "Device offline",
     "lost_track": "The sorter lost track of a parcel",

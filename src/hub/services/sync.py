@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from hub.db.event_models import VERDICT
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.db.rules_models import RuleVersion
 from hub.db.sync_models import SyncChange
@@ -27,6 +28,8 @@ from inspection.model import Declaration, GoodsLine
 
 #: Largest page an edge may ask for, in declarations.
 MAX_SYNC_LIMIT = 10_000
+#: Most inspector verdicts one sync page carries.
+MAX_SYNC_VERDICTS = 1000
 #: Declaration fields sent, in the parsed model's order (lines and extra separately).
 DECL_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(Declaration) if f.name not in ("lines", "extra")
@@ -128,6 +131,37 @@ def page(session: Session, cursor: str, limit: int, known_digest: str = "") -> d
         "rules": rules_meta(session, known_digest),
         "declarations": out,
     }
+
+
+def verdicts_since(session: Session, after: str) -> tuple[list[dict[str, Any]], str]:
+    """Return the verdicts recorded at or after ``after`` (ISO time, ``""`` for all), oldest
+    first, and the cursor to give back (the time of the last one; the edge ignores repeats).
+
+    An edge that lost its disk gets every verdict again, so a HOLD is never forgotten.
+    """
+    try:
+        since = datetime.fromisoformat(after) if after else None
+    except ValueError:
+        msg = f"verdicts_after {after[:40]!r} is not a time"
+        raise Invalid(msg, field="verdicts_after") from None
+    stmt = select(VERDICT).order_by(VERDICT.c.at, VERDICT.c.verdict_id).limit(MAX_SYNC_VERDICTS)
+    if since is not None:
+        stmt = stmt.where(VERDICT.c.at >= since)
+    rows = session.connection().execute(stmt).mappings().all()
+    out = [
+        {
+            "verdict_id": str(r["verdict_id"]),
+            "site": r["site"],
+            "parcel_code": r["parcel_code"],
+            "item_id": r["item_id"],
+            "verdict": r["verdict"],
+            "category": r["category"],
+            "inspector": r["inspector"],
+            "at": _wire(r["at"]),
+        }
+        for r in rows
+    ]
+    return out, (out[-1]["at"] if out else after)
 
 
 def newest_cursor(session: Session) -> str:

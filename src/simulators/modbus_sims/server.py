@@ -154,6 +154,9 @@ class ModbusSimServer:
         if self.dice.hit(self.faults.error_rate):
             self.errors += 1
             return ExcCodes.DEVICE_BUSY
+        if self.faults.refuse_rate and self.dice.hit(self.faults.refuse_rate):
+            self.errors += 1
+            return ExcCodes.ILLEGAL_ADDRESS
         if self.before_request is not None:
             self.before_request()
         if set_values is None:
