@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +19,7 @@ from contracts.events import EdgeEvent
 from hub.db.engine import StoreError
 from hub.db.event_models import EVENT, PARCEL
 from hub.event_kinds import EventRejectedError, parse_event
-from hub.ingest.projection import StoredEvent, contradictions, fold, parcel_key
+from hub.ingest.projection import StoredEvent, fold, parcel_key
 from hub.ingest.trust import EventTrust, TrustAlarm, record_alarms, screen_decided
 from inspection.masking import scrub
 
@@ -30,7 +30,6 @@ KEY_CHUNK = 500
 #: An event dated further ahead of the hub's clock than this is flagged (the edge clock jumped).
 MAX_FUTURE = timedelta(minutes=5)
 #: The alarm the hub records when one pass received two different decisions.
-CONTRADICTION_ALARM = "contradicting_decisions"
 
 RawEvent = EdgeEvent | Mapping[str, Any] | bytes | str
 
@@ -201,7 +200,6 @@ def ingest(
             rows, conflicts = screen_decided(conn, rows, now)
             new_ids = insert_events(conn, rows) if rows else set()
             fresh = [r for r in rows if r["event_id"] in new_ids]
-            report.contradictions = flag_contradictions(conn, fresh, now)
             keys = {r["parcel_key"]: r for r in fresh if r["parcel_key"]}
             report.parcels_updated = refresh_parcels(conn, keys, now)
     except SQLAlchemyError as err:
@@ -211,6 +209,7 @@ def ingest(
     for alarm in conflicts:
         report.rejected.append(Rejection(-1, alarm.event_id, alarm.detail))
     report.alarms.extend(conflicts)
+    report.contradictions = len(conflicts)
     record_alarms(engine, report.alarms)
     logger.debug(
         "ingested %s events: %s new, %s duplicates, %s refused",
@@ -220,44 +219,6 @@ def ingest(
         len(report.rejected),
     )
     return report
-
-
-def flag_contradictions(conn: Connection, fresh: list[dict[str, Any]], now: datetime) -> int:
-    """Record an alarm for each pass a new ``decided`` contradicts; return how many.
-
-    The alarm's id is derived from the contradicting event, so a retried batch or a second
-    look at the same pass records it once.
-    """
-    rows_by_key = {r["parcel_key"]: r for r in fresh if r["kind"] == "decided" and r["item_id"]}
-    if not rows_by_key:
-        return 0
-    query = select(
-        EVENT.c.parcel_key, EVENT.c.event_id, EVENT.c.kind, EVENT.c.at,
-        EVENT.c.item_id, EVENT.c.parcel_code, EVENT.c.data,
-    ).where(
-        EVENT.c.parcel_key.in_(sorted(rows_by_key)), EVENT.c.kind.in_(("decided", "confirmed"))
-    )  # fmt: skip
-    grouped: dict[str, list[StoredEvent]] = {}
-    for key, *rest in conn.execute(query):
-        grouped.setdefault(key, []).append(StoredEvent(*rest))
-    alarms: list[dict[str, Any]] = []
-    for key, events in grouped.items():
-        base = rows_by_key[key]
-        for event, detail in contradictions(events):
-            logger.error("pass %s: two different decisions: %s", key, detail)
-            alarms.append(
-                {
-                    **base,
-                    "event_id": uuid5(NAMESPACE_URL, f"clearline:contradiction:{event.event_id}"),
-                    "kind": "alarm",
-                    "at": event.at,
-                    "data": {"alarm": CONTRADICTION_ALARM, "detail": detail},
-                    "received_at": now,
-                }
-            )
-    if alarms:
-        conn.execute(insert_ignoring(conn, EVENT, "event_id"), alarms)
-    return len(alarms)
 
 
 def insert_events(conn: Connection, rows: list[dict[str, Any]]) -> set[UUID]:

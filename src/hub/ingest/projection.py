@@ -75,28 +75,6 @@ def _float_or_none(value: object) -> float | None:
     return None
 
 
-def contradictions(events: Iterable[StoredEvent]) -> list[tuple[StoredEvent, str]]:
-    """Return each ``decided`` that contradicts the one before it in the same pass, and why.
-
-    A pass is answered once; only a confirmation (a recirculation sends the parcel round
-    again) opens it to a new decision. A second ``decided`` with another outcome or chute and
-    no confirmation between means the PLC was told two different things about one parcel.
-    """
-    ordered = sorted(events, key=lambda e: (e.at, str(e.event_id)))
-    found: list[tuple[StoredEvent, str]] = []
-    last: tuple[object, object] | None = None
-    for ev in ordered:
-        if ev.kind == EventKind.CONFIRMED:
-            last = None
-        elif ev.kind == EventKind.DECIDED:
-            now = (ev.data.get("outcome"), ev.data.get("chute"))
-            if last is not None and now != last:
-                what = f"decided {now[0]} chute {now[1]} after {last[0]} chute {last[1]}"
-                found.append((ev, what))
-            last = now
-    return found
-
-
 def fold(events: Iterable[StoredEvent]) -> dict[str, Any]:
     """Fold one parcel's events into the projection's column values (weights kg, latency ms).
 

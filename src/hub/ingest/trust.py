@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.events import EdgeEvent, EventKind
 from contracts.messages import Verdict
+from contracts.statuses import ConfirmStatus
 from devices.signing import (
     KeyFileError,
     SignatureError,
@@ -221,45 +222,74 @@ def _decision(data: dict[str, Any]) -> tuple[object, object]:
 def screen_decided(
     conn: Connection, rows: list[dict[str, Any]], now: datetime
 ) -> tuple[list[dict[str, Any]], list[TrustAlarm]]:
-    """Drop every ``decided`` row that contradicts one already held for its pass; alarm each.
+    """Drop every ``decided`` row that contradicts the decision its pass holds; alarm each.
 
-    The first decision of a pass stands (redeliveries of it are not conflicts); a second,
-    different one is never stored, so it can never replace the first in the projection.
+    A pass is answered once: the first decision stands (redeliveries of it are not
+    conflicts), and only a recirculation (confirm status 1, lane full: the parcel comes round
+    again) opens the pass to a new decision. A second, different ``decided`` without one is
+    never stored, so it can never replace the first in the projection.
     """
     decided = [r for r in rows if r["kind"] == EventKind.DECIDED.value and r["parcel_key"]]
     if not decided:
         return rows, []
     keys = sorted({r["parcel_key"] for r in decided})
-    held: dict[str, tuple[uuid.UUID, tuple[object, object]]] = {}
-    query = (
-        select(EVENT.c.parcel_key, EVENT.c.event_id, EVENT.c.data)
-        .where(EVENT.c.parcel_key.in_(keys), EVENT.c.kind == EventKind.DECIDED.value)
-        .order_by(EVENT.c.at, EVENT.c.event_id)
-    )
-    for key, event_id, data in conn.execute(query):
-        held.setdefault(key, (event_id, _decision(data)))
+    # (at, event id, kind, data, the batch row or None for a stored event), per pass
+    timeline: dict[str, list[tuple[Any, str, str, Any, dict[str, Any] | None]]] = {}
+    kinds = (EventKind.DECIDED.value, EventKind.CONFIRMED.value)
+    query = select(
+        EVENT.c.parcel_key, EVENT.c.at, EVENT.c.event_id, EVENT.c.kind, EVENT.c.data
+    ).where(EVENT.c.parcel_key.in_(keys), EVENT.c.kind.in_(kinds))
+    for key, at, event_id, kind, data in conn.execute(query):
+        timeline.setdefault(key, []).append((at, str(event_id), kind, data, None))
+    wanted = set(keys)
+    for r in rows:
+        if r["kind"] in kinds and r["parcel_key"] in wanted:
+            entry = (r["at"], str(r["event_id"]), r["kind"], r["data"], r)
+            timeline.setdefault(r["parcel_key"], []).append(entry)
     alarms: list[TrustAlarm] = []
     dropped: set[int] = set()
-    for r in sorted(decided, key=lambda r: r["at"]):
-        first = held.get(r["parcel_key"])
-        if first is None:
-            held[r["parcel_key"]] = (r["event_id"], _decision(r["data"]))
-            continue
-        if first[0] == r["event_id"] or first[1] == _decision(r["data"]):
-            continue
-        dropped.add(id(r))
-        alarms.append(
-            TrustAlarm(
-                now,
-                r["site"],
-                r["edge_id"],
-                "conflict",
-                str(r["event_id"]),
-                f"a second, different decision {_decision(r['data'])} for "
-                f"{r['parcel_key']}; the first, {first[1]}, stands",
-            )
-        )
+    for key, events in timeline.items():
+        last: tuple[object, object] | None = None
+        seen: set[str] = set()
+        for _at, event_id, kind, data, item in sorted(events, key=lambda e: (_utc(e[0]), e[1])):
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+            if kind == EventKind.CONFIRMED.value:
+                if _recirculated(data):
+                    last = None  # the parcel comes round again: a new decision may follow
+                continue
+            decision = _decision(data)
+            if last is None or decision == last:
+                last = decision
+                continue
+            if item is not None:  # a row of this batch: refuse it
+                dropped.add(id(item))
+                alarms.append(
+                    TrustAlarm(
+                        now,
+                        item["site"],
+                        item["edge_id"],
+                        "conflict",
+                        event_id,
+                        f"a second, different decision {decision} for {key}; "
+                        f"the first, {last}, stands",
+                    )
+                )
     return [r for r in rows if id(r) not in dropped], alarms
+
+
+def _recirculated(data: Any) -> bool:
+    """True for a confirmation that sends the parcel round again (lane full)."""
+    status = data.get("status") if isinstance(data, dict) else None
+    return status in (ConfirmStatus.LANE_FULL.value, "recirculated")
+
+
+def _utc(at: Any) -> Any:
+    """A stored or incoming time comparable with the others (naive times are UTC)."""
+    if isinstance(at, datetime) and at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at
 
 
 def refused_events(alarms: Iterable[TrustAlarm]) -> int:

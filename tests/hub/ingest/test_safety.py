@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from contracts.events import EventKind
-from hub.db.event_models import EVENT
-from hub.ingest.events import CONTRADICTION_ALARM, ingest
+from hub.db.trust_models import TRUST_ALARM
+from hub.ingest.events import ingest
 from tests.hub.helpers_events import engine, make_event, mem_engine
 
 __all__ = ["engine", "mem_engine"]  # fixtures used below
@@ -20,9 +20,10 @@ RELEASE = {"outcome": "RELEASE", "reasons": [], "rule_set_version": "r1", "chute
 
 
 def _alarms(eng: Engine) -> list[dict[str, Any]]:
+    """The trust alarms recorded for conflicting decisions."""
     with eng.connect() as conn:
-        rows = conn.execute(select(EVENT.c.data, EVENT.c.item_id).where(EVENT.c.kind == "alarm"))
-        return [{**dict(data), "item_id": item} for data, item in rows]
+        rows = conn.execute(select(TRUST_ALARM.c.kind, TRUST_ALARM.c.detail))
+        return [{"alarm": kind, "detail": detail} for kind, detail in rows]
 
 
 def test_second_different_decided_is_an_alarm(engine: Engine) -> None:
@@ -32,10 +33,12 @@ def test_second_different_decided_is_an_alarm(engine: Engine) -> None:
     assert ingest(engine, [first]).contradictions == 0
     report = ingest(engine, [other])
     assert report.contradictions == 1
+    # sent again (and once more, anew): refused again, never stored
     again = ingest(engine, [other, make_event(EventKind.DECIDED, REJECT, item_id=7, at_s=3)])
-    assert again.duplicates == 1
+    assert again.stored == 0 and again.contradictions == 2
     alarms = _alarms(engine)
-    assert [(a["alarm"], a["item_id"]) for a in alarms] == [(CONTRADICTION_ALARM, 7)]
+    assert {a["alarm"] for a in alarms} == {"conflict"}  # one per refused delivery
+    assert len(alarms) == 3 and all("/7" in a["detail"] for a in alarms)
     assert "REJECT" in alarms[0]["detail"] and "RELEASE" in alarms[0]["detail"]
 
 
