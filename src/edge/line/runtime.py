@@ -36,7 +36,6 @@ from edge.line.plc_link import PlcLink
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.sync import HubSync
-from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet
 
@@ -75,7 +74,7 @@ class EdgeRuntime:
         self._screen = screen
         self.cache = DeclarationCache(cfg.store_dir / "cache.db")
         self.outbox = Outbox(cfg.store_dir / "outbox.db")
-        self.index = DeclarationIndex()
+        self.index = self.cache.reader()
         self._topic = edge_event_topic(site, cfg.edge_id)
         self.link = MqttLink(
             LinkSettings(url=cfg.broker_url, site=site, kind="edge", device_id=cfg.edge_id)
@@ -123,11 +122,10 @@ class EdgeRuntime:
     # --- lifecycle --------------------------------------------------------------------------
 
     def load_cache(self) -> int:
-        """Fill the index from the local cache; return how many declarations were loaded."""
-        n = self.index.add_all(self.cache.declarations())
-        for kind, key, status in self.cache.statuses():
-            self.index.set_status(kind, key, status)
-        log.info("edge %s: %d declarations loaded from the local cache", self.cfg.edge_id, n)
+        """Open the index kept in the local cache; return how many parcel declarations it holds."""
+        self.cache.upgrade()  # a cache an older edge left: indexed once
+        n = len(self.index)
+        log.info("edge %s: %d parcel declarations in the local cache", self.cfg.edge_id, n)
         # The index is the edge's big long-lived heap: freeze it out of the cyclic collector,
         # whose full passes over it would otherwise stall every thread (the PLC poll too) for
         # 100+ ms and let PLC requests be overwritten before they are read.
