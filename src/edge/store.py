@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from inspection.books import Entry, Key, Pair, sort_time
+from inspection.index import order_pair, parcel_codes, waybill_pair
 from inspection.model import Declaration, DocKind, GoodsLine, Notice
 
 SCHEMA = """
@@ -214,7 +215,38 @@ class SqliteBooks:
         entry = None
         if row is not None:
             entry = Entry(decode(row[0]), row[1], bool(row[2]), bool(row[3]), json.loads(row[4]))
+            if not self.writable:
+                self._prefetch(entry.declaration)
         return self._entries.keep(key, entry)  # type: ignore[no-any-return]
+
+    def _prefetch(self, decl: Declaration) -> None:
+        """Read what a dossier of ``decl`` will ask for in two queries: its codes' entries
+        and its order, payment and waybill."""
+        codes = [c for c in parcel_codes(decl) if c not in self._codes]
+        if codes:
+            marks = ", ".join("?" * len(codes))
+            found: dict[str, list[Key]] = {c: [] for c in codes}
+            for code, kind, key in self._all(
+                f"SELECT code, kind, key FROM ix_code WHERE code IN ({marks}) ORDER BY rowid",  # noqa: S608
+                tuple(codes),
+            ):
+                found[code].append((_KINDS[kind], key))
+            for code, keys in found.items():
+                self._codes.keep(code, keys)
+        order, waybill = order_pair(decl), waybill_pair(decl)
+        wanted = [(DocKind.ORDER, *order), (DocKind.PAYMENT, *order), (DocKind.WAYBILL, *waybill)]
+        wanted = [w for w in wanted if w[2] and w not in self._docs]
+        if not wanted:
+            return
+        rows = self._all(
+            "SELECT kind, a, b, body FROM ix_doc WHERE (kind IN ('order', 'payment') AND a = ? "
+            "AND b = ?) OR (kind = 'waybill' AND a = ? AND b = ?)",
+            (*order, *waybill),
+        )
+        got = {(_KINDS[k], a, b): body for k, a, b, body in rows}
+        for w in wanted:
+            body = got.get(w)
+            self._docs.keep(w, None if body is None else decode(body))
 
     def put_entry(self, key: Key, entry: Entry) -> None:
         """Store an entry with its state."""

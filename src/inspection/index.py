@@ -21,11 +21,33 @@ LEDGER_STATUSES = frozenset({800, 899})
 #: Statuses under which no purchase happened: the list adds nothing to its own year total.
 NO_PURCHASE = frozenset({100, 700})
 
-__all__ = ["LEDGER_STATUSES", "NO_PURCHASE", "DeclarationIndex", "Entry"]
+__all__ = [
+    "LEDGER_STATUSES", "NO_PURCHASE", "DeclarationIndex", "Entry", "order_pair", "parcel_codes",
+    "waybill_pair",
+]  # fmt: skip
 
 
 def _pair(code: str, number: str) -> Pair:
     return (code.strip().upper(), normalise(number)) if number else ("", "")
+
+
+def order_pair(decl: Declaration) -> Pair:
+    """The customs key of a list's order and payment: (ebpCode, orderNo)."""
+    return _pair(decl.ebp_code, decl.order_no)
+
+
+def waybill_pair(decl: Declaration) -> Pair:
+    """The customs key of a list's waybill: (logisticsCode, logisticsNo)."""
+    return _pair(decl.logistics_code, decl.logistics_no)
+
+
+def parcel_codes(decl: Declaration) -> list[str]:
+    """The normalised codes a parcel declaration is found by."""
+    raw = (decl.logistics_no, decl.invt_no, decl.order_no, decl.cop_no)
+    codes = list(dict.fromkeys(normalise(c) for c in raw if c))
+    if decl.kind in (DocKind.POSTAL, DocKind.GENERIC):
+        codes.append(normalise(decl.business_key))
+    return codes
 
 
 _DOC_KINDS = (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYBILL)
@@ -64,10 +86,7 @@ class DeclarationIndex:
             return
         withdraw = decl.extra.get("appType", "").strip() == "3"
         if decl.kind in _DOC_KINDS:
-            if decl.kind is DocKind.WAYBILL:
-                pair = _pair(decl.logistics_code, decl.logistics_no)
-            else:
-                pair = _pair(decl.ebp_code, decl.order_no)
+            pair = waybill_pair(decl) if decl.kind is DocKind.WAYBILL else order_pair(decl)
             if not pair[1]:
                 return
             if withdraw:
@@ -133,11 +152,7 @@ class DeclarationIndex:
 
     @staticmethod
     def _codes(decl: Declaration) -> list[str]:
-        raw = (decl.logistics_no, decl.invt_no, decl.order_no, decl.cop_no)
-        codes = list(dict.fromkeys(normalise(c) for c in raw if c))
-        if decl.kind in (DocKind.POSTAL, DocKind.GENERIC):
-            codes.append(normalise(decl.business_key))
-        return codes
+        return parcel_codes(decl)
 
     def set_status(self, kind: DocKind, business_key: str, status: int) -> None:
         """Record the latest customs status of a declaration (before or after it arrives).
@@ -205,6 +220,14 @@ class DeclarationIndex:
                 return entry
         return None
 
+    def warm(self, codes: Sequence[str]) -> None:
+        """Read ahead what deciding a parcel with ``codes`` will need (a store keeps it hot);
+        a failure here is only logged (the decision itself fails closed)."""
+        try:
+            self.resolve(codes)
+        except Exception:
+            logger.exception("could not read ahead codes %s", list(codes)[:4])
+
     def resolve(self, codes: Sequence[str]) -> Resolution[Entry]:
         """Resolve the raw codes read on one parcel (see ``inspection.identity.resolve``)."""
         return resolve(codes, self.lookup)
@@ -223,11 +246,11 @@ class DeclarationIndex:
     def dossier(self, entry: Entry, rules: RuleSet) -> Dossier:
         """Gather the documents linked to a parcel declaration and its buyer's year total."""
         decl = entry.declaration
-        order_key = _pair(decl.ebp_code, decl.order_no)
+        order_key = order_pair(decl)
         books = self._books
         order = books.doc(DocKind.ORDER, order_key) if order_key[1] else None
         payment = books.doc(DocKind.PAYMENT, order_key) if order_key[1] else None
-        waybill_key = _pair(decl.logistics_code, decl.logistics_no)
+        waybill_key = waybill_pair(decl)
         waybill = books.doc(DocKind.WAYBILL, waybill_key) if waybill_key[1] else None
         d = Dossier(decl, order, payment, waybill, conflicts=self.conflicts(entry))
         if not is_cbec_retail_import(decl):
