@@ -87,6 +87,13 @@ def encode(decl: Declaration) -> bytes:
     return marshal.dumps(tuple(out))
 
 
+def _line(values: tuple[Any, ...]) -> GoodsLine:
+    args: list[Any] = [
+        Decimal(x) if j in _LINE_DEC and x is not None else x for j, x in enumerate(values)
+    ]
+    return GoodsLine(*args)
+
+
 def decode(body: bytes) -> Declaration:
     """Rebuild a declaration from :func:`encode`'s record."""
     v = list(marshal.loads(body))
@@ -95,12 +102,7 @@ def decode(body: bytes) -> Declaration:
             v[i] = Decimal(v[i])
     if v[_TIME] is not None:
         v[_TIME] = datetime.fromisoformat(v[_TIME])
-    v[_LINES] = tuple(
-        GoodsLine(
-            *[Decimal(x) if j in _LINE_DEC and x is not None else x for j, x in enumerate(ln)]
-        )
-        for ln in v[_LINES]
-    )
+    v[_LINES] = tuple(_line(ln) for ln in v[_LINES])
     v[0] = _KINDS[v[0]]
     return Declaration(*v)
 
@@ -227,7 +229,7 @@ class SqliteBooks:
             marks = ", ".join("?" * len(codes))
             found: dict[str, list[Key]] = {c: [] for c in codes}
             for code, kind, key in self._all(
-                f"SELECT code, kind, key FROM ix_code WHERE code IN ({marks}) ORDER BY rowid",  # noqa: S608
+                f"SELECT code, kind, key FROM ix_code WHERE code IN ({marks}) ORDER BY rowid",
                 tuple(codes),
             ):
                 found[code].append((_KINDS[kind], key))

@@ -39,9 +39,11 @@ def _records(n: int) -> Iterator[Any]:
 
     i = 0
     for ps in parcel_sets(n, seed=7):
-        for item in (*ps.declarations(), ps.receipt):
+        for decl in ps.declarations():
             i += 1
-            yield ParsedRecord(i, item)
+            yield ParsedRecord(i, decl)
+        i += 1
+        yield ParsedRecord(i, ps.receipt)
 
 
 def _child_sync(url: str, key: str, store: Path) -> dict[str, Any]:
@@ -172,8 +174,10 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         with Session(engine) as session:
             _row, key = users.create_api_key(session, "bench-edge", Role.EDGE, datetime.now(UTC))
         engine.dispose()
-        hub = HubThread(HubSettings(database_url=url, admin_user="admin",
-                                    admin_password="bench-admin-password-9f3k", dev=False))  # fmt: skip
+        settings = HubSettings(
+            database_url=url, admin_user="admin", admin_password="bench-admin-9f3k-pass", dev=False
+        )
+        hub = HubThread(settings)
         hub.start()
         ctx.progress("edge_sync: syncing an empty edge")
         store = ctx.workdir / "edge-sync" / "cache.db"
