@@ -17,7 +17,7 @@ from edge.sqlite import open_store
 from edge.store import SqliteBooks, decode
 from inspection.codec import declaration_from_dict
 from inspection.index import DeclarationIndex
-from inspection.model import Declaration, DocKind
+from inspection.model import Declaration, DocKind, Notice
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,19 @@ class DeclarationCache:
         statuses: Iterable[tuple[DocKind, str, int]] = (),
         cursor: str | None = None,
         rules_text: str | None = None,
+        notices: Iterable[Notice] = (),
     ) -> None:
         """Apply one sync page to the index in one transaction (declarations replace older
-        copies; statuses after them); the cursor and rules commit with it."""
+        copies; statuses, then notices, after them); the cursor and rules commit with it.
+
+        This is the one writer of the edge's index: an engine's reader only forgets its hot
+        set when it hears of a page, so whatever changes a decision goes through here."""
         with self._books.batch():
             self._index.add_all(declarations)
             for kind, key, status in statuses:
                 self._index.set_status(kind, key, status)
+            for notice in notices:
+                self._index.apply_notice(notice)
             if cursor is not None:
                 self._put_meta("cursor", cursor)
             if rules_text is not None:

@@ -97,7 +97,7 @@ def test_the_reader_sees_a_page_once_told(tmp_path: Path, rules: RuleSet) -> Non
     d = decide_parcel(reader, ["YT0000000001"], good_facts(), rules, CLOCK).decision
     assert d.outcome is Outcome.RELEASE
     # a cancellation accepted by customs withdraws the list
-    cache._index.apply_notice(Notice("CEB624", "AG001:COP00000001", status="800"))
+    cache.store([], notices=[Notice("CEB624", "AG001:COP00000001", status="800")])
     reader.apply_notice(Notice("CEB624", "AG001:COP00000001", status="800"))
     d = decide_parcel(reader, ["YT0000000001"], good_facts(), rules, CLOCK).decision
     assert d.reasons == (Reason.NOT_DECLARED,)
