@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from inspection.books import Entry, Key, Pair, sort_time
@@ -62,29 +63,30 @@ _KINDS = {k.value: k for k in DocKind}
 _NOTICE_FIELDS = tuple(f.name for f in fields(Notice))
 
 
+_ALL = attrgetter(*_FIELDS)
+_ALL_LINE = attrgetter(*_LINE_FIELDS)
+_DROPPED_AT = tuple(_FIELDS.index(n) for n in sorted(DROPPED))
+
+
 def _text(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
 def encode(decl: Declaration) -> bytes:
     """Return the compact record of what the edge keeps of a declaration."""
-    out: list[Any] = []
-    for name in _FIELDS:
-        value = getattr(decl, name)
-        if name in DROPPED:
-            value = ""
-        elif name == "lines":
-            value = tuple(tuple(_text(getattr(ln, f)) for f in _LINE_FIELDS) for ln in value)
-        elif name == "extra":
-            value = {k: value[k] for k in KEEP_EXTRA if value.get(k)}
-        elif name == "kind":
-            value = value.value
-        elif isinstance(value, datetime):
-            value = value.isoformat()
-        else:
-            value = _text(value)
-        out.append(value)
-    return marshal.dumps(tuple(out))
+    v = list(_ALL(decl))
+    for i in _DEC:
+        if v[i] is not None:
+            v[i] = str(v[i])
+    for i in _DROPPED_AT:
+        v[i] = ""
+    if v[_TIME] is not None:
+        v[_TIME] = v[_TIME].isoformat()
+    v[_LINES] = tuple(tuple(map(_text, _ALL_LINE(ln))) for ln in v[_LINES])
+    extra = v[_EXTRA]
+    v[_EXTRA] = {k: extra[k] for k in KEEP_EXTRA if extra.get(k)}
+    v[0] = v[0].value
+    return marshal.dumps(tuple(v))
 
 
 def _line(values: tuple[Any, ...]) -> GoodsLine:
