@@ -126,9 +126,9 @@ class EdgeRuntime:
         self.cache.upgrade()  # a cache an older edge left: indexed once
         n = len(self.index)
         log.info("edge %s: %d parcel declarations in the local cache", self.cfg.edge_id, n)
-        # The index is the edge's big long-lived heap: freeze it out of the cyclic collector,
-        # whose full passes over it would otherwise stall every thread (the PLC poll too) for
-        # 100+ ms and let PLC requests be overwritten before they are read.
+        # Freeze what start-up built (modules, rules, config) out of the cyclic collector,
+        # whose full passes over a big heap would stall every thread (the PLC poll too) and
+        # let PLC requests be overwritten before they are read. The index lives in SQLite.
         gc.collect()
         gc.freeze()
         return n
