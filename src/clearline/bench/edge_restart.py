@@ -56,8 +56,8 @@ def build_store(path: Path, n: int, progress: Callable[[str], None]) -> list[str
     return codes
 
 
-def _child(store: Path, codes_file: Path, samples: int) -> dict[str, Any]:
-    """Open the store as the edge does, answer one parcel, then time ``samples`` more."""
+def _child(store: Path, codes_file: Path) -> dict[str, Any]:
+    """Open the store as the edge does, answer one parcel, then decide the others listed."""
     from contracts.clock import ManualClock
     from contracts.facts import ParcelFacts
     from contracts.statuses import XrayState
@@ -66,34 +66,31 @@ def _child(store: Path, codes_file: Path, samples: int) -> dict[str, Any]:
     from inspection.rules import load_rules
 
     started = time.monotonic()
-    weights = dict(line.split("\t") for line in codes_file.read_text(encoding="utf-8").split("\n"))
-    codes = list(weights)
-
-    def _facts(code: str) -> ParcelFacts:
-        return ParcelFacts(
-            weight_kg=float(weights[code]), weight_stable=True, xray=XrayState.CLEARED
-        )
-
+    picks = [line.split("\t") for line in codes_file.read_text(encoding="utf-8").split("\n")]
     rules = load_rules()
     cache = DeclarationCache(store)
     cache.upgrade()
     index = cache.reader()
     clock = ManualClock(datetime(2026, 11, 22, tzinfo=UTC))
-    first = decide_parcel(index, (codes[0],), _facts(codes[0]), rules, clock)
+
+    def facts(weight: str) -> ParcelFacts:
+        return ParcelFacts(weight_kg=float(weight), weight_stable=True, xray=XrayState.CLEARED)
+
+    first = decide_parcel(index, (picks[0][0],), facts(picks[0][1]), rules, clock)
     answered = time.monotonic()
-    rng = random.Random(3)
     perf = time.perf_counter_ns
     lat: list[float] = []
     outcomes: dict[str, int] = {}
-    for code in (rng.choice(codes) for _ in range(samples)):
-        f = _facts(code)
+    for code, weight in picks[1:]:
+        f = facts(weight)
         s = perf()
         d = decide_parcel(index, (code,), f, rules, clock).decision
         lat.append((perf() - s) / 1e6)
         outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
-    table = dict.fromkeys(codes, 0)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    table = {code: weight for code, weight in picks}
     floor: list[float] = []
-    for code in (rng.choice(codes) for _ in range(samples)):
+    for code, _ in picks[1:]:
         s = perf()
         table.get(code)
         floor.append((perf() - s) / 1e6)
@@ -109,7 +106,7 @@ def _child(store: Path, codes_file: Path, samples: int) -> dict[str, Any]:
         "floor_p50_ms": percentile(floor, 50),
         "floor_p99_ms": percentile(floor, 99),
         "outcomes": outcomes,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "rss_mb": rss_mb,
     }
 
 
@@ -125,13 +122,17 @@ def _floor(store: Path) -> float:
 
 
 def restart(store: Path, codes: list[str], samples: int, workdir: Path) -> dict[str, Any]:
-    """Start a fresh process on ``store``; return its report and the time to its answer."""
+    """Start a fresh process on ``store``; return its report and the time to its answer.
+
+    The process gets ``samples`` random parcels of ``codes`` to decide (not all of them, so
+    that its memory is the edge's, not the benchmark's list)."""
+    rng = random.Random(3)
     codes_file = workdir / "restart-codes.txt"
-    codes_file.write_text("\n".join(codes), encoding="utf-8")
+    picks = [rng.choice(codes) for _ in range(samples + 1)]
+    codes_file.write_text("\n".join(picks), encoding="utf-8")
     t0 = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-m", "clearline.bench.edge_restart", str(store), str(codes_file),
-         str(samples)],
+        [sys.executable, "-m", "clearline.bench.edge_restart", str(store), str(codes_file)],
         check=False, capture_output=True, text=True,
     )  # fmt: skip
     if out.returncode != 0:
@@ -199,4 +200,4 @@ def run(ctx: BenchContext) -> list[BenchResult]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]))))  # noqa: T201
+    print(json.dumps(_child(Path(sys.argv[1]), Path(sys.argv[2]))))  # noqa: T201
