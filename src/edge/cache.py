@@ -1,57 +1,64 @@
-"""The edge's local copy of declarations, statuses and rules, so it decides without the hub."""
+"""The edge's local copy of declarations, statuses and rules, so it decides without the hub.
+
+The copy is the declaration index itself, kept in SQLite (``edge/store.py``): each sync
+page goes into the index's tables in one transaction with the cursor, and the engine reads
+them through an index of its own (:meth:`DeclarationCache.reader`).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from edge.sqlite import open_store
-from inspection.codec import declaration_from_dict, declaration_to_dict
-from inspection.model import Declaration, DocKind
+from edge.store import SqliteBooks, decode
+from inspection.codec import declaration_from_dict
+from inspection.index import DeclarationIndex
+from inspection.model import Declaration, DocKind, Notice
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS decl (
-    kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, key)
-);
-CREATE TABLE IF NOT EXISTS status (
-    kind TEXT NOT NULL, key TEXT NOT NULL, status INTEGER NOT NULL, PRIMARY KEY (kind, key)
-);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-#: Fields the edge never needs to decide; left out of its copy (privacy and memory).
-_DROP = ("buyer_name", "buyer_telephone", "consignee_telephone", "consignee_address",
-         "payer_name", "sender", "addressee", "extra")  # fmt: skip
-
-
-#: ``extra`` fields a decision reads: goods description, insured fee (dutiable value).
-_KEEP_EXTRA = ("goodsInfo", "insuredFee")
-
-
-def slim(decl: Declaration) -> dict[str, object]:
-    """Return the JSON dict of what the edge keeps of a declaration."""
-    d = declaration_to_dict(decl)
-    kept = {k: decl.extra[k] for k in _KEEP_EXTRA if decl.extra.get(k)}
-    for name in _DROP:
-        d.pop(name, None)
-    if kept:
-        d["extra"] = kept
-    return d
+#: Declarations an older edge kept whole; read once into the index, then emptied.
+_OLD_COPY = ("decl", "status")
+#: Decoded records the engine's reader keeps hot (about 2 KB each).
+READER_HOT = 20_000
 
 
 class DeclarationCache:
-    """SQLite copy of what the hub synced: declarations, latest statuses, rules, cursor."""
+    """SQLite copy of what the hub synced: the declaration index, rules and cursor."""
 
     def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
         self._db = open_store(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._books = SqliteBooks(self._db, writable=True, hot_size=2000, lock=self._lock)
+        self._index = DeclarationIndex(self._books)
+        self._readers: list[SqliteBooks] = []
 
     def close(self) -> None:
         """Close the database."""
+        for books in self._readers:
+            books.close()
         with self._lock:
             self._db.close()
+
+    def reader(self, hot_size: int = READER_HOT) -> DeclarationIndex:
+        """Return an index over this copy for one reading thread (its own connection)."""
+        books = SqliteBooks(open_store(self.path), writable=False, hot_size=hot_size)
+        self._readers.append(books)
+        return DeclarationIndex(books)
+
+    @property
+    def alarms(self) -> list[str]:
+        """Alarms raised while storing (negative customs receipts)."""
+        return self._index.alarms
 
     def store(
         self,
@@ -59,24 +66,27 @@ class DeclarationCache:
         statuses: Iterable[tuple[DocKind, str, int]] = (),
         cursor: str | None = None,
         rules_text: str | None = None,
+        notices: Iterable[Notice] = (),
     ) -> None:
-        """Store one sync page in one transaction (declarations replace older copies)."""
-        rows = [
-            (d.kind.value, d.business_key, json.dumps(slim(d), ensure_ascii=False))
-            for d in declarations
-        ]
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR REPLACE INTO decl VALUES (?, ?, ?)", rows)
-            self._db.executemany(
-                "INSERT OR REPLACE INTO status VALUES (?, ?, ?)",
-                [(k.value, key, s) for k, key, s in statuses],
-            )
+        """Apply one sync page to the index in one transaction (declarations replace older
+        copies; statuses, then notices, after them); the cursor and rules commit with it.
+
+        This is the one writer of the edge's index: an engine's reader only forgets its hot
+        set when it hears of a page, so whatever changes a decision goes through here."""
+        with self._books.batch():
+            self._index.add_all(declarations)
+            for kind, key, status in statuses:
+                self._index.set_status(kind, key, status)
+            for notice in notices:
+                self._index.apply_notice(notice)
             if cursor is not None:
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('cursor', ?)", (cursor,))
+                self._put_meta("cursor", cursor)
             if rules_text is not None:
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('rules', ?)", (rules_text,))
-            self._db.execute("COMMIT")
+                self._put_meta("rules", rules_text)
+
+    def _put_meta(self, name: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     def meta(self, name: str) -> str | None:
         """Return a stored meta value (``cursor``, ``rules``) or None."""
@@ -84,30 +94,45 @@ class DeclarationCache:
             row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
-    def declarations(self, chunk: int = 5000) -> Iterator[Declaration]:
-        """Yield every cached declaration (streamed in chunks)."""
-        last: tuple[str, str] = ("", "")
-        while True:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT kind, key, body FROM decl WHERE (kind, key) > (?, ?) "
-                    "ORDER BY kind, key LIMIT ?",
-                    (*last, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for _, _, body in rows:
-                yield declaration_from_dict(json.loads(body))
-            last = (rows[-1][0], rows[-1][1])
-
-    def statuses(self) -> Iterator[tuple[DocKind, str, int]]:
-        """Yield every cached latest status."""
+    def upgrade(self) -> int:
+        """Index the whole declarations an older edge's cache kept; return how many."""
         with self._lock:
-            rows = self._db.execute("SELECT kind, key, status FROM status").fetchall()
-        for kind, key, status in rows:
-            yield DocKind(kind), key, int(status)
+            tables = {
+                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        if not set(_OLD_COPY) <= tables:
+            return 0
+        with self._lock:
+            bodies = [r[0] for r in self._db.execute("SELECT body FROM decl ORDER BY rowid")]
+            statuses = self._db.execute("SELECT kind, key, status FROM status").fetchall()
+        decls = [declaration_from_dict(json.loads(b)) for b in bodies]
+        self.store(decls, [(DocKind(k), key, int(s)) for k, key, s in statuses])
+        with self._lock:
+            self._db.execute("DROP TABLE decl")
+            self._db.execute("DROP TABLE status")
+        log.info("edge cache %s: %d declarations of an older copy indexed", self.path, len(decls))
+        return len(decls)
+
+    def declarations(self, chunk: int = 5000) -> Iterator[Declaration]:
+        """Yield every cached declaration: parcel declarations, then linked documents."""
+        for table in ("ix_entry", "ix_doc"):
+            last = 0
+            while True:
+                with self._lock:
+                    rows = self._db.execute(
+                        f"SELECT rowid, body FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                        (last, chunk),
+                    ).fetchall()
+                if not rows:
+                    break
+                for _, body in rows:
+                    yield decode(body)
+                last = rows[-1][0]
 
     def count(self) -> int:
-        """Return how many declarations are cached."""
+        """Return how many declarations are cached (parcel declarations and documents)."""
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM decl").fetchone()[0])
+            row = self._db.execute(
+                "SELECT (SELECT COUNT(*) FROM ix_entry) + (SELECT COUNT(*) FROM ix_doc)"
+            ).fetchone()
+        return int(row[0])

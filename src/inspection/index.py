@@ -1,14 +1,13 @@
-"""The in-memory declaration index that answers the edge's per-parcel question fast."""
+"""The declaration index that answers the edge's per-parcel question fast."""
 
 from __future__ import annotations
 
-import bisect
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from decimal import Decimal
 
+from inspection.books import Books, Entry, Key, MemoryBooks, Pair
 from inspection.checks import Dossier, dutiable_value_cny, is_cbec_retail_import
 from inspection.identity import Resolution, normalise, resolve
 from inspection.model import PARCEL_KINDS, Declaration, DocKind, Notice
@@ -21,22 +20,37 @@ logger = logging.getLogger(__name__)
 LEDGER_STATUSES = frozenset({800, 899})
 #: Statuses under which no purchase happened: the list adds nothing to its own year total.
 NO_PURCHASE = frozenset({100, 700})
-_Key = tuple[DocKind, str]
+
+__all__ = [
+    "LEDGER_STATUSES", "NO_PURCHASE", "DeclarationIndex", "Entry", "order_pair", "parcel_codes",
+    "waybill_pair",
+]  # fmt: skip
 
 
-@dataclass(slots=True)
-class Entry:
-    """A parcel-level declaration as indexed, with its latest customs status and history."""
-
-    declaration: Declaration
-    status: int | None = None
-    cancelled: bool = False  # CEB623 accepted (CEB624 800): the list no longer stands
-    returned: bool = False  # CEB625 accepted (CEB626 800): the goods went back
-    history: list[str] = field(default_factory=list)
-
-
-def _pair(code: str, number: str) -> tuple[str, str]:
+def _pair(code: str, number: str) -> Pair:
     return (code.strip().upper(), normalise(number)) if number else ("", "")
+
+
+def order_pair(decl: Declaration) -> Pair:
+    """The customs key of a list's order and payment: (ebpCode, orderNo)."""
+    return _pair(decl.ebp_code, decl.order_no)
+
+
+def waybill_pair(decl: Declaration) -> Pair:
+    """The customs key of a list's waybill: (logisticsCode, logisticsNo)."""
+    return _pair(decl.logistics_code, decl.logistics_no)
+
+
+def parcel_codes(decl: Declaration) -> list[str]:
+    """The normalised codes a parcel declaration is found by."""
+    raw = (decl.logistics_no, decl.invt_no, decl.order_no, decl.cop_no)
+    codes = list(dict.fromkeys(normalise(c) for c in raw if c))
+    if decl.kind in (DocKind.POSTAL, DocKind.GENERIC):
+        codes.append(normalise(decl.business_key))
+    return codes
+
+
+_DOC_KINDS = (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYBILL)
 
 
 class DeclarationIndex:
@@ -47,115 +61,98 @@ class DeclarationIndex:
     orders and payments by ``ebpCode + orderNo``, waybills by ``logisticsCode + logisticsNo``.
     Adding a document again with the same (kind, business key) replaces it; ``appType`` 3
     withdraws it. Two live parcel declarations sharing a code are a conflict, whatever the
-    order they arrived in.
+    order they arrived in. The facts live in ``books`` (in memory unless given; see
+    ``inspection.books``); over books another writer keeps, changes only refresh the cache.
     """
 
-    def __init__(self) -> None:
-        self._by_code: dict[str, list[Entry]] = {}
-        self._by_key: dict[_Key, Entry] = {}
-        self._orders: dict[tuple[str, str], Declaration] = {}
-        self._payments: dict[tuple[str, str], Declaration] = {}
-        self._waybills: dict[tuple[str, str], Declaration] = {}
-        self._statuses: dict[_Key, int] = {}
-        self._pending_notices: dict[str, list[Notice]] = {}
-        self._ledger: dict[tuple[str, int], list[tuple[datetime | None, str]]] = {}
+    def __init__(self, books: Books | None = None) -> None:
+        self._books: Books = books if books is not None else MemoryBooks()
         #: Negative receipts and other alarms, newest last (the status stays as it was).
         self.alarms: list[str] = []
 
+    @property
+    def books(self) -> Books:
+        """Return the books this index keeps its facts in."""
+        return self._books
+
     def __len__(self) -> int:
         """Return the number of live parcel-level declarations."""
-        return len(self._by_key)
+        return self._books.entry_count()
 
     def add(self, decl: Declaration) -> None:
         """Add, replace or (``appType`` 3) withdraw one document."""
+        if not self._books.writable:
+            self._books.changed()
+            return
         withdraw = decl.extra.get("appType", "").strip() == "3"
-        if decl.kind is DocKind.ORDER:
-            self._put(self._orders, _pair(decl.ebp_code, decl.order_no), decl, withdraw)
-        elif decl.kind is DocKind.PAYMENT:
-            self._put(self._payments, _pair(decl.ebp_code, decl.order_no), decl, withdraw)
-        elif decl.kind is DocKind.WAYBILL:
-            self._put(self._waybills, _pair(decl.logistics_code, decl.logistics_no), decl, withdraw)
+        if decl.kind in _DOC_KINDS:
+            pair = waybill_pair(decl) if decl.kind is DocKind.WAYBILL else order_pair(decl)
+            if not pair[1]:
+                return
+            if withdraw:
+                self._books.drop_doc(decl.kind, pair)
+            else:
+                self._books.put_doc(decl.kind, pair, decl)
         elif decl.kind in PARCEL_KINDS:
             if withdraw:
                 self._withdraw((decl.kind, decl.business_key))
             else:
                 self._add_parcel(decl)
 
-    @staticmethod
-    def _put(
-        book: dict[tuple[str, str], Declaration],
-        key: tuple[str, str],
-        decl: Declaration,
-        withdraw: bool,
-    ) -> None:
-        if not key[1]:
-            return
-        if withdraw:
-            book.pop(key, None)
-        else:
-            book[key] = decl
-
     def add_all(self, decls: Iterable[Declaration]) -> int:
         """Add many documents; return how many were added."""
         n = 0
-        for decl in decls:
-            self.add(decl)
-            n += 1
+        with self._books.batch():
+            for decl in decls:
+                self.add(decl)
+                n += 1
         return n
 
-    def _unlink(self, entry: Entry) -> None:
-        for code in self._codes(entry.declaration):
-            live = self._by_code.get(code)
-            if live is None:
-                continue
-            live[:] = [e for e in live if e is not entry]
-            if not live:
-                del self._by_code[code]
+    def _unlink(self, key: Key, decl: Declaration) -> None:
+        for code in self._codes(decl):
+            self._books.unlink_code(code, key)
 
-    def _withdraw(self, key: _Key) -> None:
-        entry = self._by_key.pop(key, None)
+    def _withdraw(self, key: Key) -> None:
+        entry = self._books.entry(key)
         if entry is None:
             return
-        self._unlink(entry)
+        self._books.drop_entry(key)
+        self._unlink(key, entry.declaration)
         self._drop_from_ledger(entry.declaration)
         logger.info("declaration %s withdrawn", key[1])
 
     def _add_parcel(self, decl: Declaration) -> None:
         key = (decl.kind, decl.business_key)
-        old = self._by_key.get(key)
-        entry = Entry(decl, self._statuses.get(key))
+        books = self._books
+        old = books.entry(key)
+        entry = Entry(decl, books.status(key))
         if old is not None:
-            self._unlink(old)
+            self._unlink(key, old.declaration)
             self._drop_from_ledger(old.declaration)
             entry.status, entry.history = old.status, old.history
             entry.cancelled, entry.returned = old.cancelled, old.returned
-        self._by_key[key] = entry
+        books.put_entry(key, entry)
         for code in self._codes(decl):
-            self._by_code.setdefault(code, []).append(entry)
-        for notice in self._pending_notices.pop(decl.business_key, []):
+            books.link_code(code, key)
+        for notice in books.take_pending(decl.business_key):
             self._apply(entry, notice)
         if is_cbec_retail_import(decl) and decl.buyer_id_number:
-            book = self._ledger.setdefault(
-                (normalise(decl.buyer_id_number), china_year(decl.decl_time)), []
-            )
-            bisect.insort(
-                book, (decl.decl_time, decl.business_key), key=lambda b: (_sort_time(b[0]), b[1])
+            books.ledger_add(
+                normalise(decl.buyer_id_number),
+                china_year(decl.decl_time),
+                decl.decl_time,
+                decl.business_key,
             )
 
     def _drop_from_ledger(self, decl: Declaration) -> None:
-        if not decl.buyer_id_number:
-            return
-        book = self._ledger.get((normalise(decl.buyer_id_number), china_year(decl.decl_time)))
-        if book is not None:
-            book[:] = [b for b in book if b[1] != decl.business_key]
+        if decl.buyer_id_number:
+            self._books.ledger_drop(
+                normalise(decl.buyer_id_number), china_year(decl.decl_time), decl.business_key
+            )
 
     @staticmethod
     def _codes(decl: Declaration) -> list[str]:
-        raw = (decl.logistics_no, decl.invt_no, decl.order_no, decl.cop_no)
-        codes = list(dict.fromkeys(normalise(c) for c in raw if c))
-        if decl.kind in (DocKind.POSTAL, DocKind.GENERIC):
-            codes.append(normalise(decl.business_key))
-        return codes
+        return parcel_codes(decl)
 
     def set_status(self, kind: DocKind, business_key: str, status: int) -> None:
         """Record the latest customs status of a declaration (before or after it arrives).
@@ -168,47 +165,68 @@ class DeclarationIndex:
             self.alarms.append(f"customs error {status} about {business_key}")
             logger.warning("customs error %s about %s; status unchanged", status, business_key)
             return
-        self._statuses[key] = status
-        entry = self._by_key.get(key)
+        if not self._books.writable:
+            self._books.changed()
+            return
+        self._books.put_status(key, status)
+        entry = self._books.entry(key)
         if entry is not None:
             entry.status = status
             entry.history.append(f"customs status {status}")
+            self._books.save_state(key, entry)
 
     def apply_notice(self, notice: Notice) -> None:
         """Keep a notice in its list's history; an accepted cancellation withdraws the list,
         an accepted consumer return gives the buyer's quota back."""
+        if not self._books.writable:
+            self._books.changed()
+            return
         entry = self._entry_for(notice)
         if entry is None:
             if notice.business_key:
-                self._pending_notices.setdefault(notice.business_key, []).append(notice)
+                self._books.add_pending(notice.business_key, notice)
             return
         self._apply(entry, notice)
 
     def _entry_for(self, notice: Notice) -> Entry | None:
         for kind in (DocKind.INVENTORY, DocKind.EXPORT_INVENTORY):
-            entry = self._by_key.get((kind, notice.business_key))
+            entry = self._books.entry((kind, notice.business_key))
             if entry is not None:
                 return entry
         if notice.invt_no:
-            for entry in self._by_code.get(normalise(notice.invt_no), []):
-                if entry.declaration.invt_no == notice.invt_no:
+            for key in self._books.code_keys(normalise(notice.invt_no)):
+                entry = self._books.entry(key)
+                if entry is not None and entry.declaration.invt_no == notice.invt_no:
                     return entry
         return None
 
     def _apply(self, entry: Entry, notice: Notice) -> None:
+        decl = entry.declaration
+        key = (decl.kind, decl.business_key)
         entry.history.append(f"{notice.message_type} {notice.status}".strip())
-        if not notice.accepted:
-            return
-        if notice.message_type == "CEB624":
+        if notice.accepted and notice.message_type == "CEB624":
             entry.cancelled = True
-            self._withdraw((entry.declaration.kind, entry.declaration.business_key))
-        elif notice.message_type == "CEB626":
+        elif notice.accepted and notice.message_type == "CEB626":
             entry.returned = True
+        self._books.save_state(key, entry)
+        if entry.cancelled:
+            self._withdraw(key)
 
     def lookup(self, code: str) -> Entry | None:
         """Return the entry for an already-normalised code (the first one filed), or None."""
-        live = self._by_code.get(code)
-        return live[0] if live else None
+        for key in self._books.code_keys(code):
+            entry = self._books.entry(key)
+            if entry is not None:
+                return entry
+        return None
+
+    def warm(self, codes: Sequence[str]) -> None:
+        """Read ahead what deciding a parcel with ``codes`` will need (a store keeps it hot);
+        a failure here is only logged (the decision itself fails closed)."""
+        try:
+            self.resolve(codes)
+        except Exception:
+            logger.exception("could not read ahead codes %s", list(codes)[:4])
 
     def resolve(self, codes: Sequence[str]) -> Resolution[Entry]:
         """Resolve the raw codes read on one parcel (see ``inspection.identity.resolve``)."""
@@ -216,20 +234,24 @@ class DeclarationIndex:
 
     def conflicts(self, entry: Entry) -> tuple[str, ...]:
         """Business keys of the other live parcel declarations sharing a code with ``entry``."""
+        decl = entry.declaration
+        own = (decl.kind, decl.business_key)
         found: dict[str, None] = {}
-        for code in self._codes(entry.declaration):
-            for other in self._by_code.get(code, []):
-                if other is not entry:
-                    found[other.declaration.business_key] = None
+        for code in self._codes(decl):
+            for key in self._books.code_keys(code):
+                if key != own:
+                    found[key[1]] = None
         return tuple(sorted(found))
 
     def dossier(self, entry: Entry, rules: RuleSet) -> Dossier:
         """Gather the documents linked to a parcel declaration and its buyer's year total."""
         decl = entry.declaration
-        order_key = _pair(decl.ebp_code, decl.order_no)
-        order = self._orders.get(order_key)
-        payment = self._payments.get(order_key)
-        waybill = self._waybills.get(_pair(decl.logistics_code, decl.logistics_no))
+        order_key = order_pair(decl)
+        books = self._books
+        order = books.doc(DocKind.ORDER, order_key) if order_key[1] else None
+        payment = books.doc(DocKind.PAYMENT, order_key) if order_key[1] else None
+        waybill_key = waybill_pair(decl)
+        waybill = books.doc(DocKind.WAYBILL, waybill_key) if waybill_key[1] else None
         d = Dossier(decl, order, payment, waybill, conflicts=self.conflicts(entry))
         if not is_cbec_retail_import(decl):
             return d
@@ -244,16 +266,14 @@ class DeclarationIndex:
         own = dutiable_value_cny(decl, rules)
         if own is None:
             return None
-        entry_self = self._by_key.get((decl.kind, decl.business_key))
-        gone = entry_self is not None and (
-            entry_self.returned or entry_self.status in NO_PURCHASE
-        )
+        entry_self = self._books.entry((decl.kind, decl.business_key))
+        gone = entry_self is not None and (entry_self.returned or entry_self.status in NO_PURCHASE)
         total = Decimal(0) if gone else own
-        book = self._ledger.get((normalise(decl.buyer_id_number), china_year(decl.decl_time)), [])
-        for _, key in book:
+        book = self._books.ledger_keys(normalise(decl.buyer_id_number), china_year(decl.decl_time))
+        for key in book:
             if key == decl.business_key:
                 break
-            entry = self._by_key.get((decl.kind, key))
+            entry = self._books.entry((decl.kind, key))
             if entry is None or entry.returned or entry.status not in LEDGER_STATUSES:
                 continue
             value = dutiable_value_cny(entry.declaration, rules)
@@ -261,7 +281,3 @@ class DeclarationIndex:
                 return None
             total += value
         return total
-
-
-def _sort_time(at: datetime | None) -> float:
-    return at.timestamp() if at is not None else float("-inf")

@@ -19,6 +19,8 @@ def registry() -> dict[str, Benchmark]:
     """Return every benchmark by name, in the order they run."""
     from clearline.bench import (
         decision,
+        edge_restart,
+        edge_sync,
         event_ingest,
         import_rate,
         line_latency,
@@ -30,6 +32,8 @@ def registry() -> dict[str, Benchmark]:
     return {
         "import": import_rate.run,
         "decision": decision.run,
+        "edge_sync": edge_sync.run,
+        "edge_restart": edge_restart.run,
         "line_model": line_model.run,
         "line_latency": line_latency.run,
         "event_ingest": event_ingest.run,

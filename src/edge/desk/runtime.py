@@ -34,7 +34,6 @@ from edge.sync import HubSync
 from edge.trust import EdgeKeys, with_password
 from edge.verdict_gate import VerdictGate
 from inspection.identity import normalise
-from inspection.index import DeclarationIndex
 from inspection.masking import scrub
 from inspection.rules import RuleSet
 
@@ -244,7 +243,7 @@ class DeskRuntime:
         self.cache = DeclarationCache(store / "cache.db")
         self.outbox = Outbox(store / "outbox.db")
         self.sequence = DeskSequence(store / "desk.db")
-        self.index = DeclarationIndex()
+        self.index = self.cache.reader()
         self._topic = edge_event_topic(site, cfg.desk_id)
         self.gate = VerdictGate(
             site=site,
@@ -298,11 +297,10 @@ class DeskRuntime:
         )
 
     def load_cache(self) -> int:
-        """Fill the index from the local cache; return how many declarations were loaded."""
-        n = self.index.add_all(self.cache.declarations())
-        for kind, key, status in self.cache.statuses():
-            self.index.set_status(kind, key, status)
-        log.info("desk %s: %d declarations loaded from the local cache", self.cfg.desk_id, n)
+        """Open the index kept in the local cache; return how many parcel declarations it holds."""
+        self.cache.upgrade()  # a cache an older edge left: indexed once
+        n = len(self.index)
+        log.info("desk %s: %d parcel declarations in the local cache", self.cfg.desk_id, n)
         return n
 
     def start(self) -> None:

@@ -160,6 +160,7 @@ class LineEngine:
                 event.item_id,
                 None,
             )
+            self.index.warm(event.codes)  # the PLC asks later: its answer finds them hot
         elif isinstance(event, WeightMeasured):
             self._weighed(event)
         elif isinstance(event, ImageCaptured):

@@ -41,7 +41,6 @@ from edge.state import SafetyState
 from edge.sync import HubSync
 from edge.trust import EdgeKeys, with_password
 from edge.verdict_gate import VerdictGate
-from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet
 
@@ -95,7 +94,7 @@ class EdgeRuntime:
         self.outbox = Outbox(cfg.store_dir / "outbox.db")
         self.state = SafetyState(cfg.store_dir / "state.db")
         self.state.prune(self.clock.now())
-        self.index = DeclarationIndex()
+        self.index = self.cache.reader()
         self._topic = edge_event_topic(site, cfg.edge_id)
         self.keys = EdgeKeys.load(cfg.trust) if cfg.trust is not None else None
         if self.keys is None:
@@ -196,14 +195,13 @@ class EdgeRuntime:
     # --- lifecycle --------------------------------------------------------------------------
 
     def load_cache(self) -> int:
-        """Fill the index from the local cache; return how many declarations were loaded."""
-        n = self.index.add_all(self.cache.declarations())
-        for kind, key, status in self.cache.statuses():
-            self.index.set_status(kind, key, status)
-        log.info("edge %s: %d declarations loaded from the local cache", self.cfg.edge_id, n)
-        # The index is the edge's big long-lived heap: freeze it out of the cyclic collector,
-        # whose full passes over it would otherwise stall every thread (the PLC poll too) for
-        # 100+ ms and let PLC requests be overwritten before they are read.
+        """Open the index kept in the local cache; return how many parcel declarations it holds."""
+        self.cache.upgrade()  # a cache an older edge left: indexed once
+        n = len(self.index)
+        log.info("edge %s: %d parcel declarations in the local cache", self.cfg.edge_id, n)
+        # Freeze what start-up built (modules, rules, config) out of the cyclic collector,
+        # whose full passes over a big heap would stall every thread (the PLC poll too) and
+        # let PLC requests be overwritten before they are read. The index lives in SQLite.
         gc.collect()
         gc.freeze()
         return n

@@ -1,0 +1,203 @@
+"""Edge restart: from a fresh process to the first answer with N declarations in the store.
+
+The store is built here from generated parcel sets (order, payment, waybill, inventory and
+the customs status) through the same ``DeclarationCache.store`` a sync page goes through.
+The restart runs in a fresh Python process (``python -m clearline.bench.edge_restart
+STORE CODES``): it opens the cache as the edge does, answers a first parcel through
+``inspection.pipeline.decide_parcel``, then decides random parcels and reports its memory.
+The floor is a fresh process that opens the same SQLite file and reads one row.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clearline.bench.core import BenchContext, BenchResult, percentile
+
+TARGET_RESTART_S = 10.0
+TARGET_RSS_MB = 1024.0
+TARGET_P99_MS = 0.2
+FULL = 1_000_000
+PAGE_SETS = 500  # 2,000 documents: the edge's sync page
+
+
+def build_store(path: Path, n: int, progress: Callable[[str], None]) -> list[str]:
+    """Store ``n`` generated parcel sets in an edge cache at ``path``; return each parcel's
+    code and weight (``code<TAB>kg``)."""
+    from edge.cache import DeclarationCache
+    from simulators.sample_declarations import parcel_sets
+
+    cache = DeclarationCache(path)
+    codes: list[str] = []
+    decls: list[Any] = []
+    statuses: list[Any] = []
+    try:
+        for i, ps in enumerate(parcel_sets(n, seed=7)):
+            decls.extend(ps.declarations())
+            statuses.append((ps.receipt.kind, ps.receipt.business_key, ps.receipt.return_status))
+            codes.append(f"{ps.inventory.logistics_no}\t{ps.inventory.gross_weight_kg or 0}")
+            if len(statuses) >= PAGE_SETS:
+                cache.store(decls, statuses, cursor=str(i + 1))
+                decls, statuses = [], []
+            if i % 100_000 == 99_999:
+                progress(f"edge store: {i + 1:,} of {n:,} parcel sets stored")
+        cache.store(decls, statuses, cursor=str(n))
+    finally:
+        cache.close()
+    return codes
+
+
+def _child(store: Path, codes_file: Path) -> dict[str, Any]:
+    """Open the store as the edge does, answer one parcel, then decide the others listed."""
+    from contracts.clock import ManualClock
+    from contracts.facts import ParcelFacts
+    from contracts.statuses import XrayState
+    from edge.cache import DeclarationCache
+    from inspection.pipeline import decide_parcel
+    from inspection.rules import load_rules
+
+    started = time.monotonic()
+    picks = [line.split("\t") for line in codes_file.read_text(encoding="utf-8").split("\n")]
+    rules = load_rules()
+    cache = DeclarationCache(store)
+    cache.upgrade()
+    index = cache.reader()
+    clock = ManualClock(datetime(2026, 11, 22, tzinfo=UTC))
+
+    def facts(weight: str) -> ParcelFacts:
+        return ParcelFacts(weight_kg=float(weight), weight_stable=True, xray=XrayState.CLEARED)
+
+    first = decide_parcel(index, (picks[0][0],), facts(picks[0][1]), rules, clock)
+    answered = time.monotonic()
+    perf = time.perf_counter_ns
+    lat: list[float] = []
+    outcomes: dict[str, int] = {}
+    for code, weight in picks[1:]:
+        f = facts(weight)
+        s = perf()
+        d = decide_parcel(index, (code,), f, rules, clock).decision
+        lat.append((perf() - s) / 1e6)
+        outcomes[d.outcome.value] = outcomes.get(d.outcome.value, 0) + 1
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    table = {code: weight for code, weight in picks}
+    floor: list[float] = []
+    for code, _ in picks[1:]:
+        s = perf()
+        table.get(code)
+        floor.append((perf() - s) / 1e6)
+    parcels = len(index)
+    cache.close()
+    return {
+        "answered_at": answered,
+        "open_to_answer_s": answered - started,
+        "first_outcome": first.decision.outcome.value,
+        "parcels": parcels,
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "floor_p50_ms": percentile(floor, 50),
+        "floor_p99_ms": percentile(floor, 99),
+        "outcomes": outcomes,
+        "rss_mb": rss_mb,
+    }
+
+
+def _floor(store: Path) -> float:
+    """Seconds for a fresh Python to open the SQLite file and read one row."""
+    code = (
+        "import sqlite3,sys;db=sqlite3.connect(sys.argv[1]);"
+        "db.execute('SELECT body FROM ix_entry LIMIT 1').fetchone()"
+    )
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", code, str(store)], check=True)
+    return time.monotonic() - t0
+
+
+def restart(store: Path, codes: list[str], samples: int, workdir: Path) -> dict[str, Any]:
+    """Start a fresh process on ``store``; return its report and the time to its answer.
+
+    The process gets ``samples`` random parcels of ``codes`` to decide (not all of them, so
+    that its memory is the edge's, not the benchmark's list)."""
+    rng = random.Random(3)
+    codes_file = workdir / "restart-codes.txt"
+    picks = [rng.choice(codes) for _ in range(samples + 1)]
+    codes_file.write_text("\n".join(picks), encoding="utf-8")
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "clearline.bench.edge_restart", str(store), str(codes_file)],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"edge restart process failed: {out.stderr[-2000:]}")
+    report: dict[str, Any] = json.loads(out.stdout)
+    report["restart_s"] = report["answered_at"] - t0
+    return report
+
+
+def run(ctx: BenchContext) -> list[BenchResult]:
+    """Build a store of N parcel sets, restart on it, and decide random parcels."""
+    n = ctx.n(FULL, minimum=1000)
+    store = ctx.workdir / "edge-restart" / "cache.db"
+    t0 = time.perf_counter()
+    codes = build_store(store, n, ctx.progress)
+    build_s = time.perf_counter() - t0
+    samples = ctx.n(200_000, minimum=2000)
+    report = restart(store, codes, samples, ctx.workdir)
+    floor_s = _floor(store)
+    details = {
+        "parcel_sets": n,
+        "declarations": n * 4,
+        "store_mb": round(store.stat().st_size / 2**20, 1),
+        "build_seconds": round(build_s, 1),
+        "open_to_answer_s": round(report["open_to_answer_s"], 3),
+        "first_outcome": report["first_outcome"],
+        "decisions": samples,
+        "outcomes": report["outcomes"],
+    }
+    return [
+        BenchResult(
+            name="edge_restart_s",
+            value=round(report["restart_s"], 3),
+            unit="s",
+            floor_name="fresh python opening the SQLite file, one row read",
+            floor_value=round(floor_s, 3),
+            target=f"<= {TARGET_RESTART_S}",
+            meets_target=report["restart_s"] <= TARGET_RESTART_S,
+            details=details,
+        ),
+        BenchResult(
+            name="edge_store_rss_mb",
+            value=round(report["rss_mb"], 1),
+            unit="MiB",
+            floor_name="(none: resident memory of the restarted edge process)",
+            floor_value=0.0,
+            target=f"<= {TARGET_RSS_MB:.0f}",
+            meets_target=report["rss_mb"] <= TARGET_RSS_MB,
+            details={"after_decisions": samples, "parcel_sets": n},
+        ),
+        BenchResult(
+            name="edge_store_decision_p99_ms",
+            value=round(report["p99_ms"], 5),
+            unit="ms",
+            floor_name="bare dict lookup p99",
+            floor_value=round(report["floor_p99_ms"], 6),
+            target=f"<= {TARGET_P99_MS}",
+            meets_target=report["p99_ms"] <= TARGET_P99_MS,
+            details={
+                "p50_ms": round(report["p50_ms"], 5),
+                "floor_p50_ms": round(report["floor_p50_ms"], 6),
+            },
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(Path(sys.argv[1]), Path(sys.argv[2]))))  # noqa: T201
