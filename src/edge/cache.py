@@ -25,14 +25,17 @@ _DROP = ("buyer_name", "buyer_telephone", "consignee_telephone", "consignee_addr
          "payer_name", "sender", "addressee", "extra")  # fmt: skip
 
 
-#: ``extra`` fields a decision reads: goods description, insured fee (dutiable value).
-_KEEP_EXTRA = ("goodsInfo", "insuredFee")
+#: ``extra`` fields a decision reads: goods description, insured fee (dutiable value),
+#: the list state the hub sends for an accepted cancellation or return.
+_KEEP_EXTRA = ("goodsInfo", "insuredFee", "listState")
 
 
 def slim(decl: Declaration) -> dict[str, object]:
     """Return the JSON dict of what the edge keeps of a declaration."""
     d = declaration_to_dict(decl)
     kept = {k: decl.extra[k] for k in _KEEP_EXTRA if decl.extra.get(k)}
+    if decl.extra.get("appType", "").strip() == "3":  # a withdrawal must withdraw here too
+        kept["appType"] = "3"
     for name in _DROP:
         d.pop(name, None)
     if kept:

@@ -22,6 +22,8 @@ LEDGER_STATUSES = frozenset({800, 899})
 #: Statuses under which no purchase happened: the list adds nothing to its own year total.
 NO_PURCHASE = frozenset({100, 700})
 _Key = tuple[DocKind, str]
+#: The accepted receipt each ``listState`` a hub sends with a list stands for.
+LIST_STATE_NOTICE = {"cancelled": "CEB624", "returned": "CEB626"}
 
 
 @dataclass(slots=True)
@@ -80,6 +82,11 @@ class DeclarationIndex:
                 self._withdraw((decl.kind, decl.business_key))
             else:
                 self._add_parcel(decl)
+                state = decl.extra.get("listState", "")
+                if state in LIST_STATE_NOTICE:  # the hub's copy carries its accepted notices
+                    self.apply_notice(
+                        Notice(LIST_STATE_NOTICE[state], decl.business_key, status="800")
+                    )
 
     @staticmethod
     def _put(

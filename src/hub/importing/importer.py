@@ -280,6 +280,7 @@ def _take(
             return
     elif isinstance(item, Notice):
         report.notices += 1
+        batch.notices.append((rec.index, item))
         return
     elif isinstance(item, RecordError):
         problem = item
