@@ -13,7 +13,7 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -42,7 +42,7 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 class RecordingIndex(DeclarationIndex):
     """A declaration index that also records what was filed, in order, as records to import."""
 
-    recorded: list[Declaration | Receipt | Notice] = []
+    recorded: ClassVar[list[Declaration | Receipt | Notice]] = []
 
     def add(self, decl: Declaration) -> None:
         """Record and add one document."""
