@@ -183,7 +183,12 @@ class DeclarationIndex:
 
     def apply_notice(self, notice: Notice) -> None:
         """Keep a notice in its list's history; an accepted cancellation withdraws the list,
-        an accepted consumer return gives the buyer's quota back."""
+        an accepted consumer return gives the buyer's quota back; a CEB900 (a message refused
+        by schema) raises an alarm naming that message."""
+        if notice.refusal:
+            self.alarms.append(notice.refusal)
+            logger.warning("%s", notice.refusal)
+            return
         entry = self._entry_for(notice)
         if entry is None:
             if notice.business_key:

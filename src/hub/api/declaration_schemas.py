@@ -142,6 +142,8 @@ class ImportReportPublic(BaseModel):
     seconds: float = 0.0
     error: str | None = None
     rejections: list[RejectionPublic] = Field(default_factory=list)
+    notices: int = 0
+    alarms: list[str] = Field(default_factory=list)
 
 
 class DeclarationFiled(BaseModel):

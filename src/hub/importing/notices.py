@@ -38,6 +38,7 @@ HISTORY_EVENT = {
     "CEB624": "cancel_receipt",
     "CEB625": "return_request",
     "CEB626": "return_receipt",
+    "CEB900": "refused_by_schema",
 }
 #: List states an accepted receipt gives (sent to edges as the list's ``listState``).
 LIST_STATE = {"CEB624": "cancelled", "CEB626": "returned"}
