@@ -24,12 +24,22 @@ from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
-from inspection.model import Declaration, DocKind, FormatError, ParsedRecord, Receipt, RecordError
+from inspection.model import (
+    Declaration,
+    DocKind,
+    FormatError,
+    Notice,
+    ParsedRecord,
+    Receipt,
+    RecordError,
+)
 
 log = logging.getLogger(__name__)
 
 #: Columns that name an enterprise a filer may own a declaration through.
 OWNER_COLUMNS = ("ebc_code", "ebp_code", "agent_code", "logistics_code")
+#: Notices only customs sends (an enterprise's copy would give quota back or raise alarms).
+CUSTOMS_NOTICES = frozenset({"CEB624", "CEB626", "CEB900"})
 #: Largest page of a list.
 MAX_LIMIT = 500
 
@@ -81,6 +91,10 @@ def _guard(
                 reason = "this business key belongs to another enterprise's declaration"
                 yield ParsedRecord(rec.index, RecordError(rec.index, "business_key", reason))
                 continue
+        elif isinstance(item, Notice) and item.message_type in CUSTOMS_NOTICES:
+            reason = f"{item.message_type} is customs' answer; only the customs channel files it"
+            yield ParsedRecord(rec.index, RecordError(rec.index, "message_type", reason))
+            continue
         elif isinstance(item, Receipt):
             existing = _stored(session, item.kind.value, item.business_key)
             if existing is None or not declaration_owned(principal, existing):
