@@ -143,3 +143,19 @@ def test_a_notice_before_its_list_is_applied_when_the_list_arrives(migrated: Eng
     assert load_index(migrated).lookup("YT0000000001") is None
     body, _ = _sync_all(migrated)
     assert body["declarations"][0]["declaration"]["extra"]["listState"] == "cancelled"  # type: ignore[index]
+
+
+def test_the_edge_copy_keeps_a_withdrawal(tmp_path: object) -> None:
+    """appType 3 survives the edge cache's slimming, so the edge withdraws the list too."""
+    live, withdrawn = inventory(1), inventory(1, extra={"appType": "3"})
+    cache = DeclarationCache(f"{tmp_path}/edge.db")
+    try:
+        cache.store([live])
+        edge = DeclarationIndex()
+        edge.add_all(cache.declarations())
+        assert edge.lookup("YT0000000001") is not None
+        cache.store([withdrawn])
+        edge.add_all(cache.declarations())
+    finally:
+        cache.close()
+    assert edge.lookup("YT0000000001") is None
