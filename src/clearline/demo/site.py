@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -27,6 +28,7 @@ from clearline.demo.hub_thread import HubThread
 from clearline.demo.inspector_bot import InspectorBot, load_threats
 from clearline.demo.site_run import compare, edge_config, free_line, latency_summary, wait_until
 from edge.line.runtime import EdgeRuntime
+from edge.sync import parse_page
 from hub.db.auth_models import Role
 from hub.db.engine import make_engine
 from hub.db.event_models import EventRow
@@ -253,6 +255,7 @@ def start_site(
                 raise RuntimeError(f"line simulator did not start; see {proc.log}")
             edge = EdgeRuntime(site.site, cfg, rules)
             run.edges.append(edge)
+            _prefill(edge, hub.url, edge_key)
             edge.start()
             if edge.sync is None or not edge.sync.caught_up.wait(120):
                 raise RuntimeError(f"edge {cfg.edge_id} did not sync from the hub")
@@ -260,6 +263,25 @@ def start_site(
         run.stop()
         raise
     return run
+
+
+def _prefill(edge: EdgeRuntime, hub_url: str, key: str) -> None:
+    """Sync the edge's local copy before it starts, as a site's edge has it from before.
+
+    The simulated belt starts as soon as the edge connects to the scanner; without this
+    the first parcels would be decided while the first sync is still running (and held as
+    not declared).
+    """
+    cursor = edge.cache.meta("cursor") or ""
+    with httpx.Client(base_url=hub_url.rstrip("/"), headers={"X-API-Key": key}) as client:
+        while True:
+            resp = client.get("/api/v1/sync/declarations", params={"cursor": cursor})
+            body = resp.raise_for_status().json()
+            declarations, statuses = parse_page(body)
+            edge.cache.store(declarations, statuses, body["next_cursor"])
+            cursor = body["next_cursor"]
+            if not body.get("more"):
+                return
 
 
 _ITEM_FIELDS = {f.name for f in fields(ItemResult)}
