@@ -233,6 +233,16 @@ class ReceiptPublic(BaseModel):
     received_at: datetime
 
 
+class NoticePublic(BaseModel):
+    """A notice about the declaration: logistics status, cancellation, return."""
+
+    message_type: str
+    status: str
+    time: datetime | None
+    info: str
+    received_at: datetime
+
+
 class ReceiptPage(BaseModel):
     """One page of a receipt list."""
 
@@ -255,3 +265,4 @@ class DeclarationDetail(BaseModel):
     lines: list[LinePublic]
     history: list[HistoryPublic]
     receipts: list[ReceiptPublic]
+    notices: list[NoticePublic] = Field(default_factory=list)

@@ -18,6 +18,7 @@ from hub.api.declaration_schemas import (
     HistoryPublic,
     ImportReportPublic,
     LinePublic,
+    NoticePublic,
     ReceiptPublic,
 )
 from hub.db.models import DeclarationRow
@@ -145,7 +146,13 @@ def get_declaration(
         lines=[_line(x, masked) for x in record.lines],
         history=[HistoryPublic.model_validate(h, from_attributes=True) for h in record.history],
         receipts=[_receipt(r, masked) for r in record.receipts],
+        notices=[_notice(n, masked) for n in record.notices],
     )
+
+
+def _notice(row: Any, masked: bool) -> NoticePublic:
+    notice = NoticePublic.model_validate(row, from_attributes=True)
+    return notice.model_copy(update={"info": scrub(notice.info)}) if masked else notice
 
 
 def _line(row: Any, masked: bool) -> LinePublic:

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from contracts.clock import Clock
 from hub.db.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.db.notice_models import NoticeRow
 from hub.importing.importer import FileReport, import_records
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
@@ -215,6 +216,7 @@ class DeclarationRecord:
     lines: list[DeclarationLineRow]
     history: list[StatusHistoryRow]
     receipts: list[ReceiptRow]
+    notices: list[NoticeRow] = field(default_factory=list)  # CEB513, CEB623-626 about it
 
     def extra(self) -> dict[str, str]:
         """Return the extra source fields."""
@@ -244,7 +246,14 @@ def get_declaration(
         .where(ReceiptRow.declaration_id == declaration_id)
         .order_by(col(ReceiptRow.received_at), col(ReceiptRow.id))
     ).all()
-    return DeclarationRecord(row, list(lines), with_filing(row, list(history)), list(receipts))
+    notices = session.exec(
+        select(NoticeRow)
+        .where(NoticeRow.declaration_id == declaration_id)
+        .order_by(col(NoticeRow.received_at), col(NoticeRow.id))
+    ).all()
+    return DeclarationRecord(
+        row, list(lines), with_filing(row, list(history)), list(receipts), list(notices)
+    )
 
 
 def with_filing(row: DeclarationRow, history: list[StatusHistoryRow]) -> list[StatusHistoryRow]:

@@ -101,3 +101,28 @@ def test_api_outputs_hold_no_personal_data_for_operators(
     )
     assert csv.status_code == 200
     assert not [s for s in secrets if s in csv.text]
+
+
+def test_a_declaration_detail_lists_its_notices(api: Api) -> None:
+    """A CEB513 logistics status shows on its list's detail with its status and history."""
+    import io
+
+    from inspection.formats.ceb_notice_write import write_notices
+    from inspection.model import Notice
+
+    sup = api.as_role(Role.SUPERVISOR)
+    r = api.client.post("/api/v1/declarations", json=decl_json(900_001), headers=sup)
+    decl_id = r.json()["id"]
+    body = decl_json(900_001)
+    buf = io.BytesIO()
+    write_notices(buf, "CEB625", [Notice("CEB625", body["business_key"], info="退货 13800138000")])
+    r = api.client.post(
+        "/api/v1/declarations/upload", files={"files": ("ceb625.xml", buf.getvalue())},
+        headers=sup,
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()[0]["notices"] == 1, r.text
+    full = api.client.get(f"/api/v1/declarations/{decl_id}", headers=sup).json()
+    assert [n["message_type"] for n in full["notices"]] == ["CEB625"]
+    assert "return_request" in [h["event"] for h in full["history"]]
+    masked = api.client.get(f"/api/v1/declarations/{decl_id}", headers=api.as_role(Role.OPERATOR))
+    assert "13800138000" not in masked.text and masked.json()["notices"]
