@@ -36,6 +36,7 @@ def _register() -> None:
     from simulators.cli.scenario import register as register_scenario
 
     app.command("import")(import_command)
+    app.command("check")(__import__("clearline.check", fromlist=["x"]).check_command)
     app.command("bench")(bench_command)
     app.command("demo")(demo_command)
     app.add_typer(sim_app, name="sim")

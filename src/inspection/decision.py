@@ -20,7 +20,7 @@ from inspection.checks import (
 from inspection.identity import normalise
 from inspection.model import DocKind
 from inspection.rules import RuleSet
-from inspection.tax import tax_problem
+from inspection.tax import postal_problems, tax_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +233,10 @@ def decide(
         value_found, value_notes = value_reasons(declaration, rules, reason is None)
         found |= value_found
         notes.extend(value_notes)
+        if decl.kind is DocKind.POSTAL:
+            for kind, note in postal_problems(decl, rules):
+                found.add(Reason.TAX_MISMATCH if kind == "tax" else Reason.VALUE_LIMIT)
+                notes.append(note)
         hit = prohibited_hit(decl, rules, declaration.waybill)
         if hit is not None:
             found.add(Reason.PROHIBITED_GOODS)

@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 LEDGER_STATUSES = frozenset({800, 899})
 #: Statuses under which no purchase happened: the list adds nothing to its own year total.
 NO_PURCHASE = frozenset({100, 700})
+_Key = tuple[DocKind, str]
+#: The accepted receipt each ``listState`` a hub sends with a list stands for.
+LIST_STATE_NOTICE = {"cancelled": "CEB624", "returned": "CEB626"}
 
 __all__ = [
     "LEDGER_STATUSES", "NO_PURCHASE", "DeclarationIndex", "Entry", "order_pair", "parcel_codes",
@@ -98,6 +101,11 @@ class DeclarationIndex:
                 self._withdraw((decl.kind, decl.business_key))
             else:
                 self._add_parcel(decl)
+                state = decl.extra.get("listState", "")
+                if state in LIST_STATE_NOTICE:  # the hub's copy carries its accepted notices
+                    self.apply_notice(
+                        Notice(LIST_STATE_NOTICE[state], decl.business_key, status="800")
+                    )
 
     def add_all(self, decls: Iterable[Declaration]) -> int:
         """Add many documents; return how many were added."""
@@ -177,7 +185,11 @@ class DeclarationIndex:
 
     def apply_notice(self, notice: Notice) -> None:
         """Keep a notice in its list's history; an accepted cancellation withdraws the list,
-        an accepted consumer return gives the buyer's quota back."""
+        an accepted consumer return gives the buyer's quota back; a CEB900 (a message refused
+        by schema) raises an alarm naming that message."""
+        if notice.refusal:
+            self.alarms.append(notice.refusal)
+            logger.warning("%s", notice.refusal)
         if not self._books.writable:
             self._books.changed()
             return

@@ -119,8 +119,10 @@ class Notice:
     """A message that is read and kept but sets no declaration's customs status by itself.
 
     Logistics status (CEB513), list cancellation and consumer return requests (CEB623,
-    CEB625) and customs' answers to them (CEB624, CEB626). ``business_key`` is the list's
-    ``agentCode:copNo`` (the waybill's ``logisticsCode:logisticsNo`` for CEB513);
+    CEB625), customs' answers to them (CEB624, CEB626) and a message refused by schema
+    (CEB900, which names that message by its ``guid`` in ``fields``; ``business_key`` empty).
+    ``business_key`` is the list's ``agentCode:copNo`` (the waybill's
+    ``logisticsCode:logisticsNo`` for CEB513);
     ``status`` is the logistics status or the receipt's ``returnStatus`` text.
     """
 
@@ -133,6 +135,16 @@ class Notice:
     time: datetime | None = None
     info: str = ""
     fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def refusal(self) -> str:
+        """For a CEB900 (a message refused by schema): the alarm naming that message, else ""."""
+        if self.message_type != "CEB900":
+            return ""
+        named = self.fields.get("guid", "")
+        kind = self.fields.get("oriMessageType", "")
+        what = f"{kind} message {named}" if kind else f"message {named}"
+        return f"customs refused {what} by schema (status {self.status}): {self.info}".strip()
 
     @property
     def accepted(self) -> bool:

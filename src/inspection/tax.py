@@ -124,3 +124,31 @@ def postal_form(decl: Declaration, rules: RuleSet) -> str | None:
         return None
     sdr = value / rules.source.sdr_to_cny
     return "CN22" if sdr <= rules.source.limits.cn22_max_sdr else "CN23"
+
+
+def postal_problems(decl: Declaration, rules: RuleSet) -> list[tuple[str, str]]:
+    """What is wrong with a postal item's declared form and declared tax, as (kind, note).
+
+    ``form``: the item was declared on a CN22 (``form`` in the file) while its value is
+    above ``limits.cn22_max_sdr`` SDR, so it needs a CN23. ``tax``: a declared postal tax
+    (``tax`` in the file, CNY) differs from :func:`postal_tax` by more than
+    ``tax.tolerance_cny``, or cannot be compared.
+    """
+    out: list[tuple[str, str]] = []
+    declared_form = decl.extra.get("form", "").strip().upper()
+    if declared_form == "CN22":
+        value = dutiable_value_cny(decl, rules)
+        limit = rules.source.limits.cn22_max_sdr
+        if value is None:
+            out.append(("form", "declared on a CN22 but its value is unknown"))
+        elif value / rules.source.sdr_to_cny > limit:
+            sdr = (value / rules.source.sdr_to_cny).quantize(_FEN, ROUND_HALF_UP)
+            out.append(("form", f"declared on a CN22 but worth {sdr} SDR > {limit}: needs a CN23"))
+    if decl.tax_total is not None:
+        computed = postal_tax(decl, rules)
+        if computed is None:
+            out.append(("tax", "postal tax cannot be computed (unknown value or currency)"))
+        elif abs(decl.tax_total - computed) > rules.source.tax.tolerance_cny:
+            note = f"declared postal tax CNY {decl.tax_total} != computed CNY {computed}"
+            out.append(("tax", note))
+    return out

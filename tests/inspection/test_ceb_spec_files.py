@@ -158,3 +158,33 @@ def test_writer_writes_decltime_as_a_date_and_returntime_in_full() -> None:
     out = BytesIO()
     write_ceb(out, "CEB622", [receipt])
     assert b"<ceb:returnTime>20261101000000000</ceb:returnTime>" in out.getvalue()
+
+
+def test_ceb900_is_read_as_an_alarm_on_the_refused_message() -> None:
+    from inspection.index import DeclarationIndex
+
+    records = read("ceb900_spec.xml")
+    assert errors(records) == []
+    notices = [r.item for r in records]
+    assert len(notices) == 2 and all(isinstance(n, Notice) for n in notices)
+    first, second = notices
+    assert isinstance(first, Notice) and isinstance(second, Notice)
+    assert (first.message_type, first.status, first.business_key) == ("CEB900", "-1", "")
+    assert first.fields["guid"] == "6A1E0B7C-0001-4F00-9A00-000000006211"
+    assert first.time == datetime(2026, 11, 2, 9, 30, 0, 456000, tzinfo=CHINA_TZ)
+    assert not first.accepted
+    assert "message 6A1E0B7C-0001-4F00-9A00-000000006211" in first.refusal
+    assert "CEB621 message 6A1E0B7C-0001-4F00-9A00-000000006212" in second.refusal
+    idx = DeclarationIndex()
+    idx.apply_notice(first)
+    assert idx.alarms == [first.refusal]
+
+
+def test_ceb900_without_the_refused_guid_is_rejected() -> None:
+    from io import BytesIO
+
+    text = (SPEC / "ceb900_spec.xml").read_text(encoding="utf-8")
+    text = text.replace("<guid>6A1E0B7C-0001-4F00-9A00-000000006211</guid>", "<guid/>")
+    fmt = detect_format(text.encode()[:HEAD_BYTES], "x.xml")
+    records = list(read_records(BytesIO(text.encode()), fmt, "x.xml"))
+    assert errors(records) == [(1, "MessageReturn.guid", "required field is missing or empty")]

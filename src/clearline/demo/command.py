@@ -19,7 +19,7 @@ from clearline.settings import Settings
 from contracts.clock import SystemClock
 from hub.db.engine import create_tables, make_engine
 from hub.importing.importer import FileReport, import_file
-from hub.importing.loader import iter_declarations, latest_statuses
+from hub.importing.loader import load_index
 from inspection.index import DeclarationIndex
 from inspection.pipeline import decide_parcel
 from inspection.rules import load_rules
@@ -42,11 +42,7 @@ def _import_all(db_url: str, folder: Path) -> list[FileReport]:
 def _load_index(db_url: str) -> DeclarationIndex:
     engine = make_engine(db_url)
     try:
-        idx = DeclarationIndex()
-        idx.add_all(iter_declarations(engine))
-        for (kind, key), status in latest_statuses(engine).items():
-            idx.set_status(kind, key, status)
-        return idx
+        return load_index(engine)
     finally:
         engine.dispose()
 

@@ -142,6 +142,20 @@ OUTCOME_OF_CHUTE = {
 }
 
 
+#: Reasons that come from a fact missing at the deadline (a loaded machine), not from the rules.
+TIMING_REASONS = frozenset(
+    {"LATE_DECISION", "NO_WEIGHT", "UNSTABLE_WEIGHT", "XRAY_PENDING", "DEVICE_FAULT"}
+)
+
+
+def timing_caused(mismatch: dict[str, Any], expected_reasons: list[str]) -> bool:
+    """Whether a mismatch came from timing: no reply in time, no divert, or a timing reason
+    the scenario does not expect (the decision itself was right on what it had)."""
+    if mismatch.get("reply_in_time") is False or mismatch.get("status") != "diverted":
+        return True
+    return bool(set(mismatch.get("reasons", ())) & TIMING_REASONS - set(expected_reasons))
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """How a run's dispositions compare with what the scenario says each parcel must get."""
@@ -151,6 +165,7 @@ class Comparison:
     wrong_releases: list[int]
     mismatches: list[dict[str, Any]]
     by_outcome: dict[str, int]
+    timing: int = 0  # mismatches caused by timing (see timing_caused)
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready summary."""
@@ -161,17 +176,26 @@ class Comparison:
             "wrong_releases": len(self.wrong_releases),
             "by_outcome": self.by_outcome,
             "mismatches": len(self.mismatches),
+            "mismatches_by_cause": {
+                "timing": self.timing,
+                "decision": len(self.mismatches) - self.timing,
+            },
         }
 
 
-def compare(results: list[Any], expected_path: Path) -> Comparison:
+def compare(
+    results: list[Any],
+    expected_path: Path,
+    reasons_of: dict[int, list[str]] | None = None,
+) -> Comparison:
     """Compare simulator dispositions (by seq) with ``expected.jsonl``.
 
     A wrong release is a parcel released that the scenario does not release. The
     scenario's duplicate copy expects HOLD because its original is released first; when
     the original was not released in this run (sent to reject because the line was
     overloaded, say), the copy's release is that declaration's only release: a mismatch,
-    not a wrong release.
+    not a wrong release. ``reasons_of`` (item_id → the decision's reasons) lets each
+    mismatch carry its reasons and be counted as timing-caused or decision-caused.
     """
     expected = {}
     for line in expected_path.read_text(encoding="utf-8").splitlines():
@@ -185,6 +209,7 @@ def compare(results: list[Any], expected_path: Path) -> Comparison:
         if OUTCOME_OF_CHUTE.get(r.chute, Outcome.REJECT) is Outcome.RELEASE:
             released[want["code"]] = released.get(want["code"], 0) + 1
     wrong, mismatches = [], []
+    timing = 0
     by_outcome: dict[str, int] = {}
     accounted = 0
     for r in results:
@@ -201,19 +226,21 @@ def compare(results: list[Any], expected_path: Path) -> Comparison:
             if not copy or released.get(want["code"], 0) > 1:
                 wrong.append(r.seq)
         if got.value != want["outcome"]:
-            mismatches.append(
-                {
-                    "seq": r.seq,
-                    "expected": want["outcome"],
-                    "got": got.value,
-                    "case": want.get("case"),
-                    "chute": r.chute,
-                    "status": r.status,
-                    "reply_in_time": r.reply_in_time,
-                    "frame_sent": r.frame_sent,
-                }
-            )
-    return Comparison(len(expected), accounted, wrong, mismatches, by_outcome)
+            mismatch = {
+                "seq": r.seq,
+                "expected": want["outcome"],
+                "got": got.value,
+                "case": want.get("case"),
+                "chute": r.chute,
+                "status": r.status,
+                "reply_in_time": r.reply_in_time,
+                "frame_sent": r.frame_sent,
+                "reasons": (reasons_of or {}).get(getattr(r, "item_id", -1), []),
+            }
+            mismatch["timing"] = timing_caused(mismatch, want.get("reasons", []))
+            timing += bool(mismatch["timing"])
+            mismatches.append(mismatch)
+    return Comparison(len(expected), accounted, wrong, mismatches, by_outcome, timing)
 
 
 def latency_summary(latencies_ms: list[float]) -> dict[str, float]:

@@ -145,6 +145,8 @@ class ImportReportPublic(BaseModel):
     seconds: float = 0.0
     error: str | None = None
     rejections: list[RejectionPublic] = Field(default_factory=list)
+    notices: int = 0
+    alarms: list[str] = Field(default_factory=list)
 
 
 class DeclarationFiled(BaseModel):
@@ -237,6 +239,16 @@ class ReceiptPublic(BaseModel):
     )
 
 
+class NoticePublic(BaseModel):
+    """A notice about the declaration: logistics status, cancellation, return."""
+
+    message_type: str
+    status: str
+    time: datetime | None
+    info: str
+    received_at: datetime
+
+
 class ReceiptPage(BaseModel):
     """One page of a receipt list."""
 
@@ -259,3 +271,4 @@ class DeclarationDetail(BaseModel):
     lines: list[LinePublic]
     history: list[HistoryPublic]
     receipts: list[ReceiptPublic]
+    notices: list[NoticePublic] = Field(default_factory=list)

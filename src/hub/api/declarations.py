@@ -18,39 +18,27 @@ from hub.api.declaration_schemas import (
     HistoryPublic,
     ImportReportPublic,
     LinePublic,
+    NoticePublic,
     ReceiptPublic,
 )
-from hub.db.auth_models import Role
 from hub.db.models import DeclarationRow
 from hub.deps import ClockDep, Filer, Reader, ReceiptFiler, SessionDep, SettingsDep
 from hub.services import declarations as service
+from hub.services import masking
 from hub.services.auth import Principal
 from hub.services.declarations import MAX_LIMIT
 from hub.services.errors import Invalid
-from inspection.masking import mask_id, mask_name, mask_phone
+from inspection.masking import scrub
 from inspection.model import DocKind
 
 router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"])
 
 #: Most files in one upload.
 MAX_FILES = 20
-_ID_FIELDS = ("buyer_id_number", "payer_id_number")
-_PHONE_FIELDS = ("buyer_telephone", "consignee_telephone")
-_NAME_FIELDS = ("buyer_name", "payer_name", "consignee")
 
 
 def _masked(values: dict[str, Any]) -> dict[str, Any]:
-    out = dict(values)
-    for name in _ID_FIELDS:
-        if name in out:
-            out[name] = mask_id(out[name])
-    for name in _PHONE_FIELDS:
-        if name in out:
-            out[name] = mask_phone(out[name])
-    for name in _NAME_FIELDS:
-        if name in out:
-            out[name] = mask_name(out[name])
-    return out
+    return masking.mask_fields(values)
 
 
 def _summary(row: DeclarationRow) -> DeclarationSummary:
@@ -59,7 +47,7 @@ def _summary(row: DeclarationRow) -> DeclarationSummary:
 
 
 def _sees_personal_data(principal: Principal) -> bool:
-    return principal.role in (Role.SUPERVISOR, Role.ADMIN, Role.FILER)
+    return masking.sees_personal_data(principal)
 
 
 @router.post(
@@ -158,8 +146,28 @@ def get_declaration(
         id=record.row.id,
         masked=masked,
         fields=_masked(values) if masked else values,
-        extra=record.extra(),
-        lines=[LinePublic.model_validate(x, from_attributes=True) for x in record.lines],
+        extra=masking.mask_extra(record.extra()) if masked else record.extra(),
+        lines=[_line(x, masked) for x in record.lines],
         history=[HistoryPublic.model_validate(h, from_attributes=True) for h in record.history],
-        receipts=[ReceiptPublic.model_validate(r, from_attributes=True) for r in record.receipts],
+        receipts=[_receipt(r, masked) for r in record.receipts],
+        notices=[_notice(n, masked) for n in record.notices],
+    )
+
+
+def _notice(row: Any, masked: bool) -> NoticePublic:
+    notice = NoticePublic.model_validate(row, from_attributes=True)
+    return notice.model_copy(update={"info": scrub(notice.info)}) if masked else notice
+
+
+def _line(row: Any, masked: bool) -> LinePublic:
+    line = LinePublic.model_validate(row, from_attributes=True)
+    return LinePublic.model_validate(masking.mask_line(line.model_dump())) if masked else line
+
+
+def _receipt(row: Any, masked: bool) -> ReceiptPublic:
+    receipt = ReceiptPublic.model_validate(row, from_attributes=True)
+    return (
+        receipt.model_copy(update={"return_info": scrub(receipt.return_info)})
+        if masked
+        else receipt
     )

@@ -15,8 +15,10 @@ from hub.api.declaration_schemas import (
 )
 from hub.deps import ClockDep, Reader, ReceiptFiler, SessionDep
 from hub.services import declarations as declaration_service
+from hub.services import masking
 from hub.services import receipts as service
 from hub.services.declarations import MAX_LIMIT
+from inspection.masking import scrub
 
 router = APIRouter(prefix="/api/v1/receipts", tags=["receipts"])
 
@@ -58,4 +60,6 @@ def list_receipts(
     flt = service.ReceiptFilter(business_key, return_status, declaration_id, pending)
     rows, total = service.list_receipts(session, principal, flt, offset, limit)
     items = [ReceiptPublic.model_validate(r, from_attributes=True) for r in rows]
+    if not masking.sees_personal_data(principal):  # customs' free text may quote an id
+        items = [i.model_copy(update={"return_info": scrub(i.return_info)}) for i in items]
     return ReceiptPage(items=items, total=total, offset=offset, limit=limit)

@@ -117,6 +117,8 @@ def _summary(console: Console, reports: list[FileReport]) -> None:
         doc = r.as_json()
         if doc["error"]:
             console.print(f"[red]{escape(doc['error'])}[/red]")
+        for alarm in doc["alarms"]:
+            console.print(f"[yellow]  {escape(r.file)}: alarm: {escape(alarm)}[/yellow]")
         for rej in doc["rejections"][:SHOWN_REJECTIONS]:
             where = tr(N_("record {n}")).format(n=rej["index"])
             where += f", {rej['field']}" if rej["field"] else ""

@@ -106,7 +106,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def create_tables(engine: Engine) -> None:
     """Create every hub table and index that does not exist yet (never drops anything)."""
-    import hub.db.models  # noqa: F401  (registers the tables on the metadata)
+    # importing the table modules registers their tables on the metadata
+    import hub.db.models
+    import hub.db.notice_models  # noqa: F401
 
     try:
         SQLModel.metadata.create_all(engine)

@@ -57,6 +57,7 @@ class FileReport:
     notices: int = 0  # read and reported, nothing stored for sorting (CEB513, CEB623...)
     receipts_information: int = 0
     rejections: list[RecordError] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)  # CEB900: a message refused by schema
     error: str | None = None
     broken_at: int | None = None
     seconds: float = 0.0
@@ -104,6 +105,7 @@ class FileReport:
                 {"index": r.index, "field": r.field, "reason": scrub(r.reason)}
                 for r in self.rejections
             ],
+            "alarms": [scrub(a) for a in self.alarms],
         }
 
 
@@ -290,6 +292,10 @@ def _take(
             return
     elif isinstance(item, Notice):
         report.notices += 1
+        batch.notices.append((rec.index, item))
+        if item.refusal:
+            report.alarms.append(item.refusal)
+            log.warning("%s: %s", report.file, scrub(item.refusal))
         return
     elif isinstance(item, RecordError):
         problem = item

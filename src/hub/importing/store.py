@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from hub.db.models import DECLARATION, DECLARATION_LINE, RECEIPT, STATUS_HISTORY
 from hub.db.sync_models import SyncChange
 from hub.importing import sql as q
+from hub.importing.notices import write_notices
 from hub.importing.rows import (
     HEAD_FIELDS,
     IdSource,
@@ -25,7 +26,7 @@ from hub.importing.rows import (
     receipt_row,
 )
 from hub.importing.sql import BulkInsert, BulkUpdate
-from inspection.model import Receipt
+from inspection.model import Notice, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,17 @@ class Batch:
 
     declarations: list[Prepared] = field(default_factory=list)
     receipts: list[tuple[int, Receipt]] = field(default_factory=list)
+    notices: list[tuple[int, Notice]] = field(default_factory=list)
 
     def __len__(self) -> int:
         """Return how many records the batch holds."""
-        return len(self.declarations) + len(self.receipts)
+        return len(self.declarations) + len(self.receipts) + len(self.notices)
 
     def singles(self) -> list[tuple[int, Batch]]:
         """Split into one-record batches, in file order, each with its record index."""
         out = [(p.index, Batch(declarations=[p])) for p in self.declarations]
         out.extend((i, Batch(receipts=[(i, r)])) for i, r in self.receipts)
+        out.extend((i, Batch(notices=[(i, n)])) for i, n in self.notices)
         out.sort(key=lambda pair: pair[0])
         return out
 
@@ -123,6 +126,8 @@ class BatchStore:
             linked = q.pending_receipts(conn, new_keys)
         if batch.receipts or linked:
             self._write_receipts(conn, batch.receipts, linked, now, counts)
+        if batch.notices:
+            write_notices(conn, (n for _i, n in batch.notices), now, self.source)
         return counts
 
     def _write_declarations(

@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,12 +24,21 @@ from sqlmodel import Session, col, select
 from contracts.clock import Clock
 from hub.db.auth_models import Role
 from hub.db.models import DeclarationLineRow, DeclarationRow, ReceiptRow, StatusHistoryRow
+from hub.db.notice_models import NoticeRow
 from hub.importing.importer import FileReport, import_records
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
-from inspection.model import Declaration, DocKind, FormatError, ParsedRecord, Receipt, RecordError
+from inspection.model import (
+    Declaration,
+    DocKind,
+    FormatError,
+    Notice,
+    ParsedRecord,
+    Receipt,
+    RecordError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +51,9 @@ OWNER_FIELDS = {
     "agent_code": "agentCode",
     "logistics_code": "logisticsCode",
 }
+
+#: Notices only customs sends (an enterprise's copy would give quota back or raise alarms).
+CUSTOMS_NOTICES = frozenset({"CEB624", "CEB626", "CEB900"})
 #: Largest page of a list.
 MAX_LIMIT = 500
 
@@ -117,6 +129,10 @@ def _guard(
                 reason = "this business key belongs to another enterprise's declaration"
                 yield ParsedRecord(rec.index, RecordError(rec.index, "business_key", reason))
                 continue
+        elif isinstance(item, Notice) and item.message_type in CUSTOMS_NOTICES:
+            reason = f"{item.message_type} is customs' answer; only the customs channel files it"
+            yield ParsedRecord(rec.index, RecordError(rec.index, "message_type", reason))
+            continue
         elif isinstance(item, Receipt):
             existing = _stored(session, item.kind.value, item.business_key)
             if existing is None or not declaration_owned(principal, existing):
@@ -287,6 +303,7 @@ class DeclarationRecord:
     lines: list[DeclarationLineRow]
     history: list[StatusHistoryRow]
     receipts: list[ReceiptRow]
+    notices: list[NoticeRow] = field(default_factory=list)  # CEB513, CEB623-626 about it
 
     def extra(self) -> dict[str, str]:
         """Return the extra source fields."""
@@ -316,7 +333,14 @@ def get_declaration(
         .where(ReceiptRow.declaration_id == declaration_id)
         .order_by(col(ReceiptRow.received_at), col(ReceiptRow.id))
     ).all()
-    return DeclarationRecord(row, list(lines), with_filing(row, list(history)), list(receipts))
+    notices = session.exec(
+        select(NoticeRow)
+        .where(NoticeRow.declaration_id == declaration_id)
+        .order_by(col(NoticeRow.received_at), col(NoticeRow.id))
+    ).all()
+    return DeclarationRecord(
+        row, list(lines), with_filing(row, list(history)), list(receipts), list(notices)
+    )
 
 
 def with_filing(row: DeclarationRow, history: list[StatusHistoryRow]) -> list[StatusHistoryRow]:

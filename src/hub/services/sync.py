@@ -4,7 +4,9 @@ The cursor is the ``sync_change.seq`` of the last declaration delivered. The imp
 numbers a new declaration as it stores it, and a database trigger gives it a new, larger
 ``seq`` on every update (amendment, customs status), keeping only its newest one, so
 paging by ``seq`` delivers each change once, in commit order, and an amended declaration
-comes again with its new state.
+comes again with its new state. A list whose cancellation (CEB624) or consumer return
+(CEB626) customs accepted carries ``extra.listState`` (``cancelled`` / ``returned``); the
+notice's import touches the list, so it comes again with it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hub.db.event_models import VERDICT
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.db.rules_models import RuleVersion
 from hub.db.sync_models import SyncChange
+from hub.importing.notices import list_states
 from hub.services import rules as rules_service
 from hub.services.errors import Invalid, NotFound
 from inspection.model import Declaration, GoodsLine
@@ -37,6 +40,8 @@ DECL_FIELDS: tuple[str, ...] = tuple(
 LINE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(GoodsLine))
 
 _SYNC = SyncChange.__table__  # type: ignore[attr-defined]
+#: Kinds a cancellation or consumer return applies to.
+_LIST_KINDS = ("inventory", "export_inventory")
 
 
 def parse_cursor(cursor: str) -> int:
@@ -108,11 +113,15 @@ def page(session: Session, cursor: str, limit: int, known_digest: str = "") -> d
             values = {k: _wire(v) for k, v in zip(LINE_FIELDS, line[1:], strict=True)}
             lines.setdefault(line[0], []).append(values)
     n = len(DECL_FIELDS)
+    key_at = 2 + DECL_FIELDS.index("business_key")
+    states = list_states(conn, [r[key_at] for r in rows])
     out = []
     for row in rows:
         head = {k: _wire(v) for k, v in zip(DECL_FIELDS, row[2 : 2 + n], strict=True)}
         extra_text, status, status_time, updated_at = row[2 + n :]
         extra: Any = json.loads(extra_text or "{}")
+        if head["kind"] in _LIST_KINDS and head["business_key"] in states:
+            extra["listState"] = states[head["business_key"]]  # accepted cancel or return
         out.append(
             {
                 "id": str(row[1]),

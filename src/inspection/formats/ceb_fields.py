@@ -255,7 +255,7 @@ RECEIPTS: dict[str, ReceiptSpec] = {
 
 @dataclass(frozen=True, slots=True)
 class NoticeSpec:
-    """How one message read for the record only (CEB513/623/624/625/626) is laid out."""
+    """How one message read for the record only (CEB513/623-626/900) is laid out."""
 
     message_type: str
     record: str  # record element
@@ -277,6 +277,9 @@ NOTICES: dict[str, NoticeSpec] = {
                    "returnInfo"),
         NoticeSpec("CEB625", "InvtRefundHead", _LIST_KEY, "", "appTime", "reason"),
         NoticeSpec("CEB626", "InvtRefundReturn", _LIST_KEY, "returnStatus", "returnTime",
+                   "returnInfo"),
+        # a message refused by schema: it names the refused message by its guid only
+        NoticeSpec("CEB900", "MessageReturn", ("", "guid"), "returnStatus", "returnTime",
                    "returnInfo"),
     )
 }  # fmt: skip

@@ -1,4 +1,4 @@
-"""Turn one record of a message read for the record only (CEB513/623-626) into a Notice."""
+"""Turn one record of a message read for the record only (CEB513/623-626/900) into a Notice."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from inspection.model import Notice, RecordError
 
 
 class NoticeBuilder:
-    """Builds notices (CEB513/623/624/625/626): read and kept, no status set by themselves."""
+    """Builds notices (CEB513/623-626/900): read and kept, no status set by themselves."""
 
     def __init__(self, spec: NoticeSpec) -> None:
         """Keep ``spec``."""
@@ -37,6 +37,8 @@ class NoticeBuilder:
 
     def _finish(self, raw: dict[str, str]) -> Notice:
         spec = self.spec
+        if not spec.key[0]:
+            return self._refusal(raw)
         code, number = (raw.get(name, "") for name in spec.key)
         invt_no = raw.get("invtNo", "")
         if not (code and number) and not invt_no:
@@ -58,5 +60,25 @@ class NoticeBuilder:
             status=status,
             time=_parse_time(when, spec.record, spec.time) if when else None,
             info=raw.get(spec.info, "") if spec.info else "",
+            fields=raw,
+        )
+
+    def _refusal(self, raw: dict[str, str]) -> Notice:
+        """A CEB900: the refused message is named by ``guid``; its returnStatus is an error."""
+        spec = self.spec
+        guid = raw.get(spec.key[1], "")
+        if not guid:
+            raise _RejectedError(f"{spec.record}.{spec.key[1]}", _REQUIRED)
+        status = raw.get(spec.status, "")
+        if not status:
+            raise _RejectedError(f"{spec.record}.{spec.status}", _REQUIRED)
+        _parse_status(status, spec.record, spec.status)
+        when = raw.get(spec.time, "")
+        return Notice(
+            message_type=spec.message_type,
+            business_key="",
+            status=status,
+            time=_parse_time(when, spec.record, spec.time) if when else None,
+            info=raw.get(spec.info, ""),
             fields=raw,
         )

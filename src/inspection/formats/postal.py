@@ -209,9 +209,14 @@ def _declaration(item: dict[str, object]) -> Declaration:
     if operator:
         extra["operator"] = operator
     big = value > CN23_VALUE_OVER or gross > CN23_WEIGHT_OVER_KG
+    form = extra.get("form", "").strip().upper()  # the form the item was declared on
+    if form and form not in ("CN22", "CN23"):
+        raise FieldError("form", f"form {show('form', form)} is not CN22 or CN23")
+    tax = decimal_value(extra["tax"], "tax") if extra.get("tax") else None
     return Declaration(
         kind=DocKind.POSTAL,
-        message_type="CN23" if big else "CN22",
+        message_type=form or ("CN23" if big else "CN22"),
+        tax_total=tax,
         business_key=item_id,
         logistics_no=item_id,
         decl_time=None if declared is None else datetime_value(declared, "declared_at"),

@@ -13,6 +13,7 @@ from simulators.scenario.context import EXCLUDED_FROM_LEDGER, Context
 from simulators.scenario.documents import cbec, export, postal
 from simulators.scenario.model import Case
 from simulators.scenario.parcel import Built, parcel
+from simulators.scenario.withdrawals import cancelled, consumer_return
 from simulators.xray.contents import ContentItem, ItemKind
 
 #: A case's builder: yields the parcel(s) of one unit of the case, built lazily in order.
@@ -328,4 +329,6 @@ BUILDERS: dict[Case, Builder] = {
     Case.TAX_MISMATCH: _tax_mismatch,
     Case.SINGLE_ITEM: _single_item,
     Case.POSTAL_HK_LIMIT: _postal_hk_limit,
+    Case.CANCELLED: cancelled,
+    Case.CONSUMER_RETURN: consumer_return,
 }

@@ -49,6 +49,8 @@ DEFAULT_SHARES: dict[Case, float] = {
     Case.TAX_MISMATCH: 0.0075,
     Case.SINGLE_ITEM: 0.005,
     Case.POSTAL_HK_LIMIT: 0.005,
+    Case.CANCELLED: 0.0075,
+    Case.CONSUMER_RETURN: 0.02,
 }
 
 #: Parcels per unit of a case that comes in groups (the rest are one parcel per unit).

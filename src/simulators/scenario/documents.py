@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from inspection.model import Declaration, DocKind, GoodsLine, Receipt
+from inspection.model import Declaration, DocKind, GoodsLine, Notice, Receipt
 from simulators.sample_declarations import bonded_extra, cbec_tax, parcel_set
 from simulators.scenario.catalogue import (
     CBEC_GOODS,
@@ -42,6 +42,7 @@ class Filed:
     receipts: list[Receipt] = field(default_factory=list)
     single_item: bool = False  # one goods line of quantity one (an indivisible item)
     country: str = ""  # postal items: the sending country (HK, MO, TW have a lower limit)
+    notices: list[Notice] = field(default_factory=list)  # CEB623-626 filed after the list
 
 
 def _round(x: Decimal, unit: Decimal = _CENT) -> Decimal:

@@ -18,18 +18,20 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from contracts.reasons import Outcome, Reason
+from inspection.formats.ceb_notice_write import write_notices
 from inspection.formats.ceb_write import write_ceb
 from inspection.formats.postal import write_postal_json
-from inspection.model import Declaration, DocKind, FormatError, Receipt
+from inspection.model import Declaration, DocKind, FormatError, Notice, Receipt
 from inspection.rules import RuleSet
 from simulators.scenario.builders import BUILDERS
 from simulators.scenario.cases import DUPLICATE_GROUP, Mix, Schedule, allocate
 from simulators.scenario.context import Context
 from simulators.scenario.model import Case, ScenarioError, Summary
 from simulators.scenario.parcel import Built
+from simulators.scenario.withdrawals import return_group_size
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,13 @@ RECEIPT_FILES: dict[DocKind, tuple[str, str]] = {
     DocKind.INVENTORY: ("receipts/ceb622.xml", "CEB622"),
     DocKind.EXPORT_INVENTORY: ("receipts/ceb604.xml", "CEB604"),
     DocKind.POSTAL: ("receipts/postal-receipts.json", ""),
+}
+#: Output files of notices: cancellation and return requests, and customs' answers.
+NOTICE_FILES: dict[str, str] = {
+    "CEB623": "declarations/ceb623.xml",
+    "CEB625": "declarations/ceb625.xml",
+    "CEB624": "receipts/ceb624.xml",
+    "CEB626": "receipts/ceb626.xml",
 }
 PARCELS_FILE = "parcels.jsonl"
 EXPECTED_FILE = "expected.jsonl"
@@ -79,11 +88,11 @@ class _Spool:
         self._file: IO[bytes] = path.open("w+b")
         self.count = 0
 
-    def add(self, record: Declaration | Receipt) -> None:
+    def add(self, record: Declaration | Receipt | Notice) -> None:
         pickle.dump(record, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
 
-    def replay(self) -> Iterator[Declaration | Receipt]:
+    def replay(self) -> Iterator[Any]:
         self._file.flush()
         self._file.seek(0)
         for _ in range(self.count):
@@ -100,11 +109,18 @@ def _guid(seed: int, name: str) -> str:
 
 def _plan(parcels: int, ctx: Context, mix: Mix) -> tuple[dict[Case, int], Mix, dict[Case, str]]:
     skipped = ctx.impossible()
+    if return_group_size(ctx) == 0:
+        why = "the limits need more than 40 orders to cross the annual total"
+        skipped[Case.CONSUMER_RETURN] = why
     shares = {c: 0.0 if c in skipped else s for c, s in mix.shares.items()}
     if sum(shares.values()) <= 0.0:
         raise ScenarioError(f"the mix asks only for cases these rules make impossible: {skipped}")
     used = Mix(shares=shares)
-    sizes = {Case.ANNUAL_LIMIT: ctx.annual_group_size, Case.DUPLICATE: DUPLICATE_GROUP}
+    sizes = {
+        Case.ANNUAL_LIMIT: ctx.annual_group_size,
+        Case.DUPLICATE: DUPLICATE_GROUP,
+        Case.CONSUMER_RETURN: return_group_size(ctx),
+    }
     return allocate(parcels, used, sizes), used, skipped
 
 
@@ -116,6 +132,7 @@ class _Writer:
         self.expected = (out / EXPECTED_FILE).open("w", encoding="utf-8")
         self.declarations = {k: _Spool(spool_dir / f"d-{k.value}") for k in DECLARATION_FILES}
         self.receipts = {k: _Spool(spool_dir / f"r-{k.value}") for k in RECEIPT_FILES}
+        self.notices = {k: _Spool(spool_dir / f"n-{k}") for k in NOTICE_FILES}
         self.cases: Counter[Case] = Counter()
         self.outcomes: Counter[Outcome] = Counter()
         self.reasons: Counter[Reason] = Counter()
@@ -127,6 +144,8 @@ class _Writer:
             self.declarations[decl.kind].add(decl)
         for receipt in built.receipts:
             self.receipts[receipt.kind].add(receipt)
+        for notice in built.notices:
+            self.notices[notice.message_type].add(notice)
         self.cases[built.truth.case] += 1
         self.outcomes[built.expected.outcome] += 1
         self.reasons.update(built.expected.reasons)
@@ -155,12 +174,17 @@ class _Writer:
                     else:
                         n = write_postal_json(stream, spool.replay())
                 files[rel] = n
+        for notice_type, rel in NOTICE_FILES.items():
+            if self.notices[notice_type].count:
+                with (out / rel).open("wb") as stream:
+                    replay = self.notices[notice_type].replay()
+                    files[rel] = write_notices(stream, notice_type, replay, guid=_guid(seed, rel))
         return files
 
     def close(self) -> None:
         self.parcels.close()
         self.expected.close()
-        for spool in (*self.declarations.values(), *self.receipts.values()):
+        for spool in (*self.declarations.values(), *self.receipts.values(), *self.notices.values()):
             spool.close()
 
 
@@ -190,7 +214,7 @@ def generate(
         (out / sub).mkdir(parents=True, exist_ok=True)
     order_rng = random.Random(f"clearline-scenario-order:{seed}")
     schedule = Schedule(units, order_rng)
-    groups = (Case.ANNUAL_LIMIT, Case.DUPLICATE)
+    groups = (Case.ANNUAL_LIMIT, Case.DUPLICATE, Case.CONSUMER_RETURN)
     with tempfile.TemporaryDirectory(dir=out, prefix=".spool-") as tmp:
         writer = _Writer(out, Path(tmp))
         try:

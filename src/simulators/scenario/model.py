@@ -56,6 +56,8 @@ class Case(StrEnum):
     TAX_MISMATCH = "tax_mismatch"
     SINGLE_ITEM = "single_item"
     POSTAL_HK_LIMIT = "postal_hk_limit"
+    CANCELLED = "cancelled"
+    CONSUMER_RETURN = "consumer_return"
 
 
 class Route(StrEnum):

@@ -8,11 +8,11 @@ the buyer's running annual total). ``decide()`` is never called here.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from contracts.reasons import Outcome, Reason
-from inspection.model import Declaration, Receipt
+from inspection.model import Declaration, Notice, Receipt
 from simulators.scenario.context import EXCLUDED_FROM_LEDGER, Context
 from simulators.scenario.documents import Filed
 from simulators.scenario.model import Case, Expected, ParcelTruth, Route
@@ -27,6 +27,7 @@ class Built:
     expected: Expected
     declarations: list[Declaration]
     receipts: list[Receipt]
+    notices: list[Notice] = field(default_factory=list)
 
 
 #: Outcome line of each reason (DESIGN §5 precedence): lower decides first.
@@ -136,4 +137,5 @@ def parcel(
     )
     docs = filed.declarations if filed is not None and file_docs else []
     receipts = filed.receipts if filed is not None and file_docs else []
-    return Built(truth, expected, docs, receipts)
+    notices = filed.notices if filed is not None and file_docs else []
+    return Built(truth, expected, docs, receipts, notices)

@@ -63,5 +63,26 @@ def test_a_mismatch_says_what_the_line_did_with_the_parcel(expected: Path) -> No
     cmp = compare([_Result(1, RELEASE), _Result(2, HOLD), late], expected)
     assert cmp.mismatches == [
         {"seq": 3, "expected": "INSPECT", "got": "REJECT", "case": "xray", "chute": REJECT,
-         "status": "no_answer", "reply_in_time": False, "frame_sent": True}
+         "status": "no_answer", "reply_in_time": False, "frame_sent": True, "reasons": [],
+         "timing": True}
     ]
+
+
+@dataclass(frozen=True)
+class _Item(_Result):
+    item_id: int = 0
+
+
+def test_mismatches_are_split_into_timing_and_decision(expected: Path) -> None:
+    """A reject for a weight that came too late is timing; a wrong hold on time is not."""
+    results = [
+        _Item(1, REJECT, item_id=11),  # NO_WEIGHT at the deadline: timing
+        _Item(2, HOLD, item_id=12),  # as expected
+        _Item(3, HOLD, item_id=13),  # held for a reason the scenario does not give: decision
+    ]
+    reasons = {11: ["NO_WEIGHT"], 12: ["DUPLICATE_PARCEL"], 13: ["CUSTOMS_PENDING"]}
+    cmp = compare(results, expected, reasons)
+    assert [(m["seq"], m["timing"]) for m in cmp.mismatches] == [(1, True), (3, False)]
+    assert cmp.as_json()["mismatches_by_cause"] == {"timing": 1, "decision": 1}
+    late = compare([_Item(1, REJECT, "no_answer", False, item_id=11)], expected, {})
+    assert late.timing == 1

@@ -27,13 +27,13 @@ from inspection.decision import Decision
 from inspection.formats import detect_format, read_records
 from inspection.identity import is_valid_s10
 from inspection.index import DeclarationIndex
-from inspection.model import Declaration, Receipt, RecordError
+from inspection.model import Declaration, Notice, Receipt, RecordError
 from inspection.pipeline import decide_parcel
 from inspection.rules import RuleSet, load_rules, parse_rules
 from simulators.cli import scenario as cli_scenario
 from simulators.scenario import Case, Expected, Mix, ParcelTruth, ScenarioError, generate
 from simulators.scenario.cases import DEFAULT_SHARES, Schedule, allocate, load_mix
-from simulators.scenario.generate import DECLARATION_FILES, RECEIPT_FILES
+from simulators.scenario.generate import DECLARATION_FILES, NOTICE_FILES, RECEIPT_FILES
 
 CLOCK = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
 DEFAULT_RULES = load_rules()
@@ -56,7 +56,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _records(path: Path) -> Iterator[Declaration | Receipt | RecordError]:
+def _records(path: Path) -> Iterator[Declaration | Receipt | Notice | RecordError | object]:
     with path.open("rb") as stream:
         fmt = detect_format(stream.read(8192), str(path))
         stream.seek(0)
@@ -66,6 +66,7 @@ def _records(path: Path) -> Iterator[Declaration | Receipt | RecordError]:
 
 def _scenario_files(out: Path) -> list[Path]:
     rels = [rel for rel, _ in (*DECLARATION_FILES.values(), *RECEIPT_FILES.values())]
+    rels += [rel for rel in NOTICE_FILES.values() if (out / rel).exists()]
     return [out / rel for rel in rels]
 
 
@@ -88,6 +89,8 @@ def _judge(out: Path, rules: RuleSet) -> list[Judged]:
                 index.add(item)
             elif isinstance(item, Receipt):
                 index.set_status(item.kind, item.business_key, item.return_status)
+            elif isinstance(item, Notice):
+                index.apply_notice(item)
             else:
                 pytest.fail(f"{path}: rejected record {item}")
     judged = []
@@ -202,7 +205,7 @@ def test_same_seed_gives_identical_files(tmp_path: Path) -> None:
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         generate(250, seed, tmp_path / name, DEFAULT_RULES)
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*"))
-    assert len([f for f in files if (tmp_path / "a" / f).is_file()]) == 12
+    assert len([f for f in files if (tmp_path / "a" / f).is_file()]) == 16  # 4 of notices
     for rel in files:
         a, b = tmp_path / "a" / rel, tmp_path / "b" / rel
         assert a.is_dir() or a.read_bytes() == b.read_bytes(), rel
