@@ -100,7 +100,7 @@ class ReviewSettings(BaseSettings):
     tip_rate: float = Field(
         0.0,
         ge=0.0,
-        le=0.5,
+        le=1.0,
         title="Threat image projection rate",
         description="Share of the images an inspector opens into which a fictional threat is "
         "projected first (0 = off; consoles commonly use a few per cent).",
