@@ -89,9 +89,7 @@ def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
             try:
                 with Session(engine) as s:
                     tips = s.connection().execute(select(TIP_PROJECTION)).mappings().all()
-                assert len(tips) == 1 and str(tips[0]["image_id"]).replace("-", "") == first.replace(
-                    "-", ""
-                )
+                assert len(tips) == 1 and tips[0]["image_id"].hex == first.replace("-", "")
                 assert tips[0]["threat"] == "gun" and tips[0]["answered_at"] is None
                 shown = page.request.get(
                     f"{site.server.url}/api/v1/review/{first}/image?view=grey&g=0"
