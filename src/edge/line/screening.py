@@ -34,14 +34,19 @@ UNCALIBRATED = "UNCALIBRATED"
 def load_calibration(path: Path | None, device_id: str = "xray") -> Calibration | None:
     """Read a machine's calibration; None (and a logged error) when absent or unreadable."""
     if path is None:
-        log.warning("x-ray %s: no calibration configured; every image waits for an inspector",
-                    device_id)
+        log.warning(
+            "x-ray %s: no calibration configured; every image waits for an inspector", device_id
+        )
         return None
     try:
         return Calibration.load(path)
     except (OSError, ValueError, ValidationError) as err:
-        log.error("x-ray %s: calibration %s not usable (%s); every image waits for an inspector",
-                  device_id, path, err)
+        log.error(
+            "x-ray %s: calibration %s not usable (%s); every image waits for an inspector",
+            device_id,
+            path,
+            err,
+        )
         return None
 
 
@@ -69,17 +74,19 @@ def screen_image(
             }
         )
     )
-    return XrayScreened(
-        image.item_id, result.state, flags, result.top_unexplained, image.device_id
-    )
+    return XrayScreened(image.item_id, result.state, flags, result.top_unexplained, image.device_id)
 
 
 def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
     """Return the pre-screen of one machine, its calibration read once at start."""
     calibration = load_calibration(device.calibration, device.device_id)
     if calibration is not None and calibration.machine != device.device_id:
-        log.warning("x-ray %s: calibration %s was made for machine %s",
-                    device.device_id, device.calibration, calibration.machine)
+        log.warning(
+            "x-ray %s: calibration %s was made for machine %s",
+            device.device_id,
+            device.calibration,
+            calibration.machine,
+        )
 
     def run(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
         return screen_image(image, declaration, calibration, config)
