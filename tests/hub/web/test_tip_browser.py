@@ -118,6 +118,16 @@ def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
                     " && document.getElementById('img').src.includes('g=1')"
                     " && document.getElementById('img').complete"
                 )
+                page.keyboard.press("m")  # measure across half the image's width
+                box = page.locator("#img").bounding_box()
+                assert box is not None
+                y = box["y"] + box["height"] / 2
+                page.mouse.click(box["x"] + box["width"] * 0.25, y)
+                page.mouse.click(box["x"] + box["width"] * 0.75, y)
+                page.wait_for_selector("#boxes line.measure", state="attached")
+                shown_mm = float(page.inner_text("#measure").split()[0])
+                assert shown_mm == pytest.approx(256 * 0.6, abs=2.0)  # 256 px at 0.6 mm
+                page.keyboard.press("m")
                 real = page.request.get(
                     f"{site.server.url}/api/v1/review/{first}/image?view=grey&g=1"
                 ).body()
