@@ -204,3 +204,21 @@ def phantoms_command(
         )
     (out / "declarations.json").write_text(json.dumps(items, ensure_ascii=False, indent=1), "utf-8")
     typer.echo(f"wrote {count} phantoms and declarations.json to {out}")
+
+
+@xray_app.command("tip-library")
+def tip_library_command(
+    machine: str = typer.Option(..., "--machine", help="Machine profile to image them on."),
+    out: Path = typer.Option(Path("tip-library"), "--out", help="Directory of the library."),
+    per_class: int = typer.Option(4, "--per-class", min=1, max=100),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Build the threat image projection library: each threat imaged alone, library.json."""
+    from simulators.xray.physics import load_profiles
+    from simulators.xray.tip_library import build_library
+
+    profiles = load_profiles()
+    if machine not in profiles:
+        _fail(f"unknown machine profile {machine!r}; known: {sorted(profiles)}")
+    items = build_library(profiles[machine], out, per_class=per_class, seed=seed)
+    typer.echo(f"wrote {len(items)} threat images and library.json to {out}")

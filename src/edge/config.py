@@ -46,6 +46,12 @@ class XrayDevice(_Model):
     pixel_mm: float = Field(
         0.6, gt=0.01, le=10, title="Pixel pitch", description="Image pixel size at the belt, mm."
     )
+    calibration: Path | None = Field(
+        None,
+        title="Calibration",
+        description="This machine's calibration file (clearline xray calibrate); without one "
+        "every image waits for an inspector.",
+    )
 
 
 class DecisionSettings(_Model):

@@ -40,7 +40,7 @@ from contracts.topics import edge_event_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.config import EdgeConfig
 from edge.line.runtime import EdgeRuntime
-from edge.line.screening import screen_image
+from edge.line.screening import screener
 from hub.app import create_app, prepare_database
 from hub.db.auth_models import Role
 from hub.db.engine import make_engine
@@ -51,11 +51,13 @@ from hub.settings import HubSettings
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration
 from inspection.rules import RuleSet, load_rules
+from inspection.xray.calibration import STANDARD_STEPS_MM, calibrate
 from simulators.broker import free_port
 from simulators.line.config import LineConfig, load_site
 from simulators.scenario.generate import generate
 from simulators.site.results import ItemResult
 from simulators.site.simulation import SiteSimulation
+from simulators.site.xray_worker import wedge_images
 from tests.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -226,6 +228,9 @@ class FaultSite:
         self.sim = SiteSimulation(
             self.line, site=site_id, broker_url=broker_url, scenario=self.scenario, seed=seed
         )
+        self.calibration = tmp / "xray-calibration.json"
+        wedges = wedge_images(self.line.xray, seed, STANDARD_STEPS_MM)
+        calibrate(self.line.xray.device_id, wedges).save(self.calibration)
         self.edge: RecordingEdge | None = None
         self.store_dir = tmp / "edge"
 
@@ -259,6 +264,7 @@ class FaultSite:
             store_dir=self.store_dir,
             hub_url=self.hub.url,
             edge_id=EDGE_ID,
+            xray_calibration=self.calibration,
         )
         return cfg.model_copy(update={"hub_api_key_env": KEY_ENV})
 
@@ -270,7 +276,9 @@ class FaultSite:
     def start_edge(self) -> RecordingEdge:
         """Start the edge in this process and wait until it has synced and connected."""
         os.environ[KEY_ENV] = self.api_key
-        edge = RecordingEdge(self.site_id, self.edge_config(), self.rules, screen=screen_image)
+        cfg = self.edge_config()
+        assert cfg.xray is not None
+        edge = RecordingEdge(self.site_id, cfg, self.rules, screen=screener(cfg.xray))
         self.edge = edge
         edge.start()
         wait_until(lambda: len(edge.index) >= self.index_size, 30, "edge synced")

@@ -19,10 +19,12 @@ from contracts.topics import edge_event_filter
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.line.runtime import EdgeRuntime
 from inspection.rules import load_rules
+from inspection.xray.calibration import STANDARD_STEPS_MM, calibrate
 from simulators.broker import EmbeddedBroker
 from simulators.line.config import load_site
 from simulators.scenario.generate import generate
 from simulators.site.simulation import SiteSimulation
+from simulators.site.xray_worker import wedge_images
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,9 +74,13 @@ def test_line_end_to_end(tmp_path: Path, broker: EmbeddedBroker) -> None:
     sim.start(belt=False)
     edge = None
     try:
+        calibration = tmp_path / "xray-calibration.json"  # the simulated machine's own wedges
+        wedges = wedge_images(line.xray, 2, STANDARD_STEPS_MM)
+        calibrate(line.xray.device_id, wedges).save(calibration)
         cfg = edge_config(
             line, plc_port=sim.plc_port, checkweigher_port=sim.checkweigher_port,
             scanner_url=sim.scanner_url, broker_url=broker.url, store_dir=tmp_path / "edge",
+            xray_calibration=calibration,
         )
         edge = EdgeRuntime(site.site, cfg, rules)
         assert preload(edge.cache, scenario) > PARCELS

@@ -45,10 +45,12 @@ from hub.importing.importer import import_file
 from hub.services.users import create_api_key
 from hub.settings import HubSettings
 from inspection.rules import RuleSet
+from inspection.xray.calibration import STANDARD_STEPS_MM, calibrate
 from simulators.broker import EmbeddedBroker, free_port
 from simulators.line.config import LineConfig, load_site
 from simulators.scenario.generate import generate
 from simulators.site.results import ItemResult
+from simulators.site.xray_worker import wedge_images
 
 log = logging.getLogger(__name__)
 API_KEY_ENV = "CLEARLINE_EDGE_API_KEY"
@@ -179,6 +181,17 @@ def _spawn_line(
     return LineProcess(line, proc, results, log_path)
 
 
+def _calibrate_xray(line: LineConfig, seed: int, folder: Path) -> Path:
+    """Image the step wedges on the line's simulated X-ray machine and calibrate it."""
+    wedges = wedge_images(line.xray, seed, STANDARD_STEPS_MM)
+    cal = calibrate(line.xray.device_id, wedges)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{line.name}-{line.xray.device_id}.json"
+    cal.save(path)
+    log.info("x-ray %s of %s calibrated: %s", line.xray.device_id, line.name, path)
+    return path
+
+
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -259,6 +272,7 @@ def start_site(
         for n in range(lines):
             line = free_line(site.line(), rate_per_s=rate_per_s, xray_width_px=xray_width_px)
             line = _with_ports(line, f"line-{n + 1}")
+            calibration = _calibrate_xray(line, seed + n, workdir / "xray-calibration")
             cfg = edge_config(
                 line,
                 plc_port=line.plc.port,
@@ -268,6 +282,7 @@ def start_site(
                 store_dir=workdir / f"edge-{n + 1}",
                 hub_url=hub.url,
                 edge_id=edge_ids[n],
+                xray_calibration=calibration,
             )
             cfg = trust.edge(cfg, broker)
             proc = _spawn_line(

@@ -73,6 +73,7 @@ def edge_config(
     store_dir: Path,
     hub_url: str | None = None,
     edge_id: str = "edge-1",
+    xray_calibration: Path | None = None,
 ) -> EdgeConfig:
     """Return the edge configuration for a simulated line whose servers are already up."""
     return EdgeConfig(
@@ -90,6 +91,7 @@ def edge_config(
             device_id=line.xray.device_id,
             prescreen_workers=1,
             pixel_mm=line.xray.scan_width_mm / line.xray.width_px,
+            calibration=xray_calibration,
         ),
         chutes=PLAN,
         decision=DecisionSettings(),

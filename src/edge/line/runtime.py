@@ -88,7 +88,7 @@ class EdgeRuntime:
         if screen is None and cfg.xray is not None and cfg.xray.prescreen_workers > 0:
             from edge.line.screening import screener
 
-            screen = screener(cfg.xray.pixel_mm)
+            screen = screener(cfg.xray)
         self._screen = screen
         self.cache = DeclarationCache(cfg.store_dir / "cache.db")
         self.outbox = Outbox(cfg.store_dir / "outbox.db")

@@ -1,40 +1,94 @@
-"""The edge's use of the X-ray pre-screen: one image in, the item's X-ray state out."""
+"""The edge's use of the X-ray pre-screen: one image in, the item's X-ray state out.
+
+Each X-ray machine is read through its own calibration (``xray.calibration`` in the edge's
+device config, written by ``clearline xray calibrate``). A machine without a calibration,
+or with a calibration file that cannot be read, is never guessed at: every image of it is
+PENDING and the parcel waits for an inspector (reason XRAY_PENDING).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from contracts.statuses import XrayState
 from devices.events import ImageCaptured
+from edge.config import XrayDevice
 from edge.line.engine import XrayScreened
 from inspection.model import Declaration
-from inspection.xray.image import ImageConfig, XrayImageError
-from inspection.xray.prescreen import PrescreenConfig, prescreen, xray_state
+from inspection.xray.calibration import Calibration
+from inspection.xray.image import XrayImageError
+from inspection.xray.screen import ScreenConfig, screen
 
 log = logging.getLogger(__name__)
+
+Screen = Callable[[ImageCaptured, Declaration | None], XrayScreened]
+
+#: Flag of an image read on a machine without a usable calibration.
+UNCALIBRATED = "UNCALIBRATED"
+
+
+def load_calibration(path: Path | None, device_id: str = "xray") -> Calibration | None:
+    """Read a machine's calibration; None (and a logged error) when absent or unreadable."""
+    if path is None:
+        log.warning(
+            "x-ray %s: no calibration configured; every image waits for an inspector", device_id
+        )
+        return None
+    try:
+        return Calibration.load(path)
+    except (OSError, ValueError, ValidationError) as err:
+        log.error(
+            "x-ray %s: calibration %s not usable (%s); every image waits for an inspector",
+            device_id,
+            path,
+            err,
+        )
+        return None
 
 
 def screen_image(
     image: ImageCaptured,
     declaration: Declaration | None = None,
-    config: PrescreenConfig | None = None,
+    calibration: Calibration | None = None,
+    config: ScreenConfig | None = None,
 ) -> XrayScreened:
-    """Pre-screen one image; an unreadable image waits for an inspector (never cleared)."""
+    """Pre-screen one image; unreadable or uncalibrated images wait for an inspector."""
+    if calibration is None:
+        return XrayScreened(image.item_id, XrayState.PENDING, (UNCALIBRATED,), 1.0, image.device_id)
     try:
-        result = prescreen(image.png, declaration, config)
+        result = screen(image.png, calibration, declaration, config)
     except XrayImageError as err:
         log.warning("item %s: X-ray image unreadable: %s", image.item_id, err)
         return XrayScreened(image.item_id, XrayState.PENDING, ("UNREADABLE",), 1.0, image.device_id)
-    flags = tuple(f.kind.value for f in result.alarms)
-    return XrayScreened(image.item_id, xray_state(result), flags, result.risk, image.device_id)
+    threshold = (config or ScreenConfig()).threshold
+    flags = tuple(
+        sorted(
+            {
+                f.signature.kind.value
+                for f in result.findings
+                if not f.explained_by and f.signature.score >= threshold
+            }
+        )
+    )
+    return XrayScreened(image.item_id, result.state, flags, result.top_unexplained, image.device_id)
 
 
-def screener(pixel_mm: float) -> Callable[[ImageCaptured, Declaration | None], XrayScreened]:
-    """Return the pre-screen for a machine whose pixels measure ``pixel_mm`` at the belt."""
-    config = PrescreenConfig(image=ImageConfig(pixel_mm=pixel_mm))
+def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
+    """Return the pre-screen of one machine, its calibration read once at start."""
+    calibration = load_calibration(device.calibration, device.device_id)
+    if calibration is not None and calibration.machine != device.device_id:
+        log.warning(
+            "x-ray %s: calibration %s was made for machine %s",
+            device.device_id,
+            device.calibration,
+            calibration.machine,
+        )
 
-    def screen(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
-        return screen_image(image, declaration, config)
+    def run(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
+        return screen_image(image, declaration, calibration, config)
 
-    return screen
+    return run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +16,8 @@ from hub.ingest.xray_store import XrayStoreError
 from hub.services import desk as desk_service
 from hub.services import inspector_stats as stats_service
 from hub.services import review as review_service
+from hub.services import tip as tip_service
+from hub.services import tip_stats
 from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.review_schemas import (
@@ -35,7 +37,10 @@ Inspector = Annotated[Principal, Depends(require_roles(Role.INSPECTOR))]
 Viewer = Annotated[Principal, Depends(require_roles(Role.INSPECTOR, Role.SUPERVISOR))]
 ImageId = Annotated[uuid.UUID, PathParam(description="Image id from the review queue.")]
 Code = Annotated[str, PathParam(min_length=1, max_length=200, description="Parcel code.")]
-ViewName = Literal["colour", "grey", "organic", "inorganic", "density", "contrast", "invert"]
+ViewName = Literal[
+    "colour", "grey", "organic", "inorganic", "density", "contrast", "invert", "low", "high",
+    "edges",
+]
 
 
 # --- review JSON ----------------------------------------------------------------------------
@@ -56,6 +61,24 @@ def get_queue(
 
 
 @router.get(
+    "/api/v1/review/inspectors",
+    response_model=tip_stats.InspectorDays,
+    summary="Inspector statistics per day, with threat image projection",
+)
+def get_inspector_days(
+    _viewer: Viewer,
+    session: SessionDep,
+    clock: ClockDep,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tip_stats.InspectorDays:
+    """Per inspector and UTC day: TIP hit rate, false-alarm rate, seconds per image
+    (default: the last seven days)."""
+    end = date_to or clock.now().date()
+    return tip_stats.inspector_days(session, date_from or end - timedelta(days=6), end)
+
+
+@router.get(
     "/api/v1/review/{image_id}/image",
     summary="One view of an image (PNG)",
     response_class=Response,
@@ -71,8 +94,9 @@ def get_image(
     """The image rendered server-side: colour, grey, organic, inorganic, density, contrast,
     invert; 8-bit RGB PNG, one pixel per image pixel."""
     row = review_service.image_row(session.connection(), image_id)
+    projected = tip_service.open_projection(session.connection(), image_id, _viewer.name)
     try:
-        png = store.render(row["path"], view)
+        png = store.render(projected["path"] if projected else row["path"], view)
     except XrayStoreError as err:
         raise NotFound(err.args[0] if err.args else "image not available") from err
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=600"})
@@ -83,12 +107,15 @@ def get_detail(
     viewer: Viewer, session: SessionDep, clock: ClockDep, store: StoreDep, image_id: ImageId
 ) -> ReviewDetail:
     """Flags with regions, the declaration beside it (masked) and the enterprise credit grade."""
-    return review_service.review_detail(session, image_id, viewer, store.settings, clock)
+    detail = review_service.review_detail(session, image_id, viewer, store.settings, clock)
+    if viewer.role is Role.INSPECTOR:
+        tip_service.maybe_project(session, store, image_id, viewer, clock)
+    return detail
 
 
 @router.post(
     "/api/v1/review/{image_id}/verdict",
-    response_model=ReviewVerdictOut,
+    response_model=ReviewVerdictOut | tip_service.TipAnswer,
     status_code=201,
     summary="Give a verdict on an image",
 )
@@ -100,8 +127,14 @@ def post_verdict(
     publisher: PublisherDep,
     image_id: ImageId,
     body: ReviewVerdictIn,
-) -> ReviewVerdictOut:
-    """Clear, suspect (with a category) or hold: audited, then sent to the edges (QoS 1)."""
+) -> ReviewVerdictOut | tip_service.TipAnswer:
+    """Clear, suspect (with a category) or hold: audited, then sent to the edges (QoS 1).
+
+    On an image shown with a projected threat the verdict is only scored (``tip: true``) and
+    nothing is sent: the real image is shown next for its own verdict."""
+    projected = tip_service.open_projection(session.connection(), image_id, inspector.name)
+    if projected is not None:
+        return tip_service.answer(session, projected, body.verdict.value, clock)
     return review_service.give_verdict(
         session, image_id, body, principal=inspector, clock=clock, publisher=publisher
     )

@@ -46,6 +46,9 @@ VIEW_NAMES: dict[str, str] = {
     "density": "high_density",
     "contrast": "contrast_stretch",
     "invert": "invert",
+    "low": "low",
+    "high": "high",
+    "edges": "edges",
 }
 #: A parcel pass joins an image when it was first seen at most this long before it, s.
 PASS_WINDOW_S = 300.0
@@ -97,6 +100,20 @@ class ReviewSettings(BaseSettings):
         le=10,
         title="X-ray pixel pitch",
         description="Pixel size of the site's X-ray images at the belt, mm (for the pre-screen).",
+    )
+    tip_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        title="Threat image projection rate",
+        description="Share of the images an inspector opens into which a fictional threat is "
+        "projected first (0 = off; consoles commonly use a few per cent).",
+    )
+    tip_library: Path | None = Field(
+        None,
+        title="Threat image library",
+        description="Folder of the threat image projection library (clearline xray "
+        "tip-library); without one no threat is projected.",
     )
 
 
@@ -182,6 +199,12 @@ class XrayStore:
             return colour.invert(colour.pseudo_colour(low, high, pal))
         if view == "grey":
             return readable_grey(high)
+        if view == "low":
+            return readable_grey(low)
+        if view == "high":
+            return readable_grey(high)
+        if view == "edges":
+            return edge_enhanced(high)
         if view == "density":
             out = readable_grey(high)
             out[high >= np.float32(DENSE_HIGH)] = np.array((255, 0, 255), np.uint8)
@@ -194,6 +217,18 @@ DENSE_HIGH = 2.0
 #: Grey views: the darkest grey is reached at this percentile of the parcel's own attenuation,
 #: never below GREY_TOP_MIN nor above GREY_TOP_MAX; GREY_GAMMA < 1 spreads thin (organic) matter.
 GREY_TOP_PCT, GREY_TOP_MIN, GREY_TOP_MAX, GREY_GAMMA = 99.5, 0.8, 6.0, 0.6
+
+
+def edge_enhanced(high: Any) -> Any:
+    """The grey view with its edges sharpened: a strong unsharp mask plus the gradient."""
+    grey = readable_grey(high)[:, :, 0].astype(np.float32)
+    blur = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    sharp = grey + 1.5 * (grey - blur)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    edges = np.sqrt(gx * gx + gy * gy)
+    out = np.clip(sharp - 0.35 * edges, 0, 255).astype(np.uint8)
+    return np.repeat(out[:, :, None], 3, axis=2)
 
 
 def readable_grey(high: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,11 +15,12 @@ from hub.deps import (
     ClockDep,
     SessionDep,
     SettingsDep,
+    StoreDep,
     client_address,
     require_roles,
 )
 from hub.ingest.xray_store import VIEW_NAMES
-from hub.services import users
+from hub.services import tip_stats, users
 from hub.services.auth import Principal
 from hub.services.errors import Unauthenticated
 from hub.services.login_limits import limited_login
@@ -116,6 +118,18 @@ VIEW_WORDS: dict[str, str] = {
     "density": N_("density"),
     "contrast": N_("contrast"),
     "invert": N_("invert"),
+    "low": N_("low energy"),
+    "high": N_("high energy"),
+    "edges": N_("edges"),
+}
+#: Threat classes of projected test images, in words.
+THREAT_WORDS: dict[str, str] = {
+    "knife": N_("knife"),
+    "ceramic_knife": N_("ceramic knife"),
+    "gun": N_("gun"),
+    "ammunition": N_("ammunition"),
+    "lead": N_("lead shielding"),
+    "tungsten": N_("tungsten block"),
 }
 #: Short names of the pre-screen flags.
 FLAG_NAMES: dict[str, str] = {
@@ -150,10 +164,12 @@ def review_config() -> dict[str, object]:
 
 
 @router.get("/review", response_class=HTMLResponse, summary="Review station page")
-def review_page(inspector: Inspector, request: Request) -> HTMLResponse:
+def review_page(inspector: Inspector, request: Request, store: StoreDep) -> HTMLResponse:
     """The review station: queue by time left, image with one-key views, declaration."""
     with i18n.speaking(i18n.choose(request)):
         cfg = review_config()
+        cfg["pixelMm"] = store.settings.xray_pixel_mm
+        cfg["threats"] = _words(THREAT_WORDS)
         views = _words(VIEW_WORDS)
     return page(
         request,
@@ -164,6 +180,33 @@ def review_page(inspector: Inspector, request: Request) -> HTMLResponse:
         view_words=views,
         categories=list(CATEGORIES.items()),
         cfg=cfg,
+    )
+
+
+@router.get("/review/inspectors", response_class=HTMLResponse, summary="Inspector statistics page")
+def inspectors_page(
+    viewer: Viewer,
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    store: StoreDep,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> HTMLResponse:
+    """Per inspector and day: test threats found and missed, false alarms, time per image."""
+    end = date_to or clock.now().date()
+    start = date_from or end - timedelta(days=6)
+    report = tip_stats.inspector_days(session, start, end)
+    settings = store.settings
+    return page(
+        request,
+        "inspectors.html",
+        viewer,
+        date_from=start,
+        date_to=end,
+        rows=report.rows,
+        rate_pct=f"{settings.tip_rate * 100:g}",
+        library=settings.tip_library is not None,
     )
 
 

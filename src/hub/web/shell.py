@@ -27,6 +27,7 @@ PAGES: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/desk", N_("Inspection desk"), frozenset({Role.INSPECTOR, Role.SUPERVISOR})),
     ("/work", N_("Work lists"), frozenset({Role.OPERATOR, Role.INSPECTOR, Role.SUPERVISOR})),
     ("/statistics", N_("Statistics"), frozenset({Role.SUPERVISOR})),
+    ("/review/inspectors", N_("Inspectors"), frozenset({Role.SUPERVISOR})),
     ("/filing", N_("Filing"), frozenset({Role.FILER, Role.SUPERVISOR})),
     ("/admin/users", N_("Users"), frozenset({Role.ADMIN})),
     ("/docs", N_("API"), frozenset(Role)),

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from devices.errors import DeviceUnavailable
 from devices.mqtt_link import LinkSettings, MqttLink
 from simulators.faults import FaultProfile
@@ -41,6 +44,18 @@ def generator_config(machine: XrayMachineConfig, seed: int = 0) -> GeneratorConf
         pixel_mm=machine.scan_width_mm / width,
         machine_seed=seed,
     )
+
+
+def wedge_images(
+    machine: XrayMachineConfig, seed: int, steps_mm: dict[str, tuple[float, ...]]
+) -> dict[str, tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]]:
+    """The step-wedge images (low, high) of the machine ``XrayWorker(machine, seed=seed)`` runs."""
+    generator = XrayGenerator(generator_config(machine, seed))
+    out = {}
+    for base, steps in steps_mm.items():
+        image = generator.wedge(base, steps)
+        out[base] = (image.low, image.high)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

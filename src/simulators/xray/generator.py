@@ -144,6 +144,27 @@ class XrayGenerator:
         image = DualEnergyImage(low=self._expose(rng, low), high=self._expose(rng, high))
         return XrayScan(image, tuple(objects), carton, seed, cfg)
 
+    def wedge(self, base: str, steps_mm: tuple[float, ...], seed: int = 0) -> DualEnergyImage:
+        """Image a step wedge of ``base`` (organic, aluminium or steel) on this machine.
+
+        Steps of ``steps_mm`` lie along the belt with air between them, in the middle
+        three fifths of the belt's width, as ``clearline xray calibrate`` expects.
+        """
+        cfg = self.config
+        name = {"organic": "polyethylene"}.get(base, base)
+        mat = material(name)
+        h, w = cfg.height_px, cfg.width_px
+        pitch = h // (len(steps_mm) + 1)
+        block = int(pitch * 0.7)
+        low = np.full((h, w), self._belt[0], np.float32)
+        high = np.full((h, w), self._belt[1], np.float32)
+        for k, mm in enumerate(steps_mm):
+            y0 = pitch // 2 + k * pitch
+            low[y0 : y0 + block, w // 5 : 4 * w // 5] += mat.linear_low_per_cm * mm / 10.0
+            high[y0 : y0 + block, w // 5 : 4 * w // 5] += mat.linear_high_per_cm * mm / 10.0
+        rng = np.random.default_rng([cfg.machine_seed, 3, seed])
+        return DualEnergyImage(low=self._expose(rng, low), high=self._expose(rng, high))
+
     # --- parts of one render --------------------------------------------------------------
 
     def _carton(

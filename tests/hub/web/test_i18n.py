@@ -33,6 +33,7 @@ PAGES = (
     ("/work", Role.SUPERVISOR),
     ("/work?outcome=HOLD", Role.OPERATOR),
     ("/statistics", Role.SUPERVISOR),
+    ("/review/inspectors", Role.SUPERVISOR),
     ("/filing", Role.SUPERVISOR),
     ("/admin/users", Role.ADMIN),
 )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import xraydb
@@ -20,6 +23,7 @@ from simulators.xray.physics import (
 )
 from simulators.xray.solids import Cyl, Plate, project, rect
 from simulators.xray.threats import THREATS
+from simulators.xray.tip_library import FULL, build_library
 
 PROFILES = load_profiles()
 
@@ -133,3 +137,21 @@ def test_scene_renders_chosen_things_where_asked() -> None:
     assert ph.threat == "knife"
     x, y, _, _ = ph.objects[0].box
     assert 100 <= x < 140 and 100 <= y < 140
+
+
+def test_tip_library_holds_each_threat_alone_as_its_transmission(tmp_path: Path) -> None:
+    """Every entry is one threat on an empty beam, stored as its transmission per channel."""
+    profile = load_profiles()["sandwich-120"]
+    items = build_library(profile, tmp_path, per_class=2, seed=5, classes=("knife", "gun"))
+    index = json.loads((tmp_path / "library.json").read_text("utf-8"))
+    assert index["pixel_mm"] == profile.pixel_mm and index["items"] == items
+    assert [i["threat"] for i in items] == ["knife", "knife", "gun", "gun"]
+    for item in items:
+        arr = cv2.imdecode(
+            np.frombuffer((tmp_path / str(item["file"])).read_bytes(), np.uint8),
+            cv2.IMREAD_UNCHANGED,
+        )
+        low, high = arr[: arr.shape[0] // 2], arr[arr.shape[0] // 2 :]
+        assert low.shape == (item["height"], item["width"]) and low.dtype == np.uint16
+        assert low.min() < 0.5 * FULL  # the object stops much of the beam somewhere
+        assert np.all(high.astype(int) >= low.astype(int) - 2)  # the high channel passes more

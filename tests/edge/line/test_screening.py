@@ -1,0 +1,91 @@
+"""The edge's pre-screen: one calibration per machine, and no calibration means an inspector."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clearline.bench.xray_phys import machine_calibration
+from contracts.statuses import XrayState
+from devices.events import ImageCaptured
+from devices.xray_image import encode_png
+from edge.config import XrayDevice
+from edge.line.screening import UNCALIBRATED, screener
+from inspection.model import Declaration, DocKind, GoodsLine
+from inspection.xray.calibration import BASES, STANDARD_STEPS_MM, calibrate
+from simulators.line.config import XrayMachineConfig
+from simulators.site.xray_worker import wedge_images
+from simulators.xray.phantom import render_scene
+from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.threats import lead_foil
+
+PROF: MachineProfile = load_profiles()["eff-60-100"].model_copy(
+    update={"width_px": 640, "height_px": 480}
+)
+AT = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def cal_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cal") / "xr1.json"
+    machine_calibration(PROF).model_copy(update={"machine": "xr1"}).save(path)
+    return path
+
+
+def clothes() -> Declaration:
+    line = GoodsLine(gnum=1, hs_code="6109100021", name="cotton T-shirt", qty=Decimal(1))
+    return Declaration(kind=DocKind.POSTAL, message_type="CN22", business_key="k", lines=(line,))
+
+
+def image(things: list[tuple[object, float, tuple[int, int]]]) -> ImageCaptured:
+    ph = render_scene(PROF, things, seed=1, clothes_cm=4.0)  # type: ignore[arg-type]
+    return ImageCaptured("xr1", 7, encode_png(ph.image, 0), AT)
+
+
+def test_without_calibration_every_image_waits_for_an_inspector() -> None:
+    run = screener(XrayDevice(device_id="xr1"))
+    got = run(image([]), clothes())
+    assert got.state is XrayState.PENDING and got.flags == (UNCALIBRATED,)
+
+
+def test_unreadable_calibration_file_is_no_calibration(tmp_path: Path) -> None:
+    bad = tmp_path / "xr1.json"
+    bad.write_text('{"machine": "xr1"}', "utf-8")
+    got = screener(XrayDevice(device_id="xr1", calibration=bad))(image([]), clothes())
+    assert got.state is XrayState.PENDING and got.flags == (UNCALIBRATED,)
+    missing = screener(XrayDevice(device_id="xr1", calibration=tmp_path / "none.json"))
+    assert missing(image([]), clothes()).state is XrayState.PENDING
+
+
+def test_calibrated_machine_clears_declared_clothes_and_flags_lead(cal_file: Path) -> None:
+    run = screener(XrayDevice(device_id="xr1", calibration=cal_file))
+    plain = run(image([]), clothes())
+    assert plain.state is XrayState.CLEARED and plain.flags == () and plain.device_id == "xr1"
+    assert run(image([]), None).state is XrayState.PENDING  # nothing to explain it by
+    foil = lead_foil(np.random.default_rng(2))
+    foil = type(foil)(foil.cls, foil.parts, 0.0, foil.threat, None)
+    hot = run(image([(foil, 0.0, (200, 150))]), clothes())
+    assert hot.state is XrayState.SUSPECT and "HIGH_Z" in hot.flags and hot.score >= 0.5
+
+
+def test_unreadable_image_waits(cal_file: Path) -> None:
+    run = screener(XrayDevice(device_id="xr1", calibration=cal_file))
+    got = run(ImageCaptured("xr1", 8, b"not a png", AT), clothes())
+    assert got.state is XrayState.PENDING and got.flags == ("UNREADABLE",)
+
+
+def test_the_site_machine_calibrates_from_its_own_wedges() -> None:
+    machine = XrayMachineConfig(device_id="xr1", width_px=256)
+    wedges = wedge_images(machine, 3, STANDARD_STEPS_MM)
+    cal = calibrate("xr1", wedges)
+    assert cal.width_px == 256
+    for base in BASES:
+        assert len(cal.curves[base]) >= 3
+        highs = [s.a_high for s in cal.curves[base]]
+        assert highs == sorted(highs)
+    steel, plastic = cal.table("steel"), cal.table("organic")
+    assert float(steel[1].mean()) > float(plastic[1].mean())  # steel's low/high ratio is higher
