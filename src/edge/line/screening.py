@@ -4,6 +4,11 @@ Each X-ray machine is read through its own calibration (``xray.calibration`` in 
 device config, written by ``clearline xray calibrate``). A machine without a calibration,
 or with a calibration file that cannot be read, is never guessed at: every image of it is
 PENDING and the parcel waits for an inspector (reason XRAY_PENDING).
+
+An image is auto-cleared only when two independent screens both clear it: the calibrated
+material screen (``inspection.xray.screen``) and the region pre-screen
+(``inspection.xray.prescreen``). Either one's alarm makes the image SUSPECT (or PENDING), so
+a threat passes only if both miss it; the price is fewer clean parcels cleared automatically.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from edge.config import XrayDevice
 from edge.line.engine import XrayScreened
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
-from inspection.xray.image import XrayImageError
+from inspection.xray.image import ImageConfig, XrayImageError
+from inspection.xray.prescreen import PrescreenConfig, prescreen, xray_state
 from inspection.xray.screen import ScreenConfig, screen
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,7 @@ def screen_image(
     declaration: Declaration | None = None,
     calibration: Calibration | None = None,
     config: ScreenConfig | None = None,
+    second: PrescreenConfig | None = None,
 ) -> XrayScreened:
     """Pre-screen one image; unreadable or uncalibrated images wait for an inspector."""
     if calibration is None:
@@ -74,7 +81,28 @@ def screen_image(
             }
         )
     )
-    return XrayScreened(image.item_id, result.state, flags, result.top_unexplained, image.device_id)
+    if result.state is not XrayState.CLEARED:
+        return XrayScreened(
+            image.item_id, result.state, flags, result.top_unexplained, image.device_id
+        )
+    return _second_opinion(image, declaration, second, result.top_unexplained)
+
+
+def _second_opinion(
+    image: ImageCaptured,
+    declaration: Declaration | None,
+    config: PrescreenConfig | None,
+    risk: float,
+) -> XrayScreened:
+    """Clear an image the calibrated screen cleared only if the region pre-screen clears it too."""
+    try:
+        other = prescreen(image.png, declaration, config)
+    except XrayImageError as err:
+        log.warning("item %s: X-ray image unreadable: %s", image.item_id, err)
+        return XrayScreened(image.item_id, XrayState.PENDING, ("UNREADABLE",), 1.0, image.device_id)
+    state = xray_state(other)
+    flags = tuple(f.kind.value for f in other.alarms)
+    return XrayScreened(image.item_id, state, flags, max(risk, other.risk), image.device_id)
 
 
 def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
@@ -88,7 +116,9 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
             calibration.machine,
         )
 
+    second = PrescreenConfig(image=ImageConfig(pixel_mm=device.pixel_mm))
+
     def run(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
-        return screen_image(image, declaration, calibration, config)
+        return screen_image(image, declaration, calibration, config, second)
 
     return run

@@ -89,3 +89,15 @@ def test_the_site_machine_calibrates_from_its_own_wedges() -> None:
         assert highs == sorted(highs)
     steel, plastic = cal.table("steel"), cal.table("organic")
     assert float(steel[1].mean()) > float(plastic[1].mean())  # steel's low/high ratio is higher
+
+
+def test_a_clear_needs_both_screens(cal_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The calibrated screen clears declared clothes; a second screen's alarm still holds it."""
+    import edge.line.screening as screening
+
+    run = screener(XrayDevice(device_id="xr1", calibration=cal_file))
+    assert run(image([]), clothes()).state is XrayState.CLEARED
+    monkeypatch.setattr(screening, "xray_state", lambda _result: XrayState.SUSPECT)
+    assert run(image([]), clothes()).state is XrayState.SUSPECT
+    monkeypatch.setattr(screening, "xray_state", lambda _result: XrayState.PENDING)
+    assert run(image([]), clothes()).state is XrayState.PENDING
