@@ -93,7 +93,7 @@ def test_the_site_machine_calibrates_from_its_own_wedges() -> None:
 
 def test_a_clear_needs_both_screens(cal_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The calibrated screen clears declared clothes; a second screen's alarm still holds it."""
-    import edge.line.screening as screening
+    from edge.line import screening
 
     run = screener(XrayDevice(device_id="xr1", calibration=cal_file))
     assert run(image([]), clothes()).state is XrayState.CLEARED
