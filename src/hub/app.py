@@ -185,6 +185,7 @@ def create_app(
                 clock=the_clock,
                 trust=app_.state.event_trust,
                 signer=signer,
+                share_group=settings.mqtt_share_group,
             )
             app_.state.hub_mqtt = mqtt
             images = _start_images(db, mqtt, settings, the_clock)
