@@ -74,20 +74,31 @@ def serve(
     port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     dev: bool = typer.Option(False, "--dev", help="Dev/demo mode: allows the dev admin password."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Hub processes on ports PORT..PORT+N-1 (PostgreSQL only), restarted if they die.",
+    ),
 ) -> None:
     """Migrate the database and serve the hub API, pages and /metrics over HTTP."""
     import uvicorn
 
     from hub.app import create_app
+    from hub.cli import workers as multi
 
     overrides: dict[str, object] = {"dev": True} if dev else {}
     if db:
         overrides["database_url"] = db
     try:
         settings = HubSettings(**overrides)  # type: ignore[arg-type]
-        app = create_app(settings)
-    except (HubSettingsError, StoreError, ServiceError) as err:
+        multi.check_workers(workers, settings.database_url)
+        app = create_app(settings)  # migrates and prepares the database once, before any fork
+    except (HubSettingsError, StoreError, ServiceError, multi.WorkersError) as err:
         raise _fail(str(err)) from err
+    if workers > 1:
+        app.state.engine.dispose()
+        cmds = [multi.worker_command(host, port + i, db, dev) for i in range(workers)]
+        raise typer.Exit(multi.supervise(cmds, multi.worker_env(bool(settings.mqtt_url))))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 

@@ -35,6 +35,7 @@ from contracts.topics import (
 )
 from devices.mqtt_link import DeviceError, LinkSettings, Message, MqttLink
 from hub.db.engine import StoreError
+from hub.db.jobs import run_exclusive
 from hub.ingest.events import IngestReport, RawEvent, ingest
 from hub.ingest.spool import EventSpool, claim_slot, spool_slot
 from hub.ingest.trust import EventTrust, VerdictSigner
@@ -355,7 +356,11 @@ def start_hub_mqtt(
     holder: list[MqttIngest] = []
 
     def catch_up() -> None:
-        sent = publish_pending(engine, holder[0], the_clock)
+        # one hub process at a time sends the backlog; the others' (re)connects skip it
+        def send() -> int:
+            return publish_pending(engine, holder[0], the_clock)
+
+        _, sent = run_exclusive(engine, f"verdict-catch-up:{site}", send)
         if sent:
             logger.info("%s pending verdicts sent to the edges", sent)
 
