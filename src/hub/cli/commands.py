@@ -102,6 +102,37 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
+@hub_app.command("xray-purge")
+def xray_purge(
+    days: float | None = typer.Option(
+        None, "--days", help="Purge images older than this (default CLEARLINE_XRAY_RETENTION_DAYS)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Delete the X-ray images received more than DAYS ago (their review records stay)."""
+    from datetime import timedelta
+
+    from hub.db.jobs import run_exclusive
+    from hub.ingest.xray_blobs import purge_before
+    from hub.ingest.xray_store import ReviewSettings, XrayStore
+
+    settings = ReviewSettings()
+    keep = days if days is not None else settings.xray_retention_days
+    if keep <= 0:
+        raise _fail("give --days or set CLEARLINE_XRAY_RETENTION_DAYS (days to keep, > 0)")
+    before = SystemClock().now() - timedelta(days=keep)
+    with _database(db) as engine:
+        store = XrayStore(settings, engine)
+        ran, count = run_exclusive(
+            engine,
+            "xray-purge",
+            lambda: purge_before(engine, store.root, before, in_database=store.engine is not None),
+        )
+    if not ran:
+        raise _fail("another hub process is purging X-ray images right now", 1)
+    typer.echo(f"{count} X-ray images received before {before:%Y-%m-%d %H:%M} UTC purged")
+
+
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
