@@ -161,7 +161,7 @@ class Fleet:
                         return
                 for event in parcel_events(self.site, edge_id, item, datetime.now(UTC), rng):
                     signed = sign_event(self.keys[edge_id], event)
-                    _publish(link, topic, signed.model_dump_json().encode())
+                    publish_until_acked(link, topic, signed.model_dump_json().encode())
                     sent.append(event.event_id)
         except DeviceUnavailable as err:
             logger.error("fleet edge %s stopped: %s", edge_id, err)
@@ -169,7 +169,7 @@ class Fleet:
             link.stop()
 
 
-def _publish(link: MqttLink, topic: str, payload: bytes) -> None:
+def publish_until_acked(link: MqttLink, topic: str, payload: bytes) -> None:
     """Publish at QoS 1, retrying like an edge outbox until the broker acknowledges."""
     deadline = time.monotonic() + PUBLISH_PATIENCE_S
     while True:

@@ -97,6 +97,10 @@ def serve(
         raise _fail(str(err)) from err
     if workers > 1:
         app.state.engine.dispose()
+        if settings.mqtt_url:  # made once here, not raced for by the processes
+            from hub.ingest.trust import load_hub_key
+
+            load_hub_key(settings.signing_key_path)
         cmds = [multi.worker_command(host, port + i, db, dev) for i in range(workers)]
         raise typer.Exit(multi.supervise(cmds, multi.worker_env(bool(settings.mqtt_url))))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
