@@ -137,7 +137,9 @@ class MqttIngest:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        if not self.owns_link:  # an owned link keeps its persistent session's subscription
+        # an owned link keeps its persistent session's subscription, except in a share group:
+        # a process stopped for good must leave the group, or the broker keeps queueing its share
+        if not self.owns_link or self.topic_filter.startswith("$share/"):
             self.link.unsubscribe(self.topic_filter)
         self._stop.set()
         self._wake.set()

@@ -116,6 +116,14 @@ def test_two_hubs_in_a_share_group_store_each_event_once(
         assert sum(h.stored for h in hubs) == total
         assert sum(h.duplicates for h in hubs) == 0  # each event reached one member only
         assert _stored(hub_engine) == total
+        # a member stopped cleanly leaves the group: the other one now gets every event
+        hubs[1].stop()
+        before = hubs[0].stored
+        more = [e for n in range(3) for e in parcel_story(n + 50, "RR000000004CN", site=site)]
+        for event in more:
+            _publish(edge, event)
+        assert hubs[0].wait_for(lambda h: h.stored >= before + len(more), WAIT_S)
+        assert _stored(hub_engine) == total + len(more)
     finally:
         edge.stop()
         for hub in hubs:
