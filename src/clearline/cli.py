@@ -27,6 +27,7 @@ def _register() -> None:
     """Attach every sub-command; each lives beside the code it drives."""
     from clearline.bench.cli import bench_command
     from clearline.demo.command import demo_command
+    from clearline.fleet import fleet_command
     from edge.cli import edge_app
     from hub.cli import user_admin as _user_admin  # noqa: F401  (registers the user commands)
     from hub.cli.commands import audit_app, hub_app
@@ -39,6 +40,7 @@ def _register() -> None:
     app.command("check")(__import__("clearline.check", fromlist=["x"]).check_command)
     app.command("bench")(bench_command)
     app.command("demo")(demo_command)
+    sim_app.command("fleet")(fleet_command)
     app.add_typer(sim_app, name="sim")
     app.add_typer(hub_app, name="hub")
     app.add_typer(audit_app, name="audit")

@@ -438,7 +438,7 @@ class MqttLink:
         del client, userdata
         with self._lock:
             subs = list(self._subs.items())
-        handlers = [h for f, (_, h) in subs if mqtt.topic_matches_sub(f, msg.topic)]
+        handlers = [h for f, (_, h) in subs if mqtt.topic_matches_sub(_plain(f), msg.topic)]
         message = Message(msg.topic, bytes(msg.payload), int(msg.qos), bool(msg.retain))
         ok = True
         for handler in handlers:
@@ -477,3 +477,12 @@ __all__ = [
     "parse_broker_url",
     "parse_mqtt_url",
 ]
+
+
+def _plain(topic_filter: str) -> str:
+    """Return the topic part of a ``$share/{group}/{filter}`` subscription (others as given)."""
+    if topic_filter.startswith("$share/"):
+        parts = topic_filter.split("/", 2)
+        if len(parts) == 3:
+            return parts[2]
+    return topic_filter

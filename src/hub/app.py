@@ -139,11 +139,12 @@ def _start_images(db: Engine, mqtt: Any, settings: HubSettings, clock: Clock) ->
     from inspection.xray.image import ImageConfig
     from inspection.xray.prescreen import PrescreenConfig
 
-    store = XrayStore()
+    store = XrayStore(engine=db)
     config = PrescreenConfig(image=ImageConfig(pixel_mm=store.settings.xray_pixel_mm))
-    return XrayImageIngest(
-        db, mqtt.link, store, settings.site_id, config=config, clock=clock
-    ).start()
+    images = XrayImageIngest(db, mqtt.link, store, settings.site_id, config=config, clock=clock)
+    if settings.mqtt_share_group:  # each image to one hub process, like the events
+        images.topic_filter = f"$share/{settings.mqtt_share_group}/{images.topic_filter}"
+    return images.start()
 
 
 def create_app(
@@ -185,6 +186,7 @@ def create_app(
                 clock=the_clock,
                 trust=app_.state.event_trust,
                 signer=signer,
+                share_group=settings.mqtt_share_group,
             )
             app_.state.hub_mqtt = mqtt
             images = _start_images(db, mqtt, settings, the_clock)

@@ -63,7 +63,7 @@ def get_store(request: Request) -> XrayStore:
     """The hub's image store (``app.state.xray_store``; made from the environment if unset)."""
     store: XrayStore | None = getattr(request.app.state, "xray_store", None)
     if store is None:
-        store = XrayStore()
+        store = XrayStore(engine=request.app.state.engine)
         request.app.state.xray_store = store
     return store
 

@@ -169,6 +169,17 @@ class HubSettings(CommonSettings):
         "unset, DATA_DIR/spool/SITE_ID/event-spool.db (one per site, never shared).",
     )
 
+    mqtt_share_group: str = Field(
+        default="",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        title="Shared ingest group",
+        description="Subscribe to edge events as $share/GROUP/... so each event reaches one of "
+        "the hub processes in the group (Mosquitto 2); empty (default, and for the embedded "
+        "broker): a plain subscription. Each process then takes its own spool slot under "
+        "DATA_DIR/spool/SITE_ID/.",
+    )
+
     def spool_path(self) -> Path:
         """Return the event spool file: the one set, else the site's own under the data dir."""
         if self.event_spool_path:

@@ -22,6 +22,7 @@ def registry() -> dict[str, Benchmark]:
         edge_restart,
         edge_sync,
         event_ingest,
+        hub_scale,
         import_rate,
         line_latency,
         line_model,
@@ -37,6 +38,7 @@ def registry() -> dict[str, Benchmark]:
         "line_model": line_model.run,
         "line_latency": line_latency.run,
         "event_ingest": event_ingest.run,
+        "hub_scale": hub_scale.run,
         "xray": xray.run,
         "xray_heldout": xray_heldout.run,
     }

@@ -74,21 +74,67 @@ def serve(
     port: int = typer.Option(8000, "--port", help="TCP port to listen on."),
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     dev: bool = typer.Option(False, "--dev", help="Dev/demo mode: allows the dev admin password."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Hub processes on ports PORT..PORT+N-1 (PostgreSQL only), restarted if they die.",
+    ),
 ) -> None:
     """Migrate the database and serve the hub API, pages and /metrics over HTTP."""
     import uvicorn
 
     from hub.app import create_app
+    from hub.cli import workers as multi
 
     overrides: dict[str, object] = {"dev": True} if dev else {}
     if db:
         overrides["database_url"] = db
     try:
         settings = HubSettings(**overrides)  # type: ignore[arg-type]
-        app = create_app(settings)
-    except (HubSettingsError, StoreError, ServiceError) as err:
+        multi.check_workers(workers, settings.database_url)
+        app = create_app(settings)  # migrates and prepares the database once, before any fork
+    except (HubSettingsError, StoreError, ServiceError, multi.WorkersError) as err:
         raise _fail(str(err)) from err
+    if workers > 1:
+        app.state.engine.dispose()
+        if settings.mqtt_url:  # made once here, not raced for by the processes
+            from hub.ingest.trust import load_hub_key
+
+            load_hub_key(settings.signing_key_path)
+        cmds = [multi.worker_command(host, port + i, db, dev) for i in range(workers)]
+        raise typer.Exit(multi.supervise(cmds, multi.worker_env(bool(settings.mqtt_url))))
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+@hub_app.command("xray-purge")
+def xray_purge(
+    days: float | None = typer.Option(
+        None, "--days", help="Purge images older than this (default CLEARLINE_XRAY_RETENTION_DAYS)."
+    ),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Delete the X-ray images received more than DAYS ago (their review records stay)."""
+    from datetime import timedelta
+
+    from hub.db.jobs import run_exclusive
+    from hub.ingest.xray_blobs import purge_before
+    from hub.ingest.xray_store import ReviewSettings, XrayStore
+
+    settings = ReviewSettings()
+    keep = days if days is not None else settings.xray_retention_days
+    if keep <= 0:
+        raise _fail("give --days or set CLEARLINE_XRAY_RETENTION_DAYS (days to keep, > 0)")
+    before = SystemClock().now() - timedelta(days=keep)
+    with _database(db) as engine:
+        store = XrayStore(settings, engine)
+        ran, count = run_exclusive(
+            engine,
+            "xray-purge",
+            lambda: purge_before(engine, store.root, before, in_database=store.engine is not None),
+        )
+    if not ran:
+        raise _fail("another hub process is purging X-ray images right now", 1)
+    typer.echo(f"{count} X-ray images received before {before:%Y-%m-%d %H:%M} UTC purged")
 
 
 def _read_password(password_stdin: bool) -> str:

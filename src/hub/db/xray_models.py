@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.db.models import UTCDateTime, table_of
@@ -71,5 +71,21 @@ class InspectionResultRow(SQLModel, table=True):
     at: datetime = _time(nullable=False, index=True)
 
 
+class XrayBlobRow(SQLModel, table=True):
+    """The PNG bytes of one X-ray image, when the hub keeps its images in the database.
+
+    ``path`` is the image's ``xray_image.path`` (the same name the file store would use), so
+    every hub process reads an image the way it reads any other row.
+    """
+
+    __tablename__ = "xray_blob"
+
+    path: str = Field(max_length=400, primary_key=True)
+    site: str = Field(max_length=64)
+    stored_at: datetime = _time(nullable=False, index=True)
+    png: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 XRAY_IMAGE: Table = table_of(XrayImageRow)
 INSPECTION_RESULT: Table = table_of(InspectionResultRow)
+XRAY_BLOB: Table = table_of(XrayBlobRow)

@@ -27,6 +27,7 @@ from contracts.events import MAX_PAYLOAD_BYTES
 from contracts.messages import SyncNotice, Verdict
 from contracts.topics import (
     TopicError,
+    check_segment,
     edge_event_filter,
     parse_edge_event_topic,
     sync_notice_topic,
@@ -34,8 +35,9 @@ from contracts.topics import (
 )
 from devices.mqtt_link import DeviceError, LinkSettings, Message, MqttLink
 from hub.db.engine import StoreError
+from hub.db.jobs import run_exclusive
 from hub.ingest.events import IngestReport, RawEvent, ingest
-from hub.ingest.spool import EventSpool
+from hub.ingest.spool import EventSpool, claim_slot, spool_slot
 from hub.ingest.trust import EventTrust, VerdictSigner
 
 logger = logging.getLogger(__name__)
@@ -75,11 +77,13 @@ class MqttIngest:
         on_connected: Callable[[], None] | None = None,
         trust: EventTrust | None = None,
         signer: VerdictSigner | None = None,
+        share_group: str = "",
     ) -> None:
         """Prepare the ingest; ``on_connected`` runs on the worker after each (re)connect.
 
         With ``trust``, only events signed by their enrolled edge are stored; with ``signer``,
-        every verdict is signed before it is published.
+        every verdict is signed before it is published. With ``share_group``, the events are
+        subscribed as ``$share/{group}/...``: the broker hands each to one member only.
         """
         self.trust = trust
         self.signer = signer
@@ -91,6 +95,10 @@ class MqttIngest:
         self.settings = settings or IngestSettings()
         self.clock = clock or SystemClock()
         self.topic_filter = edge_event_filter(site)
+        if share_group:
+            self.topic_filter = f"$share/{check_segment(share_group, 'share group')}/" + (
+                self.topic_filter
+            )
         self._on_connected = on_connected
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -129,7 +137,9 @@ class MqttIngest:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        if not self.owns_link:  # an owned link keeps its persistent session's subscription
+        # an owned link keeps its persistent session's subscription, except in a share group:
+        # a process stopped for good must leave the group, or the broker keeps queueing its share
+        if not self.owns_link or self.topic_filter.startswith("$share/"):
             self.link.unsubscribe(self.topic_filter)
         self._stop.set()
         self._wake.set()
@@ -315,31 +325,44 @@ def start_hub_mqtt(
     settings: IngestSettings | None = None,
     trust: EventTrust | None = None,
     signer: VerdictSigner | None = None,
+    share_group: str = "",
 ) -> MqttIngest:
     """Start the hub's whole MQTT side: its link, the event ingest and verdict catch-up.
 
     After every (re)connect, verdicts recorded while the broker was away are published.
     ``stop()`` on the result stops everything. Raises StoreError if the spool cannot open.
+    With ``share_group`` (shared ingest), the process takes the first free spool slot in
+    ``spool_path``'s folder and a client id naming that slot, so a restarted process resumes
+    both the dead one's spool and its broker session (unacknowledged events come again).
     """
     from hub.services.verdicts import publish_pending
 
     the_clock = clock or SystemClock()
+    if share_group:
+        spool = claim_slot(spool_path.parent)
+        client_id = f"clearline-hub-{site}-{share_group}-{spool_slot(spool)}"
+    else:
+        spool = EventSpool(spool_path)
+        client_id = f"clearline-hub-{site}"
     link = MqttLink(
         LinkSettings(
             url=url,
             site=site,
             kind="hub",
             device_id="hub",
-            client_id=f"clearline-hub-{site}",
+            client_id=client_id,
             clean_session=False,
             manual_ack=True,
         )
     )
-    spool = EventSpool(spool_path)
     holder: list[MqttIngest] = []
 
     def catch_up() -> None:
-        sent = publish_pending(engine, holder[0], the_clock)
+        # one hub process at a time sends the backlog; the others' (re)connects skip it
+        def send() -> int:
+            return publish_pending(engine, holder[0], the_clock)
+
+        _, sent = run_exclusive(engine, f"verdict-catch-up:{site}", send)
         if sent:
             logger.info("%s pending verdicts sent to the edges", sent)
 
@@ -353,6 +376,7 @@ def start_hub_mqtt(
         on_connected=catch_up,
         trust=trust,
         signer=signer,
+        share_group=share_group,
     )
     holder.append(ingest)
     ingest.owns_link = True

@@ -85,6 +85,27 @@ class EventSpool:
                 self._owner = -1
 
 
+def claim_slot(directory: Path, most: int = 64) -> EventSpool:
+    """Open the first free ``event-spool-{n}.db`` under ``directory`` (for shared ingest).
+
+    Each hub process sharing a site's events needs a spool of its own; a restarted process
+    takes the slot a dead one left (its lock dies with it) and stores what that one spooled.
+    """
+    for slot in range(most):
+        path = directory / f"event-spool-{slot}.db"
+        try:
+            return EventSpool(path)
+        except StoreError as err:
+            if "in use by another hub" not in str(err):
+                raise
+    raise StoreError(f"all {most} event spool slots under {directory} are in use")
+
+
+def spool_slot(spool: EventSpool) -> str:
+    """Return the slot name of a spool opened by :func:`claim_slot` (its file's stem tail)."""
+    return spool.path.stem.rsplit("-", 1)[-1]
+
+
 def _claim(path: Path) -> int:
     """Lock ``path``'s owner file for this process; raise StoreError if another holds it."""
     try:

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from hub.db.engine import StoreError, db_reason
 from hub.db.event_models import PARCEL
 from hub.db.xray_models import XRAY_IMAGE
+from hub.ingest.xray_blobs import read_blob, write_blob
 from inspection.identity import normalise
 from inspection.xray import colour
 from inspection.xray.image import XrayImageError, decode_attenuation
@@ -94,6 +95,19 @@ class ReviewSettings(BaseSettings):
         title="Material palette",
         description="Vendor palette of the colour views: " + ", ".join(colour.PALETTES),
     )
+    xray_store: Literal["files", "database"] = Field(
+        "files",
+        title="Image store",
+        description="files: PNGs under DATA_DIR/xray/ (one hub process, or a shared folder); "
+        "database: PNG bytes in the hub database, reached by every hub process.",
+    )
+    xray_retention_days: float = Field(
+        0.0,
+        ge=0,
+        title="Image retention",
+        description="Days an image is kept before `clearline hub xray-purge` removes it; "
+        "0 keeps images until purged with --days.",
+    )
     xray_pixel_mm: float = Field(
         0.6,
         gt=0.01,
@@ -130,9 +144,17 @@ class StoredImage:
 class XrayStore:
     """The image files under ``{data_dir}/xray`` and the rendered views of them."""
 
-    def __init__(self, settings: ReviewSettings | None = None) -> None:
-        """Use ``settings`` (from the environment when not given); nothing is created yet."""
+    def __init__(
+        self, settings: ReviewSettings | None = None, engine: Engine | None = None
+    ) -> None:
+        """Use ``settings`` (from the environment when not given); nothing is created yet.
+
+        With ``xray_store = database`` the PNGs live in ``engine``'s ``xray_blob`` table.
+        """
         self.settings = settings or ReviewSettings()
+        self.engine = engine if self.settings.xray_store == "database" else None
+        if self.settings.xray_store == "database" and engine is None:
+            raise XrayStoreError("the database image store needs the hub database")
         self.root = Path(self.settings.data_dir) / "xray"
         self.palette = colour.palette_named(self.settings.xray_palette)
         self._cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
@@ -141,6 +163,12 @@ class XrayStore:
     def write(self, site: str, image_id: uuid.UUID, at: datetime, png: bytes) -> str:
         """Write ``png`` atomically; return its path relative to the store root."""
         rel = f"{site}/{at:%Y-%m-%d}/{image_id}.png"
+        if self.engine is not None:
+            try:
+                write_blob(self.engine, rel, site, at, png)
+            except StoreError as err:
+                raise XrayStoreError(str(err)) from err
+            return rel
         full = self.root / rel
         try:
             full.parent.mkdir(parents=True, exist_ok=True)
@@ -153,6 +181,11 @@ class XrayStore:
 
     def read(self, rel: str) -> bytes:
         """Return the PNG stored at ``rel``; raise XrayStoreError when it is gone."""
+        if self.engine is not None:
+            try:
+                return read_blob(self.engine, rel)
+            except StoreError as err:
+                raise XrayStoreError(str(err)) from err
         full = (self.root / rel).resolve()
         if self.root.resolve() not in full.parents:
             raise XrayStoreError(f"image path {rel!r} is outside the image store")
