@@ -161,9 +161,11 @@ class EdgeSide:
         self.rt = EdgeRuntime(site, cfg, rules, clock=SystemClock())
         self.replies: list[SendToChute] = []
         self.rt.engine._reply = self.replies.append  # the test plays the PLC
-        for n in (1, 2):
-            self.rt.index.add_all([order(n), payment(n), waybill(n), inventory(n)])
-            self.rt.index.set_status(DocKind.INVENTORY, f"AG001:COP{n:08d}", 800)
+        # the edge's index is read from its store: declarations go in through the cache's writer
+        self.rt.cache.store(
+            [d for n in (1, 2) for d in (order(n), payment(n), waybill(n), inventory(n))],
+            [(DocKind.INVENTORY, f"AG001:COP{n:08d}", 800) for n in (1, 2)],
+        )
 
     def start(self) -> EdgeSide:
         """Start the engine loop, the broker link with the verdict subscription, the publisher."""

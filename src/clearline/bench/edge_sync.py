@@ -175,7 +175,11 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             _row, key = users.create_api_key(session, "bench-edge", Role.EDGE, datetime.now(UTC))
         engine.dispose()
         settings = HubSettings(
-            database_url=url, admin_user="admin", admin_password="bench-admin-9f3k-pass", dev=False
+            database_url=url,
+            admin_user="admin",
+            admin_password="bench-hub-9f3k-pass-x",
+            dev=False,
+            audit_key_path=str(ctx.workdir / "edge-sync" / "audit.key"),
         )
         hub = HubThread(settings)
         hub.start()

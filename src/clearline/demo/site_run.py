@@ -25,7 +25,7 @@ from edge.config import DecisionSettings, EdgeConfig, ModbusDevice, XrayDevice
 from hub.db.event_models import EVENT
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
-from inspection.model import Declaration, DocKind, Receipt
+from inspection.model import Declaration, DocKind, Notice, Receipt
 from simulators.line.config import LineConfig
 from sorting.chutes import ChutePlan
 
@@ -98,8 +98,8 @@ def edge_config(
     )
 
 
-def scenario_records(folder: Path) -> Iterator[Declaration | Receipt]:
-    """Yield every declaration and receipt of a scenario folder (read with the real readers)."""
+def scenario_records(folder: Path) -> Iterator[Declaration | Receipt | Notice]:
+    """Yield every declaration, receipt and notice of a scenario folder (the real readers)."""
     for path in sorted((folder / "declarations").iterdir()) + sorted(
         (folder / "receipts").iterdir()
     ):
@@ -107,7 +107,7 @@ def scenario_records(folder: Path) -> Iterator[Declaration | Receipt]:
             fmt = detect_format(f.read(HEAD_BYTES), str(path))
             f.seek(0)
             for rec in read_records(f, fmt, str(path)):
-                if isinstance(rec.item, Declaration | Receipt):
+                if isinstance(rec.item, Declaration | Receipt | Notice):
                     yield rec.item
 
 
@@ -119,19 +119,26 @@ def _when(r: Receipt) -> datetime:
 
 
 def preload(cache: DeclarationCache, folder: Path) -> int:
-    """Store a scenario's declarations and latest statuses in an edge cache (no hub)."""
+    """Store a scenario's declarations, latest statuses and notices in an edge cache (no hub).
+
+    Notices (cancellations, consumer returns and their receipts) are applied after the
+    statuses, as the hub's own index applies them.
+    """
     decls: list[Declaration] = []
+    notices: list[Notice] = []
     latest: dict[tuple[DocKind, str], Receipt] = {}
     for item in scenario_records(folder):
         if isinstance(item, Declaration):
             decls.append(item)
+        elif isinstance(item, Notice):
+            notices.append(item)
         else:
             key = (item.kind, item.business_key)
             old = latest.get(key)
             if old is None or _when(item) >= _when(old):
                 latest[key] = item
     statuses = [(k, key, r.return_status) for (k, key), r in latest.items()]
-    cache.store(decls, statuses)
+    cache.store(decls, statuses, notices=notices)
     return len(decls)
 
 

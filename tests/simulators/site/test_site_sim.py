@@ -425,4 +425,4 @@ def test_sim_line_command_runs_a_scenario_and_writes_results(
     assert f"inducted {PARCELS}, finished {PARCELS}" in result.output
     bad = CliRunner().invoke(sim_app, ["line", "--config", str(site), "--mqtt-url", "http://x"])
     assert bad.exit_code == 2
-    assert "mqtt://HOST:PORT" in bad.output
+    assert "mqtt[s]://HOST:PORT" in bad.output
