@@ -18,11 +18,12 @@ long a fact is kept, never when a parcel is answered.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from edge.sqlite import open_store
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +77,9 @@ class SafetyState:
         answer_retain_s: float = ANSWER_RETAIN_S,
     ) -> None:
         """Open (or create) the store and load the holds."""
-        if path is None:
-            target = ":memory:"
-        else:
-            p = Path(path)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            target = str(p)
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL, as the outbox: a commit survives a killed process without an fsync on the
         # engine's thread (which answers the PLC); a power cut may lose the last commits
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_store(path if path is not None else ":memory:")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._released_retain = timedelta(seconds=released_retain_s)
