@@ -82,11 +82,26 @@ class DeclarationIndex:
         """Return the number of live parcel-level declarations."""
         return self._books.entry_count()
 
+    @property
+    def writable(self) -> bool:
+        """True when this index keeps its own books; False for a reader of another's."""
+        return self._books.writable
+
+    def forget(self) -> None:
+        """Drop what a reader holds in memory, so its next read sees the writer's latest page."""
+        self._books.changed()
+
+    def _check_writable(self) -> None:
+        """Refuse a write to a reader: it would be lost, and a decision would not see it."""
+        if not self._books.writable:
+            raise RuntimeError(
+                "this declaration index reads another's books (the edge's store); write "
+                "through that store's writer (edge.cache.DeclarationCache.store)"
+            )
+
     def add(self, decl: Declaration) -> None:
         """Add, replace or (``appType`` 3) withdraw one document."""
-        if not self._books.writable:
-            self._books.changed()
-            return
+        self._check_writable()
         withdraw = decl.extra.get("appType", "").strip() == "3"
         if decl.kind in _DOC_KINDS:
             pair = waybill_pair(decl) if decl.kind is DocKind.WAYBILL else order_pair(decl)
@@ -173,9 +188,7 @@ class DeclarationIndex:
             self.alarms.append(f"customs error {status} about {business_key}")
             logger.warning("customs error %s about %s; status unchanged", status, business_key)
             return
-        if not self._books.writable:
-            self._books.changed()
-            return
+        self._check_writable()
         self._books.put_status(key, status)
         entry = self._books.entry(key)
         if entry is not None:
@@ -190,9 +203,7 @@ class DeclarationIndex:
         if notice.refusal:
             self.alarms.append(notice.refusal)
             logger.warning("%s", notice.refusal)
-        if not self._books.writable:
-            self._books.changed()
-            return
+        self._check_writable()
         entry = self._entry_for(notice)
         if entry is None:
             if notice.business_key:

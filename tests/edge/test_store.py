@@ -93,12 +93,12 @@ def test_the_reader_sees_a_page_once_told(tmp_path: Path, rules: RuleSet) -> Non
     )
     docs = [order(1), payment(1), waybill(1), inventory(1)]
     cache.store(docs, [(DocKind.INVENTORY, "AG001:COP00000001", 800)])
-    reader.add_all(docs)  # what the engine does with a SyncApplied: nothing is written twice
+    reader.forget()  # what the engine does with a SyncApplied: nothing is written twice
     d = decide_parcel(reader, ["YT0000000001"], good_facts(), rules, CLOCK).decision
     assert d.outcome is Outcome.RELEASE
     # a cancellation accepted by customs withdraws the list
     cache.store([], notices=[Notice("CEB624", "AG001:COP00000001", status="800")])
-    reader.apply_notice(Notice("CEB624", "AG001:COP00000001", status="800"))
+    reader.forget()
     d = decide_parcel(reader, ["YT0000000001"], good_facts(), rules, CLOCK).decision
     assert d.reasons == (Reason.NOT_DECLARED,)
     assert len(reader) == 0
@@ -127,3 +127,21 @@ def test_an_older_cache_is_indexed_once(tmp_path: Path, rules: RuleSet) -> None:
     assert d.outcome is Outcome.RELEASE
     assert cache.count() == 4
     cache.close()
+
+
+def test_a_write_to_a_reader_is_refused_not_lost(tmp_path: Path) -> None:
+    """The engine's reader cannot be written: a write there would never reach a decision."""
+    cache = DeclarationCache(tmp_path / "cache.db")
+    try:
+        reader = cache.reader()
+        assert not reader.writable
+        with pytest.raises(RuntimeError, match="write through that store's writer"):
+            reader.add(inventory(1))
+        with pytest.raises(RuntimeError, match="store's writer"):
+            reader.set_status(DocKind.INVENTORY, "AG001:COP00000001", 800)
+        cache.store([inventory(1)], [(DocKind.INVENTORY, "AG001:COP00000001", 800)])
+        reader.forget()
+        entry = reader.lookup("YT0000000001")
+        assert entry is not None and entry.status == 800
+    finally:
+        cache.close()

@@ -204,9 +204,12 @@ class DeskSession:
     def apply(self, event: object) -> None:
         """Apply a sync page (declarations, statuses, rules) or an inspector verdict."""
         if isinstance(event, SyncApplied):
-            self.index.add_all(event.declarations)
-            for kind, key, status in event.statuses:
-                self.index.set_status(kind, key, status)
+            if self.index.writable:
+                self.index.add_all(event.declarations)
+                for kind, key, status in event.statuses:
+                    self.index.set_status(kind, key, status)
+            else:  # the sync thread wrote the page into the store; read it afresh
+                self.index.forget()
             if event.rules is not None:
                 if self.cfg.xray_required_here is False and event.rules.source.xray.required:
                     log.warning(

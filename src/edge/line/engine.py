@@ -198,9 +198,12 @@ class LineEngine:
         elif isinstance(event, Verdict):
             self._verdict(event)
         elif isinstance(event, SyncApplied):
-            self.index.add_all(event.declarations)
-            for kind, key, status in event.statuses:
-                self.index.set_status(kind, key, status)
+            if self.index.writable:
+                self.index.add_all(event.declarations)
+                for kind, key, status in event.statuses:
+                    self.index.set_status(kind, key, status)
+            else:  # the sync thread wrote the page into the store; read it afresh
+                self.index.forget()
             if event.rules is not None:
                 log.info("edge %s: rules %s now in force", self.edge_id, event.rules.version)
                 self.rules = event.rules
