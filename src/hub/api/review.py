@@ -38,7 +38,15 @@ Viewer = Annotated[Principal, Depends(require_roles(Role.INSPECTOR, Role.SUPERVI
 ImageId = Annotated[uuid.UUID, PathParam(description="Image id from the review queue.")]
 Code = Annotated[str, PathParam(min_length=1, max_length=200, description="Parcel code.")]
 ViewName = Literal[
-    "colour", "grey", "organic", "inorganic", "density", "contrast", "invert", "low", "high",
+    "colour",
+    "grey",
+    "organic",
+    "inorganic",
+    "density",
+    "contrast",
+    "invert",
+    "low",
+    "high",
     "edges",
 ]
 

@@ -87,6 +87,20 @@ class ParcelRow(SQLModel, table=True):
     updated_at: datetime | None = _time()
 
 
+class ParcelCodeRow(SQLModel, table=True):
+    """A further code a parcel pass was read with (a label beyond its ``parcel_code``).
+
+    A parcel with two labels (a multi-read) is filed under its first code; this row lets a
+    trace by the second label find the same pass. Codes are normalised (no AIM prefix).
+    """
+
+    __tablename__ = "parcel_code"
+
+    code: str = Field(primary_key=True, max_length=64)
+    parcel_key: str = Field(primary_key=True, max_length=200)
+    site: str = Field(max_length=64)
+
+
 class VerdictRow(SQLModel, table=True):
     """An inspector's verdict as recorded by the hub, and whether it reached the broker."""
 
@@ -106,6 +120,7 @@ class VerdictRow(SQLModel, table=True):
 
 EVENT: Table = table_of(EventRow)
 PARCEL: Table = table_of(ParcelRow)
+PARCEL_CODE: Table = table_of(ParcelCodeRow)
 VERDICT: Table = table_of(VerdictRow)
 
 

@@ -17,9 +17,9 @@ from sqlalchemy.sql.dml import Insert
 from contracts.clock import Clock, SystemClock
 from contracts.events import EdgeEvent
 from hub.db.engine import StoreError
-from hub.db.event_models import EVENT, PARCEL
+from hub.db.event_models import EVENT, PARCEL, PARCEL_CODE
 from hub.event_kinds import EventRejectedError, parse_event
-from hub.ingest.projection import StoredEvent, fold, parcel_key
+from hub.ingest.projection import StoredEvent, fold, further_codes, parcel_key
 from hub.ingest.trust import EventTrust, TrustAlarm, record_alarms, screen_decided
 from inspection.masking import scrub
 
@@ -84,17 +84,18 @@ def _raw_id(raw: RawEvent) -> str | None:
     return None
 
 
-def insert_ignoring(conn: Connection, table: Table, key: str) -> Insert:
+def insert_ignoring(conn: Connection, table: Table, key: str | Sequence[str]) -> Insert:
     """Return ``INSERT … ON CONFLICT (key) DO NOTHING`` on ``table`` in the connection dialect."""
     name = conn.dialect.name
+    key = [key] if isinstance(key, str) else list(key)
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+        return pg_insert(table).on_conflict_do_nothing(index_elements=key)
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=key)
     raise StoreError(f"database backend {name!r} is not supported for event ingest")
 
 
@@ -271,11 +272,16 @@ def refresh_parcels(conn: Connection, keys: Mapping[str, Mapping[str, Any]], now
         for key, *rest in conn.execute(query):
             grouped[key].append(StoredEvent(*rest))
         updates = []
+        aliases = []
         for key, events in grouped.items():
             values = fold(events)
             values["updated_at"] = now
             values["b_key"] = key
             updates.append(values)
+            site = keys[key]["site"]
+            aliases += [{"code": c, "parcel_key": key, "site": site} for c in further_codes(values)]
         stmt = update(PARCEL).where(PARCEL.c.parcel_key == bindparam("b_key"))
         conn.execute(stmt, updates)
+        if aliases:
+            conn.execute(insert_ignoring(conn, PARCEL_CODE, ("code", "parcel_key")), aliases)
     return len(ordered)

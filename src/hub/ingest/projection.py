@@ -6,7 +6,7 @@ event id) before reading them, so arrival order and repeated deliveries never ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,6 +118,16 @@ def fold(events: Iterable[StoredEvent]) -> dict[str, Any]:
     if row["parcel_code"] is None and codes:
         row["parcel_code"] = normalise(codes[0])[:64]
     return row
+
+
+def further_codes(row: Mapping[str, Any]) -> list[str]:
+    """The normalised codes of a folded row other than its ``parcel_code`` (a multi-read)."""
+    out: list[str] = []
+    for raw in row.get("codes") or []:
+        code = normalise(raw)[:64]
+        if code and code != row.get("parcel_code") and code not in out:
+            out.append(code)
+    return out
 
 
 def _apply(row: dict[str, Any], codes: list[str], ev: StoredEvent) -> None:

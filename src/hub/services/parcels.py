@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from contracts.reasons import Outcome, Reason
-from hub.db.event_models import EVENT, PARCEL, VERDICT
+from hub.db.event_models import EVENT, PARCEL, PARCEL_CODE, VERDICT
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.ingest.projection import CODE_KINDS
 from hub.services.errors import Invalid, NotFound
@@ -29,6 +29,7 @@ from hub.services.parcel_schemas import (
     VerdictView,
 )
 from hub.web.wording import event_summary, outcome_words, reason_words
+from inspection.identity import normalise
 from inspection.masking import mask_id, mask_name, mask_phone, scrub
 from inspection.model import PARCEL_KINDS
 
@@ -98,8 +99,14 @@ def list_parcels(
 
 
 def _find_passes(conn: Connection, query: str) -> list[RowMapping]:
-    """Parcel rows named by a parcel code, a code read, a parcel key or a PLC item id."""
-    conds: list[Any] = [PARCEL.c.parcel_code == query, PARCEL.c.parcel_key == query]
+    """Parcel rows named by their parcel code, a further code read, a parcel key or item id."""
+    conds: list[Any] = [
+        PARCEL.c.parcel_code == query,
+        PARCEL.c.parcel_key == query,
+        PARCEL.c.parcel_key.in_(
+            select(PARCEL_CODE.c.parcel_key).where(PARCEL_CODE.c.code == normalise(query)[:64])
+        ),
+    ]
     if query.isascii() and query.isdigit() and len(query) <= 10:
         conds.append(PARCEL.c.item_id == int(query))
     rows = list(

@@ -151,3 +151,29 @@ def test_unknown_parcel_is_404(hub: Hub) -> None:
     resp = hub.client.get("/api/v1/parcels/RR999999999CN", headers=hub.auth(Role.SUPERVISOR))
     assert resp.status_code == 404
     assert "no parcel known as" in resp.json()["detail"]
+
+
+def test_a_parcel_with_two_labels_is_found_by_either(hub: Hub) -> None:
+    """A multi-read pass is filed under its first code and traced by its second label too."""
+    events = parcel_story(7, "YT000000098000", outcome="REJECT", reasons=("MULTI_READ_CONFLICT",))
+    read = events[1]
+    events[1] = read.model_copy(
+        update={
+            "data": {
+                **read.data,
+                "status": "MULTI",
+                "codes": ["]C0YT000000098000", "]C0YT000000097000"],
+            }
+        }
+    )
+    _post(hub, events)
+    auth = hub.auth(Role.OPERATOR)
+    first = hub.client.get("/api/v1/parcels/YT000000098000", headers=auth).json()
+    second = hub.client.get("/api/v1/parcels/yt000000097000 ", headers=auth)
+    assert second.status_code == 200, second.text
+    assert [p["parcel_key"] for p in second.json()["passes"]] == ["s1/e1/7"]
+    assert second.json()["decision"]["outcome"] == "REJECT"
+    assert first["passes"] == second.json()["passes"]
+    _post(hub, events)  # the same events again: the alias is stored once, nothing breaks
+    again = hub.client.get("/api/v1/parcels/YT000000097000", headers=auth).json()
+    assert len(again["passes"]) == 1
