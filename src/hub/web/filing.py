@@ -18,7 +18,8 @@ from hub.web.shell import page
 
 router = APIRouter(tags=["pages"])
 
-Filer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.FILER))]
+#: Filers file declarations (and receipts as information); the customs channel files receipts.
+Filer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.FILER, Role.CUSTOMS))]
 #: Most files one upload may carry.
 MAX_FILES = 20
 

@@ -28,7 +28,7 @@ PAGES: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/work", N_("Work lists"), frozenset({Role.OPERATOR, Role.INSPECTOR, Role.SUPERVISOR})),
     ("/statistics", N_("Statistics"), frozenset({Role.SUPERVISOR})),
     ("/review/inspectors", N_("Inspectors"), frozenset({Role.SUPERVISOR})),
-    ("/filing", N_("Filing"), frozenset({Role.FILER, Role.SUPERVISOR})),
+    ("/filing", N_("Filing"), frozenset({Role.FILER, Role.SUPERVISOR, Role.CUSTOMS})),
     ("/admin/users", N_("Users"), frozenset({Role.ADMIN})),
     ("/docs", N_("API"), frozenset(Role)),
 )
@@ -38,7 +38,7 @@ HOMES: dict[str, str] = {
     "inspector": "/review",
     "supervisor": "/statistics",
     "filer": "/filing",
-    "customs": "/work",
+    "customs": "/filing",
     "admin": "/statistics",
 }
 
