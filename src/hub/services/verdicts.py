@@ -17,6 +17,7 @@ from contracts.events import VerdictKind
 from contracts.messages import Verdict
 from devices.mqtt_link import DeviceError
 from hub.db.event_models import VERDICT, VerdictRow
+from hub.services.sites import ALL, SiteScope
 from hub.ingest.xray_store import find_pass
 from hub.services import audit
 from hub.services.auth import Principal
@@ -200,14 +201,25 @@ def publish_pending(engine: Engine, publisher: VerdictPublisher, clock: Clock) -
 
 
 def list_verdicts(
-    session: Session, *, parcel_code: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    parcel_code: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    scope: SiteScope = ALL,
 ) -> list[VerdictView]:
-    """Verdicts newest first, optionally for one parcel code."""
+    """Verdicts of the scope's sites newest first, optionally for one parcel code."""
     if not 1 <= limit <= MAX_LIST:
         raise Invalid(f"limit must be 1..{MAX_LIST}", field="limit")
     if offset < 0:
         raise Invalid("offset must not be negative", field="offset")
-    stmt = select(VerdictRow).order_by(VERDICT.c.at.desc()).limit(limit).offset(offset)
+    stmt = (
+        select(VerdictRow)
+        .where(scope.clause(VERDICT.c.site))
+        .order_by(VERDICT.c.at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     if parcel_code is not None:
         stmt = stmt.where(VERDICT.c.parcel_code == parcel_code)
     rows = session.exec(stmt).all()  # type: ignore[call-overload]
