@@ -26,7 +26,7 @@ def user_list(
         people = [
             {
                 "name": u.name,
-                "role": u.role.value,
+                "role": Role(u.role).value,
                 "enterprise": u.enterprise,
                 "active": u.active,
                 "sites": limited.get(u.name, []),

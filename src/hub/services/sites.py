@@ -66,7 +66,7 @@ def parse_sites(text: str | Iterable[str]) -> list[str]:
     sites = sorted({s.strip() for s in items if s.strip()})
     for site in sites:
         if not SITE_ID.match(site):
-            raise Invalid(f"site {site!r} is not a site id (letters, digits, - and _)", "sites")
+            raise Invalid(f"site {site!r} is not a site id (letters, digits, - and _)", field="sites")
     return sites
 
 
@@ -117,7 +117,7 @@ def set_user_sites(
         raise NotFound(f"no user named {name!r}")
     chosen = parse_sites(list(sites))
     if chosen and Role(row["role"]) is Role.ADMIN:
-        raise Invalid("an admin sees every site; give a supervisor account instead", "sites")
+        raise Invalid("an admin sees every site; give a supervisor account instead", field="sites")
     conn = session.connection()
     conn.execute(delete(USER_SITE).where(USER_SITE.c.user_id == row["id"]))
     if chosen:

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, require_roles
+from hub.deps import ClockDep, EverySite, SessionDep, require_roles
 from hub.services import sites as site_service
 from hub.services import user_admin, users
 from hub.services.auth import Principal
@@ -44,7 +44,9 @@ def _list(
 
 
 @router.get("/admin/users", response_class=HTMLResponse, summary="User administration page")
-def users_page(me: Admin, request: Request, session: SessionDep) -> HTMLResponse:
+def users_page(
+    me: Admin, _every: EverySite, request: Request, session: SessionDep
+) -> HTMLResponse:
     """Every login with its role, enterprise and state."""
     return _list(request, me, session)
 
@@ -52,6 +54,7 @@ def users_page(me: Admin, request: Request, session: SessionDep) -> HTMLResponse
 @router.post("/admin/users/{name}", response_class=HTMLResponse, response_model=None)
 def change_user(
     me: Admin,
+    _every: EverySite,
     request: Request,
     session: SessionDep,
     clock: ClockDep,
