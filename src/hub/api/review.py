@@ -123,9 +123,7 @@ def get_detail(
     image_id: ImageId,
 ) -> ReviewDetail:
     """Flags with regions, the declaration beside it (masked) and the enterprise credit grade."""
-    detail = review_service.review_detail(
-        session, image_id, viewer, store.settings, clock, sites
-    )
+    detail = review_service.review_detail(session, image_id, viewer, store.settings, clock, sites)
     if viewer.role is Role.INSPECTOR:
         tip_service.maybe_project(session, store, image_id, viewer, clock)
     return detail

@@ -29,7 +29,6 @@ from hub.services.auth import Principal
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import ParcelSummary, ReasonView, Timeline
 from hub.services.parcels import weight_comparison
-from hub.services.sites import ALL, SiteScope
 from hub.services.review import (
     credit_grade,
     declaration_for,
@@ -44,6 +43,7 @@ from hub.services.review_schemas import (
     DeskView,
     ImageSummary,
 )
+from hub.services.sites import ALL, SiteScope
 from hub.web.wording import outcome_words, reason_words
 from inspection.identity import normalise
 from inspection.masking import scrub

@@ -22,8 +22,8 @@ from contracts.clock import Clock
 from contracts.statuses import XrayState
 from hub.db.xray_models import INSPECTION_RESULT, XRAY_IMAGE
 from hub.services.errors import Invalid
-from hub.services.sites import ALL, SiteScope
 from hub.services.review_schemas import InspectorStats, InspectorStatsPage
+from hub.services.sites import ALL, SiteScope
 
 #: Longest window one statistics call covers, in days.
 MAX_WINDOW_DAYS = 31

@@ -15,7 +15,6 @@ from hub.db.event_models import EVENT, PARCEL, VERDICT
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.ingest.projection import CODE_KINDS
 from hub.services.errors import Invalid, NotFound
-from hub.services.sites import ALL, SiteScope
 from hub.services.parcel_schemas import (
     Comparison,
     ConfirmationView,
@@ -29,6 +28,7 @@ from hub.services.parcel_schemas import (
     TimelineEvent,
     VerdictView,
 )
+from hub.services.sites import ALL, SiteScope
 from hub.web.wording import event_summary, outcome_words, reason_words
 from inspection.masking import mask_id, mask_name, mask_phone, scrub
 from inspection.model import PARCEL_KINDS

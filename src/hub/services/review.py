@@ -40,7 +40,6 @@ from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
 from hub.services.late_review import edge_deadline, late_reason, refuse_late
 from hub.services.parcel_schemas import DeclarationView, Timeline
-from hub.services.sites import ALL, SiteScope
 from hub.services.review_schemas import (
     CATEGORIES,
     FLAG_WORDS,
@@ -53,6 +52,7 @@ from hub.services.review_schemas import (
     ReviewVerdictIn,
     ReviewVerdictOut,
 )
+from hub.services.sites import ALL, SiteScope
 from inspection.rules import RuleSet, parse_rules
 
 logger = logging.getLogger(__name__)

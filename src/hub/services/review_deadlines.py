@@ -85,8 +85,14 @@ def due_images(conn: Connection, now: datetime, settings: ReviewSettings) -> lis
         entry = queue_entry(conn, row, now, settings, found=[])
         if entry.deadline <= now:
             due.append(
-                Due(row["image_id"], row["site"], row["item_id"], entry.parcel_code,
-                    entry.deadline, entry.deadline_source)
+                Due(
+                    row["image_id"],
+                    row["site"],
+                    row["item_id"],
+                    entry.parcel_code,
+                    entry.deadline,
+                    entry.deadline_source,
+                )
             )
     return due
 
@@ -182,5 +188,5 @@ class DeadlineJob:
         while not self._stop.wait(self.every_s):
             try:
                 self.fired += run_once(self.engine, self.settings, self.clock)
-            except Exception:  # noqa: BLE001  (the job must outlive a database outage)
+            except Exception:
                 logger.exception("review deadline job failed; trying again in %.1f s", self.every_s)

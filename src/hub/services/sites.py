@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, true, union
@@ -40,11 +41,11 @@ class SiteScope:
     sites: frozenset[str] | None = None
     chosen: str | None = None
 
-    def clause(self, column: ColumnElement[str] | object) -> ColumnElement[bool]:
+    def clause(self, column: ColumnElement[Any]) -> ColumnElement[bool]:
         """A WHERE clause keeping rows of these sites (always true for every site)."""
         if self.sites is None:
             return true()
-        return column.in_(sorted(self.sites))  # type: ignore[attr-defined,no-any-return]
+        return column.in_(sorted(self.sites))
 
     def allows(self, site: str | None) -> bool:
         """Whether a row of ``site`` is inside the scope."""
@@ -66,7 +67,9 @@ def parse_sites(text: str | Iterable[str]) -> list[str]:
     sites = sorted({s.strip() for s in items if s.strip()})
     for site in sites:
         if not SITE_ID.match(site):
-            raise Invalid(f"site {site!r} is not a site id (letters, digits, - and _)", field="sites")
+            raise Invalid(
+                f"site {site!r} is not a site id (letters, digits, - and _)", field="sites"
+            )
     return sites
 
 

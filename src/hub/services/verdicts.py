@@ -17,13 +17,13 @@ from contracts.events import VerdictKind
 from contracts.messages import Verdict
 from devices.mqtt_link import DeviceError
 from hub.db.event_models import VERDICT, VerdictRow
-from hub.services.sites import ALL, SiteScope
 from hub.ingest.xray_store import find_pass
 from hub.services import audit
 from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.late_review import late_reason, refuse_late
 from hub.services.parcel_schemas import VerdictView
+from hub.services.sites import ALL, SiteScope
 from inspection.identity import normalise
 from inspection.masking import scrub
 

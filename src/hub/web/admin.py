@@ -44,9 +44,7 @@ def _list(
 
 
 @router.get("/admin/users", response_class=HTMLResponse, summary="User administration page")
-def users_page(
-    me: Admin, _every: EverySite, request: Request, session: SessionDep
-) -> HTMLResponse:
+def users_page(me: Admin, _every: EverySite, request: Request, session: SessionDep) -> HTMLResponse:
     """Every login with its role, enterprise and state."""
     return _list(request, me, session)
 

@@ -76,9 +76,7 @@ def statistics_page(
     """Parcels per day by outcome, the reasons and the enterprises of a period; CSV links."""
     today = clock.now().date()
     start, end = date_from or today - timedelta(days=6), date_to or today
-    by_day_report = stats_service.parcel_stats(
-        session, start, end, ("day", "outcome"), scope=sites
-    )
+    by_day_report = stats_service.parcel_stats(session, start, end, ("day", "outcome"), scope=sites)
     reason_report = stats_service.parcel_stats(session, start, end, ("reason",), scope=sites)
     ebc_report = stats_service.parcel_stats(session, start, end, ("ebc_code",), scope=sites)
     by_day: dict[str, dict[str, int]] = defaultdict(dict)

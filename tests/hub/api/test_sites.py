@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlmodel import Session
 from typer.testing import CliRunner
 
-import hub.cli.user_admin  # noqa: F401  (registers ``hub user sites``)
+import hub.cli.user_admin
 from hub.cli.commands import hub_app
 from hub.db.auth_models import Role, UserCreate
 from hub.db.event_models import VerdictRow
@@ -264,7 +264,9 @@ def test_site_b_items_are_not_found_and_writes_refused(two: Sites) -> None:
         assert r.status_code == 404, (url, r.text)
         assert B not in r.text and "b-line1" not in r.text  # only the code asked for
     assert c.get(f"/trace/{B_CODE}", headers=two.sup_a).status_code == 404
-    verdict = c.post(f"/api/v1/review/{img_b}/verdict", json={"verdict": "clear"}, headers=two.insp_a)
+    verdict = c.post(
+        f"/api/v1/review/{img_b}/verdict", json={"verdict": "clear"}, headers=two.insp_a
+    )
     assert verdict.status_code == 404
     desk = c.post(
         f"/api/v1/desk/{B_CODE}/result",

@@ -38,7 +38,7 @@ def test_each_passed_deadline_is_fired_once(engine: Engine, tmp_path: Path) -> N
     bind_key(engine, create_key(tmp_path / "audit.key"))
     settings = ReviewSettings(data_dir=tmp_path / "data", review_budget_s=20.0)
     store = XrayStore(settings, engine=engine)
-    feed(engine, seen(1, "RR000000001CN", -1) + [requested(1, 0, 5_000)])
+    feed(engine, [*seen(1, "RR000000001CN", -1), requested(1, 0, 5_000)])
     by_request = put_image(engine, store, 1, "blade", 0)  # deadline: 5 s (the PLC's)
     by_budget = put_image(engine, store, 2, "battery", 0)  # deadline: 20 s (the budget)
     put_image(engine, store, 3, "textiles", 0)  # cleared: never queued
@@ -71,7 +71,7 @@ def test_concurrent_runs_fire_once(engine: Engine, tmp_path: Path) -> None:
     def run() -> None:
         try:
             totals.append(job.run_once(engine, settings, clock))
-        except BaseException as err:  # noqa: BLE001  (reported below)
+        except BaseException as err:
             errors.append(err)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
