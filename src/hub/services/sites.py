@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, true, union
+from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -140,14 +143,32 @@ def set_user_sites(
     return chosen
 
 
-def known_sites(session: Session, principal: Principal | None = None) -> list[str]:
-    """Every site the hub has seen (parcels, images, enrolled edges), as ``principal`` may."""
+#: Seconds this process keeps the list of known sites (a cache that is safe to lose).
+KNOWN_SITES_TTL_S = 60.0
+_known: weakref.WeakKeyDictionary[Engine, tuple[float, frozenset[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def known_sites(
+    session: Session, principal: Principal | None = None, *, fresh: bool = False
+) -> list[str]:
+    """Every site the hub has seen (parcels, images, enrolled edges), as ``principal`` may.
+
+    The list is kept for :data:`KNOWN_SITES_TTL_S` seconds per database, so drawing the site
+    picker on every page does not scan the parcel table each time (``fresh``: ask anyway).
+    """
+    if principal is not None and principal.sites is not None:
+        return sorted(principal.sites)
+    key = session.get_bind().engine
+    cached = _known.get(key)
+    if not fresh and cached is not None and time.monotonic() - cached[0] < KNOWN_SITES_TTL_S:
+        return sorted(cached[1])
     query = union(
         select(PARCEL.c.site).distinct(),
         select(XRAY_IMAGE.c.site).distinct(),
         select(EDGE_REGISTRY.c.site).distinct(),
     )
-    found = {str(s) for s in session.connection().execute(query).scalars()}
-    if principal is not None and principal.sites is not None:
-        found = set(principal.sites)
+    found = frozenset(str(s) for s in session.connection().execute(query).scalars())
+    _known[key] = (time.monotonic(), found)
     return sorted(found)

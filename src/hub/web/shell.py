@@ -114,7 +114,7 @@ def choose_site(
         return response
     if me.sites is not None and site not in me.sites:
         raise Forbidden(f"you may not see site {site!r}")
-    if site not in known_sites(session):
+    if site not in known_sites(session, fresh=True):
         raise Forbidden(f"site {site!r} is not known to this hub")
     response.set_cookie(SITE_COOKIE, site, samesite="lax", httponly=True, path="/")
     return response
