@@ -332,3 +332,13 @@ def _admin_key(two: Sites) -> str:
     with Session(two.hub.engine) as session:
         _, secret = users.create_api_key(session, "admin-key", Role.ADMIN, two.hub.clock.now())
     return secret
+
+
+def test_csv_exports_hold_only_the_users_sites(two: Sites) -> None:
+    """The statistics CSV of a user limited to A counts A's parcels only."""
+    url = "/api/v1/stats?group_by=site&date_from=2026-11-01&format=csv"
+    mine = two.hub.client.get(url, headers=two.sup_a)
+    assert mine.status_code == 200 and mine.headers["content-type"].startswith("text/csv")
+    assert A in mine.text and B not in mine.text
+    everyone = two.hub.client.get(url, headers=two.sup_all)
+    assert A in everyone.text and B in everyone.text
