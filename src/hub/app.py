@@ -170,7 +170,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        mqtt = images = None
+        mqtt = images = deadlines = None
         if settings.mqtt_url:
             from hub.ingest.mqtt import start_hub_mqtt
             from hub.ingest.trust import VerdictSigner, load_hub_key
@@ -191,9 +191,16 @@ def create_app(
             app_.state.hub_mqtt = mqtt
             images = _start_images(db, mqtt, settings, the_clock)
             app_.state.xray_store = images.store
+            if settings.review_deadline_every_s > 0:
+                from hub.services.review_deadlines import DeadlineJob
+
+                deadlines = DeadlineJob(db, the_clock, settings.review_deadline_every_s).start()
+                app_.state.review_deadlines = deadlines
         try:
             yield
         finally:
+            if deadlines is not None:
+                deadlines.stop()
             if images is not None:
                 images.stop()
             if mqtt is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyCookie, APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -20,11 +20,14 @@ from hub.db.auth_models import Role
 from hub.ingest.xray_store import XrayStore
 from hub.services import users
 from hub.services.auth import Principal, check_role
-from hub.services.errors import Unauthenticated
+from hub.services.errors import Forbidden, Unauthenticated
 from hub.services.login_limits import LoginLimiter
+from hub.services.sites import SiteScope, scope_for
 from hub.services.verdicts import VerdictPublisher
 from hub.settings import HubSettings
 
+#: Cookie that keeps the site chosen in the pages' site picker.
+SITE_COOKIE = "clearline_site"
 #: Cookie that carries a bearer token for browser pages.
 SESSION_COOKIE = "clearline_session"
 #: Header that carries a machine API key.
@@ -112,6 +115,49 @@ def current_principal(
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def site_scope(
+    request: Request,
+    principal: CurrentUser,
+    site: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="Only this site (default: every site the caller may see).",
+        ),
+    ] = None,
+) -> SiteScope:
+    """The sites this request covers: ``site`` (or the page's site picker), within the
+    caller's allowed sites; a site the caller may not see is refused (403)."""
+    chosen = site or request.cookies.get(SITE_COOKIE) or None
+    if site is None and chosen is not None and not scope_for_ok(principal, chosen):
+        chosen = None  # a picker choice from another login: forget it, show the allowed sites
+    return scope_for(principal, chosen)
+
+
+def scope_for_ok(principal: Principal, site: str) -> bool:
+    """Whether ``principal`` may see ``site``."""
+    return principal.sites is None or site in principal.sites
+
+
+#: The site scope of a request; every route reading or writing site data depends on it.
+Sites = Annotated[SiteScope, Depends(site_scope)]
+
+
+def every_site(principal: CurrentUser) -> SiteScope:
+    """For what spans every site (the audit log): refuse a caller limited to some sites."""
+    if principal.sites is not None:
+        raise Forbidden(
+            "this covers every site; a user limited to some sites may not see it "
+            f"(your sites: {', '.join(sorted(principal.sites))})"
+        )
+    return SiteScope()
+
+
+#: Routes over every site at once depend on this instead of :data:`Sites`.
+EverySite = Annotated[SiteScope, Depends(every_site)]
 
 
 class RoleCheck:

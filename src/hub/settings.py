@@ -180,6 +180,16 @@ class HubSettings(CommonSettings):
         "DATA_DIR/spool/SITE_ID/.",
     )
 
+    review_deadline_every_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        title="Review deadline job",
+        description="Seconds between runs of the job that records each X-ray image whose "
+        "review deadline passed with no verdict (once, in one hub process); 0 turns it off. "
+        "It runs in every hub that takes events from a broker (CLEARLINE_MQTT_URL).",
+    )
+
     def spool_path(self) -> Path:
         """Return the event spool file: the one set, else the site's own under the data dir."""
         if self.event_spool_path:

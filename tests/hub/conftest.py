@@ -34,6 +34,7 @@ def _pg_engine(schema: str) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute(f'SET search_path TO "{schema}"')
         cur.close()
+        dbapi_conn.commit()  # a SET in a transaction rolled back later would be undone
 
     return engine
 

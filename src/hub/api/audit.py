@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from hub.db.audit_models import AuditEntryPublic
-from hub.deps import EngineDep, SessionDep, Supervisor
+from hub.deps import EngineDep, EverySite, SessionDep, Supervisor
 from hub.services import audit
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -32,6 +32,7 @@ class VerifyOut(BaseModel):
 @router.get("", response_model=list[AuditEntryPublic], summary="Audit entries from a seq on")
 def entries(
     principal: Supervisor,
+    _every: EverySite,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -42,7 +43,7 @@ def entries(
 
 
 @router.get("/verify", response_model=VerifyOut, summary="Check the keyed chain and tables")
-def verify(principal: Supervisor, engine: EngineDep) -> VerifyOut:
+def verify(principal: Supervisor, _every: EverySite, engine: EngineDep) -> VerifyOut:
     """Recompute every row's keyed hash and link, name the first bad row if any, and list
     verdict, rule and desk rows that differ from their audit rows."""
     return VerifyOut.model_validate(audit.verify(engine).as_json())

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, SettingsDep, require_roles
+from hub.deps import ClockDep, SessionDep, SettingsDep, Sites, require_roles
 from hub.services import line_stats
 from hub.services.auth import Principal
 from hub.services.line_stats import MAX_WINDOW_MIN, LinePageSettings, LineSummary
@@ -22,10 +22,6 @@ LineViewer = Annotated[Principal, Depends(require_roles(Role.OPERATOR, Role.SUPE
 WindowMin = Annotated[
     int,
     Query(ge=1, le=MAX_WINDOW_MIN, description="Chart window ending now, in minutes."),
-]
-SiteParam = Annotated[
-    str | None,
-    Query(min_length=1, max_length=64, description="Site id (default: this hub's site)."),
 ]
 
 
@@ -54,15 +50,18 @@ class LineView:
 def line_view(
     *,
     _viewer: LineViewer,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
     thresholds: LineSettingsDep,
     window_min: WindowMin = 60,
-    site: SiteParam = None,
 ) -> LineView:
-    """Summarise every line of ``site`` (default: this hub's) over the last ``window_min``."""
-    the_site = site or settings.site_id
+    """Summarise every line of the chosen site (``site``, the site picker, else this hub's,
+    else the first of the caller's sites) over the last ``window_min``."""
+    the_site = sites.chosen or settings.site_id
+    if not sites.allows(the_site):
+        the_site = sorted(sites.sites or {the_site})[0]
     summary = line_stats.line_summary(
         session, clock.now(), window_min=window_min, thresholds=thresholds, site=the_site
     )

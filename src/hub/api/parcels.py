@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from contracts.reasons import Outcome, Reason
 from hub.db.auth_models import Role
-from hub.deps import SessionDep, require_roles
+from hub.deps import SessionDep, Sites, require_roles
 from hub.services import parcels as service
 from hub.services.auth import Principal
 from hub.services.parcel_schemas import ParcelPage, Timeline
@@ -26,6 +26,7 @@ ParcelViewer = Annotated[
 def list_parcels(
     *,
     _viewer: ParcelViewer,
+    sites: Sites,
     session: SessionDep,
     outcome: Outcome | None = None,
     reason: Reason | None = None,
@@ -43,6 +44,7 @@ def list_parcels(
         edge=edge,
         limit=limit,
         offset=offset,
+        scope=sites,
     )
 
 
@@ -50,9 +52,10 @@ def list_parcels(
 def get_parcel(
     *,
     _viewer: ParcelViewer,
+    sites: Sites,
     session: SessionDep,
     code_or_item: Annotated[str, Path(min_length=1, max_length=200)],
 ) -> Timeline:
     """Every event in time order, the decision and its reasons, chute, confirmation,
     verdicts, and the matched declaration with measured vs declared values (masked)."""
-    return service.get_timeline(session, code_or_item)
+    return service.get_timeline(session, code_or_item, sites)

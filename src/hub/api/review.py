@@ -11,7 +11,15 @@ from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, PublisherDep, SessionDep, SettingsDep, StoreDep, require_roles
+from hub.deps import (
+    ClockDep,
+    PublisherDep,
+    SessionDep,
+    SettingsDep,
+    Sites,
+    StoreDep,
+    require_roles,
+)
 from hub.ingest.xray_store import XrayStoreError
 from hub.services import desk as desk_service
 from hub.services import inspector_stats as stats_service
@@ -57,6 +65,7 @@ ViewName = Literal[
 @router.get("/api/v1/review/queue", response_model=ReviewQueue, summary="Review queue")
 def get_queue(
     _inspector: Inspector,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     store: StoreDep,
@@ -65,7 +74,7 @@ def get_queue(
 ) -> ReviewQueue:
     """``waiting``: images whose parcel still waits for a verdict, least time left first;
     ``history``: reviewed images and those the edge decided without a verdict, newest first."""
-    return review_service.review_queue(session, store.settings, clock, limit, view)
+    return review_service.review_queue(session, store.settings, clock, limit, view, sites)
 
 
 @router.get(
@@ -75,6 +84,7 @@ def get_queue(
 )
 def get_inspector_days(
     _viewer: Viewer,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     date_from: date | None = None,
@@ -83,7 +93,7 @@ def get_inspector_days(
     """Per inspector and UTC day: TIP hit rate, false-alarm rate, seconds per image
     (default: the last seven days)."""
     end = date_to or clock.now().date()
-    return tip_stats.inspector_days(session, date_from or end - timedelta(days=6), end)
+    return tip_stats.inspector_days(session, date_from or end - timedelta(days=6), end, sites)
 
 
 @router.get(
@@ -94,6 +104,7 @@ def get_inspector_days(
 )
 def get_image(
     _viewer: Viewer,
+    sites: Sites,
     session: SessionDep,
     store: StoreDep,
     image_id: ImageId,
@@ -101,7 +112,7 @@ def get_image(
 ) -> Response:
     """The image rendered server-side: colour, grey, organic, inorganic, density, contrast,
     invert; 8-bit RGB PNG, one pixel per image pixel."""
-    row = review_service.image_row(session.connection(), image_id)
+    row = review_service.image_row(session.connection(), image_id, sites)
     projected = tip_service.open_projection(session.connection(), image_id, _viewer.name)
     try:
         png = store.render(projected["path"] if projected else row["path"], view)
@@ -112,10 +123,15 @@ def get_image(
 
 @router.get("/api/v1/review/{image_id}", response_model=ReviewDetail, summary="Image for review")
 def get_detail(
-    viewer: Viewer, session: SessionDep, clock: ClockDep, store: StoreDep, image_id: ImageId
+    viewer: Viewer,
+    sites: Sites,
+    session: SessionDep,
+    clock: ClockDep,
+    store: StoreDep,
+    image_id: ImageId,
 ) -> ReviewDetail:
     """Flags with regions, the declaration beside it (masked) and the enterprise credit grade."""
-    detail = review_service.review_detail(session, image_id, viewer, store.settings, clock)
+    detail = review_service.review_detail(session, image_id, viewer, store.settings, clock, sites)
     if viewer.role is Role.INSPECTOR:
         tip_service.maybe_project(session, store, image_id, viewer, clock)
     return detail
@@ -130,6 +146,7 @@ def get_detail(
 def post_verdict(
     *,
     inspector: Inspector,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     publisher: PublisherDep,
@@ -140,11 +157,18 @@ def post_verdict(
 
     On an image shown with a projected threat the verdict is only scored (``tip: true``) and
     nothing is sent: the real image is shown next for its own verdict."""
+    review_service.image_row(session.connection(), image_id, sites)  # 404 off the caller's sites
     projected = tip_service.open_projection(session.connection(), image_id, inspector.name)
     if projected is not None:
         return tip_service.answer(session, projected, body.verdict.value, clock)
     return review_service.give_verdict(
-        session, image_id, body, principal=inspector, clock=clock, publisher=publisher
+        session,
+        image_id,
+        body,
+        principal=inspector,
+        clock=clock,
+        publisher=publisher,
+        scope=sites,
     )
 
 
@@ -152,9 +176,9 @@ def post_verdict(
 
 
 @router.get("/api/v1/desk/{code}", response_model=DeskView, summary="A parcel at the desk")
-def get_desk(_viewer: Viewer, session: SessionDep, code: Code) -> DeskView:
+def get_desk(_viewer: Viewer, sites: Sites, session: SessionDep, code: Code) -> DeskView:
     """Why the parcel is at the desk: decision, verdicts, images, declaration, results."""
-    return desk_service.desk_view(session, code)
+    return desk_service.desk_view(session, code, sites)
 
 
 @router.post(
@@ -166,6 +190,7 @@ def get_desk(_viewer: Viewer, session: SessionDep, code: Code) -> DeskView:
 def post_result(
     *,
     inspector: Inspector,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -173,9 +198,12 @@ def post_result(
     body: DeskResultIn,
 ) -> DeskResultView:
     """Consistent, inconsistent, seized, return or release after inspection: audited, and the
-    parcel's outcome updated."""
+    parcel's outcome updated. Only for a parcel of the caller's sites."""
+    site = sites.chosen or settings.site_id
+    if not sites.allows(site):
+        site = sorted(sites.sites or {site})[0]
     return desk_service.record_result(
-        session, code, body, site=settings.site_id, principal=inspector, clock=clock
+        session, code, body, site=site, principal=inspector, clock=clock, scope=sites
     )
 
 
@@ -184,6 +212,7 @@ def post_result(
 )
 def get_stats(
     _viewer: Viewer,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     since: datetime | None = None,
@@ -192,4 +221,4 @@ def get_stats(
     """Images per hour, median decision time (s) and agreement with the pre-screen (0..1)."""
     if (since and since.tzinfo is None) or (until and until.tzinfo is None):
         raise Invalid("give since and until with a time zone (e.g. ...Z)", field="since")
-    return stats_service.inspector_stats(session, clock, since, until)
+    return stats_service.inspector_stats(session, clock, since, until, sites)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hub.deps import ClockDep, SessionDep, Supervisor
+from hub.deps import ClockDep, SessionDep, Sites, Supervisor
 from hub.services import stats as service
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 def get_stats(
     *,
     _supervisor: Supervisor,
+    sites: Sites,
     session: SessionDep,
     clock: ClockDep,
     date_from: Annotated[
@@ -40,7 +41,9 @@ def get_stats(
 ) -> service.StatsReport | Response:
     """Counts and declared values grouped as asked; ``format=csv`` returns a CSV file."""
     first, last = service.default_period(clock.now().date())
-    report = service.parcel_stats(session, date_from or first, date_to or last, group_by, edge=edge)
+    report = service.parcel_stats(
+        session, date_from or first, date_to or last, group_by, edge=edge, scope=sites
+    )
     if format == "csv":
         name = f"clearline-stats-{report.date_from}-{report.date_to}.csv"
         return Response(

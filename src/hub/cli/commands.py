@@ -55,12 +55,17 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def _database(db: str | None) -> Iterator[Engine]:
-    """Open and migrate the hub database named by ``db`` or the settings."""
-    url = db or HubSettings().database_url
+    """Open and migrate the hub database named by ``db`` or the settings, and bind the audit
+    key (the changes made here are audited like those made in the pages)."""
+    from hub.app import open_audit_key
+
+    settings = HubSettings()
+    url = db or settings.database_url
     try:
         engine = make_engine(url)
         migrate.upgrade(engine)
-    except StoreError as err:
+        open_audit_key(engine, settings)
+    except (StoreError, HubSettingsError) as err:
         raise _fail(str(err)) from err
     try:
         yield engine

@@ -1,4 +1,4 @@
-"""``clearline hub user list|disable|enable|reset-password|role``: user administration."""
+"""``clearline hub user list|disable|enable|reset-password|role|sites``: user administration."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlmodel import Session
 from contracts.clock import SystemClock
 from hub.cli.commands import _DB_HELP, _database, _fail, _read_password, user_app
 from hub.db.auth_models import Role
+from hub.services import sites as site_service
 from hub.services import user_admin, users
 from hub.services.errors import ServiceError
 
@@ -21,8 +22,15 @@ def user_list(
 ) -> None:
     """Every user with role, enterprise and whether it may log in."""
     with _database(db) as engine, Session(engine) as session:
+        limited = site_service.sites_by_user(session)
         people = [
-            {"name": u.name, "role": u.role.value, "enterprise": u.enterprise, "active": u.active}
+            {
+                "name": u.name,
+                "role": Role(u.role).value,
+                "enterprise": u.enterprise,
+                "active": u.active,
+                "sites": limited.get(u.name, []),
+            }
             for u in users.list_users(session)
         ]
     if as_json:
@@ -30,7 +38,10 @@ def user_list(
         return
     for p in people:
         state = "active" if p["active"] else "DISABLED"
-        typer.echo(f"{p['name']:<24} {p['role']:<11} {p['enterprise'] or '-':<20} {state}")
+        sites = ",".join(p["sites"]) or "all sites"  # type: ignore[arg-type]
+        typer.echo(
+            f"{p['name']:<24} {p['role']:<11} {p['enterprise'] or '-':<20} {state:<9} {sites}"
+        )
 
 
 def _change(db: str | None, what: str, change: object) -> None:
@@ -95,3 +106,21 @@ def user_role(
         f"user {name} is now {role.value}",
         lambda s: user_admin.set_role(s, name, role, now, enterprise),
     )
+
+
+@user_app.command("sites")
+def user_sites(
+    name: str = typer.Argument(..., help="Login name."),
+    sites: list[str] = typer.Argument(
+        None, help="Site ids the user may see (none, or --all: every site)."
+    ),
+    every: bool = typer.Option(False, "--all", help="Let the user see every site again."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Limit a user to some sites (pages, lists, counts, exports and the API), or --all."""
+    chosen = [] if every else list(sites or [])
+    if not chosen and not every:
+        raise _fail("give the user's sites, or --all for every site")
+    now = SystemClock().now()
+    what = f"user {name} sees " + (", ".join(sorted(set(chosen))) if chosen else "every site")
+    _change(db, what, lambda s: site_service.set_user_sites(s, name, chosen, now))

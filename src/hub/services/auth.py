@@ -87,6 +87,7 @@ class Principal:
     name: str
     role: Role
     enterprise: str = ""
+    sites: frozenset[str] | None = None  # the sites a user is limited to; None: every site
 
     def allowed(self, roles: frozenset[Role]) -> bool:
         """Return whether this principal passes a check for ``roles`` (admin always does)."""

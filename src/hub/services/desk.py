@@ -43,6 +43,7 @@ from hub.services.review_schemas import (
     DeskView,
     ImageSummary,
 )
+from hub.services.sites import ALL, SiteScope
 from hub.web.wording import outcome_words, reason_words
 from inspection.identity import normalise
 from inspection.masking import scrub
@@ -72,11 +73,11 @@ def desk_code(raw: str) -> str:
     return code
 
 
-def _results(conn: Connection, code: str) -> list[DeskResultView]:
-    """Every desk result of the parcel, oldest first."""
+def _results(conn: Connection, code: str, scope: SiteScope = ALL) -> list[DeskResultView]:
+    """Every desk result of the parcel (on the scope's sites), oldest first."""
     rows = conn.execute(
         select(INSPECTION_RESULT)
-        .where(INSPECTION_RESULT.c.parcel_code == code)
+        .where(INSPECTION_RESULT.c.parcel_code == code, scope.clause(INSPECTION_RESULT.c.site))
         .order_by(INSPECTION_RESULT.c.at)
     ).mappings()
     return [
@@ -93,7 +94,9 @@ def _results(conn: Connection, code: str) -> list[DeskResultView]:
     ]
 
 
-def _images(conn: Connection, code: str, item_ids: set[int]) -> list[ImageSummary]:
+def _images(
+    conn: Connection, code: str, item_ids: set[int], scope: SiteScope = ALL
+) -> list[ImageSummary]:
     """The parcel's X-ray images, newest first (by code, or by the item ids of its passes)."""
     cond = XRAY_IMAGE.c.parcel_code == code
     if item_ids:
@@ -101,7 +104,10 @@ def _images(conn: Connection, code: str, item_ids: set[int]) -> list[ImageSummar
             XRAY_IMAGE.c.parcel_code.is_(None) & XRAY_IMAGE.c.item_id.in_(sorted(item_ids))
         )
     rows = conn.execute(
-        select(XRAY_IMAGE).where(cond).order_by(XRAY_IMAGE.c.received_at.desc()).limit(20)
+        select(XRAY_IMAGE)
+        .where(cond, scope.clause(XRAY_IMAGE.c.site))
+        .order_by(XRAY_IMAGE.c.received_at.desc())
+        .limit(20)
     ).mappings()
     return [
         ImageSummary(
@@ -118,24 +124,24 @@ def _images(conn: Connection, code: str, item_ids: set[int]) -> list[ImageSummar
     ]
 
 
-def _timeline(session: Session, code: str) -> Timeline:
+def _timeline(session: Session, code: str, scope: SiteScope = ALL) -> Timeline:
     """The parcel's timeline by code, else through an image reviewed under that code.
 
     (A pass that was scanned but never decided carries the code only as read; its image,
     once reviewed, knows the normalised code and the item's pass.) Raises NotFound.
     """
-    timeline = timeline_of(session, code)
+    timeline = timeline_of(session, code, scope)
     if timeline is not None:
         return timeline
     conn = session.connection()
     image = conn.execute(
         select(XRAY_IMAGE.c.site, XRAY_IMAGE.c.item_id, XRAY_IMAGE.c.received_at)
-        .where(XRAY_IMAGE.c.parcel_code == code)
+        .where(XRAY_IMAGE.c.parcel_code == code, scope.clause(XRAY_IMAGE.c.site))
         .order_by(XRAY_IMAGE.c.received_at.desc())
         .limit(1)
     ).first()
     parcel = find_pass(conn, image.site, image.item_id, image.received_at) if image else None
-    timeline = timeline_of(session, parcel["parcel_key"]) if parcel is not None else None
+    timeline = timeline_of(session, parcel["parcel_key"], scope) if parcel is not None else None
     if timeline is None:
         raise NotFound(f"no parcel known as {code!r}")
     decl = timeline.declaration or declaration_for(session, code)
@@ -148,10 +154,11 @@ def _timeline(session: Session, code: str) -> Timeline:
     )
 
 
-def desk_view(session: Session, raw_code: str) -> DeskView:
-    """Everything the desk shows for one parcel; raise NotFound when the hub never saw it."""
+def desk_view(session: Session, raw_code: str, scope: SiteScope = ALL) -> DeskView:
+    """Everything the desk shows for one parcel (on the scope's sites); raise NotFound when
+    the hub never saw it there."""
     code = desk_code(raw_code)
-    timeline = _timeline(session, code)
+    timeline = _timeline(session, code, scope)
     conn = session.connection()
     latest = _latest_pass(timeline.passes)
     decision = timeline.decision
@@ -164,11 +171,11 @@ def desk_view(session: Session, raw_code: str) -> DeskView:
         reasons=[ReasonView(code=r, words=reason_words(r)) for r in reasons],
         decided_at=decision.decided_at if decision is not None else None,
         verdicts=timeline.verdicts,
-        images=_images(conn, timeline.parcel_code or code, _item_ids(timeline.passes)),
+        images=_images(conn, timeline.parcel_code or code, _item_ids(timeline.passes), scope),
         declaration=timeline.declaration,
         credit_grade=credit_grade(session, timeline.declaration),
         comparisons=timeline.comparisons,
-        results=_results(conn, timeline.parcel_code or code),
+        results=_results(conn, timeline.parcel_code or code, scope),
         choices={r.value: w for r, w in RESULT_WORDS.items()},
     )
 
@@ -199,10 +206,13 @@ def record_result(
     site: str,
     principal: Principal,
     clock: Clock,
+    scope: SiteScope = ALL,
 ) -> DeskResultView:
-    """Record a manual-inspection result (audited) and set the parcel's outcome; one transaction."""
+    """Record a manual-inspection result (audited) and set the parcel's outcome; one transaction.
+
+    Only for a parcel of the scope's sites (NotFound otherwise)."""
     code = desk_code(raw_code)
-    timeline = _timeline(session, code)
+    timeline = _timeline(session, code, scope)
     code = timeline.parcel_code or code
     latest = _latest_pass(timeline.passes)
     outcome, reasons = RESULT_OUTCOME[body.result]

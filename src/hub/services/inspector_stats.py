@@ -23,6 +23,7 @@ from contracts.statuses import XrayState
 from hub.db.xray_models import INSPECTION_RESULT, XRAY_IMAGE
 from hub.services.errors import Invalid
 from hub.services.review_schemas import InspectorStats, InspectorStatsPage
+from hub.services.sites import ALL, SiteScope
 
 #: Longest window one statistics call covers, in days.
 MAX_WINDOW_DAYS = 31
@@ -72,6 +73,7 @@ def inspector_stats(
     clock: Clock,
     since: datetime | None = None,
     until: datetime | None = None,
+    scope: SiteScope = ALL,
 ) -> InspectorStatsPage:
     """Per-inspector figures over ``[since, until)`` (default: the last 24 hours up to now)."""
     end = until or clock.now() + timedelta(milliseconds=1)
@@ -93,12 +95,17 @@ def inspector_stats(
             XRAY_IMAGE.c.reviewed_at >= start,
             XRAY_IMAGE.c.reviewed_at < end,
             XRAY_IMAGE.c.verdict.is_not(None),
+            scope.clause(XRAY_IMAGE.c.site),
         )
     ).all()
     desk: dict[str, int] = dict(
         conn.execute(
             select(INSPECTION_RESULT.c.inspector, func.count())
-            .where(INSPECTION_RESULT.c.at >= start, INSPECTION_RESULT.c.at < end)
+            .where(
+                INSPECTION_RESULT.c.at >= start,
+                INSPECTION_RESULT.c.at < end,
+                scope.clause(INSPECTION_RESULT.c.site),
+            )
             .group_by(INSPECTION_RESULT.c.inspector)
         ).all()
     )

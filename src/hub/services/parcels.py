@@ -28,6 +28,7 @@ from hub.services.parcel_schemas import (
     TimelineEvent,
     VerdictView,
 )
+from hub.services.sites import ALL, SiteScope
 from hub.web.wording import event_summary, outcome_words, reason_words
 from inspection.identity import normalise
 from inspection.masking import mask_id, mask_name, mask_phone, scrub
@@ -57,6 +58,7 @@ def list_parcels(
     limit: int = 50,
     offset: int = 0,
     enterprise: str | None = None,
+    scope: SiteScope = ALL,
 ) -> ParcelPage:
     """Return one page of parcel passes matching every given filter, newest first."""
     if not 1 <= limit <= MAX_PAGE:
@@ -79,6 +81,7 @@ def list_parcels(
         conds.append(PARCEL.c.edge_id == edge)
     if site is not None:
         conds.append(PARCEL.c.site == site)
+    conds.append(scope.clause(PARCEL.c.site))
     if enterprise:
         declared_by = select(DECLARATION.c.business_key).where(
             DECLARATION.c.ebc_code == enterprise.strip().upper(),
@@ -98,8 +101,9 @@ def list_parcels(
     return ParcelPage(total=int(total), limit=limit, offset=offset, items=items)
 
 
-def _find_passes(conn: Connection, query: str) -> list[RowMapping]:
-    """Parcel rows named by their parcel code, a further code read, a parcel key or item id."""
+def _find_passes(conn: Connection, query: str, scope: SiteScope = ALL) -> list[RowMapping]:
+    """Parcel rows (of the scope's sites) named by their parcel code, a further code read, a
+    parcel key or a PLC item id."""
     conds: list[Any] = [
         PARCEL.c.parcel_code == query,
         PARCEL.c.parcel_key == query,
@@ -110,7 +114,11 @@ def _find_passes(conn: Connection, query: str) -> list[RowMapping]:
     if query.isascii() and query.isdigit() and len(query) <= 10:
         conds.append(PARCEL.c.item_id == int(query))
     rows = list(
-        conn.execute(select(PARCEL).where(or_(*conds)).order_by(PARCEL.c.first_seen)).mappings()
+        conn.execute(
+            select(PARCEL)
+            .where(or_(*conds), scope.clause(PARCEL.c.site))
+            .order_by(PARCEL.c.first_seen)
+        ).mappings()
     )
     return rows
 
@@ -137,7 +145,7 @@ def _named_by(codes: set[str]) -> ColumnElement[bool]:
     )
 
 
-def get_timeline(session: Session, query: str) -> Timeline:
+def get_timeline(session: Session, query: str, scope: SiteScope = ALL) -> Timeline:
     """Return the story of the parcel named by ``query`` (code, parcel key or PLC item id).
 
     Raises NotFound when no parcel pass and no event names it.
@@ -146,7 +154,7 @@ def get_timeline(session: Session, query: str) -> Timeline:
     if not query or len(query) > 200:
         raise Invalid("give a parcel code, parcel key or item id of 1..200 characters")
     conn = session.connection()
-    passes = _find_passes(conn, query)
+    passes = _find_passes(conn, query, scope)
     codes = {p["parcel_code"] for p in passes if p["parcel_code"]}
     if not passes:
         codes = {query}
@@ -154,7 +162,10 @@ def get_timeline(session: Session, query: str) -> Timeline:
     event_rows = list(
         conn.execute(
             select(EVENT)
-            .where(or_(EVENT.c.parcel_key.in_(keys), _named_by(codes)))
+            .where(
+                or_(EVENT.c.parcel_key.in_(keys), _named_by(codes)),
+                scope.clause(EVENT.c.site),
+            )
             .order_by(EVENT.c.at, EVENT.c.event_id)
             .limit(MAX_TIMELINE_EVENTS)
         ).mappings()
@@ -185,7 +196,7 @@ def get_timeline(session: Session, query: str) -> Timeline:
         events=events,
         decision=_decision(latest, events),
         confirmation=_confirmation(latest),
-        verdicts=_verdicts(conn, codes),
+        verdicts=_verdicts(conn, codes, scope),
         declaration=declaration,
         comparisons=weight_comparison(latest, declaration),
     )
@@ -222,12 +233,14 @@ def _confirmation(parcel: RowMapping | None) -> ConfirmationView | None:
     )
 
 
-def _verdicts(conn: Connection, codes: set[str]) -> list[VerdictView]:
+def _verdicts(conn: Connection, codes: set[str], scope: SiteScope = ALL) -> list[VerdictView]:
     """Every verdict recorded for the parcel's codes, oldest first."""
     if not codes:
         return []
     rows = conn.execute(
-        select(VERDICT).where(VERDICT.c.parcel_code.in_(codes)).order_by(VERDICT.c.at)
+        select(VERDICT)
+        .where(VERDICT.c.parcel_code.in_(codes), scope.clause(VERDICT.c.site))
+        .order_by(VERDICT.c.at)
     ).mappings()
     return [
         VerdictView(

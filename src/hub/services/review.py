@@ -52,6 +52,7 @@ from hub.services.review_schemas import (
     ReviewVerdictIn,
     ReviewVerdictOut,
 )
+from hub.services.sites import ALL, SiteScope
 from inspection.rules import RuleSet, parse_rules
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def review_queue(
     clock: Clock,
     limit: int = MAX_QUEUE,
     view: str = "waiting",
+    scope: SiteScope = ALL,
 ) -> ReviewQueue:
     """The images of the queue window whose parcel still waits for a verdict, least time left
     first (``waiting``), or the reviewed and decided ones, newest first (``history``)."""
@@ -147,7 +149,7 @@ def review_queue(
     shown = unreviewed if view == "waiting" else or_(unreviewed, XRAY_IMAGE.c.verdict.is_not(None))
     rows = conn.execute(
         select(XRAY_IMAGE)
-        .where(shown, XRAY_IMAGE.c.received_at >= since)
+        .where(shown, XRAY_IMAGE.c.received_at >= since, scope.clause(XRAY_IMAGE.c.site))
         .order_by(XRAY_IMAGE.c.received_at.desc())
         .limit(5 * MAX_QUEUE)
     ).mappings()
@@ -172,13 +174,19 @@ def review_queue(
     )
 
 
-def image_row(conn: Connection, image_id: uuid.UUID) -> RowMapping:
-    """The stored image ``image_id``; raise NotFound."""
+def image_row(conn: Connection, image_id: uuid.UUID, scope: SiteScope = ALL) -> RowMapping:
+    """The stored image ``image_id`` (of the scope's sites); raise NotFound."""
     row: RowMapping | None = (
-        conn.execute(select(XRAY_IMAGE).where(XRAY_IMAGE.c.image_id == image_id)).mappings().first()
+        conn.execute(
+            select(XRAY_IMAGE).where(
+                XRAY_IMAGE.c.image_id == image_id, scope.clause(XRAY_IMAGE.c.site)
+            )
+        )
+        .mappings()
+        .first()
     )
     if row is None:
-        raise NotFound(f"no X-ray image {image_id}")
+        raise NotFound(f"no X-ray image {image_id} on your sites")
     return row
 
 
@@ -226,12 +234,12 @@ def credit_grade(session: Session, decl: DeclarationView | None) -> str | None:
     return rules.grade_of(*codes).value
 
 
-def timeline_of(session: Session, code: str | None) -> Timeline | None:
-    """The parcel's timeline when its code is known and the hub has heard of it."""
+def timeline_of(session: Session, code: str | None, scope: SiteScope = ALL) -> Timeline | None:
+    """The parcel's timeline (on the scope's sites) when its code is known and heard of."""
     if not code:
         return None
     try:
-        return parcel_service.get_timeline(session, code)
+        return parcel_service.get_timeline(session, code, scope)
     except NotFound:
         return None
 
@@ -253,11 +261,12 @@ def review_detail(
     principal: Principal,
     settings: ReviewSettings,
     clock: Clock,
+    scope: SiteScope = ALL,
 ) -> ReviewDetail:
     """One image for review; the first time an inspector opens it is kept (decision time)."""
     now = clock.now()
     conn = session.connection()
-    image = image_row(conn, image_id)
+    image = image_row(conn, image_id, scope)
     if image["verdict"] is None and principal.role in (Role.INSPECTOR, Role.ADMIN):
         conn.execute(
             update(XRAY_IMAGE)
@@ -269,7 +278,7 @@ def review_detail(
         )
     entry = queue_entry(conn, image, now, settings)
     session.commit()
-    timeline = timeline_of(session, entry.parcel_code)
+    timeline = timeline_of(session, entry.parcel_code, SiteScope(frozenset({image["site"]})))
     decl = timeline.declaration if timeline is not None else None
     comparisons = timeline.comparisons if timeline is not None else []
     if decl is None:
@@ -319,6 +328,7 @@ def give_verdict(
     principal: Principal,
     clock: Clock,
     publisher: verdict_service.VerdictPublisher | None,
+    scope: SiteScope = ALL,
 ) -> ReviewVerdictOut:
     """Record the verdict on an image (audited) and send it to the edges (QoS 1).
 
@@ -326,7 +336,7 @@ def give_verdict(
     """
     category = _check_category(body)
     conn = session.connection()
-    image = image_row(conn, image_id)
+    image = image_row(conn, image_id, scope)
     if image["verdict"] is not None:
         raise Conflict(f"image {image_id} was reviewed already by {image['reviewed_by']}")
     code = image["parcel_code"]

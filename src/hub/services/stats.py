@@ -24,10 +24,11 @@ from hub.db.event_models import PARCEL
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.services.errors import Invalid
 from hub.services.parcels import day_bounds
+from hub.services.sites import ALL, SiteScope
 from inspection.formats.csvutil import spreadsheet_safe
 
 #: Keys a report may group by, in their column order.
-GROUP_KEYS = ("day", "trade_mode", "outcome", "reason", "ebc_code", "edge")
+GROUP_KEYS = ("day", "trade_mode", "outcome", "reason", "ebc_code", "site", "edge")
 #: Longest period one report may cover, in days.
 MAX_DAYS = 400
 
@@ -69,8 +70,10 @@ def parcel_stats(
     *,
     site: str | None = None,
     edge: str | None = None,
+    scope: SiteScope = ALL,
 ) -> StatsReport:
-    """Count parcels first seen between two UTC days (inclusive) and sum declared values."""
+    """Count parcels (of the scope's sites) first seen between two UTC days (inclusive) and
+    sum declared values."""
     keys = check_group_by(group_by)
     if date_to < date_from:
         raise Invalid("date_to is before date_from", field="date_to")
@@ -92,6 +95,7 @@ def parcel_stats(
         "trade_mode": func.coalesce(DECLARATION.c.trade_mode, ""),
         "outcome": func.coalesce(PARCEL.c.outcome, ""),
         "ebc_code": func.coalesce(DECLARATION.c.ebc_code, ""),
+        "site": PARCEL.c.site,
         "edge": PARCEL.c.edge_id,
     }
     if "reason" in keys:
@@ -115,6 +119,7 @@ def parcel_stats(
         .group_by(*[columns[k] for k in keys], DECLARATION.c.currency)
         .order_by(*[columns[k] for k in keys], DECLARATION.c.currency)
     )
+    stmt = stmt.where(scope.clause(PARCEL.c.site))
     if site is not None:
         stmt = stmt.where(PARCEL.c.site == site)
     if edge is not None:
@@ -129,6 +134,7 @@ def parcel_stats(
         for r in conn.execute(stmt).mappings()
     ]
     total_stmt = select(func.count()).where(PARCEL.c.first_seen >= start, PARCEL.c.first_seen < end)
+    total_stmt = total_stmt.where(scope.clause(PARCEL.c.site))
     if site is not None:
         total_stmt = total_stmt.where(PARCEL.c.site == site)
     if edge is not None:

@@ -15,12 +15,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlmodel import Session
 
 from hub.db.tip_models import TIP_PROJECTION
 from hub.db.xray_models import INSPECTION_RESULT, XRAY_IMAGE
 from hub.services.errors import Invalid
+from hub.services.sites import ALL, SiteScope
 
 #: Longest period one call covers, days.
 MAX_DAYS = 62
@@ -56,8 +57,11 @@ def _rate(n: int, of: int) -> float | None:
     return round(n / of, 3) if of else None
 
 
-def inspector_days(session: Session, date_from: date, date_to: date) -> InspectorDays:
-    """Figures per inspector and UTC day over the given days (both included)."""
+def inspector_days(
+    session: Session, date_from: date, date_to: date, scope: SiteScope = ALL
+) -> InspectorDays:
+    """Figures per inspector and UTC day over the given days (both included), on the scope's
+    sites (a projection counts on the site of the image it was shown on)."""
     if date_to < date_from:
         raise Invalid("date_from must not be after date_to", field="date_from")
     if (date_to - date_from).days >= MAX_DAYS:
@@ -71,7 +75,15 @@ def inspector_days(session: Session, date_from: date, date_to: date) -> Inspecto
             TIP_PROJECTION.c.shown_at,
             TIP_PROJECTION.c.answered_at,
             TIP_PROJECTION.c.hit,
-        ).where(TIP_PROJECTION.c.answered_at >= start, TIP_PROJECTION.c.answered_at < end)
+        ).where(
+            TIP_PROJECTION.c.answered_at >= start,
+            TIP_PROJECTION.c.answered_at < end,
+            true()
+            if scope.sites is None
+            else TIP_PROJECTION.c.image_id.in_(
+                select(XRAY_IMAGE.c.image_id).where(scope.clause(XRAY_IMAGE.c.site))
+            ),
+        )
     ).all()
     real = conn.execute(
         select(
@@ -85,6 +97,7 @@ def inspector_days(session: Session, date_from: date, date_to: date) -> Inspecto
             XRAY_IMAGE.c.reviewed_at >= start,
             XRAY_IMAGE.c.reviewed_at < end,
             XRAY_IMAGE.c.verdict.is_not(None),
+            scope.clause(XRAY_IMAGE.c.site),
         )
     ).all()
     codes = {r.parcel_code for r in real if r.parcel_code}

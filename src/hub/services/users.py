@@ -21,6 +21,7 @@ from hub.services.auth import (
 )
 from hub.services.errors import Conflict, Invalid, NotFound, Unauthenticated
 from hub.services.passwords import check_password
+from hub.services.sites import sites_of_user
 from hub.settings import DEV_ADMIN_PASSWORD, HubSettings
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,10 @@ def principal_for(session: Session, secret: str, now: datetime) -> Principal:
             if token.expires_at <= now:
                 raise Unauthenticated("the token has expired; log in again")
             if user.active:
-                return Principal("user", user.id, user.name, Role(user.role), user.enterprise)
+                sites = sites_of_user(session, user.id)
+                return Principal(
+                    "user", user.id, user.name, Role(user.role), user.enterprise, sites
+                )
     raise Unauthenticated("unknown token")
 
 

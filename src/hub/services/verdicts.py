@@ -23,6 +23,7 @@ from hub.services.auth import Principal
 from hub.services.errors import Invalid
 from hub.services.late_review import late_reason, refuse_late
 from hub.services.parcel_schemas import VerdictView
+from hub.services.sites import ALL, SiteScope
 from inspection.identity import normalise
 from inspection.masking import scrub
 
@@ -200,14 +201,25 @@ def publish_pending(engine: Engine, publisher: VerdictPublisher, clock: Clock) -
 
 
 def list_verdicts(
-    session: Session, *, parcel_code: str | None = None, limit: int = 100, offset: int = 0
+    session: Session,
+    *,
+    parcel_code: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    scope: SiteScope = ALL,
 ) -> list[VerdictView]:
-    """Verdicts newest first, optionally for one parcel code."""
+    """Verdicts of the scope's sites newest first, optionally for one parcel code."""
     if not 1 <= limit <= MAX_LIST:
         raise Invalid(f"limit must be 1..{MAX_LIST}", field="limit")
     if offset < 0:
         raise Invalid("offset must not be negative", field="offset")
-    stmt = select(VerdictRow).order_by(VERDICT.c.at.desc()).limit(limit).offset(offset)
+    stmt = (
+        select(VerdictRow)
+        .where(scope.clause(VERDICT.c.site))
+        .order_by(VERDICT.c.at.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     if parcel_code is not None:
         stmt = stmt.where(VERDICT.c.parcel_code == parcel_code)
     rows = session.exec(stmt).all()  # type: ignore[call-overload]

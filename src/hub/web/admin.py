@@ -9,7 +9,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, require_roles
+from hub.deps import ClockDep, EverySite, SessionDep, require_roles
+from hub.services import sites as site_service
 from hub.services import user_admin, users
 from hub.services.auth import Principal
 from hub.services.errors import ServiceError
@@ -34,6 +35,7 @@ def _list(
         "users.html",
         me,
         people=users.list_users(session),
+        user_sites=site_service.sites_by_user(session),
         roles=[r.value for r in PERSON_ROLES],
         note=note,
         bad=bad,
@@ -42,7 +44,7 @@ def _list(
 
 
 @router.get("/admin/users", response_class=HTMLResponse, summary="User administration page")
-def users_page(me: Admin, request: Request, session: SessionDep) -> HTMLResponse:
+def users_page(me: Admin, _every: EverySite, request: Request, session: SessionDep) -> HTMLResponse:
     """Every login with its role, enterprise and state."""
     return _list(request, me, session)
 
@@ -50,6 +52,7 @@ def users_page(me: Admin, request: Request, session: SessionDep) -> HTMLResponse
 @router.post("/admin/users/{name}", response_class=HTMLResponse, response_model=None)
 def change_user(
     me: Admin,
+    _every: EverySite,
     request: Request,
     session: SessionDep,
     clock: ClockDep,
@@ -58,8 +61,10 @@ def change_user(
     password: Annotated[str, Form(max_length=256)] = "",
     role: Annotated[str, Form(max_length=16)] = "",
     enterprise: Annotated[str, Form(max_length=64)] = "",
+    sites: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    """Disable, enable, reset the password of, or change the role of one user."""
+    """Disable, enable, reset the password of, change the role of, or limit the sites of one
+    user (empty sites: every site)."""
     now = clock.now()
     with i18n.speaking(i18n.choose(request)):
         try:
@@ -76,6 +81,15 @@ def change_user(
             elif action == "role" and role in {r.value for r in PERSON_ROLES}:
                 user_admin.set_role(session, name, Role(role), now, enterprise, me)
                 note = N_("%(name)s has a new role.")
+            elif action == "sites":
+                chosen = site_service.set_user_sites(
+                    session, name, site_service.parse_sites(sites), now, me
+                )
+                note = (
+                    N_("%(name)s now sees only the sites given.")
+                    if chosen
+                    else N_("%(name)s now sees every site.")
+                )
             else:
                 return _list(request, me, session, i18n.gettext("Unknown change."), True)
         except ServiceError as err:

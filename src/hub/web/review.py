@@ -15,6 +15,7 @@ from hub.deps import (
     ClockDep,
     SessionDep,
     SettingsDep,
+    Sites,
     StoreDep,
     client_address,
     require_roles,
@@ -164,7 +165,9 @@ def review_config() -> dict[str, object]:
 
 
 @router.get("/review", response_class=HTMLResponse, summary="Review station page")
-def review_page(inspector: Inspector, request: Request, store: StoreDep) -> HTMLResponse:
+def review_page(
+    inspector: Inspector, _sites: Sites, request: Request, store: StoreDep
+) -> HTMLResponse:
     """The review station: queue by time left, image with one-key views, declaration."""
     with i18n.speaking(i18n.choose(request)):
         cfg = review_config()
@@ -186,6 +189,7 @@ def review_page(inspector: Inspector, request: Request, store: StoreDep) -> HTML
 @router.get("/review/inspectors", response_class=HTMLResponse, summary="Inspector statistics page")
 def inspectors_page(
     viewer: Viewer,
+    sites: Sites,
     request: Request,
     session: SessionDep,
     clock: ClockDep,
@@ -196,7 +200,7 @@ def inspectors_page(
     """Per inspector and day: test threats found and missed, false alarms, time per image."""
     end = date_to or clock.now().date()
     start = date_from or end - timedelta(days=6)
-    report = tip_stats.inspector_days(session, start, end)
+    report = tip_stats.inspector_days(session, start, end, sites)
     settings = store.settings
     return page(
         request,
@@ -211,7 +215,7 @@ def inspectors_page(
 
 
 @router.get("/desk", response_class=HTMLResponse, summary="Manual-inspection desk page")
-def desk_page(viewer: Viewer, request: Request) -> HTMLResponse:
+def desk_page(viewer: Viewer, _sites: Sites, request: Request) -> HTMLResponse:
     """The desk: scan or type a parcel code, see why it is here, record the result."""
     with i18n.speaking(i18n.choose(request)):
         reasons = _words(REASON_WORDS)

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hub.db.auth_models import Role
-from hub.deps import PUBLIC, require_roles
+from hub.deps import PUBLIC, SITE_COOKIE, SessionDep, require_roles
 from hub.services.auth import Principal
 from hub.services.errors import Forbidden, ServiceError, Unauthenticated
+from hub.services.sites import known_sites
 from hub.web import i18n
 from hub.web.i18n import N_
 from hub.web.templates import render
@@ -80,9 +81,43 @@ def page(
         me=principal,
         menu=menu,
         here=request.url.path,
+        site_choices=site_choices(request, principal),
+        site_chosen=request.cookies.get(SITE_COOKIE, ""),
         **context,
     )
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def site_choices(request: Request, principal: Principal | None) -> list[str]:
+    """The sites the page's site picker offers (none when there is only one to see)."""
+    if principal is None or principal.role in (Role.FILER, Role.EDGE):
+        return []
+    from sqlmodel import Session
+
+    with Session(request.app.state.engine) as session:
+        sites = known_sites(session, principal)
+    return sites if len(sites) > 1 else []
+
+
+@router.get("/site", summary="Choose the site the pages show", response_model=None)
+def choose_site(
+    me: AnyUser,
+    session: SessionDep,
+    site: Annotated[str, Query(max_length=64)] = "",
+    next: Annotated[str, Query(max_length=300)] = "/",
+) -> RedirectResponse:
+    """Keep the chosen site for this browser session (empty: every site you may see)."""
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    if not site:
+        response.delete_cookie(SITE_COOKIE, path="/")
+        return response
+    if me.sites is not None and site not in me.sites:
+        raise Forbidden(f"you may not see site {site!r}")
+    if site not in known_sites(session, fresh=True):
+        raise Forbidden(f"site {site!r} is not known to this hub")
+    response.set_cookie(SITE_COOKIE, site, samesite="lax", httponly=True, path="/")
+    return response
 
 
 @router.get("/", summary="Home: each role's own page", response_model=None)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, require_roles
+from hub.deps import ClockDep, SessionDep, Sites, require_roles
 from hub.services import stats as stats_service
 from hub.services.auth import Principal
 from hub.web import i18n
@@ -66,6 +66,7 @@ def day_bars(by_day: dict[str, dict[str, int]]) -> dict[str, object]:
 @router.get("/statistics", response_class=HTMLResponse, summary="Statistics page")
 def statistics_page(
     me: Supervisor,
+    sites: Sites,
     request: Request,
     session: SessionDep,
     clock: ClockDep,
@@ -75,9 +76,9 @@ def statistics_page(
     """Parcels per day by outcome, the reasons and the enterprises of a period; CSV links."""
     today = clock.now().date()
     start, end = date_from or today - timedelta(days=6), date_to or today
-    by_day_report = stats_service.parcel_stats(session, start, end, ("day", "outcome"))
-    reason_report = stats_service.parcel_stats(session, start, end, ("reason",))
-    ebc_report = stats_service.parcel_stats(session, start, end, ("ebc_code",))
+    by_day_report = stats_service.parcel_stats(session, start, end, ("day", "outcome"), scope=sites)
+    reason_report = stats_service.parcel_stats(session, start, end, ("reason",), scope=sites)
+    ebc_report = stats_service.parcel_stats(session, start, end, ("ebc_code",), scope=sites)
     by_day: dict[str, dict[str, int]] = defaultdict(dict)
     outcomes: dict[str, int] = defaultdict(int)
     for row in by_day_report.rows:
@@ -95,6 +96,8 @@ def statistics_page(
         legend = [(COLOURS[o], outcome_badge(o or None), outcomes.get(o, 0)) for o in COLOURS]
         values = [(currency_name(r.currency), r.declared_value, r.parcels) for r in ebc_report.rows]
     query = {"date_from": start.isoformat(), "date_to": end.isoformat(), "format": "csv"}
+    if sites.chosen:
+        query["site"] = sites.chosen
     csv_links = {
         key: "/api/v1/stats?" + urlencode({**query, "group_by": groups}, doseq=True)
         for key, groups in (

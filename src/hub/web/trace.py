@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from hub.db.auth_models import Role
-from hub.deps import SessionDep, require_roles
+from hub.deps import SessionDep, Sites, require_roles
 from hub.services import parcels as parcel_service
 from hub.services.auth import Principal
 from hub.services.errors import NotFound
@@ -185,13 +185,14 @@ def trace_context(timeline: Timeline) -> dict[str, object]:
 def trace_page(
     *,
     viewer: TraceViewer,
+    sites: Sites,
     request: Request,
     session: SessionDep,
     code: Annotated[str, PathParam(min_length=1, max_length=200)],
 ) -> HTMLResponse:
     """One parcel's story: times, devices, measured vs declared, reasons, verdicts."""
     try:
-        timeline = parcel_service.get_timeline(session, code)
+        timeline = parcel_service.get_timeline(session, code, sites)
     except NotFound as err:
         return page(request, "not_found.html", viewer, status=404, message=err.message)
     with i18n.speaking(i18n.choose(request)):

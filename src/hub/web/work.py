@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from contracts.reasons import Outcome, Reason
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, require_roles
+from hub.deps import ClockDep, SessionDep, Sites, require_roles
 from hub.services import parcels as parcel_service
 from hub.services.auth import Principal
 from hub.web import i18n
@@ -38,6 +38,7 @@ LISTS = (
 @router.get("/work", response_class=HTMLResponse, summary="Work lists page")
 def work_page(
     me: Worker,
+    sites: Sites,
     request: Request,
     session: SessionDep,
     clock: ClockDep,
@@ -62,6 +63,7 @@ def work_page(
         enterprise=enterprise or None,
         limit=PAGE,
         offset=offset,
+        scope=sites,
     )
     with i18n.speaking(i18n.choose(request)):
         rows = [
