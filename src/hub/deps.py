@@ -25,6 +25,7 @@ from hub.services.login_limits import LoginLimiter
 from hub.services.sites import SiteScope, scope_for
 from hub.services.verdicts import VerdictPublisher
 from hub.settings import HubSettings
+from hub.web import i18n
 
 #: Cookie that keeps the site chosen in the pages' site picker.
 SITE_COOKIE = "clearline_site"
@@ -114,7 +115,15 @@ def current_principal(
     return users.principal_for(session, secret, clock.now())
 
 
-CurrentUser = Annotated[Principal, Depends(current_principal)]
+def signed_in(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    """Return the caller, leaving their page language on the request for the pages."""
+    setattr(request.state, i18n.STATE, principal.language)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(signed_in)]
 
 
 def site_scope(

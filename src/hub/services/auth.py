@@ -88,6 +88,7 @@ class Principal:
     role: Role
     enterprise: str = ""
     sites: frozenset[str] | None = None  # the sites a user is limited to; None: every site
+    language: str = ""  # the user's page language ("" when none is set)
 
     def allowed(self, roles: frozenset[Role]) -> bool:
         """Return whether this principal passes a check for ``roles`` (admin always does)."""

@@ -128,7 +128,13 @@ def principal_for(session: Session, secret: str, now: datetime) -> Principal:
             if user.active:
                 sites = sites_of_user(session, user.id)
                 return Principal(
-                    "user", user.id, user.name, Role(user.role), user.enterprise, sites
+                    "user",
+                    user.id,
+                    user.name,
+                    Role(user.role),
+                    user.enterprise,
+                    sites,
+                    language=user.language,
                 )
     raise Unauthenticated("unknown token")
 

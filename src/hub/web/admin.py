@@ -1,4 +1,4 @@
-"""User administration page: list, disable and enable, reset password, change role."""
+"""User administration page: list, disable and enable, reset password, change role or language."""
 
 from __future__ import annotations
 
@@ -62,9 +62,10 @@ def change_user(
     role: Annotated[str, Form(max_length=16)] = "",
     enterprise: Annotated[str, Form(max_length=64)] = "",
     sites: Annotated[str, Form(max_length=2000)] = "",
+    language: Annotated[str, Form(max_length=8)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    """Disable, enable, reset the password of, change the role of, or limit the sites of one
-    user (empty sites: every site)."""
+    """Disable, enable, reset the password of, change the role or the language of, or limit
+    the sites of one user (empty sites: every site)."""
     now = clock.now()
     with i18n.speaking(i18n.choose(request)):
         try:
@@ -90,6 +91,9 @@ def change_user(
                     if chosen
                     else N_("%(name)s now sees every site.")
                 )
+            elif action == "language":
+                user_admin.set_language(session, name, language, now, me)
+                note = N_("%(name)s has a new page language.")
             else:
                 return _list(request, me, session, i18n.gettext("Unknown change."), True)
         except ServiceError as err:
