@@ -58,6 +58,10 @@ OPTIONAL_ROUTERS = (
     "hub.web.statistics",
     "hub.web.filing",
     "hub.web.admin",
+    "hub.web.account",
+    "hub.web.checking",
+    "hub.web.rules",
+    "hub.web.audit",
 )
 
 

@@ -24,6 +24,7 @@ from hub.services.errors import Unauthenticated
 from hub.services.login_limits import LoginLimiter
 from hub.services.verdicts import VerdictPublisher
 from hub.settings import HubSettings
+from hub.web import i18n
 
 #: Cookie that carries a bearer token for browser pages.
 SESSION_COOKIE = "clearline_session"
@@ -95,6 +96,7 @@ LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
 
 
 def current_principal(
+    request: Request,
     session: SessionDep,
     clock: ClockDep,
     bearer: Annotated[str | None, Depends(_bearer)],
@@ -108,7 +110,9 @@ def current_principal(
     secret = bearer or api_key or cookie
     if not secret:
         raise Unauthenticated("credentials are required: a bearer token or an X-API-Key")
-    return users.principal_for(session, secret, clock.now())
+    principal = users.principal_for(session, secret, clock.now())
+    setattr(request.state, i18n.STATE, principal.language)  # the pages speak it
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

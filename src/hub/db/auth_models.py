@@ -56,6 +56,9 @@ class User(UserBase, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     password_hash: str = Field(max_length=256)
     active: bool = True
+    language: str = Field(
+        default="", max_length=8, description="Page language chosen for the user; '' = none."
+    )
     created_at: datetime = Field(sa_type=UTCDateTime(), nullable=False)
 
 

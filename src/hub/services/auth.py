@@ -87,6 +87,7 @@ class Principal:
     name: str
     role: Role
     enterprise: str = ""
+    language: str = ""  # the user's page language ("" when none is set)
 
     def allowed(self, roles: frozenset[Role]) -> bool:
         """Return whether this principal passes a check for ``roles`` (admin always does)."""

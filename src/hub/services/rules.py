@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, col, func, select
 
 from hub.db.rules_models import RuleVersion
-from hub.services import audit
+from hub.services import audit, rules_edit
 from hub.services.auth import Principal
 from hub.services.errors import Conflict, Invalid, NotFound
 from inspection.rules import RulesError, RuleSet, parse_rules
@@ -55,7 +55,15 @@ def validate(text: str, source: str = "rules.yaml") -> RuleSet:
 
 
 def _store(
-    session: Session, text: str, rules: RuleSet, *, author: str, role: str, why: str, now: datetime
+    session: Session,
+    text: str,
+    rules: RuleSet,
+    *,
+    author: str,
+    role: str,
+    why: str,
+    now: datetime,
+    changes: list[dict[str, str]] | None = None,
 ) -> RuleVersion:
     last = session.exec(select(func.max(RuleVersion.number))).one()
     number = int(last or 0) + 1
@@ -77,7 +85,13 @@ def _store(
         action="rules.change",
         subject=f"rules/{number}",
         why=why,
-        data={"number": number, "version": rules.version, "digest": rules.digest},
+        data={
+            "number": number,
+            "version": rules.version,
+            "digest": rules.digest,
+            "changes": (changes or [])[: rules_edit.MAX_CHANGES],
+            "changed_keys": len(changes or []),
+        },
     )
     session.commit()
     session.refresh(row)
@@ -121,6 +135,7 @@ def change(
         role=principal.role.value,
         why=why.strip(),
         now=now,
+        changes=rules_edit.differences(latest.text, text) if latest is not None else [],
     )
     return row, True
 

@@ -100,3 +100,34 @@ def set_role(
     session.commit()
     session.refresh(user)
     return user
+
+
+#: Page languages a user may have set ('' = none: the browser's language decides).
+LANGUAGES = ("", "zh", "en")
+
+
+def set_language(
+    session: Session, name: str, language: str, at: datetime, by: Principal | None = None
+) -> User:
+    """Set the page language of a user ('' clears it); recorded in the audit log."""
+    code = language.strip().lower()
+    if code in ("default", "none", "-"):
+        code = ""
+    if code not in LANGUAGES:
+        raise Invalid("a language is zh, en or default", field="language")
+    user = _user(session, name)
+    old = user.language
+    user.language = code
+    session.add(user)
+    audit.append(
+        session,
+        at=at,
+        actor=by.name if by is not None else "hub-cli",
+        role=by.role.value if by is not None else "admin",
+        action="user_language",
+        subject=name,
+        data={"old": old, "new": code},
+    )
+    session.commit()
+    session.refresh(user)
+    return user

@@ -125,7 +125,14 @@ def principal_for(session: Session, secret: str, now: datetime) -> Principal:
             if token.expires_at <= now:
                 raise Unauthenticated("the token has expired; log in again")
             if user.active:
-                return Principal("user", user.id, user.name, Role(user.role), user.enterprise)
+                return Principal(
+                    "user",
+                    user.id,
+                    user.name,
+                    Role(user.role),
+                    user.enterprise,
+                    language=user.language,
+                )
     raise Unauthenticated("unknown token")
 
 

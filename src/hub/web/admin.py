@@ -1,4 +1,4 @@
-"""User administration page: list, disable and enable, reset password, change role."""
+"""User administration page: list, disable and enable, reset password, change role or language."""
 
 from __future__ import annotations
 
@@ -58,8 +58,9 @@ def change_user(
     password: Annotated[str, Form(max_length=256)] = "",
     role: Annotated[str, Form(max_length=16)] = "",
     enterprise: Annotated[str, Form(max_length=64)] = "",
+    language: Annotated[str, Form(max_length=8)] = "",
 ) -> HTMLResponse | RedirectResponse:
-    """Disable, enable, reset the password of, or change the role of one user."""
+    """Disable, enable, reset the password of, change the role or the language of one user."""
     now = clock.now()
     with i18n.speaking(i18n.choose(request)):
         try:
@@ -76,6 +77,9 @@ def change_user(
             elif action == "role" and role in {r.value for r in PERSON_ROLES}:
                 user_admin.set_role(session, name, Role(role), now, enterprise, me)
                 note = N_("%(name)s has a new role.")
+            elif action == "language":
+                user_admin.set_language(session, name, language, now, me)
+                note = N_("%(name)s has a new page language.")
             else:
                 return _list(request, me, session, i18n.gettext("Unknown change."), True)
         except ServiceError as err:

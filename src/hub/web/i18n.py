@@ -5,8 +5,10 @@ Messages are kept the way Python projects keep them: the English text is the mes
 (Babel / gettext), and ``messages.mo`` is its compiled form. A ``.mo`` older than its
 ``.po`` (or missing, in a fresh checkout) is compiled from the ``.po`` at first use.
 
-Which language a page speaks: the user's choice (the ``clearline_lang`` cookie set by
-``/lang/{code}``), else the browser's ``Accept-Language``, else Chinese.
+Which language a page speaks (:func:`choose`): a choice made for this request (``?lang=``,
+or the ``clearline_lang`` cookie set by the switch ``/lang/{code}``), else the language set
+for the signed-in user (their own page ``/me``, or an administrator), else the browser's
+``Accept-Language``, else Chinese.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ LANGUAGES: dict[str, str] = {"zh": "zh_CN", "en": "en"}
 DEFAULT = "zh"
 #: The cookie that keeps a person's choice.
 COOKIE = "clearline_lang"
+#: The query parameter that asks for a language for one request.
+QUERY = "lang"
+#: Where the signed-in user's own language is kept on the request (``request.state``).
+STATE = "user_language"
 #: Names of the languages, each in its own words (for the switch on every page).
 NAMES: dict[str, str] = {"zh": "中文", "en": "English"}
 
@@ -161,9 +167,15 @@ def cli_language(env: dict[str, str] | None = None) -> str:
     return "en"
 
 
-def choose(request: Request) -> str:
-    """The language of a page for this request: the user's choice, the browser's, Chinese."""
-    chosen = request.cookies.get(COOKIE, "")
-    if chosen in LANGUAGES:
-        return chosen
+def choose(request: Request, user_language: str | None = None) -> str:
+    """The language of a page for this request: ``?lang=``, the switch's cookie, the user's
+    setting (``user_language``, else what the sign-in check left on the request), the
+    browser's ``Accept-Language``, Chinese."""
+    for chosen in (request.query_params.get(QUERY, ""), request.cookies.get(COOKIE, "")):
+        if chosen in LANGUAGES:
+            return chosen
+    if user_language is None:
+        user_language = str(getattr(request.state, STATE, "") or "")
+    if user_language in LANGUAGES:
+        return user_language
     return from_accept_language(request.headers.get("accept-language", "")) or DEFAULT
