@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
 FILTERS = ("rules.change", "verdict", "late_review", "inspection_result", "user_")
 #: Who an actor is when no person is (the hub host's command line, the hub itself).
 ACTORS = {"hub-cli": N_("command line on the hub host"), "system": N_("the hub")}
+#: Reasons the hub itself gives, in words.
+SYSTEM_WHY = {"initial rules at first start": N_("the rules the hub started with")}
 #: Language setting values in words.
 LANGUAGE_WORDS = {"": N_("as the browser asks"), **i18n.NAMES}
 
@@ -83,7 +85,7 @@ def _row(row: AuditEntry) -> dict[str, Any]:
         "action": tr(ACTIONS[row.action]) if row.action in ACTIONS else row.action,
         "code": row.action,
         "subject": row.subject,
-        "why": row.why,
+        "why": tr(SYSTEM_WHY[row.why]) if row.why in SYSTEM_WHY else row.why,
         "changes": _changes(row),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,8 @@ from hub.deps import ClockDep, SessionDep, SettingsDep, require_roles
 from hub.importing.importer import FileReport
 from hub.services import declarations as service
 from hub.services.auth import Principal
+from hub.web import i18n
+from hub.web.i18n import N_
 from hub.web.shell import page
 
 router = APIRouter(tags=["pages"])
@@ -23,18 +26,63 @@ Filer = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.FILER))
 MAX_FILES = 20
 
 
+#: What each file format is, in words (the code stays beside it).
+FORMAT_WORDS: dict[str, str] = {
+    "CEB311": N_("order"), "CEB411": N_("payment"), "CEB511": N_("waybill"),
+    "CEB621": N_("import inventory"), "CEB603": N_("export inventory"),
+    "CEB312": N_("order receipt"), "CEB412": N_("payment receipt"),
+    "CEB512": N_("waybill receipt"), "CEB622": N_("inventory receipt"),
+    "CEB604": N_("export inventory receipt"), "CEB513": N_("logistics status"),
+    "CEB623": N_("inventory cancellation"), "CEB624": N_("cancellation receipt"),
+    "CEB625": N_("refund request"), "CEB626": N_("refund receipt"),
+    "CEB900": N_("message receipt"), "postal-json": N_("postal declarations, JSON"),
+    "postal-csv": N_("postal declarations, CSV"), "generic-csv": N_("generic CSV"),
+}  # fmt: skip
+#: Reasons a filer's record is refused, as the import writes them, and their words.
+REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(?P<field>\w+) '(?P<value>[^']*)' is not enterprise (?P<code>\S+): a filer "
+                r"files only as the declaring enterprise$"),
+     N_("%(field)s %(value)s is not enterprise %(code)s: a filer files only in its own name")),
+    (re.compile(r"^this business key belongs to another enterprise's declaration$"),
+     N_("this business key belongs to another enterprise's declaration")),
+    (re.compile(r"^no declaration of enterprise (?P<code>\S+) has this business key$"),
+     N_("no declaration of enterprise %(code)s has this business key")),
+    (re.compile(r"^(?P<type>CEB\d+) is customs' answer; only the customs channel files it$"),
+     N_("%(type)s is customs' answer: only the customs channel files it")),
+)  # fmt: skip
+
+
+def format_words(fmt: str) -> str:
+    """A file format in words with its code (``进口清单 (CEB621)``); the code when unknown."""
+    if not fmt:
+        return "—"
+    words = FORMAT_WORDS.get(fmt)
+    return f"{i18n.gettext(words)} ({fmt})" if words else fmt
+
+
+def refusal_words(reason: str) -> str:
+    """A record's refusal in the page's language when it is one the hub words; else as is."""
+    for pattern, words in REFUSALS:
+        m = pattern.match(reason)
+        if m:
+            return i18n.gettext(words) % m.groupdict()
+    return reason
+
+
 def _view(report: FileReport) -> dict[str, object]:
-    """What the page shows of one file's import report."""
+    """What the page shows of one file's import report (in the language being spoken)."""
     return {
         "file": report.file,
-        "format": report.format or "—",
+        "format": format_words(report.format),
         "read": report.records_read,
         "accepted": report.new + report.updated + report.unchanged,
         "new": report.new,
         "updated": report.updated,
         "unchanged": report.unchanged,
         "receipts": report.receipts_applied,
-        "rejections": [(r.index, r.field, r.reason) for r in report.rejections[:200]],
+        "rejections": [
+            (r.index, r.field, refusal_words(r.reason)) for r in report.rejections[:200]
+        ],
         "rejected": len(report.rejections),
         "error": report.error,
     }
@@ -63,5 +111,7 @@ def filing_upload(
             path = Path(tmp) / "data"
             service.save_upload(upload.file, path, settings.max_upload_bytes)
             with path.open("rb") as stream:
-                reports.append(_view(service.import_stream(session, me, stream, name, clock)))
-    return page(request, "filing.html", me, reports=reports)
+                reports.append(service.import_stream(session, me, stream, name, clock))
+    with i18n.speaking(i18n.choose(request)):
+        views = [_view(r) for r in reports]
+    return page(request, "filing.html", me, reports=views)

@@ -36,6 +36,10 @@ PAGES = (
     ("/review/inspectors", Role.SUPERVISOR),
     ("/filing", Role.SUPERVISOR),
     ("/admin/users", Role.ADMIN),
+    ("/rules", Role.SUPERVISOR),
+    ("/audit?verify=true", Role.SUPERVISOR),
+    ("/check?code=NOSUCH0001&xray=none", Role.OPERATOR),
+    ("/me", Role.INSPECTOR),
 )
 #: Words that stay as they are in every language: units, codes, product names.
 KEEP = {
@@ -86,7 +90,7 @@ def test_every_message_has_its_chinese() -> None:
 def _visible(page: str) -> str:
     """The text a person sees: no scripts, no styles, attributes that are read aloud too."""
     doc = lxml_html.fromstring(page)
-    for bad in doc.xpath("//script|//style|//code|//noscript"):
+    for bad in doc.xpath("//script|//style|//code|//noscript|//textarea"):  # textarea: data
         bad.drop_tree()
     text = " ".join(doc.xpath("//body//text()"))
     shown = " ".join(doc.xpath("//@placeholder|//@aria-label|//@alt|//@title"))

@@ -1,8 +1,10 @@
 """Each role's journey through the hub pages in headless Chromium, in Chinese and in English.
 
 operator: line page → alarm → its parcels → trace; inspector: review by keyboard → verdict →
-the trace shows it; supervisor: statistics → CSV; filer: upload → import report. Every journey
-saves its screenshots to ``docs/images/`` (``<page>-<lang>.png``), which the docs show.
+the trace shows it; supervisor: statistics → CSV, and rules change → audit log; filer: upload
+→ import report → check of the held parcel (and, in Chinese, the person's own language
+setting). Every journey saves its screenshots to ``docs/images/`` (``<page>-<lang>.png``),
+which the docs show.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from hub.ingest.events import ingest
 from hub.ingest.xray_store import ReviewSettings, XrayStore, store_image
 from hub.services import users
 from hub.settings import HubSettings
-from inspection.formats.generic_csv import write_generic_csv
+from inspection.formats.ceb_write import write_ceb
 from simulators.sample_declarations import parcel_sets
 from tests.hub.helpers_events import T0, file_declarations, make_event, story_for
 from tests.hub.helpers_review import sample_png
@@ -42,12 +44,20 @@ WORDS = {
         "held": "扣留",
         "verdict": "放行",
         "report": "导入报告",
+        "saved": "已保存为第 2 版规则",
+        "rules_change": "修改了规则",
+        "intact": "链条完好",
+        "pending": "海关尚未放行",
     },
     "en": {
         "late": "Late or missing answers to the sorter",
         "held": "Held",
         "verdict": "clear",
         "report": "Import report",
+        "saved": "Saved as rules version 2",
+        "rules_change": "changed the rules",
+        "intact": "The chain is intact",
+        "pending": "Customs has not decided yet",
     },
 }
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
@@ -64,6 +74,7 @@ class Scene:
     waiting: list[str]
     enterprise: str
     upload: Path
+    uploaded: str
 
 
 def _now_s() -> float:
@@ -129,13 +140,22 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
                 ),
                 datetime.now(UTC),
             )
-    upload = tmp / "declarations.csv"
+    upload = tmp / "CEB621-inventories.xml"
+    filed = [ps.inventory for ps in parcel_sets(4, seed=77, start=500)]
+    own = enterprise  # three lists filed by the declaring enterprise itself, one naming others
+    filed[:3] = [
+        replace(
+            d, agent_code=own, ebp_code=own, logistics_code=own,
+            business_key=f"{own}:{d.business_key.split(':', 1)[1]}",
+        )
+        for d in filed[:3]
+    ]  # fmt: skip
     with upload.open("wb") as f:
-        write_generic_csv(f, [ps.inventory for ps in parcel_sets(4, seed=77, start=500)])
+        write_ceb(f, "CEB621", filed)
     server = Server(app)
     server.start()
     try:
-        yield Scene(server.url, codes, waiting, enterprise, upload)
+        yield Scene(server.url, codes, waiting, enterprise, upload, filed[0].logistics_no)
     finally:
         server.stop()
         engine.dispose()
@@ -262,6 +282,50 @@ def test_filer_uploads_and_reads_the_import_report(browser: Any, scene: Scene, l
     read = int(page.inner_text("section.report td.accepted")) + int(
         page.inner_text("section.report td.rejected")
     )
-    assert read >= 4  # every record is accounted for: accepted or rejected with its reason
+    assert read == 4  # every record is accounted for: accepted or rejected with its reason
+    assert page.inner_text("section.report td.accepted") == "3"
     _shot(page, "filing", lang)
+    page.click("nav.shell a[href='/check']")  # on to the check of one parcel just filed
+    page.fill("#check input[name=code]", scene.uploaded)
+    page.click("#check button[type=submit]")
+    page.wait_for_selector("#outcome")
+    outcome = page.inner_text("#outcome")
+    assert "o-HOLD" in (page.get_attribute("#outcome .outcome", "class") or "")  # no receipt yet
+    assert WORDS[lang]["pending"] in outcome, outcome
+    _shot(page, "check", lang)
+    if lang == "zh":  # the person's own setting: English in every browser from now on
+        page.click("nav.shell a.who")
+        page.check("#language input[value=en]")
+        page.click("#language button[type=submit]")
+        page.wait_for_selector("#saved")
+        assert "My account" in page.inner_text("header")
+        _shot(page, "account", "en")
+    page.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_supervisor_changes_a_threshold_and_finds_it_in_the_audit_log(
+    browser: Any, scene: Scene, lang: str
+) -> None:
+    """The rules page changes one threshold under a new version with a reason; the audit log
+    shows who, when, why and the key's old and new value, and its chain checks out."""
+    page = _log_in(browser, scene, "supervisor", lang)
+    page.click("nav.shell a[href='/rules']")
+    page.fill("#t_weight-abs_g", "60")
+    page.fill("#thresholds input[name=why]", "new scales on line 1")
+    page.click("#thresholds button[type=submit]")
+    page.wait_for_selector("#note")
+    assert WORDS[lang]["saved"] in page.inner_text("#note")
+    _shot(page, "rules", lang)
+    page.click("#current a[href^='/audit']")
+    row = page.locator("#entries tr[data-action='rules.change']").first
+    text = row.inner_text()
+    assert WORDS[lang]["rules_change"] in text and "supervisor-j" in text, text
+    assert "new scales on line 1" in text and "weight.abs_g" in text
+    assert row.locator("del").first.inner_text() in ("50", "default-2026.1")
+    assert "60" in row.locator("ins").all_inner_texts()
+    page.click("#verify")
+    page.wait_for_selector("#chain")
+    assert WORDS[lang]["intact"] in page.inner_text("#chain")
+    _shot(page, "audit", lang)
     page.close()
