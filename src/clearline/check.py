@@ -26,7 +26,6 @@ from hub.db.migrate import upgrade
 from hub.importing.loader import load_index_for
 from hub.services.parcel_check import XRAY_CHOICES, ParcelCheck, check_parcel
 from hub.web import i18n
-from hub.web.i18n import N_
 from inspection.rules import RulesError, RuleSet, load_rules
 
 _XRAY = XRAY_CHOICES
@@ -56,35 +55,10 @@ def check_code(
 def _print(check: ParcelCheck, console: Console) -> None:
     """Print the explanation for a person, in the terminal's language (codes stay codes)."""
     tr = i18n.translator(i18n.cli_language())
-    doc = check.as_json()
-    console.print(
-        f"[bold]{escape(doc['code'])}[/bold]: {doc['outcome']} — "
-        f"{escape(tr(doc['outcome_words']))}"
-    )
-    for r in doc["reasons"]:
-        console.print(f"  • {r['code']}: {escape(tr(r['words']))}")
-    for note in doc["notes"]:
-        console.print(f"    {escape(note)}")
-    decl = doc["documents"]["declaration"]
-    if decl is not None:
-        line = tr(N_("declaration {type} {key}, customs status {status}")).format(
-            type=decl.get("message_type", ""),
-            key=decl.get("business_key", ""),
-            status=doc["customs_status"],
-        )
+    lines = check.in_words(tr)
+    console.print(f"[bold]{escape(lines[0])}[/bold]")
+    for line in lines[1:]:
         console.print(escape(line))
-        for name in ("order", "payment", "waybill"):
-            other = doc["documents"][name]
-            key = other.get("business_key", "") if other else tr(N_("none found"))
-            console.print(f"  {tr(name)}: {escape(key)}")
-        for key in doc["documents"]["conflicts"]:
-            console.print("  " + escape(tr(N_("also declared by {key}")).format(key=key)))
-    console.print(tr(N_("checks:")))
-    for c in doc["checks"]:
-        state = N_("did not run") if not c["ran"] else (N_("passed") if c["passed"] else N_("FAILED"))
-        console.print(f"  {tr(c['check'])}: {tr(state)}")
-    for note in check.notes:
-        console.print(f"{tr(N_('assumed:'))} {escape(note.said(tr))}")
 
 
 def check_command(

@@ -152,3 +152,15 @@ def test_check_of_an_unknown_code_is_not_declared(tmp_path: Path) -> None:
     assert [r["code"] for r in doc["reasons"]] == ["NOT_DECLARED"]
     plain = runner.invoke(app, ["check", "NOSUCH0001", "--db", url, "--weight", "1"])
     assert plain.exit_code == 0 and "NOT_DECLARED" in plain.stdout
+
+
+def test_the_human_answer_follows_the_terminal_language(tmp_path: Path) -> None:
+    """A zh locale gets the reasons, checks and assumptions in Chinese; codes stay codes."""
+    url = _hub_db(tmp_path, [])
+    args = ["check", "NOSUCH0001", "--db", url, "--weight", "1"]
+    zh = runner.invoke(app, args, env={"LANG": "zh_CN.UTF-8", "CLEARLINE_LANG": ""})
+    assert zh.exit_code == 0 and "NOT_DECLARED" in zh.stdout
+    assert "此包裹没有申报单" in zh.stdout and "称重 1.0 kg，稳定" in zh.stdout
+    assert "no declaration" not in zh.stdout and "did not run" not in zh.stdout
+    en = runner.invoke(app, args, env={"LANG": "en_GB.UTF-8", "CLEARLINE_LANG": ""})
+    assert "no declaration was filed for this parcel" in en.stdout and "checks:" in en.stdout

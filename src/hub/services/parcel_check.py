@@ -157,6 +157,38 @@ class ParcelCheck:
             )
         return out
 
+    def in_words(self, tr: Callable[[str], str] = str) -> list[str]:
+        """The check as lines a person reads (``tr`` translates; codes stay codes)."""
+        doc = self.as_json()
+        lines = [f"{doc['code']}: {doc['outcome']} — {tr(doc['outcome_words'])}"]
+        lines += [f"  • {r['code']}: {tr(r['words'])}" for r in doc["reasons"]]
+        lines += [f"    {note}" for note in doc["notes"]]
+        decl = doc["documents"]["declaration"]
+        if decl is not None:
+            lines.append(
+                tr(N_("declaration {type} {key}, customs status {status}")).format(
+                    type=decl.get("message_type", ""),
+                    key=decl.get("business_key", ""),
+                    status=doc["customs_status"],
+                )
+            )
+            for name in (N_("order"), N_("payment"), N_("waybill")):
+                other = doc["documents"][name]
+                key = other.get("business_key", "") if other else tr(N_("none found"))
+                lines.append(f"  {tr(name)}: {key}")
+            lines += [
+                "  " + tr(N_("also declared by {key}")).format(key=key)
+                for key in doc["documents"]["conflicts"]
+            ]
+        lines.append(tr(N_("checks:")))
+        for c in doc["checks"]:
+            state = N_("passed") if c["passed"] else N_("FAILED")
+            state = state if c["ran"] else N_("did not run")
+            lines.append(f"  {tr(c['check'])}: {tr(state)}")
+        assumed = tr(N_("assumed:"))
+        lines += [f"{assumed} {n.said(tr)}" for n in self.notes]
+        return lines
+
     def as_json(self) -> dict[str, Any]:
         """The check's JSON document (English words): outcome, reasons, documents, checks."""
         decision, dossier, entry = self.result.decision, self.result.dossier, self.result.entry
