@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -85,11 +84,15 @@ def check_command(
     settings = Settings()
     try:
         rules = load_rules(rules_path or settings.rules_path)
-        checked = check_code(code, db or settings.database_url, rules, weight=weight, xray=_XRAY[xray])
+        checked = check_code(
+            code, db or settings.database_url, rules, weight=weight, xray=_XRAY[xray]
+        )
     except (StoreError, RulesError) as e:
         err.print(f"[red]{escape(str(e))}[/red]")
         raise typer.Exit(1) from e
     if as_json:
-        sys.stdout.write(json.dumps(checked.as_json(), ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(
+            json.dumps(checked.as_json(), ensure_ascii=False, indent=2, default=str) + "\n"
+        )
     else:
         _print(checked, Console())

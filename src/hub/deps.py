@@ -96,7 +96,6 @@ LimiterDep = Annotated[LoginLimiter, Depends(get_limiter)]
 
 
 def current_principal(
-    request: Request,
     session: SessionDep,
     clock: ClockDep,
     bearer: Annotated[str | None, Depends(_bearer)],
@@ -110,12 +109,18 @@ def current_principal(
     secret = bearer or api_key or cookie
     if not secret:
         raise Unauthenticated("credentials are required: a bearer token or an X-API-Key")
-    principal = users.principal_for(session, secret, clock.now())
-    setattr(request.state, i18n.STATE, principal.language)  # the pages speak it
+    return users.principal_for(session, secret, clock.now())
+
+
+def signed_in(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    """Return the caller, leaving their page language on the request for the pages."""
+    setattr(request.state, i18n.STATE, principal.language)
     return principal
 
 
-CurrentUser = Annotated[Principal, Depends(current_principal)]
+CurrentUser = Annotated[Principal, Depends(signed_in)]
 
 
 class RoleCheck:

@@ -20,7 +20,9 @@ MAX_CHANGES = 50
 def _key_line(key: str) -> re.Pattern[str]:
     """A block-mapping line of ``key`` (bare or quoted), its value and its comment."""
     k = re.escape(key)
-    return re.compile(rf"^(?P<head>(?:{k}|\"{k}\"|'{k}')\s*:[ \t]*)(?P<value>[^#\r\n]*?)(?P<tail>[ \t]*(?:#.*)?)$")
+    return re.compile(
+        rf"^(?P<head>(?:{k}|\"{k}\"|'{k}')\s*:[ \t]*)(?P<value>[^#\r\n]*?)(?P<tail>[ \t]*(?:#.*)?)$"
+    )
 
 
 def set_value(text: str, path: str, value: str) -> str:

@@ -57,7 +57,9 @@ def _changes(row: AuditEntry) -> list[tuple[str, str, str]]:
     tr = i18n.gettext
     if row.action == "user_language":
         old, new = str(data.get("old", "")), str(data.get("new", ""))
-        return [(tr("Language"), tr(LANGUAGE_WORDS.get(old, old)), tr(LANGUAGE_WORDS.get(new, new)))]
+        return [
+            (tr("Language"), tr(LANGUAGE_WORDS.get(old, old)), tr(LANGUAGE_WORDS.get(new, new)))
+        ]
     if row.action in ("verdict", "late_review") and data.get("verdict"):
         return [(tr("Verdict"), "", tr(str(data["verdict"])))]
     changes = data.get("changes")

@@ -109,3 +109,45 @@ def customs_status(status: int | None) -> str:
     else:
         return str(status)
     return f"{words} ({status})"
+
+
+#: China customs supervision modes (监管方式) of cross-border e-commerce, in words (GACC
+#: announcements 2014 No. 12 for 9610, 2014 No. 57 for 1210, 2016 No. 75 for 1239, 2020
+#: No. 75 for 9710 and 9810; 0110 is general trade).
+TRADE_MODES: dict[str, str] = {
+    "9610": N_("cross-border e-commerce, direct purchase"),
+    "1210": N_("bonded cross-border e-commerce"),
+    "1239": N_("bonded cross-border e-commerce A"),
+    "9710": N_("cross-border e-commerce B2B direct export"),
+    "9810": N_("cross-border e-commerce export to overseas warehouses"),
+    "0110": N_("general trade"),
+}
+#: Import/export flag in words.
+IE_FLAGS: dict[str, str] = {"I": N_("import"), "E": N_("export")}
+#: China customs units of measure (计量单位代码) the sample and common CBEC declarations use.
+UNITS: dict[str, str] = {
+    "001": N_("unit"), "006": N_("set"), "007": N_("piece"), "011": N_("pieces"),
+    "012": N_("stick"), "015": N_("strip"), "025": N_("pair"), "035": N_("kg"),
+    "036": N_("g"), "095": N_("litre"), "096": N_("ml"), "120": N_("case"), "125": N_("pack"),
+    "132": N_("volume"), "140": N_("box"), "142": N_("bottle"),
+}  # fmt: skip
+
+
+def trade_mode_name(mode: str | None, ie_flag: str | None = None) -> str:
+    """A supervision mode and direction in words, with the mode's code (``9610``)."""
+    parts = []
+    if mode:
+        words = TRADE_MODES.get(mode.strip())
+        parts.append(f"{i18n.gettext(words)} ({mode})" if words else mode)
+    flag = (ie_flag or "").strip().upper()
+    if flag:
+        parts.append(i18n.gettext(IE_FLAGS[flag]) if flag in IE_FLAGS else flag)
+    return " · ".join(parts) or "—"
+
+
+def unit_name(code: str | None) -> str:
+    """A customs unit of measure in words (the code itself when unknown)."""
+    if not code:
+        return ""
+    words = UNITS.get(code.strip().zfill(3) if code.strip().isdigit() else code.strip())
+    return i18n.gettext(words) if words else code

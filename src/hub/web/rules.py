@@ -106,7 +106,9 @@ def _save(
     """Store ``text`` as the next rules (audited) and go back to the page; say what failed."""
     with i18n.speaking(i18n.choose(request)):
         if not why.strip():
-            return _show(request, me, session, i18n.gettext(N_("Say why the rules change.")), True, text)
+            return _show(
+                request, me, session, i18n.gettext(N_("Say why the rules change.")), True, text
+            )
         try:
             row, changed = service.change(session, me, text, why, clock.now())
         except ServiceError as err:

@@ -29,7 +29,11 @@ PAGES: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/statistics", N_("Statistics"), frozenset({Role.SUPERVISOR})),
     ("/review/inspectors", N_("Inspectors"), frozenset({Role.SUPERVISOR})),
     ("/filing", N_("Filing"), frozenset({Role.FILER, Role.SUPERVISOR})),
-    ("/check", N_("Check"), frozenset({Role.FILER, Role.SUPERVISOR, Role.INSPECTOR, Role.OPERATOR})),
+    (
+        "/check",
+        N_("Check"),
+        frozenset({Role.FILER, Role.SUPERVISOR, Role.INSPECTOR, Role.OPERATOR}),
+    ),
     ("/rules", N_("Rules"), frozenset({Role.SUPERVISOR})),
     ("/audit", N_("Audit log"), frozenset({Role.SUPERVISOR})),
     ("/admin/users", N_("Users"), frozenset({Role.ADMIN})),

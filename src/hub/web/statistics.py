@@ -93,7 +93,14 @@ def statistics_page(
         reasons = _ranked(reason_report.rows, "reason", lambda r: reason_words(r, i18n.gettext))
         ebcs = _ranked(ebc_report.rows, "ebc_code", lambda c: c)
         legend = [(COLOURS[o], outcome_badge(o or None), outcomes.get(o, 0)) for o in COLOURS]
-        values = [(currency_name(r.currency), r.declared_value, r.parcels) for r in ebc_report.rows]
+        values = [
+            (
+                currency_name(r.currency) or i18n.gettext("no declaration"),
+                r.declared_value,
+                r.parcels,
+            )
+            for r in ebc_report.rows
+        ]
     query = {"date_from": start.isoformat(), "date_to": end.isoformat(), "format": "csv"}
     csv_links = {
         key: "/api/v1/stats?" + urlencode({**query, "group_by": groups}, doseq=True)

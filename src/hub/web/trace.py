@@ -25,6 +25,8 @@ from hub.web.names import (
     currency_name,
     customs_status,
     outcome_badge,
+    trade_mode_name,
+    unit_name,
 )
 from hub.web.shell import page
 from hub.web.wording import CONFIRM_WORDS, event_summary
@@ -176,6 +178,8 @@ def trace_context(timeline: Timeline) -> dict[str, object]:
         "currency": currency_name,
         "country": country_name,
         "customs": customs_status,
+        "mode": trade_mode_name,
+        "unit": unit_name,
         "category": _category,
         "confirm_words": tr(CONFIRM_WORDS[status]) if status in CONFIRM_WORDS else status,
     }

@@ -16,8 +16,8 @@ from hub.db.audit_models import AuditEntry
 from hub.db.auth_models import Role, User, UserCreate
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
-from hub.services.audit_key import load_key
 from hub.services import user_admin, users
+from hub.services.audit_key import load_key
 from hub.services.errors import Invalid
 from hub.web import i18n
 from tests.hub.helpers_events import Hub, hub
@@ -72,7 +72,9 @@ def _person(hub: Hub, name: str, role: Role = Role.SUPERVISOR) -> dict[str, str]
 
 
 def _heading(html: str) -> str:
-    return "zh" if f"<h1>{HEADING['zh']}" in html else "en" if f"<h1>{HEADING['en']}" in html else "?"
+    return (
+        "zh" if f"<h1>{HEADING['zh']}" in html else "en" if f"<h1>{HEADING['en']}" in html else "?"
+    )
 
 
 def test_the_user_sets_their_language_on_their_own_page(hub: Hub) -> None:
