@@ -27,6 +27,7 @@ from hub.services.login_limits import limited_login
 from hub.services.review_schemas import CATEGORIES, FLAG_WORDS, RESULT_WORDS
 from hub.web import i18n
 from hub.web.i18n import N_
+from hub.web.names import TRADE_MODES, trade_mode_name
 from hub.web.shell import page
 from hub.web.templates import render
 from hub.web.wording import REASON_WORDS
@@ -216,6 +217,7 @@ def desk_page(viewer: Viewer, request: Request) -> HTMLResponse:
     with i18n.speaking(i18n.choose(request)):
         reasons = _words(REASON_WORDS)
         cfg = review_config()
+        cfg["modes"] = {code: trade_mode_name(code) for code in TRADE_MODES}
     return page(
         request,
         "desk.html",
