@@ -14,12 +14,16 @@ from fastapi.responses import HTMLResponse
 
 from hub.db.auth_models import Role
 from hub.deps import ClockDep, SessionDep, require_roles
+from hub.services import enterprises
+from hub.services import rules as rules_service
 from hub.services import stats as stats_service
 from hub.services.auth import Principal
+from hub.services.errors import ServiceError
 from hub.web import i18n
 from hub.web.names import currency_name, outcome_badge
 from hub.web.shell import page
 from hub.web.wording import reason_words
+from inspection.rules import RulesError, parse_rules
 
 router = APIRouter(tags=["pages"])
 
@@ -91,7 +95,7 @@ def statistics_page(
     with i18n.speaking(i18n.choose(request)):
         chart = day_bars(by_day)
         reasons = _ranked(reason_report.rows, "reason", lambda r: reason_words(r, i18n.gettext))
-        ebcs = _ranked(ebc_report.rows, "ebc_code", lambda c: c)
+        ebcs = _ranked(ebc_report.rows, "ebc_code", _enterprise_words(session, ebc_report.rows))
         legend = [(COLOURS[o], outcome_badge(o or None), outcomes.get(o, 0)) for o in COLOURS]
         values = [
             (
@@ -132,6 +136,24 @@ def statistics_page(
         values=sorted(totals.items()),
         csv=csv_links,
     )
+
+
+def _enterprise_words(
+    session: SessionDep, rows: list[stats_service.StatsRow]
+) -> Callable[[str], str]:
+    """An enterprise code in words: its name (from the declarations) and its credit grade
+    under the current rules."""
+    known = enterprises.names(session, (r.keys.get("ebc_code", "") for r in rows))
+    try:
+        rules = parse_rules(rules_service.current(session).text, "rules (hub)")
+    except (ServiceError, RulesError):
+        rules = None
+
+    def words(code: str) -> str:
+        grade = i18n.gettext(str(rules.grade_of(code))) if rules is not None else ""
+        return " · ".join(w for w in (known.get(code, ""), grade) if w)
+
+    return words
 
 
 def _ranked(
