@@ -29,7 +29,7 @@ from hub.web.names import (
     unit_name,
 )
 from hub.web.shell import page
-from hub.web.wording import CONFIRM_WORDS, event_summary
+from hub.web.wording import CONFIRM_WORDS, event_summary, verdict_why
 
 router = APIRouter(tags=["pages"])
 
@@ -179,6 +179,7 @@ def trace_context(timeline: Timeline) -> dict[str, object]:
         "country": country_name,
         "customs": customs_status,
         "mode": trade_mode_name,
+        "why": lambda text: verdict_why(text, i18n.gettext),
         "unit": unit_name,
         "category": _category,
         "confirm_words": tr(CONFIRM_WORDS[status]) if status in CONFIRM_WORDS else status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -146,3 +147,22 @@ def event_summary(kind: str, data: dict[str, Any], item_id: int | None, tr: Tr =
             name=_text(data.get("alarm")), detail=_text(data.get("detail"))
         )
     return kind
+
+
+#: The reason the review station records with a verdict (``hub.services.review``).
+_REVIEW_WHY = re.compile(
+    r"^image review: (?P<verdict>clear|suspect|hold)(?: \((?P<category>[^)]*)\))?(?P<note>; .*)?$",
+    re.S,
+)
+
+
+def verdict_why(text: str, tr: Tr = _same) -> str:
+    """A verdict's recorded reason in words: the review station's own, translated; a
+    person's, as written."""
+    m = _REVIEW_WHY.match(text or "")
+    if m is None:
+        return text
+    said = tr(N_("image review: %(verdict)s")) % {"verdict": tr(m.group("verdict"))}
+    if m.group("category"):
+        said += f" ({tr(m.group('category'))})"
+    return said + (m.group("note") or "")
