@@ -102,7 +102,11 @@ def with_thresholds(text: str, values: dict[str, str], version: str) -> str:
         given = raw.strip()
         if not NUMBER.match(given):
             raise Invalid(f"{path}: give a plain number, not {given[:20]!r}", field=path)
-        if path in current and float(current[path]) == float(given):
+        try:
+            same = path in current and float(current[path]) == float(given)
+        except (TypeError, ValueError):
+            same = False  # not a number now: the change is checked like any other
+        if same:
             continue
         out = set_value(out, path, given)
         wanted.add(path)

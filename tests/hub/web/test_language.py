@@ -104,6 +104,8 @@ def test_the_user_sets_their_language_on_their_own_page(hub: Hub) -> None:
         assert row.language == "zh"
         audited = session.exec(select(AuditEntry).where(AuditEntry.action == "user_language"))
         assert [(a.actor, a.subject) for a in audited] == [("lin", "lin")]
+    log = hub.client.get("/audit?action=user_", headers=auth).text
+    assert "设置了用户的页面语言" in log and "<ins>中文</ins>" in log
 
 
 def test_an_administrator_sets_a_users_language(hub: Hub) -> None:
