@@ -227,5 +227,5 @@ def desk_page(viewer: Viewer, request: Request) -> HTMLResponse:
         choices=[(r.value, w) for r, w in RESULT_WORDS.items()],
         reasons=reasons,
         cfg=cfg,
-        extra_words=tuple(RESULT_WORDS.values()),
+        extra_words=(*RESULT_WORDS.values(), *CATEGORIES.values()),
     )
