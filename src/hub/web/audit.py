@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from hub.db.audit_models import AuditEntry
 from hub.db.auth_models import Role
-from hub.deps import EngineDep, SessionDep, require_roles
+from hub.deps import EngineDep, EverySite, SessionDep, require_roles
 from hub.services import audit, audit_read
 from hub.services.auth import Principal
 from hub.web import i18n
@@ -95,6 +95,7 @@ def _row(row: AuditEntry) -> dict[str, Any]:
 @router.get("/audit", response_class=HTMLResponse, summary="Audit log page")
 def audit_page(
     me: Supervisor,
+    _every: EverySite,
     request: Request,
     session: SessionDep,
     engine: EngineDep,

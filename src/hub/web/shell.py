@@ -40,6 +40,8 @@ PAGES: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/admin/users", N_("Users"), frozenset({Role.ADMIN})),
     ("/docs", N_("API"), frozenset(Role)),
 )
+#: Pages that hold every site's rows: not in the menu of a person limited to some sites.
+EVERY_SITE_PAGES = frozenset({"/audit", "/admin/users"})
 #: Where each role lands after logging in.
 HOMES: dict[str, str] = {
     "operator": "/lines",
@@ -63,7 +65,8 @@ def menu_for(principal: Principal | None) -> list[tuple[str, str]]:
     return [
         (path, i18n.gettext(label))
         for path, label, roles in PAGES
-        if principal.role is Role.ADMIN or principal.role in roles or roles == frozenset(Role)
+        if (principal.role is Role.ADMIN or principal.role in roles or roles == frozenset(Role))
+        and not (principal.sites is not None and path in EVERY_SITE_PAGES)
     ]
 
 

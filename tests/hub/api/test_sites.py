@@ -63,6 +63,11 @@ EXEMPT: dict[str, str] = {
     "/site": "the site picker itself (checks the caller's sites)",
     "/search": "a redirect to the trace page, which filters",
     "/filing": "declarations belong to enterprises",
+    "/check": "a code checked against declarations and the hub's one rule set",
+    "/rules": "one rule set for the hub",
+    "/rules/text": "one rule set for the hub",
+    "/me": "the caller itself",
+    "/me/language": "the caller itself",
     "/docs": "API documentation",
     "/redoc": "API documentation",
     "/static/api-docs/{name}": "API documentation assets",
@@ -281,6 +286,11 @@ def test_site_b_items_are_not_found_and_writes_refused(two: Sites) -> None:
         r = c.get(url, headers=two.sup_a)
         assert r.status_code == 403 and "every site" in r.json()["detail"]
     assert c.get("/api/v1/audit", headers=two.sup_all).status_code == 200
+    assert c.get("/audit", headers=two.sup_a).status_code == 403  # the page as the API
+    assert c.get("/audit", headers=two.sup_all).status_code == 200
+    menu_a = c.get("/statistics", headers=two.sup_a).text
+    assert 'href="/audit"' not in menu_a and 'href="/statistics"' in menu_a
+    assert 'href="/audit"' in c.get("/statistics", headers=two.sup_all).text
 
 
 def test_the_site_picker_is_remembered_and_checked(two: Sites) -> None:
