@@ -95,7 +95,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=600.0, help="induction time (default 600)")
     ap.add_argument("--rate", type=float, default=50.0, help="parcels per second (default 50)")
     ap.add_argument("--kill-every", type=float, default=120.0, help="SIGKILL period, s")
-    ap.add_argument("--xray-width", type=int, default=128, help="X-ray image width, px")
+    ap.add_argument("--xray-width", type=int, default=512, help="X-ray image width, px")
     ap.add_argument("--sample", type=float, default=5.0, help="memory sample period, s")
     ap.add_argument("--broker", default=None, help="broker URL (default Mosquitto or embedded)")
     ap.add_argument("--workdir", type=Path, default=None, help="keep the run's files here")
