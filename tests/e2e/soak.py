@@ -22,6 +22,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 _MAIN = "from clearline.cli import main; main()"
 MOSQUITTO = "mqtt://127.0.0.1:1883"
+#: Confirmations reported overwritten this soon after a kill are counted against the takeover.
+TAKEOVER_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class Takeover:
 
     killed_pid: int
     at_s: float  # seconds after the belt started
+    killed_at: float  # epoch seconds
     new_pid: int | None = None
     lock_s: float | None = None
     plc_read_s: float | None = None
@@ -85,6 +89,7 @@ class Samples:
     inducted: list[int] = field(default_factory=list)
     slipped_s: list[float] = field(default_factory=list)
     load1: list[float] = field(default_factory=list)
+    engine_backlog: list[int | None] = field(default_factory=list)
 
 
 class HubProcess(HubServer):
@@ -235,7 +240,7 @@ class Soak:
             return
         killed_at = time.time()
         os.kill(pid, signal.SIGKILL)
-        t = Takeover(pid, round(time.monotonic() - self._belt_at, 1))
+        t = Takeover(pid, round(time.monotonic() - self._belt_at, 1), killed_at)
         self.takeovers.append(t)
         log.info("soak: killed the active edge (pid %d)", pid)
         threading.Thread(target=self._follow, args=(t, killed_at), daemon=True).start()
@@ -275,6 +280,8 @@ class Soak:
         s.inducted.append(int(stats["inducted"]))
         s.slipped_s.append(float(stats.get("slipped_s", 0.0)))
         s.load1.append(round(os.getloadavg()[0], 2))
+        report = self.edge.health()
+        s.engine_backlog.append(None if report is None else int(report["engine_backlog"]))
 
     # --- the run -----------------------------------------------------------------------------
 
@@ -328,7 +335,8 @@ class Soak:
         confirmed = Counter(e.item_id for e in held if e.kind == "confirmed")
         decided = Counter(e.item_id for e in held if e.kind == "decided")
         answered = [r for r in results if r.answered]
-        alarms = Counter(self._alarm_names())
+        named = self._alarms()
+        alarms = Counter(name for name, _, _ in named)
         released_other = [m for m in cmp.mismatches if m["chute"] not in NON_RELEASE_CHUTES]
         plc_read = [t.plc_read_s for t in self.takeovers if t.plc_read_s is not None]
         return {
@@ -358,6 +366,7 @@ class Soak:
             },
             "alarms": dict(alarms),
             "lost_confirms_alarms": alarms.get("lost_confirms", 0),
+            "confirms_overwritten": self._overwritten(named),
             "contradicting_decisions": alarms.get("contradicting_decisions", 0),
             "takeovers": [asdict(t) for t in self.takeovers],
             "takeover_plc_read_s_max": max(plc_read) if plc_read else None,
@@ -367,14 +376,34 @@ class Soak:
             "samples": asdict(self.samples),
         }
 
-    def _alarm_names(self) -> list[str]:
+    def _alarms(self) -> list[tuple[str, float, str]]:
+        """Return every alarm the hub holds: (name, epoch seconds, detail)."""
         engine = make_engine(self.site.db_url)
         try:
             with engine.connect() as conn:
-                rows = conn.execute(select(EVENT.c.data).where(EVENT.c.kind == "alarm")).scalars()
-                return [str(dict(d).get("alarm")) for d in rows]
+                rows = conn.execute(select(EVENT.c.data, EVENT.c.at).where(EVENT.c.kind == "alarm"))
+                out = []
+                for data, at in rows:
+                    d = dict(data)
+                    when = at if at.tzinfo else at.replace(tzinfo=UTC)
+                    out.append((str(d.get("alarm")), when.timestamp(), str(d.get("detail", ""))))
+                return out
         finally:
             engine.dispose()
+
+    def _overwritten(self, alarms: list[tuple[str, float, str]]) -> dict[str, int]:
+        """Sum the confirmations the ring overwrote: within 10 s of a kill, and at other times."""
+        kills = [t.killed_at for t in self.takeovers]
+        near = other = 0
+        for name, at, detail in alarms:
+            if name != "lost_confirms":
+                continue
+            n = int(detail.split()[0]) if detail.split() and detail.split()[0].isdigit() else 0
+            if any(0 <= at - k <= TAKEOVER_WINDOW_S for k in kills):
+                near += n
+            else:
+                other += n
+        return {"within_10_s_of_a_kill": near, "at_other_times": other}
 
 
 def run_soak(opts: SoakOptions) -> dict[str, Any]:
