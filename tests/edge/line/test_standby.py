@@ -98,12 +98,9 @@ def test_supervisor_keeps_two_workers(tmp_path: Path) -> None:
     assert all(p.poll() is not None for p in procs)
 
 
-def test_edge_run_refuses_a_store_another_edge_holds(tmp_path: Path) -> None:
-    """``clearline edge run`` on a store whose lock is held exits 2 and names the holder."""
+def _site_file(tmp_path: Path) -> tuple[Path, Path]:
+    """Write the example site with its edge's store under ``tmp_path``; return (file, store)."""
     import yaml
-    from typer.testing import CliRunner
-
-    from clearline.cli import app
 
     root = Path(__file__).resolve().parents[3]
     doc = yaml.safe_load((root / "examples" / "site.yaml").read_text(encoding="utf-8"))
@@ -112,6 +109,16 @@ def test_edge_run_refuses_a_store_another_edge_holds(tmp_path: Path) -> None:
     doc["edges"][0]["xray"]["prescreen_workers"] = 0
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return site, store
+
+
+def test_edge_run_refuses_a_store_another_edge_holds(tmp_path: Path) -> None:
+    """``clearline edge run`` on a store whose lock is held exits 2 and names the holder."""
+    from typer.testing import CliRunner
+
+    from clearline.cli import app
+
+    site, store = _site_file(tmp_path)
     held = EdgeLock(store)
     held.acquire(wait=False)
     try:
@@ -120,3 +127,25 @@ def test_edge_run_refuses_a_store_another_edge_holds(tmp_path: Path) -> None:
         held.release()
     assert result.exit_code == 2, result.output
     assert f"held by the active edge (pid {os.getpid()})" in result.output
+
+
+def test_a_runtime_does_not_start_on_a_held_store(tmp_path: Path) -> None:
+    """``EdgeRuntime.start()`` takes the lock before anything else: a second one is refused."""
+    from edge.config import load_edge_site
+    from edge.line.runtime import EdgeRuntime
+    from inspection.rules import load_rules
+
+    site_file, store = _site_file(tmp_path)
+    site = load_edge_site(site_file)
+    held = EdgeLock(store)
+    held.acquire(wait=False)
+    runtime = EdgeRuntime(site.site, site.edge(None), load_rules(None))
+    try:
+        with pytest.raises(EdgeBusyError):
+            runtime.start()
+        assert not runtime.lock.held and not runtime.plc_link.thread.is_alive()
+    finally:
+        held.release()
+        runtime.state.close()
+        runtime.outbox.close()
+        runtime.cache.close()
