@@ -149,3 +149,26 @@ def test_a_runtime_does_not_start_on_a_held_store(tmp_path: Path) -> None:
         runtime.state.close()
         runtime.outbox.close()
         runtime.cache.close()
+
+
+def test_a_waiting_spare_leaves_on_sigterm(tmp_path: Path) -> None:
+    """A spare blocked on the lock exits at once (code 0) when its supervisor stops it."""
+    site, store = _site_file(tmp_path)
+    held = EdgeLock(store)
+    held.acquire(wait=False)
+    log_path = tmp_path / "spare.log"
+    main = "from clearline.cli import main; main()"
+    args = [sys.executable, "-c", main, "edge", "run", "--config", str(site), "--spare"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), PYTHONUNBUFFERED="1")
+    try:
+        with log_path.open("wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while "warm spare" not in log_path.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        proc.terminate()
+        assert proc.wait(5) == 0
+        assert "now the active edge" not in log_path.read_text()
+    finally:
+        held.release()
