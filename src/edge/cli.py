@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -15,6 +17,7 @@ from inspection.rules import RulesError, load_rules
 
 if TYPE_CHECKING:
     from edge.desk.view import DeskView
+    from edge.line.standby import EdgeLock
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +29,15 @@ def run_command(
     config: Path = typer.Option(..., "--config", help="Site file (YAML) with an 'edges' list."),
     edge_id: str | None = typer.Option(None, "--edge", help="Which edge of the file to run."),
     rules_path: Path | None = typer.Option(None, "--rules", help="Rules YAML (default packaged)."),
+    standby: bool = typer.Option(
+        False, "--standby", help="Supervise the edge with a warm spare that takes over at once."
+    ),
+    spare: bool = typer.Option(
+        False, "--spare", hidden=True, help="Wait for the store's lock, then run (a worker)."
+    ),
 ) -> None:
     """Connect to the line's devices, the broker and the hub, and decide every parcel."""
-    from edge.line.runtime import EdgeRuntime
-    from edge.trust import KeyFileError
+    from edge.line.standby import EdgeBusyError, EdgeLock, Supervisor, worker_command
 
     try:
         site = load_edge_site(config)
@@ -38,19 +46,55 @@ def run_command(
     except (EdgeConfigError, RulesError) as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
+    done = threading.Event()
+    if standby:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: done.set())
+        log.info("edge %s: supervising an active edge and a warm spare", cfg.edge_id)
+        Supervisor(worker_command(config, edge_id, rules_path), done).run()
+        return
+    # everything a takeover needs is imported before the lock is taken
+    from edge.line.runtime import EdgeRuntime, prepare_screen
+    from edge.trust import KeyFileError
+
+    screen = prepare_screen(cfg)
+    lock = EdgeLock(cfg.store_dir)
     try:
-        runtime = EdgeRuntime(site.site, cfg, rules)
+        if spare:
+            _wait_for_lock(lock, cfg.edge_id)
+        else:
+            lock.acquire(wait=False)
+    except EdgeBusyError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(2) from None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        runtime = EdgeRuntime(site.site, cfg, rules, screen=screen, lock=lock)
     except KeyFileError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     runtime.start()
     try:
         done.wait()
     finally:
         runtime.stop()
+
+
+def _wait_for_lock(lock: EdgeLock, edge_id: str) -> None:
+    """Wait as the warm spare until the active edge is gone (SIGTERM meanwhile: exit)."""
+
+    def leave(*_: object) -> None:
+        raise SystemExit(0)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, leave)
+    # what the imports built is frozen out of the collector now, not during the takeover
+    gc.collect()
+    gc.freeze()
+    log.info("edge %s: warm spare (pid %d) waiting for %s", edge_id, os.getpid(), lock.path)
+    lock.acquire(wait=True)
+    log.info("edge %s: pid %d is now the active edge", edge_id, os.getpid())
 
 
 @edge_app.command("desk")

@@ -77,9 +77,10 @@ class SafetyState:
         answer_retain_s: float = ANSWER_RETAIN_S,
     ) -> None:
         """Open (or create) the store and load the holds."""
-        # NORMAL, as the outbox: a commit survives a killed process without an fsync on the
-        # engine's thread (which answers the PLC); a power cut may lose the last commits
-        self._db = open_store(path if path is not None else ":memory:")
+        # FULL: every commit is fsynced before the PLC hears the answer it guards, so a power
+        # cut loses no HOLD, released key or answer given (NORMAL survives only a killed
+        # process). Measured: 0.3-0.5 ms more per parcel at the median (docs/invariants.md)
+        self._db = open_store(path if path is not None else ":memory:", synchronous="FULL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._released_retain = timedelta(seconds=released_retain_s)

@@ -81,9 +81,9 @@ def unique_site(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def fault_line() -> LineConfig:
+def fault_line(rate: float = RATE_PER_S, xray_width_px: int = XRAY_WIDTH_PX) -> LineConfig:
     """Return the example line on free ports, at the test rate, belt speed and image width."""
-    line = free_line(load_site(ROOT / "examples" / "site.yaml").line(), RATE_PER_S, XRAY_WIDTH_PX)
+    line = free_line(load_site(ROOT / "examples" / "site.yaml").line(), rate, xray_width_px)
     return line.model_copy(update={"belt_speed_m_s": BELT_SPEED_M_S})
 
 
@@ -202,14 +202,25 @@ class HubEvent:
 class FaultSite:
     """Hub, simulated line and edge of one fault run (the broker is the caller's)."""
 
-    def __init__(self, tmp: Path, broker_url: str, site_id: str, seed: int = 5) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        broker_url: str,
+        site_id: str,
+        seed: int = 5,
+        *,
+        parcels: int = PARCELS,
+        rate: float = RATE_PER_S,
+        xray_width_px: int = XRAY_WIDTH_PX,
+    ) -> None:
         """Generate the scenario, prepare the hub database and describe every part."""
         self.tmp = tmp
         self.broker_url = broker_url
         self.site_id = site_id
         self.rules: RuleSet = load_rules()
         self.scenario = tmp / "scenario"
-        generate(PARCELS, seed, self.scenario, self.rules)
+        self.parcels = parcels
+        generate(parcels, seed, self.scenario, self.rules)
         self.db_url = f"sqlite:///{tmp / 'hub.db'}"
         self.settings = HubSettings(
             database_url=self.db_url,
@@ -224,7 +235,7 @@ class FaultSite:
         #: How many parcels the edge's index knows once the sync has caught up.
         self.index_size = len(index)
         self.hub = HubServer(self.settings, free_port())
-        self.line = fault_line()
+        self.line = fault_line(rate, xray_width_px)
         self.sim = SiteSimulation(
             self.line, site=site_id, broker_url=broker_url, scenario=self.scenario, seed=seed
         )

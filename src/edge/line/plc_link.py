@@ -59,6 +59,8 @@ class PlcLink:
         self._last_state: DeviceStateChanged | None = None
         self.replies_sent = 0
         self.replies_failed = 0
+        #: ``time.time()`` of the first complete read of the PLC (requests and confirm ring)
+        self.first_read_at: float | None = None
         self.thread = threading.Thread(target=self._run, name="edge-plc", daemon=True)
 
     def reply(self, command: SendToChute) -> None:
@@ -106,6 +108,9 @@ class PlcLink:
             log.debug("device %s: poll failed: %s", self.adapter.device_id, err)
             self._pass_state()
             return False
+        if self.first_read_at is None:
+            self.first_read_at = time.time()
+            log.info("device %s: first read of the PLC", self.adapter.device_id)
         for event in events:
             if isinstance(event, DeviceStateChanged):
                 self._last_state = event
@@ -137,8 +142,11 @@ class PlcLink:
         except DeviceError as err:
             self.replies_failed += len(commands)
             log.warning(
-                "device %s: %d replies not posted (items %s): %s", self.adapter.device_id,
-                len(commands), [c.item_id for c in commands], err,
+                "device %s: %d replies not posted (items %s): %s",
+                self.adapter.device_id,
+                len(commands),
+                [c.item_id for c in commands],
+                err,
             )
             return
         self.replies_sent += len(commands)

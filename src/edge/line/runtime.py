@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,6 +36,7 @@ from edge.line.engine import LineEngine, XrayScreened
 from edge.line.heartbeat import Heartbeat
 from edge.line.loop import EngineLoop
 from edge.line.plc_link import PlcLink
+from edge.line.standby import EdgeLock
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
 from edge.state import SafetyState
@@ -54,6 +56,15 @@ Screen = Callable[[ImageCaptured, Declaration | None], XrayScreened]
 #: and the outbox busy, each hand-over waited up to 5 ms, and a heartbeat write took 100 ms
 #: and more (measured: worst gap 395 ms at 5 ms, 102 ms at 1 ms, three busy threads beside).
 SWITCH_INTERVAL_S = 0.001
+
+
+def prepare_screen(cfg: EdgeConfig) -> Screen | None:
+    """Return the X-ray pre-screen of ``cfg`` (None: images wait for an inspector)."""
+    if cfg.xray is None or cfg.xray.prescreen_workers <= 0:
+        return None
+    from edge.line.screening import screener
+
+    return screener(cfg.xray)
 
 
 def _endpoint(dev: ModbusDevice) -> ModbusEndpoint:
@@ -79,21 +90,19 @@ class EdgeRuntime:
         *,
         clock: Clock | None = None,
         screen: Screen | None = None,
+        lock: EdgeLock | None = None,
     ) -> None:
         self.site, self.cfg, self.rules = site, cfg, rules
+        #: held while this edge drives the line (``start()`` takes it if the caller did not)
+        self.lock = lock if lock is not None else EdgeLock(cfg.store_dir)
         self.clock: Clock = clock or SystemClock()  # stamps events
         #: measures time on the line (deadlines, device times): a wall-clock jump never moves it
         self.steady: Clock = SteadyClock()
         self.stop_event = threading.Event()
-        if screen is None and cfg.xray is not None and cfg.xray.prescreen_workers > 0:
-            from edge.line.screening import screener
-
-            screen = screener(cfg.xray)
-        self._screen = screen
+        self._screen = screen if screen is not None else prepare_screen(cfg)
         self.cache = DeclarationCache(cfg.store_dir / "cache.db")
         self.outbox = Outbox(cfg.store_dir / "outbox.db")
         self.state = SafetyState(cfg.store_dir / "state.db")
-        self.state.prune(self.clock.now())
         self.index = self.cache.reader()
         self._topic = edge_event_topic(site, cfg.edge_id)
         self.keys = EdgeKeys.load(cfg.trust) if cfg.trust is not None else None
@@ -207,21 +216,32 @@ class EdgeRuntime:
         return n
 
     def start(self) -> None:
-        """Start every component (cache, engine, outbox, broker, devices, health)."""
+        """Start every component (cache, engine, outbox, broker, devices, health).
+
+        Takes the store's lock first (``EdgeBusyError`` if another edge holds it); the PLC link
+        starts before the broker and the sync, so a takeover reaches the PLC at once.
+        """
+        self.lock.acquire(wait=False)
+        t0 = time.monotonic()
+        self.state.prune(self.clock.now())  # the store is this edge's alone from here
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
-        self.load_cache()
         self.loop.start()
+        self._start_plc()  # PLC events queue for the engine while the cache opens
+        t_plc = time.monotonic()
+        self.load_cache()
         self.link.start()
         self.availability.start()
         self.link.subscribe(verdict_topic(self.site), self._on_verdict)
         self.publisher.start()
-        self._start_plc()
         self._start_devices()
         self._start_sync()
         self.health = HealthServer(self.report, port=self.cfg.health_port)
         self.health.start()
-        log.info("edge %s: running (health on port %d)", self.cfg.edge_id, self.health.port)
+        log.info(
+            "edge %s: running (health on port %d); PLC link %.0f ms, all %.0f ms after start",
+            self.cfg.edge_id, self.health.port, 1000 * (t_plc - t0), 1000 * (time.monotonic() - t0),
+        )  # fmt: skip
 
     def _start_sync(self) -> None:
         if self.cfg.hub_url is None:
@@ -338,6 +358,7 @@ class EdgeRuntime:
             },
             "weighings_missed": self.checkweigher.missed if self.checkweigher else 0,
             "reply_headroom_ms": round(self.plc_link.headroom_ms(), 1),
+            "process": self._process(),
             "stats": {
                 "requests": s.requests,
                 "answered": s.answered,
@@ -345,6 +366,15 @@ class EdgeRuntime:
                 "failures": s.failures,
                 "by_outcome": dict(s.by_outcome),
             },
+        }
+
+    def _process(self) -> dict[str, Any]:
+        """The active process: pid, when it took the lock and first read the PLC (epoch s)."""
+        return {
+            "pid": os.getpid(),
+            "lock_at": self.lock.acquired_at,
+            "plc_first_read_at": self.plc_link.first_read_at,
+            "lost_confirms": self.plc.lost_confirms,
         }
 
     def stop(self) -> None:
@@ -375,3 +405,4 @@ class EdgeRuntime:
         self.cache.close()
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
+        self.lock.release()
