@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS answer (
     outcome TEXT NOT NULL, at TEXT NOT NULL, events TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS confirm_inbox (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER, item_id INTEGER NOT NULL,
+    chute INTEGER NOT NULL, status INTEGER NOT NULL, at TEXT NOT NULL
+);
 """
 #: How long a released declaration key is kept (the declarations' lifetime at a site), s.
 RELEASED_RETAIN_S = 90 * 86_400.0
@@ -60,6 +64,17 @@ class Answer:
     outcome: str
     at: datetime
     events: tuple[str, ...]  # the JSON of each event that told the hub (re-sent as is)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A confirmation as the PLC link read it: ring entry, item, chute, status, time read."""
+
+    seq: int | None
+    item_id: int
+    chute: int
+    status: int
+    at: datetime
 
 
 class SafetyState:
@@ -121,9 +136,7 @@ class SafetyState:
     def set_verdicts_cursor(self, cursor: str) -> None:
         """Keep the verdict sync cursor (after the verdicts it covers were recorded)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('verdicts_cursor', ?)", (cursor,)
-            )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('verdicts_cursor', ?)", (cursor,))
 
     def verdicts(self) -> list[tuple[str, str, int | None, str]]:
         """Return every stored verdict as (verdict_id, parcel_code, item_id, verdict)."""
@@ -196,11 +209,43 @@ class SafetyState:
             ).fetchall()
         return [_answer(r) for r in rows]
 
-    def confirmed(self, item_id: int, cursor: int | None) -> None:
-        """Close the item's answer and move the confirm cursor past its entry, in one commit."""
+    def journal_confirms(self, rows: list[Inbound], cursor: int | None) -> None:
+        """Commit confirmations as the PLC link read them, and the cursor past them.
+
+        The engine may be behind the link; what it has not handled yet stays in the inbox and
+        is handled after a restart, while the PLC is read on from ``cursor`` (its ring holds
+        only 16 entries, so the cursor must follow the reads, not the engine).
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO confirm_inbox (seq, item_id, chute, status, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(r.seq, r.item_id, r.chute, r.status, r.at.isoformat()) for r in rows],
+            )
+            if cursor is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('confirm_cursor', ?)", (str(cursor),)
+                )
+            self._db.execute("COMMIT")
+
+    def inbox(self) -> list[Inbound]:
+        """Return the confirmations read from the PLC and not handled yet, in read order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, item_id, chute, status, at FROM confirm_inbox ORDER BY n"
+            ).fetchall()
+        return [Inbound(s, i, c, st, datetime.fromisoformat(a)) for s, i, c, st, a in rows]
+
+    def confirmed(self, item_id: int, cursor: int | None, seq: int | None = None) -> None:
+        """Close the item's answer, drop its inbox entry and move the confirm cursor past its
+        entry (``cursor`` None: the link's journal keeps the cursor), in one commit."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM answer WHERE item_id = ?", (item_id,))
+            self._db.execute(
+                "DELETE FROM confirm_inbox WHERE item_id = ? AND seq IS ?", (item_id, seq)
+            )
             if cursor is not None:
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('confirm_cursor', ?)", (str(cursor),)

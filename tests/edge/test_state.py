@@ -277,3 +277,35 @@ def test_overwritten_confirmations_raise_an_alarm(rules: RuleSet, tmp_path: Path
     lost = [e.data for e in edge.events if e.kind is EventKind.ALARM]
     lost = [d for d in lost if d["alarm"] == "lost_confirms"]
     assert [d["detail"].split()[0] for d in lost] == ["3"]
+
+
+def test_confirmations_read_but_not_handled_survive_a_kill(rules: RuleSet, tmp_path: Path) -> None:
+    """The PLC link journals what it read; a kill before the engine handled it loses nothing:
+    the restarted engine handles the inbox first and the PLC is read on from past it."""
+    edge = Edge(rules, tmp_path / "state.db")
+    edge.engine.journaling = True
+    chutes = {}
+    for item in (7, 8):
+        edge.facts(item)
+        chutes[item] = edge.ask(item).chute
+    read = [
+        DivertConfirmed("plc", 7, chutes[7], ConfirmStatus.DIVERTED, T0, seq=100),
+        DivertConfirmed("plc", 8, chutes[8], ConfirmStatus.DIVERTED, T0, seq=101),
+    ]
+    edge.engine.journal(read)  # on the link's thread; the engine is far behind
+    assert edge.state.confirm_cursor() == 102  # the ring is read on from here
+    edge.engine.handle(read[0])  # one handled, then the kill
+    assert edge.state.confirm_cursor() == 102  # handling never moves the cursor back
+    edge.restart()
+    edge.engine.journaling = True
+    replay = edge.engine.replay_inbox()
+    assert [(c.item_id, c.seq) for c in replay] == [(8, 101)]
+    for confirm in replay:
+        edge.engine.handle(confirm)
+    assert edge.state.inbox() == [] and edge.state.open_answer(8, T0) is None
+    confirmed = [e.item_id for e in edge.events if e.kind is EventKind.CONFIRMED]
+    assert confirmed == [7, 8]
+    alarms = [e.data for e in edge.events if e.kind is EventKind.ALARM]
+    assert alarms == []  # nothing overwritten, nothing released without its decision
+    edge.restart()
+    assert edge.engine.replay_inbox() == []

@@ -29,7 +29,7 @@ from devices.events import (
 from edge.line.answering import Answering, ReplySink
 from edge.line.emitting import EngineStats, EventSink, XrayScreened, route_of
 from edge.line.silence import ScannerWatch
-from edge.state import SafetyState
+from edge.state import Inbound, SafetyState
 from edge.sync import SyncApplied
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex
@@ -85,7 +85,13 @@ class LineEngine(Answering):
         #: verdicts, released keys, open answers and the confirm cursor, on disk first
         self.state = state if state is not None else SafetyState()
         self.holds: set[str] = self.state.holds  # parcel codes an inspector put on hold
-        self._next_confirm = self.state.confirm_cursor()  # the confirm ring entry due next
+        #: confirmations the PLC link read and journaled before a restart, not handled yet
+        self.inbox = self.state.inbox()
+        first = self.inbox[0].seq if self.inbox else None
+        # the confirm ring entry due next (the inbox's first, else where the link reads on)
+        self._next_confirm = first if first is not None else self.state.confirm_cursor()
+        #: True once the PLC link journals confirmations (it then keeps the confirm cursor)
+        self.journaling = False
         for prior in self.state.open_answers():  # answers given before a restart
             self.reconciler.replied(prior.item_id, prior.chute, Outcome(prior.outcome))
         self.devices: dict[str, bool] = {}
@@ -223,7 +229,7 @@ class LineEngine(Answering):
             event_id=event_id,
         )
         cursor = None if event.seq is None else (event.seq + 1) % 0x10000
-        self.state.confirmed(event.item_id, cursor)
+        self.state.confirmed(event.item_id, None if self.journaling else cursor, event.seq)
         self._check_gap(event.seq, cursor)
         for alarm in alarms:
             log.warning(
@@ -232,6 +238,22 @@ class LineEngine(Answering):
             self._event(
                 partial(ev.Alarm, alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
             )
+
+    def journal(self, confirms: list[DivertConfirmed]) -> None:
+        """Commit confirmations as the PLC link reads them (any thread), before the engine
+        handles them: a kill meanwhile loses none, however far behind the engine is."""
+        rows = [Inbound(c.seq, c.item_id, c.chute, c.status, c.at) for c in confirms]
+        last = confirms[-1].seq
+        self.state.journal_confirms(rows, None if last is None else (last + 1) % 0x10000)
+
+    def replay_inbox(self) -> list[DivertConfirmed]:
+        """The confirmations journaled before a restart and not handled, as events to handle
+        first (then the link reads on from the journal's cursor)."""
+        out = [
+            DivertConfirmed("inbox", r.item_id, r.chute, r.status, r.at, r.seq) for r in self.inbox
+        ]
+        self.inbox = []
+        return out
 
     def _check_gap(self, seq: int | None, cursor: int | None) -> None:
         """Raise ``lost_confirms`` when ring entries were overwritten before they were read."""

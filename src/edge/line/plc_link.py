@@ -23,7 +23,7 @@ from collections.abc import Callable
 from contracts import registers as reg
 from devices.adapters.plc import PlcAdapter, PlcEvent
 from devices.errors import DeviceError
-from devices.events import DeviceStateChanged, SendToChute
+from devices.events import DeviceStateChanged, DivertConfirmed, SendToChute
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,16 @@ class PlcLink:
         stop: threading.Event,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        journal: Callable[[list[DivertConfirmed]], None] | None = None,
     ) -> None:
-        """Hand every PLC event to ``sink``; run until ``stop`` is set."""
+        """Hand every PLC event to ``sink``; run until ``stop`` is set.
+
+        ``journal`` commits each cycle's confirmations to disk before they are handed on, so
+        the confirm cursor follows what was read from the PLC's 16-entry ring, not the engine.
+        """
         self.adapter = adapter
         self._sink = sink
+        self._journal = journal
         self._stop = stop
         self._monotonic = monotonic
         self._replies: queue.SimpleQueue[tuple[SendToChute, float]] = queue.SimpleQueue()
@@ -111,6 +117,13 @@ class PlcLink:
         if self.first_read_at is None:
             self.first_read_at = time.time()
             log.info("device %s: first read of the PLC", self.adapter.device_id)
+        confirms = [e for e in events if isinstance(e, DivertConfirmed)]
+        if confirms and self._journal is not None:
+            try:
+                self._journal(confirms)
+            except Exception:  # a full disk must not stop the PLC link; the engine still
+                # handles them, and after a restart they are read again from the old cursor
+                log.exception("device %s: confirmations not journaled", self.adapter.device_id)
         for event in events:
             if isinstance(event, DeviceStateChanged):
                 self._last_state = event

@@ -149,7 +149,10 @@ class EdgeRuntime:
             alarm=self._gate_alarm,
         )
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
-        self.plc_link = PlcLink(self.plc, self._device_event, self.stop_event)
+        self.plc_link = PlcLink(
+            self.plc, self._device_event, self.stop_event, journal=self.engine.journal
+        )
+        self.engine.journaling = True
         self.publisher = OutboxPublisher(
             self.outbox, self.link, self.stop_event, confirm=cfg.hub_url is not None
         )
@@ -227,6 +230,8 @@ class EdgeRuntime:
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self.loop.start()
+        for confirm in self.engine.replay_inbox():  # read before a restart, not yet handled
+            self.loop.submit(confirm)
         self._start_plc()  # PLC events queue for the engine while the cache opens
         t_plc = time.monotonic()
         self.load_cache()
