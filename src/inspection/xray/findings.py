@@ -169,7 +169,7 @@ def _lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> l
     """
     k = max(3, round(cfg.ridge_mm / cfg.pixel_mm) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    ridge = cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel)
+    ridge = np.asarray(cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel), np.float32)
     mask = (ridge >= 0.5 * cfg.ridge_contrast).astype(np.uint8)
     min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
     out: list[Signature] = []
