@@ -228,7 +228,8 @@ def _solid(mask: np.ndarray) -> np.ndarray:
     edge-on (a shank, a can's end), which the line rule reads; it can hide nothing.
     """
     kernel = np.ones((2, 2), np.uint8)
-    return np.asarray(cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel), bool)
+    core = cv2.erode(mask.astype(np.uint8), kernel, anchor=(0, 0))
+    return np.asarray(cv2.dilate(core, kernel, anchor=(1, 1)), bool)
 
 
 def find_signatures(

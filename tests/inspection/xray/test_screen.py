@@ -17,6 +17,7 @@ from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import BUDGETS, explain, family
+from inspection.xray.findings import _solid
 from inspection.xray.screen import NEVER_EXPLAINED, screen
 from inspection.xray.signatures import SigKind, Signature
 from simulators.xray.catalogue import Thing, laptop, power_bank
@@ -220,3 +221,11 @@ def test_a_declared_laptop_waits_for_an_inspector_as_it_can_hide_things(cal: Cal
     blade = ceramic_knife(np.random.default_rng(3))
     with_blade = png_of([(pc, 5.0, (120, 100)), (blade, 30.0, (200, 160))])
     assert screen(with_blade, cal, decl(CLOTHES, LAPTOP)).state is not XrayState.CLEARED
+
+
+def test_an_impenetrable_line_one_pixel_wide_is_no_hiding_place() -> None:
+    mask = np.zeros((40, 40), bool)
+    mask[5, 2:38] = True  # the blurred edge of a shank seen edge-on
+    mask[20:26, 20:26] = True  # a block that can hide something
+    solid = _solid(mask)
+    assert not solid[5].any() and solid[20:26, 20:26].all()
