@@ -10,9 +10,11 @@ Rules, none of which configuration or a declaration can switch off:
   each goods line only as many regions of a kind, and as large, as such an item shows
   (``explain.BUDGETS``);
 * a declaration can only add suspicion (weapons, knives or explosives declared);
-* an image is CLEARED only when a declaration was given and every signature at or above
-  the policy threshold is explained; otherwise SUSPECT when a signature is left
-  unexplained, PENDING when there is nothing to go on.
+* an image is CLEARED only when a declaration was given, every signature at or above
+  the policy threshold is explained, and no goods line's explained metal adds up to
+  enough to hide something under it (``hide_cm2``: a laptop's chassis and cells);
+  otherwise SUSPECT when a signature is left unexplained, PENDING when there is nothing
+  to go on or something may be hidden.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
-from inspection.xray.explain import Finding, explain
+from inspection.xray.explain import Finding, explain, family
 from inspection.xray.findings import find_signatures
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.signatures import SigKind, SignatureConfig
@@ -49,6 +51,13 @@ NEVER_EXPLAINED = frozenset(
     {SigKind.IMPENETRABLE, SigKind.HIGH_Z, SigKind.EDGE_BLADE, SigKind.BLADE, SigKind.GUN}
 )
 
+#: Explained kinds whose large regions can hide another object without changing shape.
+_HIDING = frozenset({SigKind.METAL, SigKind.THICK_METAL, SigKind.BATTERY})
+
+#: Goods families whose item always covers enough of the image to hide a blade or a bottle
+#: (a laptop: a 300 x 220 mm aluminium shell over cells, board and heat pipe).
+HIDING_FAMILIES = frozenset({"computer"})
+
 
 class ScreenConfig(BaseModel):
     """Settings of the fail-safe pre-screen."""
@@ -60,6 +69,13 @@ class ScreenConfig(BaseModel):
         0.5, ge=0.25, le=1.0, description="Score from which an unexplained signature blocks."
     )
     image: ImageConfig = Field(ImageConfig(), description="PNG size limits.")
+    hide_cm2: float = Field(
+        150.0,
+        gt=0.0,
+        description="Most metal (cm², regions of one goods line added up) a declared item may "
+        "cover for the parcel to clear: more (a laptop's chassis and cells) can hide a ceramic "
+        "blade, a bottle or a tool without changing any region's outline.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +156,29 @@ def screen(
         if s.score >= cfg.threshold and not f.explained_by:
             never = " (never cleared by image)" if s.kind in NEVER_EXPLAINED else ""
             reasons.append(f"{s.kind.value} unexplained{never}: {s.detail}")
+    covered: dict[str, float] = {}
+    for f in findings:
+        if f.explained_by and f.signature.kind in _HIDING:
+            covered[f.explained_by] = covered.get(f.explained_by, 0.0) + f.signature.area_cm2
+    hiding = sorted((cm2, name) for name, cm2 in covered.items() if cm2 > cfg.hide_cm2)
+    if declaration is not None:
+        hiding += [
+            (cfg.hide_cm2, line.name or line.hs_code)
+            for line in declaration.lines
+            if family(line) in HIDING_FAMILIES
+        ]
     if reasons:
         state = XrayState.SUSPECT
     elif declaration is None:
         state = XrayState.PENDING
         reasons.append("no declaration to explain the image")
+    elif hiding:
+        state = XrayState.PENDING
+        cm2, name = max(hiding)
+        reasons.append(
+            f"{name} covers {cm2:.0f} cm² or more with metal: what lies under it cannot be "
+            "read, an inspector must look"
+        )
     else:
         state = XrayState.CLEARED
     logger.debug("screen: %s, %s findings", state.value, len(findings))

@@ -114,6 +114,10 @@ class SignatureConfig(BaseModel):
         80.0, gt=0.0, description="Shortest blade-like line, mm (an 18650 can's side is 65 mm)."
     )
     ridge_width_mm: float = Field(5.0, gt=0.0, description="Widest blade-like line, mm.")
+    ridge_min_z: float = Field(
+        0.5,
+        description="Least material z of a blade-like line (0 organic, 1 aluminium, 2 steel).",
+    )
     liquid_mm: float = Field(
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
     )

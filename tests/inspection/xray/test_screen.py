@@ -17,12 +17,14 @@ from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import BUDGETS, explain, family
+from inspection.xray.findings import _solid
 from inspection.xray.screen import NEVER_EXPLAINED, screen
 from inspection.xray.signatures import SigKind, Signature
-from simulators.xray.catalogue import power_bank
+from simulators.xray.catalogue import Thing, laptop, power_bank
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
-from simulators.xray.threats import lead_foil, utility_knife
+from simulators.xray.solids import Plate, rect
+from simulators.xray.threats import ceramic_knife, lead_foil, utility_knife
 
 PROF: MachineProfile = load_profiles()["eff-60-100"].model_copy(
     update={"width_px": 640, "height_px": 480}
@@ -46,6 +48,7 @@ CLOTHES = ("6109100021", "cotton T-shirt")
 TOY = ("9503008900", "plastic toy car")
 POWER_BANK = ("8507600090", "power bank")
 PHONE = ("8517130000", "mobile phone")
+LAPTOP = ("8471300000", "laptop computer")
 
 
 def png_of(things: list[tuple[object, float, tuple[int, int]]], clothes_cm: float = 4.0) -> bytes:
@@ -194,3 +197,35 @@ def test_cli_calibrates_and_replays_stored_images(tmp_path: Path) -> None:
         ],
     )
     assert json.loads(r.output)["images"][0]["state"] == "PENDING"
+
+
+def test_a_thin_organic_wall_on_its_edge_is_no_blade(cal: Calibration) -> None:
+    wall = Thing("board", [Plate("pmma", 0, 150, rect(0, 60), 0, 2.0)], 90.0, None, None)
+    res = screen(png_of([(wall, 20.0, (200, 150))]), cal, decl(CLOTHES))
+    assert not [f for f in res.findings if f.signature.kind is SigKind.EDGE_BLADE]
+
+
+def test_an_edge_on_ceramic_knife_is_a_blade(cal: Calibration) -> None:
+    blade = ceramic_knife(np.random.default_rng(3))
+    blade = type(blade)(blade.cls, blade.parts, 90.0, blade.threat, None)
+    res = screen(png_of([(blade, 20.0, (200, 150))]), cal, decl(CLOTHES))
+    assert res.state is XrayState.SUSPECT, res.reasons
+
+
+def test_a_declared_laptop_waits_for_an_inspector_as_it_can_hide_things(cal: Calibration) -> None:
+    pc = laptop(np.random.default_rng(5))
+    pc = type(pc)(pc.cls, pc.parts, 0.0, None, pc.goods)
+    res = screen(png_of([(pc, 5.0, (120, 100))]), cal, decl(CLOTHES, LAPTOP))
+    assert res.state is XrayState.PENDING, res.reasons
+    assert any("cannot be read" in r for r in res.reasons)
+    blade = ceramic_knife(np.random.default_rng(3))
+    with_blade = png_of([(pc, 5.0, (120, 100)), (blade, 30.0, (200, 160))])
+    assert screen(with_blade, cal, decl(CLOTHES, LAPTOP)).state is not XrayState.CLEARED
+
+
+def test_an_impenetrable_line_one_pixel_wide_is_no_hiding_place() -> None:
+    mask = np.zeros((40, 40), bool)
+    mask[5, 2:38] = True  # the blurred edge of a shank seen edge-on
+    mask[20:26, 20:26] = True  # a block that can hide something
+    solid = _solid(mask)
+    assert not solid[5].any() and solid[20:26, 20:26].all()
