@@ -35,6 +35,12 @@ Screen = Callable[[ImageCaptured, Declaration | None], XrayScreened]
 
 #: Flag of an image read on a machine without a usable calibration.
 UNCALIBRATED = "UNCALIBRATED"
+#: Flag of an image too coarse to clear: its pixel is larger than ``MAX_CLEAR_PIXEL_MM``.
+COARSE = "COARSE_IMAGE"
+#: The coarsest pixel at the belt (mm) an image may be auto-cleared at. An edge-on blade is
+#: about 2 mm of steel: coarser pixels blur it below the blade rule's reach (a line run at
+#: 4.8 mm pixels had blades cleared), so such images always wait for an inspector.
+MAX_CLEAR_PIXEL_MM = 1.5
 
 
 def load_calibration(path: Path | None, device_id: str = "xray") -> Calibration | None:
@@ -117,8 +123,19 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
         )
 
     second = PrescreenConfig(image=ImageConfig(pixel_mm=device.pixel_mm))
+    coarse = device.pixel_mm > MAX_CLEAR_PIXEL_MM
+    if coarse:
+        log.warning(
+            "x-ray %s: %.2f mm pixels are coarser than %.1f mm; no image of it is auto-cleared",
+            device.device_id,
+            device.pixel_mm,
+            MAX_CLEAR_PIXEL_MM,
+        )
 
     def run(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
-        return screen_image(image, declaration, calibration, config, second)
+        got = screen_image(image, declaration, calibration, config, second)
+        if coarse and got.state is XrayState.CLEARED:
+            return XrayScreened(got.item_id, XrayState.PENDING, (COARSE,), got.score, got.device_id)
+        return got
 
     return run

@@ -14,7 +14,7 @@ from contracts.statuses import XrayState
 from devices.events import ImageCaptured
 from devices.xray_image import encode_png
 from edge.config import XrayDevice
-from edge.line.screening import UNCALIBRATED, screener
+from edge.line.screening import COARSE, UNCALIBRATED, screener
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import BASES, STANDARD_STEPS_MM, calibrate
 from simulators.line.config import XrayMachineConfig
@@ -101,3 +101,15 @@ def test_a_clear_needs_both_screens(cal_file: Path, monkeypatch: pytest.MonkeyPa
     assert run(image([]), clothes()).state is XrayState.SUSPECT
     monkeypatch.setattr(screening, "xray_state", lambda _result: XrayState.PENDING)
     assert run(image([]), clothes()).state is XrayState.PENDING
+
+
+def test_an_image_too_coarse_for_blades_is_never_auto_cleared(cal_file: Path) -> None:
+    """A machine whose pixels are coarser than 1.5 mm: what would clear waits for a person."""
+    fine = screener(XrayDevice(device_id="xr1", calibration=cal_file, pixel_mm=1.2))
+    assert fine(image([]), clothes()).state is XrayState.CLEARED
+    run = screener(XrayDevice(device_id="xr1", calibration=cal_file, pixel_mm=4.8))
+    got = run(image([]), clothes())
+    assert got.state is XrayState.PENDING and got.flags == (COARSE,)
+    foil = lead_foil(np.random.default_rng(2))
+    foil = type(foil)(foil.cls, foil.parts, 0.0, foil.threat, None)
+    assert run(image([(foil, 0.0, (200, 150))]), clothes()).state is XrayState.SUSPECT
