@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from hub.deps import EdgeMachine, SessionDep
+from hub.deps import EdgeMachine, EngineDep, SessionDep
+from hub.services import snapshot
 from hub.services import sync as service
 from hub.services.edges import bound_edge
 
@@ -74,3 +75,26 @@ def sync_declarations(
     if verdicts_after is not None:
         body["verdicts"], body["next_verdicts"] = service.verdicts_since(session, verdicts_after)
     return JSONResponse(body)
+
+
+@router.get(
+    "/snapshot",
+    summary="Every declaration in its current state, for an edge's first sync",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def sync_snapshot(
+    principal: EdgeMachine,
+    session: SessionDep,
+    engine: EngineDep,
+    rules_digest: Annotated[
+        str, Query(max_length=64, description="Digest of the rules the edge holds.")
+    ] = "",
+) -> StreamingResponse:
+    """Stream the whole current state as JSON lines, with the cursor the delta sync goes on
+    from (`hub.services.snapshot`); the edge's key is checked as for the delta sync."""
+    bound_edge(session, principal)  # a revoked edge's key is refused
+    session.close()
+    return StreamingResponse(
+        snapshot.stream(engine, rules_digest), media_type="application/x-ndjson"
+    )

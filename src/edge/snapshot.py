@@ -1,0 +1,207 @@
+"""An edge's first sync in one piece: the hub's snapshot written straight into the store.
+
+The hub streams every declaration in its current state (``hub.services.snapshot``), oldest
+change first. Applying those declarations one by one through the declaration index, as the
+delta sync does, would give exactly what :class:`SnapshotWriter` writes here in bulk: each
+(kind, business key) comes once, so no entry replaces another, no notice waits for its list,
+and a withdrawn or cancelled list leaves only its customs status behind. The writer computes
+the index's rows (entries with status and history, codes, documents, statuses, the buyer
+ledger) from each line and inserts them with ``executemany``; the code and ledger indexes are
+built once at the end. The caller holds the transaction (``DeclarationCache.load_snapshot``):
+a stream that breaks off or does not add up rolls it back and the old store stays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import marshal
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any
+
+from edge.store import DROPPED, KEEP_EXTRA, SCHEMA, decode
+from inspection.books import sort_time
+from inspection.checks import is_cbec_retail_import
+from inspection.identity import normalise
+from inspection.index import parcel_codes
+from inspection.model import PARCEL_KINDS, Declaration, DocKind, GoodsLine
+from inspection.timezone import china_year
+
+log = logging.getLogger(__name__)
+
+#: The stream layout this edge reads.
+FORMAT = 1
+#: Rows written per ``executemany``.
+BATCH = 20_000
+FIELDS = tuple(f.name for f in fields(Declaration) if f.name not in ("lines", "extra"))
+LINE_FIELDS = tuple(f.name for f in fields(GoodsLine))
+_N = len(FIELDS)
+_KIND, _KEY = FIELDS.index("kind"), FIELDS.index("business_key")
+_DROP_AT = tuple(FIELDS.index(n) for n in sorted(DROPPED))
+_ORDER_AT = (FIELDS.index("ebp_code"), FIELDS.index("order_no"))
+_WAYBILL_AT = (FIELDS.index("logistics_code"), FIELDS.index("logistics_no"))
+_PARCELS = frozenset(k.value for k in PARCEL_KINDS)
+_DOCS = frozenset(k.value for k in (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYBILL))
+#: Indexes built after the rows are in (the same statements as the store's schema).
+_LATE_INDEXES = tuple(
+    s.strip() for s in SCHEMA.split(";") if "CREATE INDEX" in s and "ix_pending" not in s
+)
+_INSERT = {
+    "entry": "INSERT OR REPLACE INTO ix_entry VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "code": "INSERT INTO ix_code VALUES (?, ?, ?)",
+    "doc": "INSERT OR REPLACE INTO ix_doc VALUES (?, ?, ?, ?)",
+    "status": "INSERT OR REPLACE INTO ix_status VALUES (?, ?, ?)",
+    "ledger": "INSERT INTO ix_ledger VALUES (?, ?, ?, ?)",
+}
+
+
+class SnapshotError(ValueError):
+    """The snapshot stream is not one this edge can use (cut short, miscounted, unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a snapshot brought: the cursor to continue from, its rows, the rules."""
+
+    cursor: str
+    count: int
+    rules: dict[str, Any] | None
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Yield the newline-terminated lines of a byte stream (a last unterminated part too)."""
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
+def _pair(code: str, number: str) -> tuple[str, str]:
+    """The customs key of a document, as ``inspection.index`` files it."""
+    return (code.strip().upper(), normalise(number)) if number else ("", "")
+
+
+class SnapshotWriter:
+    """Writes a snapshot's rows into the index tables of a connection in a transaction."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, alarms: list[str]) -> None:
+        self._db, self._lock, self._alarms = db, lock, alarms
+        self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
+        self._pending = 0
+
+    def load(self, lines: Iterable[bytes]) -> Loaded:
+        """Replace the index's rows by the stream's; raise :class:`SnapshotError` when the
+        stream is cut short or does not add up (the caller then rolls back)."""
+        it = iter(lines)
+        header = json.loads(next(it, b"{}") or b"{}")
+        self._check_header(header)
+        self._clear()
+        n = 0
+        trailer: dict[str, Any] | None = None
+        for raw in it:
+            if raw.startswith(b"{"):
+                trailer = json.loads(raw)
+                break
+            if raw:
+                self._row(json.loads(raw))
+                n += 1
+        self._flush()
+        if trailer is None or not trailer.get("end"):
+            raise SnapshotError(f"snapshot cut short after {n} of {header['count']} rows")
+        if not n == trailer.get("count") == header["count"]:
+            raise SnapshotError(
+                f"snapshot miscounted: {n} rows, header {header['count']}, "
+                f"trailer {trailer.get('count')}"
+            )
+        with self._lock:
+            for sql in _LATE_INDEXES:
+                self._db.execute(sql)
+        return Loaded(str(header["cursor"]), n, header.get("rules"))
+
+    @staticmethod
+    def _check_header(header: dict[str, Any]) -> None:
+        if header.get("snapshot") != FORMAT:
+            raise SnapshotError(f"snapshot format {header.get('snapshot')!r} is not {FORMAT}")
+        if tuple(header.get("fields", ())) != FIELDS:
+            raise SnapshotError("snapshot fields differ from this edge's declaration")
+        if tuple(header.get("line_fields", ())) != LINE_FIELDS:
+            raise SnapshotError("snapshot goods-line fields differ from this edge's")
+        if not str(header.get("cursor", "")).isdigit():
+            raise SnapshotError("snapshot carries no cursor")
+
+    def _clear(self) -> None:
+        with self._lock:
+            for name in ("ix_code_code", "ix_ledger_buyer"):
+                self._db.execute(f"DROP INDEX IF EXISTS {name}")
+            for table in ("entry", "code", "doc", "status", "pending", "ledger"):
+                self._db.execute(f"DELETE FROM ix_{table}")
+
+    def _row(self, r: list[Any]) -> None:
+        """File one declaration as ``DeclarationIndex.add`` then ``set_status`` would."""
+        status, state, vals = r[1], r[2], r[3 : 3 + _N]
+        lines, extra = r[3 + _N], r[4 + _N]
+        kind, key = vals[_KIND], vals[_KEY]
+        if status is not None:
+            if status < 0:
+                self._alarms.append(f"customs error {status} about {key}")
+                status = None
+            else:
+                self._rows["status"].append((kind, key, status))
+        withdrawn = extra.get("appType", "").strip() == "3"
+        if kind in _DOCS:
+            at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
+            a, b = _pair(vals[at[0]], vals[at[1]])
+            if not b:
+                pass
+            elif withdrawn:
+                self._flush()  # a withdrawal drops what came before it, not after
+                with self._lock:
+                    self._db.execute(
+                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?", (kind, a, b)
+                    )
+            else:
+                self._rows["doc"].append((kind, a, b, self._body(vals, lines, extra)))
+        elif kind in _PARCELS and not withdrawn and state != "cancelled":
+            self._parcel(kind, key, status, state, self._body(vals, lines, extra))
+        self._pending += 1
+        if self._pending >= BATCH:
+            self._flush()
+
+    @staticmethod
+    def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
+        """The compact record ``edge.store.encode`` makes of the same declaration."""
+        v = list(vals)
+        for i in _DROP_AT:
+            v[i] = ""
+        v.append(lines)
+        v.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)})
+        return marshal.dumps(v)
+
+    def _parcel(self, kind: str, key: str, status: int | None, state: str, body: bytes) -> None:
+        history = ["CEB626 800"] if state == "returned" else []
+        if status is not None:
+            history.append(f"customs status {status}")
+        self._rows["entry"].append(
+            (kind, key, body, status, 0, int(state == "returned"), json.dumps(history))
+        )
+        decl = decode(body)
+        self._rows["code"].extend((code, kind, key) for code in parcel_codes(decl))
+        if is_cbec_retail_import(decl) and decl.buyer_id_number:
+            at = decl.decl_time
+            self._rows["ledger"].append(
+                (normalise(decl.buyer_id_number), china_year(at), max(sort_time(at), -1e300), key)
+            )
+
+    def _flush(self) -> None:
+        with self._lock:
+            for name, rows in self._rows.items():
+                if rows:
+                    self._db.executemany(_INSERT[name], rows)
+                    rows.clear()
+        self._pending = 0

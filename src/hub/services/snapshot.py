@@ -1,0 +1,148 @@
+"""The whole current state of the declarations, for an edge's first sync: one stream.
+
+A snapshot is newline-delimited JSON read in one database snapshot (REPEATABLE READ on
+PostgreSQL, one read transaction on SQLite): a header (``snapshot``, the ``cursor`` the delta
+sync continues from, ``count``, the field names, the rules), one JSON array per declaration
+in change order, and a trailer (``end``, ``count``). Every declaration it holds has a change
+number at or below the cursor; a change committed after the snapshot began gets a larger
+number (``hub.db.sync_models``: numbers are handed out in commit order), so the delta sync
+from the cursor delivers it and nothing is lost between the two.
+
+A row is ``[change, customs_status, listState, *DECL_FIELDS, lines, extra]``: amounts are
+exact decimal text, times ISO 8601 UTC, ``lines`` arrays in ``LINE_FIELDS`` order, and
+``listState`` (``cancelled`` / ``returned`` / null) what the delta sync puts in ``extra``.
+On PostgreSQL the database writes each row itself (``json_build_array``), so the hub only
+passes text on; elsewhere the rows are built from the delta sync's own pages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Numeric, func, select, text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from hub.db.models import DECLARATION, DECLARATION_LINE, UTCDateTime, table_of
+from hub.db.sync_models import SyncChange
+from hub.importing.notices import LIST_STATE
+from hub.services.sync import DECL_FIELDS, LINE_FIELDS, MAX_SYNC_LIMIT, page, rules_meta
+
+#: Version of the stream's layout; an edge refuses one it does not know.
+FORMAT = 1
+#: Rows fetched from the database at a time.
+FETCH = 5000
+_SYNC = table_of(SyncChange)
+_LIST_KINDS = ("inventory", "export_inventory")
+
+
+def _pg_value(table: Any, name: str) -> str:
+    """Return the SQL of one column as the delta sync sends it (exact text, UTC ISO time)."""
+    col = table.c[name]
+    ref = f"{'d' if table is DECLARATION else 'l'}.{name}"
+    if isinstance(col.type, Numeric):
+        return f"{ref}::text"
+    if isinstance(col.type, UTCDateTime):
+        return f"""to_char({ref} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+    return ref
+
+
+def _pg_rows_sql() -> str:
+    """Return the PostgreSQL query whose rows are the snapshot's lines, oldest change first."""
+    head = ", ".join(_pg_value(DECLARATION, n) for n in DECL_FIELDS)
+    line = ", ".join(_pg_value(DECLARATION_LINE, n) for n in LINE_FIELDS)
+    cancel = next(k for k, v in LIST_STATE.items() if v == "cancelled")
+    states = ", ".join(f"'{k}'" for k in LIST_STATE)
+    kinds = ", ".join(f"'{k}'" for k in _LIST_KINDS)
+    return f"""
+SELECT json_build_array(
+    s.seq, d.customs_status, ls.state, {head},
+    COALESCE((SELECT json_agg(json_build_array({line}) ORDER BY l.gnum)
+              FROM declaration_line l WHERE l.declaration_id = d.id), '[]'::json),
+    COALESCE(NULLIF(d.extra, ''), '{{}}')::json
+)::text
+FROM sync_change s JOIN declaration d ON d.id = s.declaration_id
+LEFT JOIN (
+    SELECT business_key,
+           CASE WHEN bool_or(message_type = '{cancel}') THEN 'cancelled' ELSE 'returned' END
+               AS state
+    FROM notice WHERE status = '800' AND message_type IN ({states}) GROUP BY business_key
+) ls ON ls.business_key = d.business_key AND d.kind IN ({kinds})
+WHERE s.seq <= :upto
+ORDER BY s.seq
+"""
+
+
+def _pg_rows(conn: Connection, upto: int) -> Iterator[str]:
+    result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(
+        text(_pg_rows_sql()), {"upto": upto}
+    )
+    for part in result.partitions(FETCH):
+        yield "\n".join(r[0] for r in part) + "\n"
+
+
+def _page_rows(conn: Connection, upto: int) -> Iterator[str]:
+    """Rows built from the delta sync's own pages (any database), in the same transaction."""
+    session = Session(bind=conn)
+    cursor = ""
+    while True:
+        body = page(session, cursor, MAX_SYNC_LIMIT)
+        out = []
+        for item in body["declarations"]:
+            if item["change"] > upto:
+                return
+            decl = dict(item["declaration"])
+            lines, extra = decl.pop("lines"), decl.pop("extra")
+            state = extra.pop("listState", None) if decl["kind"] in _LIST_KINDS else None
+            row = [item["change"], item["customs_status"], state]
+            row += [decl[n] for n in DECL_FIELDS]
+            row += [[[ln[n] for n in LINE_FIELDS] for ln in lines], extra]
+            out.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+        if out:
+            yield "\n".join(out) + "\n"
+        cursor = body["next_cursor"]
+        if not body["more"]:
+            return
+
+
+def _begin(conn: Connection) -> None:
+    """Start the one read snapshot every statement of the stream sees."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")  # pysqlite would leave SELECTs outside a transaction
+        conn.exec_driver_sql("SELECT 1 FROM sync_change LIMIT 1").all()  # fixes the snapshot
+
+
+def stream(engine: Engine, known_digest: str = "") -> Iterator[bytes]:
+    """Yield the snapshot's bytes: header, one line per declaration, trailer.
+
+    The whole stream is read inside one transaction; a client that goes away ends it.
+    """
+    options: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    with engine.connect() as raw:
+        conn = raw.execution_options(**options)
+        _begin(conn)
+        upto = int(conn.execute(select(func.coalesce(func.max(_SYNC.c.seq), 0))).scalar_one())
+        count = int(
+            conn.execute(select(func.count()).select_from(_SYNC).where(_SYNC.c.seq <= upto))
+            .scalar_one()
+        )
+        header = {
+            "snapshot": FORMAT,
+            "cursor": str(upto),
+            "count": count,
+            "fields": list(DECL_FIELDS),
+            "line_fields": list(LINE_FIELDS),
+            "rules": rules_meta(Session(bind=conn), known_digest),
+        }
+        yield (json.dumps(header, ensure_ascii=False) + "\n").encode()
+        rows = _pg_rows if conn.dialect.name == "postgresql" else _page_rows
+        sent = 0
+        for chunk in rows(conn, upto):
+            sent += chunk.count("\n")
+            yield chunk.encode()
+        conn.rollback()
+        yield (json.dumps({"end": True, "count": sent}) + "\n").encode()
