@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import marshal
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -43,6 +44,13 @@ _KIND, _KEY = FIELDS.index("kind"), FIELDS.index("business_key")
 _DROP_AT = tuple(FIELDS.index(n) for n in sorted(DROPPED))
 _ORDER_AT = (FIELDS.index("ebp_code"), FIELDS.index("order_no"))
 _WAYBILL_AT = (FIELDS.index("logistics_code"), FIELDS.index("logistics_no"))
+_WIDTH = 5 + _N
+#: Amounts and times: an empty field there is null.
+_NULLABLE = tuple(
+    i for i, f in enumerate(fields(Declaration)) if "Decimal" in str(f.type) or "datetime" in str(f.type)
+)
+_ESCAPED = re.compile(r"\\(.)")
+_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
 _PARCELS = frozenset(k.value for k in PARCEL_KINDS)
 _DOCS = frozenset(k.value for k in (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYBILL))
 #: Indexes built after the rows are in (the same statements as the store's schema).
@@ -82,6 +90,20 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
 
 
+def _unescape(field: str) -> str:
+    """Undo COPY's text-format escapes in one field."""
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), field)
+
+
+def _fields(raw: bytes) -> list[str]:
+    """Split one row into its fields, unescaped."""
+    text = raw.decode()
+    fields_ = text.split("\t")
+    if "\\" in text:
+        return [_unescape(f) if "\\" in f else f for f in fields_]
+    return fields_
+
+
 def _pair(code: str, number: str) -> tuple[str, str]:
     """The customs key of a document, as ``inspection.index`` files it."""
     return (code.strip().upper(), normalise(number)) if number else ("", "")
@@ -109,7 +131,7 @@ class SnapshotWriter:
                 trailer = json.loads(raw)
                 break
             if raw:
-                self._row(json.loads(raw))
+                self._row(_fields(raw))
                 n += 1
         self._flush()
         if trailer is None or not trailer.get("end"):
@@ -142,10 +164,17 @@ class SnapshotWriter:
             for table in ("entry", "code", "doc", "status", "pending", "ledger"):
                 self._db.execute(f"DELETE FROM ix_{table}")
 
-    def _row(self, r: list[Any]) -> None:
+    def _row(self, r: list[str]) -> None:
         """File one declaration as ``DeclarationIndex.add`` then ``set_status`` would."""
-        status, state, vals = r[1], r[2], r[3 : 3 + _N]
-        lines, extra = r[3 + _N], r[4 + _N]
+        if len(r) != _WIDTH:
+            raise SnapshotError(f"snapshot row of {len(r)} fields, not {_WIDTH}")
+        status = int(r[1]) if r[1] else None
+        state, vals = r[2], r[3 : 3 + _N]
+        for i in _NULLABLE:
+            if not vals[i]:
+                vals[i] = None  # type: ignore[call-overload]
+        lines = json.loads(r[3 + _N]) if r[3 + _N] != "[]" else []
+        extra = json.loads(r[4 + _N]) if r[4 + _N] not in ("{}", "") else {}
         kind, key = vals[_KIND], vals[_KEY]
         if status is not None:
             if status < 0:
@@ -174,9 +203,8 @@ class SnapshotWriter:
             self._flush()
 
     @staticmethod
-    def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
+    def _body(v: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
         """The compact record ``edge.store.encode`` makes of the same declaration."""
-        v = list(vals)
         for i in _DROP_AT:
             v[i] = ""
         v.append(lines)

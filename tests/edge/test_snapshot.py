@@ -62,6 +62,8 @@ def _fill(engine: Engine) -> list[str]:
     sets = list(parcel_sets(30, seed=11))
     sets[3] = with_status(sets[3], 500)
     sets[4] = with_status(sets[4], 100)
+    odd = {"goodsInfo": 'tab\there, back\\slash, "quoted"\nnew line', "insuredFee": "1.5"}
+    sets[12] = replace(sets[12], inventory=replace(sets[12].inventory, extra=odd))
     items: list[Any] = []
     for ps in sets:
         items += [*ps.declarations(), ps.receipt]
