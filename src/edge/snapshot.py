@@ -21,9 +21,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
 
-from edge.store import DROPPED, KEEP_EXTRA, SCHEMA, decode
+from edge.store import DROPPED, KEEP_EXTRA, SCHEMA
 from inspection.books import sort_time
 from inspection.checks import is_cbec_retail_import
 from inspection.identity import normalise
@@ -104,9 +106,33 @@ def _fields(raw: bytes) -> list[str]:
     return fields_
 
 
+def _norm(code: str) -> str:
+    """``inspection.identity.normalise``, at once for a plain code (no space, no AIM prefix)."""
+    return code.upper() if code.isalnum() else normalise(code)
+
+
 def _pair(code: str, number: str) -> tuple[str, str]:
     """The customs key of a document, as ``inspection.index`` files it."""
-    return (code.strip().upper(), normalise(number)) if number else ("", "")
+    return (code.strip().upper(), _norm(number)) if number else ("", "")
+
+
+class _Parcel(NamedTuple):
+    """The fields of a parcel declaration its codes and buyer ledger are filed by (what
+    ``parcel_codes`` and ``is_cbec_retail_import`` read)."""
+
+    kind: DocKind
+    business_key: str
+    logistics_no: str
+    invt_no: str
+    order_no: str
+    cop_no: str
+    trade_mode: str
+    ie_flag: str
+
+
+_PARCEL_AT = itemgetter(*(FIELDS.index(n) for n in _Parcel._fields))
+_BUYER_AT, _TIME_AT = FIELDS.index("buyer_id_number"), FIELDS.index("decl_time")
+_KINDS = {k.value: k for k in DocKind}
 
 
 class SnapshotWriter:
@@ -197,33 +223,38 @@ class SnapshotWriter:
             else:
                 self._rows["doc"].append((kind, a, b, self._body(vals, lines, extra)))
         elif kind in _PARCELS and not withdrawn and state != "cancelled":
-            self._parcel(kind, key, status, state, self._body(vals, lines, extra))
+            self._parcel(kind, key, status, state, vals, self._body(vals, lines, extra))
         self._pending += 1
         if self._pending >= BATCH:
             self._flush()
 
     @staticmethod
-    def _body(v: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
+    def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
         """The compact record ``edge.store.encode`` makes of the same declaration."""
+        v = vals.copy()
         for i in _DROP_AT:
             v[i] = ""
         v.append(lines)
-        v.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)})
+        v.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
         return marshal.dumps(v)
 
-    def _parcel(self, kind: str, key: str, status: int | None, state: str, body: bytes) -> None:
+    def _parcel(
+        self, kind: str, key: str, status: int | None, state: str, vals: list[Any], body: bytes
+    ) -> None:
         history = ["CEB626 800"] if state == "returned" else []
         if status is not None:
             history.append(f"customs status {status}")
         self._rows["entry"].append(
             (kind, key, body, status, 0, int(state == "returned"), json.dumps(history))
         )
-        decl = decode(body)
+        view = _Parcel(_KINDS[kind], *_PARCEL_AT(vals)[1:])
+        decl = cast(Declaration, view)
         self._rows["code"].extend((code, kind, key) for code in parcel_codes(decl))
-        if is_cbec_retail_import(decl) and decl.buyer_id_number:
-            at = decl.decl_time
+        buyer = vals[_BUYER_AT]
+        if buyer and is_cbec_retail_import(decl):
+            at = datetime.fromisoformat(vals[_TIME_AT]) if vals[_TIME_AT] else None
             self._rows["ledger"].append(
-                (normalise(decl.buyer_id_number), china_year(at), max(sort_time(at), -1e300), key)
+                (normalise(buyer), china_year(at), max(sort_time(at), -1e300), key)
             )
 
     def _flush(self) -> None:
