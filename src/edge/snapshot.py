@@ -49,7 +49,9 @@ _WAYBILL_AT = (FIELDS.index("logistics_code"), FIELDS.index("logistics_no"))
 _WIDTH = 5 + _N
 #: Amounts and times: an empty field there is null.
 _NULLABLE = tuple(
-    i for i, f in enumerate(fields(Declaration)) if "Decimal" in str(f.type) or "datetime" in str(f.type)
+    i
+    for i, f in enumerate(fields(Declaration))
+    if "Decimal" in str(f.type) or "datetime" in str(f.type)
 )
 _ESCAPED = re.compile(r"\\(.)")
 _UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}

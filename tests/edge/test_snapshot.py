@@ -114,7 +114,9 @@ def _tables(cache: DeclarationCache) -> dict[str, Any]:
             for k, key, b, s, c, r, h in db.execute("SELECT * FROM ix_entry")
         ),
         "code": db.execute("SELECT code, kind, key FROM ix_code ORDER BY code, rowid").fetchall(),
-        "doc": sorted((k, a, b, decode(body)) for k, a, b, body in db.execute("SELECT * FROM ix_doc")),
+        "doc": sorted(
+            (k, a, b, decode(body)) for k, a, b, body in db.execute("SELECT * FROM ix_doc")
+        ),
         "status": sorted(db.execute("SELECT * FROM ix_status").fetchall()),
         "pending": db.execute("SELECT * FROM ix_pending").fetchall(),
         "ledger": sorted(db.execute("SELECT * FROM ix_ledger").fetchall()),
@@ -141,7 +143,9 @@ def test_snapshot_gives_the_store_and_decisions_of_the_delta_sync(
     delta = _sync(client, key, tmp_path / "delta.db", snapshot=False)
     snap = _sync(client, key, tmp_path / "snap.db", snapshot=True)
     want, got = _tables(delta), _tables(snap)
-    assert len(got["entry"]) == 29 and got["pending"] == []  # 31 lists, less 1 withdrawn, 1 cancelled
+    assert (
+        len(got["entry"]) == 29 and got["pending"] == []
+    )  # 31 lists, less 1 withdrawn, 1 cancelled
     assert any(r[5] == 1 for r in got["entry"])  # the returned list
     for name in want:
         assert got[name] == want[name], name

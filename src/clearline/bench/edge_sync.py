@@ -77,9 +77,7 @@ def _copy_sql(copy: int) -> tuple[str, str, str]:
         f"WHERE s.seq <= :base ORDER BY s.seq"
     )
     line_cols = [c.name for c in DECLARATION_LINE.columns]
-    line_picks = [
-        ident("l", c) if c in ("id", "declaration_id") else f"l.{c}" for c in line_cols
-    ]
+    line_picks = [ident("l", c) if c in ("id", "declaration_id") else f"l.{c}" for c in line_cols]
     lines = (
         f"INSERT INTO declaration_line ({', '.join(line_cols)}) SELECT {', '.join(line_picks)} "
         "FROM declaration_line l JOIN sync_change s ON s.declaration_id = l.declaration_id "

@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Numeric, func, select, text
+from sqlalchemy import Numeric, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -155,8 +155,9 @@ def stream(engine: Engine, known_digest: str = "") -> Iterator[bytes]:
         _begin(conn)
         upto = int(conn.execute(select(func.coalesce(func.max(_SYNC.c.seq), 0))).scalar_one())
         count = int(
-            conn.execute(select(func.count()).select_from(_SYNC).where(_SYNC.c.seq <= upto))
-            .scalar_one()
+            conn.execute(
+                select(func.count()).select_from(_SYNC).where(_SYNC.c.seq <= upto)
+            ).scalar_one()
         )
         header = {
             "snapshot": FORMAT,
