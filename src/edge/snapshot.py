@@ -81,6 +81,7 @@ class Loaded:
     cursor: str
     count: int
     rules: dict[str, Any] | None
+    header: dict[str, Any]  # with inspector verdicts when asked (``verdicts``, ``next_verdicts``)
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -172,7 +173,7 @@ class SnapshotWriter:
         with self._lock:
             for sql in _LATE_INDEXES:
                 self._db.execute(sql)
-        return Loaded(str(header["cursor"]), n, header.get("rules"))
+        return Loaded(str(header["cursor"]), n, header.get("rules"), header)
 
     @staticmethod
     def _check_header(header: dict[str, Any]) -> None:

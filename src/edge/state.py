@@ -120,9 +120,7 @@ class SafetyState:
     def set_verdicts_cursor(self, cursor: str) -> None:
         """Keep the verdict sync cursor (after the verdicts it covers were recorded)."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('verdicts_cursor', ?)", (cursor,)
-            )
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('verdicts_cursor', ?)", (cursor,))
 
     def verdicts(self) -> list[tuple[str, str, int | None, str]]:
         """Return every stored verdict as (verdict_id, parcel_code, item_id, verdict)."""

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between polls while the hub is unreachable, in sync intervals.
 RETRY_SPREAD = 4
+#: Changes waiting at the hub from which a restarted edge takes a snapshot instead of pages.
+SNAPSHOT_BEHIND = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class HubSync:
         self._page_size, self._interval_s = page_size, interval_s
         self._verdicts_from = verdicts_from
         self._snapshot_first = snapshot
+        self._asked_backlog = False
         self._wake = threading.Event()
         self.cursor = cache.meta("cursor") or ""
         self._digest = ""
@@ -111,12 +114,17 @@ class HubSync:
         True when more pages are waiting."""
         if not self.cursor and self._snapshot_first:
             return self.pull_snapshot()
-        resp = self._client.get(
-            "/api/v1/sync/declarations",
-            params=self._params(),
-        )
+        params = self._params()
+        ask_backlog = self._snapshot_first and not self._asked_backlog
+        if ask_backlog:  # once a process: is this edge so far behind a snapshot is quicker?
+            params["backlog"] = SNAPSHOT_BEHIND
+        resp = self._client.get("/api/v1/sync/declarations", params=params)
         resp.raise_for_status()
         body = resp.json()
+        self._asked_backlog = True
+        if ask_backlog and int(body.get("behind") or 0) >= SNAPSHOT_BEHIND:
+            log.info("hub sync: %s or more changes behind; taking a snapshot", SNAPSHOT_BEHIND)
+            return self.pull_snapshot()
         decls, statuses = parse_page(body)
         rules, rules_text = self._rules(body.get("rules"))
         self._cache.store(decls, statuses, body["next_cursor"], rules_text)
@@ -130,12 +138,13 @@ class HubSync:
 
     def pull_snapshot(self) -> bool:
         """Replace the local copy by the hub's snapshot (``edge.snapshot``) and continue from
-        its cursor; return True (the delta pages after it, with verdicts, come next).
+        its cursor, with the inspector verdicts; return True (the delta pages come next).
 
         A hub without snapshots (404) is synced page by page instead."""
-        with self._client.stream(
-            "GET", "/api/v1/sync/snapshot", params={"rules_digest": self._digest}
-        ) as resp:
+        params = {"rules_digest": self._digest}
+        if self._verdicts_from is not None:
+            params["verdicts_after"] = self._verdicts_from()
+        with self._client.stream("GET", "/api/v1/sync/snapshot", params=params) as resp:
             if resp.status_code == 404:
                 log.info("hub sync: the hub sends no snapshot; syncing page by page")
                 self._snapshot_first = False
@@ -147,7 +156,9 @@ class HubSync:
             self._cache.store((), (), None, rules_text)
         self.cursor = loaded.cursor
         self.synced += loaded.count
-        self._submit(SyncApplied((), (), rules))  # readers forget what they held
+        verdicts = tuple(Verdict.model_validate(v) for v in loaded.header.get("verdicts") or [])
+        after = loaded.header.get("next_verdicts") if self._verdicts_from is not None else None
+        self._submit(SyncApplied((), (), rules, verdicts, after))  # readers forget too
         return True
 
     def _rules(self, meta: dict[str, Any] | None) -> tuple[RuleSet | None, str | None]:

@@ -25,6 +25,7 @@ from contracts.statuses import XrayState
 from edge.cache import DeclarationCache
 from edge.snapshot import SnapshotError, split_lines
 from edge.store import decode
+from edge import sync as sync_module
 from edge.sync import HubSync, SyncApplied
 from hub.app import create_app
 from hub.db.auth_models import Role
@@ -245,3 +246,42 @@ def test_only_an_edge_key_gets_a_snapshot(hub: tuple[TestClient, str, list[str]]
     ok = client.get("/api/v1/sync/snapshot", headers={"X-API-Key": key})
     assert ok.status_code == 200 and ok.headers["content-type"] == "application/x-ndjson"
     assert json.loads(ok.content.split(b"\n")[-2]) == {"end": True, "count": 30 * 4 + 1}
+
+
+def test_an_edge_far_behind_takes_a_snapshot_one_near_takes_pages(
+    hub: tuple[TestClient, str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, key, codes = hub
+    fresh = _sync(client, key, tmp_path / "fresh.db", snapshot=True)
+    old = DeclarationCache(tmp_path / "old.db")
+    first = HubSync("http://hub", key, old, lambda _e: None, threading.Event(), snapshot=False,
+                    transport=client._transport, page_size=50)  # fmt: skip
+    first.pull_once()  # 50 of 121 declarations, then the edge stops
+    old.close()
+    seen: list[str] = []
+    monkeypatch.setattr(sync_module, "SNAPSHOT_BEHIND", 100)  # 71 waiting: pages
+    near = HubSync("http://hub", key, DeclarationCache(tmp_path / "old.db"), lambda _e: None,
+                   threading.Event(), transport=client._transport)  # fmt: skip
+    monkeypatch.setattr(near, "pull_snapshot", lambda: seen.append("snapshot") or False)
+    near.pull_once()
+    assert seen == []
+    monkeypatch.setattr(sync_module, "SNAPSHOT_BEHIND", 60)  # 21 waiting after that page
+    behind = DeclarationCache(tmp_path / "behind.db")
+    HubSync("http://hub", key, behind, lambda _e: None, threading.Event(), snapshot=False,
+            transport=client._transport, page_size=50).pull_once()  # fmt: skip
+    far = HubSync("http://hub", key, behind, lambda _e: None, threading.Event(),
+                  transport=client._transport)  # fmt: skip
+    snapshots = 0
+    real = far.pull_snapshot
+
+    def counted() -> bool:
+        nonlocal snapshots
+        snapshots += 1
+        return real()
+
+    monkeypatch.setattr(far, "pull_snapshot", counted)
+    while far.pull_once():
+        pass
+    assert snapshots == 1
+    assert _tables(behind) == _tables(fresh)
+    assert _decisions(behind, codes) == _decisions(fresh, codes)

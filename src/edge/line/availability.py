@@ -90,8 +90,11 @@ class AvailabilityBoard:
         state = Availability.ONLINE if online else Availability.OFFLINE
         try:
             self.link.publish(
-                availability_topic(self.site, kind, device_id), encode_availability(state),
-                qos=1, retain=True, timeout_s=PUBLISH_TIMEOUT_S,
+                availability_topic(self.site, kind, device_id),
+                encode_availability(state),
+                qos=1,
+                retain=True,
+                timeout_s=PUBLISH_TIMEOUT_S,
             )
         except DeviceError as err:
             log.debug("availability of %s not published: %s", device_id, err)

@@ -137,8 +137,11 @@ class PlcLink:
         except DeviceError as err:
             self.replies_failed += len(commands)
             log.warning(
-                "device %s: %d replies not posted (items %s): %s", self.adapter.device_id,
-                len(commands), [c.item_id for c in commands], err,
+                "device %s: %d replies not posted (items %s): %s",
+                self.adapter.device_id,
+                len(commands),
+                [c.item_id for c in commands],
+                err,
             )
             return
         self.replies_sent += len(commands)

@@ -142,10 +142,14 @@ def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("SELECT 1 FROM sync_change LIMIT 1").all()  # fixes the snapshot
 
 
-def stream(engine: Engine, known_digest: str = "") -> Iterator[bytes]:
+def stream(
+    engine: Engine, known_digest: str = "", verdicts: dict[str, Any] | None = None
+) -> Iterator[bytes]:
     """Yield the snapshot's bytes: header, one line per declaration, trailer.
 
     The whole stream is read inside one transaction; a client that goes away ends it.
+    ``verdicts`` (``verdicts`` and ``next_verdicts``, as a delta page has them) go in the
+    header.
     """
     options: dict[str, Any] = {}
     if engine.dialect.name == "postgresql":
@@ -166,6 +170,7 @@ def stream(engine: Engine, known_digest: str = "") -> Iterator[bytes]:
             "fields": list(DECL_FIELDS),
             "line_fields": list(LINE_FIELDS),
             "rules": rules_meta(Session(bind=conn), known_digest),
+            **(verdicts or {}),
         }
         yield (json.dumps(header, ensure_ascii=False) + "\n").encode()
         rows = _pg_rows if conn.dialect.name == "postgresql" else _page_rows
