@@ -22,10 +22,10 @@ from sqlmodel import Session
 from contracts.clock import ManualClock
 from contracts.facts import ParcelFacts
 from contracts.statuses import XrayState
+from edge import sync as sync_module
 from edge.cache import DeclarationCache
 from edge.snapshot import SnapshotError, split_lines
 from edge.store import decode
-from edge import sync as sync_module
 from edge.sync import HubSync, SyncApplied
 from hub.app import create_app
 from hub.db.auth_models import Role
