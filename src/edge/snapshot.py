@@ -109,14 +109,9 @@ def _fields(raw: bytes) -> list[str]:
     return fields_
 
 
-def _norm(code: str) -> str:
-    """``inspection.identity.normalise``, at once for a plain code (no space, no AIM prefix)."""
-    return code.upper() if code.isalnum() else normalise(code)
-
-
 def _pair(code: str, number: str) -> tuple[str, str]:
     """The customs key of a document, as ``inspection.index`` files it."""
-    return (code.strip().upper(), _norm(number)) if number else ("", "")
+    return (code.strip().upper(), normalise(number)) if number else ("", "")
 
 
 class _Parcel(NamedTuple):
