@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -98,6 +99,8 @@ class DeclarationCache:
             with self._books.batch():
                 loaded = writer.load(lines)
                 self._put_meta("cursor", loaded.cursor)
+                t0 = time.monotonic()
+            loaded.timings["commit_s"] = time.monotonic() - t0
         finally:
             with self._lock:
                 self._db.execute("PRAGMA cache_size=-2000")

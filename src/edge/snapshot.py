@@ -19,6 +19,7 @@ import marshal
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -82,6 +83,7 @@ class Loaded:
     count: int
     rules: dict[str, Any] | None
     header: dict[str, Any]  # with inspector verdicts when asked (``verdicts``, ``next_verdicts``)
+    timings: dict[str, float]  # seconds: rows read and written, indexes built (and committed)
 
 
 def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -144,6 +146,7 @@ class SnapshotWriter:
     def load(self, lines: Iterable[bytes]) -> Loaded:
         """Replace the index's rows by the stream's; raise :class:`SnapshotError` when the
         stream is cut short or does not add up (the caller then rolls back)."""
+        t0 = time.monotonic()
         it = iter(lines)
         header = json.loads(next(it, b"{}") or b"{}")
         self._check_header(header)
@@ -165,10 +168,12 @@ class SnapshotWriter:
                 f"snapshot miscounted: {n} rows, header {header['count']}, "
                 f"trailer {trailer.get('count')}"
             )
+        t1 = time.monotonic()
         with self._lock:
             for sql in _LATE_INDEXES:
                 self._db.execute(sql)
-        return Loaded(str(header["cursor"]), n, header.get("rules"), header)
+        timings = {"rows_s": t1 - t0, "indexes_s": time.monotonic() - t1}
+        return Loaded(str(header["cursor"]), n, header.get("rules"), header, timings)
 
     @staticmethod
     def _check_header(header: dict[str, Any]) -> None:

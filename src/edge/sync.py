@@ -88,6 +88,8 @@ class HubSync:
         self.cursor = cache.meta("cursor") or ""
         self._digest = ""
         self.synced = 0
+        #: phases of the last snapshot, in seconds (rows, indexes, commit)
+        self.snapshot_timings: dict[str, float] = {}
         self.failures = 0
         self._down = False
         #: set once a pull found nothing more waiting at the hub
@@ -156,6 +158,7 @@ class HubSync:
             self._cache.store((), (), None, rules_text)
         self.cursor = loaded.cursor
         self.synced += loaded.count
+        self.snapshot_timings = loaded.timings
         verdicts = tuple(Verdict.model_validate(v) for v in loaded.header.get("verdicts") or [])
         after = loaded.header.get("next_verdicts") if self._verdicts_from is not None else None
         self._submit(SyncApplied((), (), rules, verdicts, after))  # readers forget too

@@ -154,6 +154,7 @@ def _child_sync(url: str, key: str, store: Path) -> dict[str, Any]:
     stored = cache.count()
     cache.close()
     return {"seconds": elapsed, "snapshot_s": snapshot_s, "cpu_s": cpu, "pages": pages,
+            "phases": {k: round(v, 2) for k, v in sync.snapshot_timings.items()},
             "synced": sync.synced, "stored": stored,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}  # fmt: skip
 
@@ -297,6 +298,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         "stored": synced["stored"],
         "complete": complete,
         "snapshot_seconds": round(synced["snapshot_s"], 2),
+        "snapshot_phases_seconds": synced.get("phases", {}),
         "edge_cpu_seconds": round(synced["cpu_s"], 2),
         "fetch_and_split_only_seconds": round(fetched["seconds"], 2),
         "fetch_and_split_only_cpu_seconds": round(fetched["cpu_s"], 2),
