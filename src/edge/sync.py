@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between polls while the hub is unreachable, in sync intervals.
 RETRY_SPREAD = 4
+#: How long a snapshot may go quiet (a large hub under load starts slowly), connect apart.
+SNAPSHOT_TIMEOUT = httpx.Timeout(30.0, read=300.0)
 #: Changes waiting at the hub from which a restarted edge takes a snapshot instead of pages.
 SNAPSHOT_BEHIND = 200_000
 
@@ -146,7 +148,9 @@ class HubSync:
         params = {"rules_digest": self._digest}
         if self._verdicts_from is not None:
             params["verdicts_after"] = self._verdicts_from()
-        with self._client.stream("GET", "/api/v1/sync/snapshot", params=params) as resp:
+        with self._client.stream(
+            "GET", "/api/v1/sync/snapshot", params=params, timeout=SNAPSHOT_TIMEOUT
+        ) as resp:
             if resp.status_code == 404:
                 log.info("hub sync: the hub sends no snapshot; syncing page by page")
                 self._snapshot_first = False
