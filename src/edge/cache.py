@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from edge.snapshot import Loaded, SnapshotWriter
 from edge.sqlite import open_store
 from edge.store import SqliteBooks, decode
 from inspection.codec import declaration_from_dict
@@ -28,6 +30,8 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 _OLD_COPY = ("decl", "status")
 #: Decoded records the engine's reader keeps hot (about 2 KB each).
 READER_HOT = 20_000
+#: SQLite page cache while a snapshot is written (KiB), for building its indexes.
+BULK_CACHE_KIB = 262_144
 
 
 class DeclarationCache:
@@ -83,6 +87,27 @@ class DeclarationCache:
                 self._put_meta("cursor", cursor)
             if rules_text is not None:
                 self._put_meta("rules", rules_text)
+
+    def load_snapshot(self, lines: Iterable[bytes]) -> Loaded:
+        """Replace the whole index by a hub snapshot's lines (``edge.snapshot``) in one
+        transaction with its cursor; anything wrong rolls it all back, and readers see the
+        old store until the new one is complete. The rules it carries are the caller's."""
+        writer = SnapshotWriter(self._db, self._lock, self._index.alarms)
+        with self._lock:
+            self._db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        try:
+            with self._books.batch():
+                loaded = writer.load(lines)
+                self._put_meta("cursor", loaded.cursor)
+                t0 = time.monotonic()
+            loaded.timings["commit_s"] = time.monotonic() - t0
+        finally:
+            with self._lock:
+                self._db.execute("PRAGMA cache_size=-2000")
+            self._books.changed()
+        log.info("edge cache %s: snapshot of %d declarations at cursor %s",
+                 self.path, loaded.count, loaded.cursor)  # fmt: skip
+        return loaded
 
     def _put_meta(self, name: str, value: str) -> None:
         with self._lock:

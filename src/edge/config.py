@@ -58,8 +58,11 @@ class DecisionSettings(_Model):
     """Timing of answers to the PLC."""
 
     margin_ms: int = Field(
-        15, ge=0, le=1000, title="Write margin",
-        description="Time kept before the decision point on top of the measured reply time, ms."
+        15,
+        ge=0,
+        le=1000,
+        title="Write margin",
+        description="Time kept before the decision point on top of the measured reply time, ms.",
     )
     recirculation_limit: int = Field(
         2, ge=0, le=20, title="Recirculation limit", description="Laps before an alarm."

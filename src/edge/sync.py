@@ -13,6 +13,7 @@ import httpx
 from contracts.backoff import Backoff
 from contracts.messages import Verdict
 from edge.cache import DeclarationCache
+from edge.snapshot import split_lines
 from inspection.codec import declaration_from_dict
 from inspection.model import Declaration, DocKind
 from inspection.rules import RulesError, RuleSet, parse_rules
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between polls while the hub is unreachable, in sync intervals.
 RETRY_SPREAD = 4
+#: How long a snapshot may go quiet (a large hub under load starts slowly), connect apart.
+SNAPSHOT_TIMEOUT = httpx.Timeout(30.0, read=300.0)
+#: Changes waiting at the hub from which a restarted edge takes a snapshot instead of pages.
+SNAPSHOT_BEHIND = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,11 @@ class HubSync:
         interval_s: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         verdicts_from: Callable[[], str] | None = None,
+        snapshot: bool = True,
     ) -> None:
         """Pull into ``cache``, hand changes to ``submit``; with ``verdicts_from`` (the cursor
-        the engine kept), inspector verdicts come down too."""
+        the engine kept), inspector verdicts come down too. With ``snapshot``, an edge with
+        no cursor yet starts from the hub's snapshot (one stream) instead of every page."""
         self._client = httpx.Client(
             base_url=hub_url.rstrip("/"),
             headers={"X-API-Key": api_key},
@@ -77,10 +84,14 @@ class HubSync:
         self._cache, self._submit, self._stop = cache, submit, stop
         self._page_size, self._interval_s = page_size, interval_s
         self._verdicts_from = verdicts_from
+        self._snapshot_first = snapshot
+        self._asked_backlog = False
         self._wake = threading.Event()
         self.cursor = cache.meta("cursor") or ""
         self._digest = ""
         self.synced = 0
+        #: phases of the last snapshot, in seconds (rows, indexes, commit)
+        self.snapshot_timings: dict[str, float] = {}
         self.failures = 0
         self._down = False
         #: set once a pull found nothing more waiting at the hub
@@ -103,24 +114,23 @@ class HubSync:
         self._client.close()
 
     def pull_once(self) -> bool:
-        """Fetch and apply one page; return True when more pages are waiting."""
-        resp = self._client.get(
-            "/api/v1/sync/declarations",
-            params=self._params(),
-        )
+        """Fetch and apply one page (or, with no cursor yet, the hub's snapshot); return
+        True when more pages are waiting."""
+        if not self.cursor and self._snapshot_first:
+            return self.pull_snapshot()
+        params = self._params()
+        ask_backlog = self._snapshot_first and not self._asked_backlog
+        if ask_backlog:  # once a process: is this edge so far behind a snapshot is quicker?
+            params["backlog"] = SNAPSHOT_BEHIND
+        resp = self._client.get("/api/v1/sync/declarations", params=params)
         resp.raise_for_status()
         body = resp.json()
+        self._asked_backlog = True
+        if ask_backlog and int(body.get("behind") or 0) >= SNAPSHOT_BEHIND:
+            log.info("hub sync: %s or more changes behind; taking a snapshot", SNAPSHOT_BEHIND)
+            return self.pull_snapshot()
         decls, statuses = parse_page(body)
-        rules = None
-        rules_text = None
-        meta = body.get("rules")
-        if meta and meta.get("text"):
-            try:
-                rules = parse_rules(meta["text"], f"hub rules {meta.get('version')}")
-                rules_text = meta["text"]
-                self._digest = meta.get("digest", "")
-            except RulesError as err:
-                log.error("hub sent rules the edge cannot use; keeping the old ones: %s", err)
+        rules, rules_text = self._rules(body.get("rules"))
         self._cache.store(decls, statuses, body["next_cursor"], rules_text)
         self.cursor = body["next_cursor"]
         self.synced += len(decls)
@@ -129,6 +139,46 @@ class HubSync:
         if decls or statuses or rules is not None or verdicts:
             self._submit(SyncApplied(tuple(decls), tuple(statuses), rules, verdicts, after))
         return bool(body.get("more"))
+
+    def pull_snapshot(self) -> bool:
+        """Replace the local copy by the hub's snapshot (``edge.snapshot``) and continue from
+        its cursor, with the inspector verdicts; return True (the delta pages come next).
+
+        A hub without snapshots (404) is synced page by page instead."""
+        params = {"rules_digest": self._digest}
+        if self._verdicts_from is not None:
+            params["verdicts_after"] = self._verdicts_from()
+        with self._client.stream(
+            "GET", "/api/v1/sync/snapshot", params=params, timeout=SNAPSHOT_TIMEOUT
+        ) as resp:
+            if resp.status_code == 404:
+                log.info("hub sync: the hub sends no snapshot; syncing page by page")
+                self._snapshot_first = False
+                return True
+            resp.raise_for_status()
+            loaded = self._cache.load_snapshot(split_lines(resp.iter_bytes(1 << 20)))
+        rules, rules_text = self._rules(loaded.rules)
+        if rules_text is not None:
+            self._cache.store((), (), None, rules_text)
+        self.cursor = loaded.cursor
+        self.synced += loaded.count
+        self.snapshot_timings = loaded.timings
+        verdicts = tuple(Verdict.model_validate(v) for v in loaded.header.get("verdicts") or [])
+        after = loaded.header.get("next_verdicts") if self._verdicts_from is not None else None
+        self._submit(SyncApplied((), (), rules, verdicts, after))  # readers forget too
+        return True
+
+    def _rules(self, meta: dict[str, Any] | None) -> tuple[RuleSet | None, str | None]:
+        """Return the rules a sync answer carries (None, None: unchanged or unusable)."""
+        if not meta or not meta.get("text"):
+            return None, None
+        try:
+            rules = parse_rules(meta["text"], f"hub rules {meta.get('version')}")
+        except RulesError as err:
+            log.error("hub sent rules the edge cannot use; keeping the old ones: %s", err)
+            return None, None
+        self._digest = meta.get("digest", "")
+        return rules, str(meta["text"])
 
     def _params(self) -> dict[str, str | int]:
         """Return the query of one pull."""

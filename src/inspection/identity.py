@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 def normalise(code: str) -> str:
     """Normalise scanned or filed text for lookup: AIM prefix off, whitespace out, upper case."""
+    if code.isalnum():  # no space and no AIM prefix: most codes, at a fraction of the cost
+        return code.upper()
     return _SPACE.sub("", strip_aim(code.strip())).upper()
 
 

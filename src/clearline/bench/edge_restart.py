@@ -1,7 +1,9 @@
 """Edge restart: from a fresh process to the first answer with N declarations in the store.
 
 The store is built here from generated parcel sets (order, payment, waybill, inventory and
-the customs status) through the same ``DeclarationCache.store`` a sync page goes through.
+the customs status) as an edge's first sync builds it from a hub's snapshot
+(``DeclarationCache.load_snapshot``; the snapshot tests show it the same store the delta
+sync's pages build).
 The restart runs in a fresh Python process (``python -m clearline.bench.edge_restart
 STORE CODES``): it opens the cache as the edge does, answers a first parcel through
 ``inspection.pipeline.decide_parcel``, then decides random parcels and reports its memory.
@@ -16,7 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,30 +29,60 @@ TARGET_RESTART_S = 10.0
 TARGET_RSS_MB = 1024.0
 TARGET_P99_MS = 0.2
 FULL = 1_000_000
-PAGE_SETS = 500  # 2,000 documents: the edge's sync page
+
+
+def _row(decl: Any, status: int | None) -> str:
+    """One snapshot row (``hub.services.snapshot``) of a declaration, as a hub would send it."""
+    from edge.snapshot import FIELDS, LINE_FIELDS
+
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return str(getattr(value, "value", value))
+
+    lines = [
+        [
+            v if v is None or isinstance(v, int) else text(v)
+            for v in map(ln.__getattribute__, LINE_FIELDS)
+        ]
+        for ln in decl.lines
+    ]
+    row = ["0", text(status), "", *(text(getattr(decl, f)) for f in FIELDS)]
+    row += [json.dumps(lines, ensure_ascii=False), json.dumps(decl.extra, ensure_ascii=False)]
+    out = "\t".join(row)
+    if "\\" in out or "\n" in out or "\r" in out:
+        raise ValueError(f"generated declaration {decl.business_key} needs escaping")
+    return out
 
 
 def build_store(path: Path, n: int, progress: Callable[[str], None]) -> list[str]:
-    """Store ``n`` generated parcel sets in an edge cache at ``path``; return each parcel's
-    code and weight (``code<TAB>kg``)."""
+    """Store ``n`` generated parcel sets in an edge cache at ``path`` as a hub's snapshot
+    would (``DeclarationCache.load_snapshot``, the store a first sync builds); return each
+    parcel's code and weight (``code<TAB>kg``)."""
     from edge.cache import DeclarationCache
+    from edge.snapshot import FIELDS, FORMAT, LINE_FIELDS
     from simulators.sample_declarations import parcel_sets
 
-    cache = DeclarationCache(path)
     codes: list[str] = []
-    decls: list[Any] = []
-    statuses: list[Any] = []
-    try:
+    header = {"snapshot": FORMAT, "cursor": str(n), "count": n * 4, "fields": list(FIELDS),
+              "line_fields": list(LINE_FIELDS), "rules": None}  # fmt: skip
+
+    def lines() -> Iterator[bytes]:
+        yield json.dumps(header).encode()
         for i, ps in enumerate(parcel_sets(n, seed=7)):
-            decls.extend(ps.declarations())
-            statuses.append((ps.receipt.kind, ps.receipt.business_key, ps.receipt.return_status))
             codes.append(f"{ps.inventory.logistics_no}\t{ps.inventory.gross_weight_kg or 0}")
-            if len(statuses) >= PAGE_SETS:
-                cache.store(decls, statuses, cursor=str(i + 1))
-                decls, statuses = [], []
+            for decl in ps.declarations():
+                status = ps.receipt.return_status if decl is ps.inventory else None
+                yield _row(decl, status).encode()
             if i % 100_000 == 99_999:
                 progress(f"edge store: {i + 1:,} of {n:,} parcel sets stored")
-        cache.store(decls, statuses, cursor=str(n))
+        yield json.dumps({"end": True, "count": n * 4}).encode()
+
+    cache = DeclarationCache(path)
+    try:
+        cache.load_snapshot(lines())
     finally:
         cache.close()
     return codes

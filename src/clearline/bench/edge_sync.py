@@ -1,12 +1,15 @@
 """First sync of an edge from a hub on PostgreSQL holding N parcel sets, over HTTP.
 
-A fresh PostgreSQL database is migrated and filled through the hub's import
-(``hub.importing.importer.import_records``: orders, payments, waybills, inventories and
-their receipts); the hub serves it from a thread of this process (uvicorn). The edge syncs
-in a fresh Python process (``python -m clearline.bench.edge_sync sync URL KEY STORE``)
-with the edge's own ``HubSync`` and ``DeclarationCache``, so its time and memory are its own.
-A second process fetches the same pages and only parses them (what the hub and HTTP cost
-alone). The floor is a bare ``executemany`` of as many rows into SQLite.
+A fresh PostgreSQL database is migrated and filled: the first ``IMPORTED`` parcel sets
+through the hub's import (``hub.importing.importer.import_records``: orders, payments,
+waybills, inventories and their receipts), the rest as copies made in SQL with every code and
+key suffixed (parcels of their own, of the same shapes; importing a million sets would take
+the better part of an hour). The hub serves it from a thread of this process (uvicorn). The
+edge syncs in a fresh Python process (``python -m clearline.bench.edge_sync sync URL KEY
+STORE``) with the edge's own ``HubSync`` and ``DeclarationCache`` (a snapshot, then the delta),
+so its time and memory are its own. A second process fetches the same snapshot and only
+splits it into rows (what the hub and HTTP cost alone). The floor is a bare ``executemany``
+of as many rows into SQLite.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from clearline.bench.core import BenchContext, BenchResult
 TARGET_SYNC_S = 60.0
 TARGET_RSS_MB = 1024.0
 FULL = 1_000_000
+#: Parcel sets that go through the hub's own import; the rest are copies made in SQL.
+IMPORTED = 10_000
+#: Columns of a copy that name the parcel (each gets the copy's suffix, so every copy is a
+#: parcel of its own, found by codes of its own, linked to its own order and waybill).
+_SUFFIXED = ("business_key", "order_no", "logistics_no", "invt_no", "cop_no", "pay_transaction_id")
 PG_ADMIN = os.environ.get("CLEARLINE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
@@ -46,42 +54,127 @@ def _records(n: int) -> Iterator[Any]:
         yield ParsedRecord(i, ps.receipt)
 
 
+def _copy_sql(copy: int) -> tuple[str, str, str]:
+    """SQL that adds copy number ``copy`` of every imported declaration, its goods lines and
+    its change number (PostgreSQL)."""
+    from hub.db.models import DECLARATION, DECLARATION_LINE
+
+    def ident(table: str, col: str) -> str:
+        return f"md5({table}.{col}::text || '-{copy}')::uuid"
+
+    decl_cols = [c.name for c in DECLARATION.columns]
+    picks = []
+    for name in decl_cols:
+        if name == "id":
+            picks.append(ident("d", "id"))
+        elif name in _SUFFIXED:
+            picks.append(f"CASE WHEN d.{name} = '' THEN '' ELSE d.{name} || 'C{copy}' END")
+        else:
+            picks.append(f"d.{name}")
+    decls = (
+        f"INSERT INTO declaration ({', '.join(decl_cols)}) SELECT {', '.join(picks)} "
+        "FROM declaration d JOIN sync_change s ON s.declaration_id = d.id "
+        f"WHERE s.seq <= :base ORDER BY s.seq"
+    )
+    line_cols = [c.name for c in DECLARATION_LINE.columns]
+    line_picks = [ident("l", c) if c in ("id", "declaration_id") else f"l.{c}" for c in line_cols]
+    lines = (
+        f"INSERT INTO declaration_line ({', '.join(line_cols)}) SELECT {', '.join(line_picks)} "
+        "FROM declaration_line l JOIN sync_change s ON s.declaration_id = l.declaration_id "
+        "WHERE s.seq <= :base"
+    )
+    changes = (
+        "INSERT INTO sync_change (declaration_id) SELECT "
+        f"{ident('s', 'declaration_id')} FROM sync_change s WHERE s.seq <= :base ORDER BY s.seq"
+    )
+    return decls, lines, changes
+
+
+def _seed(url: str, n: int, progress: Any) -> tuple[int, float]:
+    """Fill the hub with ``n`` parcel sets: the first ``IMPORTED`` through its import, the
+    rest as suffixed copies in SQL. Return how many records the import stored, and seconds."""
+    from sqlalchemy import text
+
+    from hub.db.engine import make_engine
+    from hub.importing.importer import import_records
+
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    report = import_records(engine, _records(min(n, IMPORTED)))
+    with engine.begin() as conn:
+        base = int(conn.execute(text("SELECT max(seq) FROM sync_change")).scalar_one())
+    copies = -(-n // IMPORTED) - 1
+    for copy in range(1, copies + 1):
+        sets = min(IMPORTED, n - copy * IMPORTED)
+        last = base if sets == IMPORTED else _seq_of_set(engine, sets)
+        with engine.begin() as conn:
+            for sql in _copy_sql(copy):
+                conn.execute(text(sql), {"base": last})
+        if copy % 10 == 0:
+            progress(f"edge_sync: {(copy + 1) * IMPORTED:,} parcel sets in the hub")
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return report.new, time.perf_counter() - t0
+
+
+def _seq_of_set(engine: Any, sets: int) -> int:
+    """The change number of the last declaration of the first ``sets`` imported parcel sets."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        found = conn.execute(
+            text("SELECT seq FROM sync_change ORDER BY seq OFFSET :k LIMIT 1"), {"k": sets * 4 - 1}
+        ).scalar_one()
+    return int(found)
+
+
+def _cpu_s() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
 def _child_sync(url: str, key: str, store: Path) -> dict[str, Any]:
-    """Sync an empty edge cache from the hub until caught up, as the edge's sync thread does."""
+    """Sync an empty edge cache from the hub until caught up, as the edge's sync thread does
+    (its first pull is the hub's snapshot, the pages after it the delta)."""
     from edge.cache import DeclarationCache
     from edge.sync import HubSync
 
     cache = DeclarationCache(store)
     sync = HubSync(url, key, cache, lambda _page: None, threading.Event())
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), _cpu_s()
     pages = 1
-    while sync.pull_once():
+    more = sync.pull_once()
+    snapshot_s = time.monotonic() - t0
+    while more:
+        more = sync.pull_once()
         pages += 1
     elapsed = time.monotonic() - t0
+    cpu = _cpu_s() - cpu0
     stored = cache.count()
     cache.close()
-    return {"seconds": elapsed, "pages": pages, "synced": sync.synced, "stored": stored,
+    return {"seconds": elapsed, "snapshot_s": snapshot_s, "cpu_s": cpu, "pages": pages,
+            "phases": {k: round(v, 2) for k, v in sync.snapshot_timings.items()},
+            "synced": sync.synced, "stored": stored,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}  # fmt: skip
 
 
 def _child_fetch(url: str, key: str) -> dict[str, Any]:
-    """Fetch and parse every page the hub serves, storing nothing."""
+    """Fetch the hub's snapshot and split it into rows, storing nothing (the hub and HTTP)."""
     import httpx
 
-    from edge.sync import parse_page
+    from edge.snapshot import split_lines
 
-    t0 = time.monotonic()
-    cursor, n = "", 0
-    with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60.0) as client:
-        while True:
-            body = client.get(
-                "/api/v1/sync/declarations", params={"cursor": cursor, "limit": 2000}
-            ).json()
-            n += len(parse_page(body)[0])
-            cursor = body["next_cursor"]
-            if not body["more"]:
-                break
-    return {"seconds": time.monotonic() - t0, "declarations": n}
+    t0, cpu0 = time.monotonic(), _cpu_s()
+    n = 0
+    with (
+        httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60.0) as client,
+        client.stream("GET", "/api/v1/sync/snapshot") as resp,
+    ):
+        resp.raise_for_status()
+        for line in split_lines(resp.iter_bytes(1 << 20)):
+            n += bool(line) and not line.startswith(b"{")
+    return {"seconds": time.monotonic() - t0, "cpu_s": _cpu_s() - cpu0, "declarations": n}
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -157,7 +250,6 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     from hub.db.auth_models import Role
     from hub.db.engine import make_engine
     from hub.db.migrate import upgrade
-    from hub.importing.importer import import_records
     from hub.services import users
     from hub.settings import HubSettings
 
@@ -167,10 +259,8 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     try:
         engine = make_engine(url)
         upgrade(engine)
-        ctx.progress(f"edge_sync: importing {n:,} parcel sets into the hub")
-        t0 = time.perf_counter()
-        report = import_records(engine, _records(n))
-        import_s = time.perf_counter() - t0
+        ctx.progress(f"edge_sync: filling the hub with {n:,} parcel sets")
+        imported, import_s = _seed(url, n, ctx.progress)
         with Session(engine) as session:
             _row, key = users.create_api_key(session, "bench-edge", Role.EDGE, datetime.now(UTC))
         engine.dispose()
@@ -185,6 +275,9 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         hub.start()
         ctx.progress("edge_sync: syncing an empty edge")
         store = ctx.workdir / "edge-sync" / "cache.db"
+        for stale in store.parent.glob("cache.db*"):
+            stale.unlink()
+        load0 = os.getloadavg()[0]
         synced = _run_child("sync", hub.url, key, str(store))
         fetched = _run_child("fetch", hub.url, key)
     finally:
@@ -197,13 +290,19 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         "parcel_sets": n,
         "declarations": n * 4,
         "hub_database": "postgresql",
-        "hub_import_seconds": round(import_s, 1),
-        "hub_import_new": report.new,
+        "hub_fill_seconds": round(import_s, 1),
+        "hub_imported_records": imported,
+        "hub_copied_parcel_sets": max(0, n - IMPORTED),
         "pages": synced["pages"],
         "synced": synced["synced"],
         "stored": synced["stored"],
         "complete": complete,
-        "fetch_and_parse_only_seconds": round(fetched["seconds"], 2),
+        "snapshot_seconds": round(synced["snapshot_s"], 2),
+        "snapshot_phases_seconds": synced.get("phases", {}),
+        "edge_cpu_seconds": round(synced["cpu_s"], 2),
+        "fetch_and_split_only_seconds": round(fetched["seconds"], 2),
+        "fetch_and_split_only_cpu_seconds": round(fetched["cpu_s"], 2),
+        "load_average_1min_before_after": [round(load0, 2), round(os.getloadavg()[0], 2)],
         "store_mb": round(store.stat().st_size / 2**20, 1),
         "per_declaration_ms": round(synced["seconds"] / max(1, n * 4) * 1000, 4),
     }

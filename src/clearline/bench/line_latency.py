@@ -173,8 +173,13 @@ def measure(ctx: BenchContext, plan: LatencyPlan) -> list[BenchResult]:
         broker = ChildBroker()
         url, broker_name = broker.url, "embedded amqtt in a child process"
     try:
-        rig = PeerRig(ctx.workdir, parcels=plan.parcels(), geometry=geometry, broker_url=url,
-                      site="bench-peer-line")
+        rig = PeerRig(
+            ctx.workdir,
+            parcels=plan.parcels(),
+            geometry=geometry,
+            broker_url=url,
+            site="bench-peer-line",
+        )
         with rig:
             ctx.progress(f"line: generating {plan.parcels():,} parcels, starting peers and edge")
             rig.start()

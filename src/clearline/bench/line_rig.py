@@ -123,7 +123,9 @@ class ChildBroker:
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _BROKER_CHILD.format(port=self.port)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if not wait_until(lambda: reachable("127.0.0.1", self.port), 10.0, step_s=0.05):
             self.stop()

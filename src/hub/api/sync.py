@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from hub.deps import EdgeMachine, SessionDep
+from hub.deps import EdgeMachine, EngineDep, SessionDep
+from hub.services import snapshot
 from hub.services import sync as service
 from hub.services.edges import bound_edge
 
@@ -50,6 +51,9 @@ class SyncPage(BaseModel):
         description="Inspector verdicts recorded since ``verdicts_after`` (when asked).",
     )
     next_verdicts: str | None = Field(None, description="Give back as ``verdicts_after``.")
+    behind: int | None = Field(
+        None, description="Changes waiting after ``cursor`` (up to ``backlog``), when asked."
+    )
 
 
 @router.get("/declarations", response_model=SyncPage, summary="Declarations changed since a cursor")
@@ -67,10 +71,48 @@ def sync_declarations(
         str | None,
         Query(max_length=40, description="Also send verdicts since this time; empty for all."),
     ] = None,
+    backlog: Annotated[
+        int,
+        Query(ge=0, le=10_000_000, description="Also count the changes waiting, up to this."),
+    ] = 0,
 ) -> Any:
     """Return declarations whose newest change is after ``cursor``, oldest change first."""
     bound_edge(session, principal)  # a revoked edge's key is refused
     body = service.page(session, cursor, limit, rules_digest)
+    if backlog:
+        body["behind"] = service.backlog(session, cursor, backlog)
     if verdicts_after is not None:
         body["verdicts"], body["next_verdicts"] = service.verdicts_since(session, verdicts_after)
     return JSONResponse(body)
+
+
+@router.get(
+    "/snapshot",
+    summary="Every declaration in its current state, for an edge's first sync",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def sync_snapshot(
+    principal: EdgeMachine,
+    session: SessionDep,
+    engine: EngineDep,
+    rules_digest: Annotated[
+        str, Query(max_length=64, description="Digest of the rules the edge holds.")
+    ] = "",
+    verdicts_after: Annotated[
+        str | None,
+        Query(max_length=40, description="Also send verdicts since this time; empty for all."),
+    ] = None,
+) -> StreamingResponse:
+    """Stream every declaration in its current state, with the cursor the delta sync goes on
+    from (`hub.services.snapshot`; header and trailer JSON, rows in PostgreSQL's COPY text
+    format); the edge's key is checked as for the delta sync."""
+    bound_edge(session, principal)  # a revoked edge's key is refused
+    verdicts = None
+    if verdicts_after is not None:
+        found, after = service.verdicts_since(session, verdicts_after)
+        verdicts = {"verdicts": found, "next_verdicts": after}
+    session.close()
+    return StreamingResponse(
+        snapshot.stream(engine, rules_digest, verdicts), media_type="application/x-ndjson"
+    )

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from hub.db.event_models import VERDICT
@@ -171,6 +171,14 @@ def verdicts_since(session: Session, after: str) -> tuple[list[dict[str, Any]], 
         for r in rows
     ]
     return out, (out[-1]["at"] if out else after)
+
+
+def backlog(session: Session, cursor: str, cap: int) -> int:
+    """Return how many declarations changed after ``cursor``, counting no further than ``cap``
+    (an edge that far behind takes a snapshot instead of the pages)."""
+    after = parse_cursor(cursor)
+    waiting = select(_SYNC.c.seq).where(_SYNC.c.seq > after).limit(cap).subquery()
+    return int(session.connection().execute(select(func.count()).select_from(waiting)).scalar_one())
 
 
 def newest_cursor(session: Session) -> str:

@@ -30,5 +30,7 @@ def test_edge_sync_brings_every_declaration_of_the_hub(tmp_path: Path) -> None:
     sync = results["edge_sync_s"]
     assert sync.details["complete"] is True
     assert sync.details["stored"] == sync.details["declarations"] == 2000
-    assert sync.details["hub_import_new"] == 2500  # four documents and a receipt a parcel
+    assert sync.details["hub_imported_records"] == 2500  # four documents and a receipt a parcel
+    assert sync.details["hub_copied_parcel_sets"] == 0
+    assert 0 < sync.details["snapshot_seconds"] <= sync.value
     assert results["edge_sync_rss_mb"].value > 0

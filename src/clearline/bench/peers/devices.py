@@ -61,9 +61,7 @@ class _Bank(DataBank):  # type: ignore[misc]
     """A holding-register bank of ``size`` words that calls ``on_write`` after a client write."""
 
     def __init__(self, size: int) -> None:
-        super().__init__(
-            coils_size=0, d_inputs_size=0, h_regs_size=size, i_regs_size=0
-        )
+        super().__init__(coils_size=0, d_inputs_size=0, h_regs_size=size, i_regs_size=0)
         self.on_write: Callable[[int, int, int], None] | None = None
 
     def on_holding_registers_change(

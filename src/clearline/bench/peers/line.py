@@ -110,7 +110,8 @@ class PeerLine:
     def ports(self) -> dict[str, int]:
         """Return the ports of the PLC, the checkweigher and the scanner."""
         return {
-            "plc": self.plc.port, "checkweigher": self.checkweigher.port,
+            "plc": self.plc.port,
+            "checkweigher": self.checkweigher.port,
             "scanner": self.scanner.port,
         }
 

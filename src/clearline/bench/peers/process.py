@@ -32,13 +32,14 @@ class PeerLineProcess:
         """Start the child and wait for its ports (30 s)."""
         if importlib.util.find_spec("pyModbusTCP") is None:
             raise RuntimeError(
-                "the peer line needs pyModbusTCP, a development dependency: "
-                "pip install -e '.[dev]'"
+                "the peer line needs pyModbusTCP, a development dependency: pip install -e '.[dev]'"
             )
         self.geometry = geometry
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "clearline.bench.peers.line", json.dumps(asdict(geometry))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.ports: dict[str, int] = self._ask(None, 30.0)
 

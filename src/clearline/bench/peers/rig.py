@@ -78,7 +78,8 @@ class Phase:
     def as_expected(self) -> int:
         """Return the parcels given their expected outcome, on the edge's reply."""
         return sum(
-            1 for r, want in zip(self.results, self.expected, strict=True)
+            1
+            for r, want in zip(self.results, self.expected, strict=True)
             if r["in_time"] and self.outcome(r) == want
         )
 
@@ -107,8 +108,14 @@ class PeerRig:
     """Scenario, peer line and edge, started together; a context manager."""
 
     def __init__(
-        self, workdir: Path, *, parcels: int, geometry: Geometry, broker_url: str,
-        site: str = "peer-line", seed: int = 7,
+        self,
+        workdir: Path,
+        *,
+        parcels: int,
+        geometry: Geometry,
+        broker_url: str,
+        site: str = "peer-line",
+        seed: int = 7,
     ) -> None:
         """Describe the rig; nothing runs before ``start()``."""
         self.workdir, self.parcels, self.geometry = workdir, parcels, geometry
@@ -157,7 +164,8 @@ class PeerRig:
             checkweigher=ModbusDevice(device_id="cw1", port=ports["checkweigher"]),
             tunnel_scanner=TunnelScannerProfile.model_validate(
                 {
-                    "kind": "tunnel_scanner", "device_id": "tunnel1",
+                    "kind": "tunnel_scanner",
+                    "device_id": "tunnel1",
                     "serial": {"port": f"socket://127.0.0.1:{ports['scanner']}"},
                 }
             ),

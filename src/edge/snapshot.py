@@ -1,0 +1,269 @@
+"""An edge's first sync in one piece: the hub's snapshot written straight into the store.
+
+The hub streams every declaration in its current state (``hub.services.snapshot``), oldest
+change first. Applying those declarations one by one through the declaration index, as the
+delta sync does, would give exactly what :class:`SnapshotWriter` writes here in bulk: each
+(kind, business key) comes once, so no entry replaces another, no notice waits for its list,
+and a withdrawn or cancelled list leaves only its customs status behind. The writer computes
+the index's rows (entries with status and history, codes, documents, statuses, the buyer
+ledger) from each line and inserts them with ``executemany``; the code and ledger indexes are
+built once at the end. The caller holds the transaction (``DeclarationCache.load_snapshot``):
+a stream that breaks off or does not add up rolls it back and the old store stays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import marshal
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
+
+from edge.store import DROPPED, KEEP_EXTRA, SCHEMA
+from inspection.books import sort_time
+from inspection.checks import is_cbec_retail_import
+from inspection.identity import normalise
+from inspection.index import parcel_codes
+from inspection.model import PARCEL_KINDS, Declaration, DocKind, GoodsLine
+from inspection.timezone import china_year
+
+log = logging.getLogger(__name__)
+
+#: The stream layout this edge reads.
+FORMAT = 1
+#: Rows written per ``executemany``.
+BATCH = 20_000
+FIELDS = tuple(f.name for f in fields(Declaration) if f.name not in ("lines", "extra"))
+LINE_FIELDS = tuple(f.name for f in fields(GoodsLine))
+_N = len(FIELDS)
+_KIND, _KEY = FIELDS.index("kind"), FIELDS.index("business_key")
+_DROP_AT = tuple(FIELDS.index(n) for n in sorted(DROPPED))
+_ORDER_AT = (FIELDS.index("ebp_code"), FIELDS.index("order_no"))
+_WAYBILL_AT = (FIELDS.index("logistics_code"), FIELDS.index("logistics_no"))
+_WIDTH = 5 + _N
+#: Amounts and times: an empty field there is null.
+_NULLABLE = tuple(
+    i
+    for i, f in enumerate(fields(Declaration))
+    if "Decimal" in str(f.type) or "datetime" in str(f.type)
+)
+_ESCAPED = re.compile(r"\\(.)")
+_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
+_PARCELS = frozenset(k.value for k in PARCEL_KINDS)
+_DOCS = frozenset(k.value for k in (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYBILL))
+#: Indexes built after the rows are in (the same statements as the store's schema).
+_LATE_INDEXES = tuple(
+    s.strip() for s in SCHEMA.split(";") if "CREATE INDEX" in s and "ix_pending" not in s
+)
+_INSERT = {
+    "entry": "INSERT OR REPLACE INTO ix_entry VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "code": "INSERT INTO ix_code VALUES (?, ?, ?)",
+    "doc": "INSERT OR REPLACE INTO ix_doc VALUES (?, ?, ?, ?)",
+    "status": "INSERT OR REPLACE INTO ix_status VALUES (?, ?, ?)",
+    "ledger": "INSERT INTO ix_ledger VALUES (?, ?, ?, ?)",
+}
+
+
+class SnapshotError(ValueError):
+    """The snapshot stream is not one this edge can use (cut short, miscounted, unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What a snapshot brought: the cursor to continue from, its rows, the rules."""
+
+    cursor: str
+    count: int
+    rules: dict[str, Any] | None
+    header: dict[str, Any]  # with inspector verdicts when asked (``verdicts``, ``next_verdicts``)
+    timings: dict[str, float]  # seconds: rows read and written, indexes built (and committed)
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Yield the newline-terminated lines of a byte stream (a last unterminated part too)."""
+    rest = b""
+    for chunk in chunks:
+        parts = (rest + chunk).split(b"\n")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
+def _unescape(field: str) -> str:
+    """Undo COPY's text-format escapes in one field."""
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), field)
+
+
+def _fields(raw: bytes) -> list[str]:
+    """Split one row into its fields, unescaped."""
+    text = raw.decode()
+    fields_ = text.split("\t")
+    if "\\" in text:
+        return [_unescape(f) if "\\" in f else f for f in fields_]
+    return fields_
+
+
+def _pair(code: str, number: str) -> tuple[str, str]:
+    """The customs key of a document, as ``inspection.index`` files it."""
+    return (code.strip().upper(), normalise(number)) if number else ("", "")
+
+
+class _Parcel(NamedTuple):
+    """The fields of a parcel declaration its codes and buyer ledger are filed by (what
+    ``parcel_codes`` and ``is_cbec_retail_import`` read)."""
+
+    kind: DocKind
+    business_key: str
+    logistics_no: str
+    invt_no: str
+    order_no: str
+    cop_no: str
+    trade_mode: str
+    ie_flag: str
+
+
+_PARCEL_AT = itemgetter(*(FIELDS.index(n) for n in _Parcel._fields))
+_BUYER_AT, _TIME_AT = FIELDS.index("buyer_id_number"), FIELDS.index("decl_time")
+_KINDS = {k.value: k for k in DocKind}
+
+
+class SnapshotWriter:
+    """Writes a snapshot's rows into the index tables of a connection in a transaction."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, alarms: list[str]) -> None:
+        self._db, self._lock, self._alarms = db, lock, alarms
+        self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
+        self._pending = 0
+
+    def load(self, lines: Iterable[bytes]) -> Loaded:
+        """Replace the index's rows by the stream's; raise :class:`SnapshotError` when the
+        stream is cut short or does not add up (the caller then rolls back)."""
+        t0 = time.monotonic()
+        it = iter(lines)
+        header = json.loads(next(it, b"{}") or b"{}")
+        self._check_header(header)
+        self._clear()
+        n = 0
+        trailer: dict[str, Any] | None = None
+        for raw in it:
+            if raw.startswith(b"{"):
+                trailer = json.loads(raw)
+                break
+            if raw:
+                self._row(_fields(raw))
+                n += 1
+        self._flush()
+        if trailer is None or not trailer.get("end"):
+            raise SnapshotError(f"snapshot cut short after {n} of {header['count']} rows")
+        if not n == trailer.get("count") == header["count"]:
+            raise SnapshotError(
+                f"snapshot miscounted: {n} rows, header {header['count']}, "
+                f"trailer {trailer.get('count')}"
+            )
+        t1 = time.monotonic()
+        with self._lock:
+            for sql in _LATE_INDEXES:
+                self._db.execute(sql)
+        timings = {"rows_s": t1 - t0, "indexes_s": time.monotonic() - t1}
+        return Loaded(str(header["cursor"]), n, header.get("rules"), header, timings)
+
+    @staticmethod
+    def _check_header(header: dict[str, Any]) -> None:
+        if header.get("snapshot") != FORMAT:
+            raise SnapshotError(f"snapshot format {header.get('snapshot')!r} is not {FORMAT}")
+        if tuple(header.get("fields", ())) != FIELDS:
+            raise SnapshotError("snapshot fields differ from this edge's declaration")
+        if tuple(header.get("line_fields", ())) != LINE_FIELDS:
+            raise SnapshotError("snapshot goods-line fields differ from this edge's")
+        if not str(header.get("cursor", "")).isdigit():
+            raise SnapshotError("snapshot carries no cursor")
+
+    def _clear(self) -> None:
+        with self._lock:
+            for name in ("ix_code_code", "ix_ledger_buyer"):
+                self._db.execute(f"DROP INDEX IF EXISTS {name}")
+            for table in ("entry", "code", "doc", "status", "pending", "ledger"):
+                self._db.execute(f"DELETE FROM ix_{table}")
+
+    def _row(self, r: list[str]) -> None:
+        """File one declaration as ``DeclarationIndex.add`` then ``set_status`` would."""
+        if len(r) != _WIDTH:
+            raise SnapshotError(f"snapshot row of {len(r)} fields, not {_WIDTH}")
+        status = int(r[1]) if r[1] else None
+        state, vals = r[2], r[3 : 3 + _N]
+        for i in _NULLABLE:
+            if not vals[i]:
+                vals[i] = None  # type: ignore[call-overload]
+        lines = json.loads(r[3 + _N]) if r[3 + _N] != "[]" else []
+        extra = json.loads(r[4 + _N]) if r[4 + _N] not in ("{}", "") else {}
+        kind, key = vals[_KIND], vals[_KEY]
+        if status is not None:
+            if status < 0:
+                self._alarms.append(f"customs error {status} about {key}")
+                status = None
+            else:
+                self._rows["status"].append((kind, key, status))
+        withdrawn = extra.get("appType", "").strip() == "3"
+        if kind in _DOCS:
+            at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
+            a, b = _pair(vals[at[0]], vals[at[1]])
+            if not b:
+                pass
+            elif withdrawn:
+                self._flush()  # a withdrawal drops what came before it, not after
+                with self._lock:
+                    self._db.execute(
+                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?", (kind, a, b)
+                    )
+            else:
+                self._rows["doc"].append((kind, a, b, self._body(vals, lines, extra)))
+        elif kind in _PARCELS and not withdrawn and state != "cancelled":
+            self._parcel(kind, key, status, state, vals, self._body(vals, lines, extra))
+        self._pending += 1
+        if self._pending >= BATCH:
+            self._flush()
+
+    @staticmethod
+    def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
+        """The compact record ``edge.store.encode`` makes of the same declaration."""
+        v = vals.copy()
+        for i in _DROP_AT:
+            v[i] = ""
+        v.append(lines)
+        v.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
+        return marshal.dumps(v)
+
+    def _parcel(
+        self, kind: str, key: str, status: int | None, state: str, vals: list[Any], body: bytes
+    ) -> None:
+        history = ["CEB626 800"] if state == "returned" else []
+        if status is not None:
+            history.append(f"customs status {status}")
+        self._rows["entry"].append(
+            (kind, key, body, status, 0, int(state == "returned"), json.dumps(history))
+        )
+        view = _Parcel(_KINDS[kind], *_PARCEL_AT(vals)[1:])
+        decl = cast(Declaration, view)
+        self._rows["code"].extend((code, kind, key) for code in parcel_codes(decl))
+        buyer = vals[_BUYER_AT]
+        if buyer and is_cbec_retail_import(decl):
+            at = datetime.fromisoformat(vals[_TIME_AT]) if vals[_TIME_AT] else None
+            self._rows["ledger"].append(
+                (normalise(buyer), china_year(at), max(sort_time(at), -1e300), key)
+            )
+
+    def _flush(self) -> None:
+        with self._lock:
+            for name, rows in self._rows.items():
+                if rows:
+                    self._db.executemany(_INSERT[name], rows)
+                    rows.clear()
+        self._pending = 0
