@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from typing import Any
 import psutil
 from sqlalchemy import select
 
+from clearline.demo.site import listening
 from clearline.demo.site_run import compare
 from hub.db.engine import make_engine
 from hub.db.event_models import EVENT
@@ -123,7 +123,7 @@ class HubProcess(HubServer):
             self.proc = subprocess.Popen(
                 [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
             )
-        wait_until(lambda: _listening(self.port) or not self.running, timeout_s, "hub listening")
+        wait_until(lambda: listening(self.port) or not self.running, timeout_s, "hub listening")
         if not self.running:
             raise RuntimeError(f"hub did not start; see {self.log_path}")
         return self
@@ -140,14 +140,6 @@ class HubProcess(HubServer):
                 proc.wait(5)
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _rss_mb(pid: int | None) -> float | None:
     if pid is None:
         return None
@@ -161,7 +153,7 @@ def _broker_url(opts: SoakOptions) -> str | None:
     """Mosquitto when it answers (and none was named), else None (an embedded broker)."""
     if opts.broker_url is not None:
         return opts.broker_url
-    return MOSQUITTO if _listening(1883) else None
+    return MOSQUITTO if listening(1883) else None
 
 
 class Soak:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from clearline.demo.site import listening
 from contracts.clock import SystemClock
 from contracts.events import EdgeEvent, EventKind
 from contracts.topics import edge_event_topic
@@ -181,7 +182,7 @@ def test_mosquitto_restart(tmp_path: Path, mosquitto: tuple[int, Path]) -> None:
     broker = _mosquitto(conf)
     site: FaultSite | None = None
     try:
-        wait_until(lambda: _listening(port), 10, "mosquitto listening")
+        wait_until(lambda: listening(port), 10, "mosquitto listening")
         site = FaultSite(tmp_path, f"mqtt://127.0.0.1:{port}", unique_site("mq"))
         site.start()
         edge = site.start_edge()
@@ -200,16 +201,6 @@ def test_mosquitto_restart(tmp_path: Path, mosquitto: tuple[int, Path]) -> None:
             site.stop()
         broker.terminate()
         broker.wait(10)
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def test_two_hubs_on_one_host(tmp_path: Path) -> None:

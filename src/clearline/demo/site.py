@@ -192,9 +192,10 @@ def _calibrate_xray(line: LineConfig, seed: int, folder: Path) -> Path:
     return path
 
 
-def _listening(port: int) -> bool:
+def listening(port: int, timeout_s: float = 0.2) -> bool:
+    """True when something accepts TCP connections on ``127.0.0.1:port``."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s):
             return True
     except OSError:
         return False
@@ -295,7 +296,7 @@ def start_site(
                 seed + n,
             )
             run.lines.append(proc)
-            if not wait_until(lambda p=line.plc.port: _listening(p), 30):
+            if not wait_until(lambda p=line.plc.port: listening(p), 30):
                 raise RuntimeError(f"line simulator did not start; see {proc.log}")
             edge = EdgeRuntime(site.site, cfg, rules)
             run.edges.append(edge)
