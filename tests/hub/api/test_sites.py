@@ -53,6 +53,7 @@ EXEMPT: dict[str, str] = {
     "/api/v1/rules/versions/{number}": "one rule set for the hub",
     "/api/v1/rules": "one rule set for the hub",
     "/api/v1/sync/declarations": "edge machines, bound to their own edge id",
+    "/api/v1/sync/snapshot": "edge machines, bound to their own edge id",
     "/api/v1/events": "edge machines, bound to their own edge id",
     "/healthz": "no data",
     "/metrics": "counters of this process, no personal or site rows",
