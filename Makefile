@@ -35,7 +35,7 @@ unit: venv
 	$(BIN)/python -m pytest -q $(UNIT_TESTS)
 
 test: venv system-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 demo: venv
 	$(BIN)/clearline demo
