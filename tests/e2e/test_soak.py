@@ -23,7 +23,9 @@ SECONDS = 30.0  # one kill half-way; scripts/soak.py runs the long soaks
 
 def test_short_soak_with_one_edge_kill(tmp_path: Path) -> None:
     """No wrong release, every parcel accounted for and confirmed, every event at the hub."""
-    figures = run_soak(SoakOptions(workdir=tmp_path, seconds=SECONDS, rate=RATE, kill_every_s=SECONDS / 2))
+    figures = run_soak(
+        SoakOptions(workdir=tmp_path, seconds=SECONDS, rate=RATE, kill_every_s=SECONDS / 2)
+    )
     log.info("soak figures: %s", {k: v for k, v in figures.items() if k != "samples"})
     parcels = figures["parcels"]
     assert parcels["inducted"] == parcels["accounted"] == SECONDS * RATE
