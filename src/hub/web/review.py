@@ -151,7 +151,14 @@ def _words(table: dict[str, str]) -> dict[str, str]:
 
 def review_config() -> dict[str, object]:
     """What the review station's script needs, with words in the page's language."""
-    from hub.web.names import CUSTOMS_COUNTRY, CUSTOMS_CURRENCY, country_name, currency_name
+    from hub.web.names import (
+        CUSTOMS_COUNTRY,
+        CUSTOMS_CURRENCY,
+        TRADE_MODES,
+        country_name,
+        currency_name,
+        trade_mode_name,
+    )
 
     return {
         "views": list(VIEW_NAMES),
@@ -162,6 +169,7 @@ def review_config() -> dict[str, object]:
         "reasons": _words(REASON_WORDS),
         "currencies": {c: currency_name(c) for c in CUSTOMS_CURRENCY},
         "countries": {c: country_name(c) for c in CUSTOMS_COUNTRY},
+        "tradeModes": {m: trade_mode_name(m) for m in TRADE_MODES},
     }
 
 

@@ -3,6 +3,7 @@ to a refusal."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -43,3 +44,13 @@ def test_home_and_every_menu_link_open_for_the_role(hub: Hub, role: Role) -> Non
     for href in sorted(hrefs):
         got = hub.client.get(href, headers=headers)
         assert got.status_code == 200, f"{role.value}: menu link {href} answers {got.status_code}"
+
+
+def test_review_station_names_the_supervision_mode_in_words(hub: Hub) -> None:
+    """The declaration panel's script gets each supervision mode in the page's language."""
+    page = hub.client.get("/review", headers=_auth(hub, Role.INSPECTOR)).text
+    found = re.search(r"const CFG = (\{.*?\});\n", page)
+    assert found is not None
+    modes = json.loads(found.group(1))["tradeModes"]
+    assert modes["9610"] == "跨境贸易电子商务 (9610)"
+    assert modes["1210"].endswith("(1210)") and not modes["1210"].startswith("bonded")
