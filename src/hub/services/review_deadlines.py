@@ -144,7 +144,8 @@ def fire_due(engine: Engine, settings: ReviewSettings, now: datetime, by: str = 
             )
             session.commit()
             fired += 1
-            logger.warning(
+            # normal on a busy day (the parcel is held; the audit log and the table keep it)
+            logger.info(
                 "review deadline passed: image %s (%s) on site %s", item.image_id, code, item.site
             )
     return fired
