@@ -40,23 +40,25 @@ def log_errors(paths: list[Path]) -> list[str]:
     return found
 
 
-def decided_labels(workdir: Path) -> list[str]:
-    """The labels the line reported a chute for (the parcels that left the line)."""
-    labels: list[str] = []
+def decided_labels(workdir: Path) -> dict[str, set[str]]:
+    """Each label the line reported a chute for, with every label of its parcel."""
+    labels: dict[str, set[str]] = {}
     for results in sorted(workdir.glob("line-*-results.jsonl")):
         for raw in results.read_text(encoding="utf-8").splitlines():
             row = json.loads(raw)
             if row.get("chute") is not None:
-                labels.extend(str(code) for code in row.get("labels") or [])
+                codes = {str(code) for code in row.get("labels") or []}
+                labels.update(dict.fromkeys(codes, codes))
     return labels
 
 
-def trace_all(client: httpx.Client, labels: list[str]) -> dict[str, Any]:
-    """Look every label up at the hub; count those without a parcel or without a decision."""
+def trace_all(client: httpx.Client, labels: dict[str, set[str]]) -> dict[str, Any]:
+    """Look every label up at the hub; count those without a parcel or without a decision,
+    and those filed under a code that is not one of their parcel's labels."""
     missing: list[str] = []
     undecided: list[str] = []
     wrong_code: list[str] = []
-    for code in labels:
+    for code, siblings in labels.items():
         resp = client.get(f"/api/v1/parcels/{code}")
         if resp.status_code == 404:
             missing.append(code)
@@ -65,7 +67,7 @@ def trace_all(client: httpx.Client, labels: list[str]) -> dict[str, Any]:
         doc = resp.json()
         if doc.get("decision") is None:
             undecided.append(code)
-        if doc.get("parcel_code") not in (None, code):
+        if doc.get("parcel_code") not in {None, *siblings}:
             wrong_code.append(f"{code} filed as {doc.get('parcel_code')}")
     return {
         "labels": len(labels),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -54,3 +55,16 @@ def test_review_station_names_the_supervision_mode_in_words(hub: Hub) -> None:
     modes = json.loads(found.group(1))["tradeModes"]
     assert modes["9610"] == "跨境贸易电子商务 (9610)"
     assert modes["1210"].endswith("(1210)") and not modes["1210"].startswith("bonded")
+
+
+def test_no_template_has_an_inline_event_handler() -> None:
+    """The pages' CSP allows inline scripts only by hash: an ``onchange=`` would be dead."""
+    templates = Path(__file__).resolve().parents[3] / "src/hub/web/templates"
+    handlers = re.compile(r"<[^>]*\son[a-z]+\s*=", re.I)
+    found = [
+        f"{t.name}:{n}"
+        for t in sorted(templates.glob("*.html"))
+        for n, line in enumerate(t.read_text(encoding="utf-8").splitlines(), 1)
+        if handlers.search(line)
+    ]
+    assert found == [], f"inline event handlers the CSP blocks: {found}"
