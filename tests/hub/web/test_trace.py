@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from lxml import html as lxml_html
@@ -91,7 +92,7 @@ def test_trace_page_tells_the_story(hub: Hub) -> None:
     assert "110101199003071234" not in page
     assert "<script>alert" not in page
     assert doc.xpath("//link|//img|//iframe") == []
-    scripts = [el.text or "" for el in doc.xpath("//script")]
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S)
     assert all("data-autosubmit" in text and "<" not in text for text in scripts), scripts
     assert len(scripts) <= 1  # the menu's own script (auto-submitting pickers), nothing else
     assert doc.xpath("//*[@src]") == []
