@@ -27,9 +27,9 @@ from hub.db.event_models import PARCEL
 from hub.db.site_models import USER_SITE
 from hub.db.trust_models import EDGE_REGISTRY
 from hub.db.xray_models import XRAY_IMAGE
-from hub.services import audit
 from hub.services.auth import Principal
 from hub.services.errors import Forbidden, Invalid, NotFound
+from hub.services.user_admin import find_user, record
 
 log = logging.getLogger(__name__)
 
@@ -117,27 +117,16 @@ def set_user_sites(
     session: Session, name: str, sites: Iterable[str], at: datetime, by: Principal | None = None
 ) -> list[str]:
     """Limit user ``name`` to ``sites`` (empty: every site); audited. Return the sites."""
-    user = session.connection().execute(select(User.__table__).where(User.__table__.c.name == name))  # type: ignore[attr-defined]
-    row = user.mappings().first()
-    if row is None:
-        raise NotFound(f"no user named {name!r}")
+    user = find_user(session, name)
     chosen = parse_sites(list(sites))
-    if chosen and Role(row["role"]) is Role.ADMIN:
+    if chosen and Role(user.role) is Role.ADMIN:
         raise Invalid("an admin sees every site; give a supervisor account instead", field="sites")
     conn = session.connection()
-    conn.execute(delete(USER_SITE).where(USER_SITE.c.user_id == row["id"]))
+    conn.execute(delete(USER_SITE).where(USER_SITE.c.user_id == user.id))
     if chosen:
-        conn.execute(insert(USER_SITE), [{"user_id": row["id"], "site": s} for s in chosen])
-    audit.append(
-        session,
-        at=at,
-        actor=by.name if by is not None else "hub-cli",
-        role=by.role.value if by is not None else "admin",
-        action="user_sites",
-        subject=name,
-        why="sites: " + (", ".join(chosen) if chosen else "every site"),
-        data={"sites": chosen},
-    )
+        conn.execute(insert(USER_SITE), [{"user_id": user.id, "site": s} for s in chosen])
+    why = "sites: " + (", ".join(chosen) if chosen else "every site")
+    record(session, by, at, "user_sites", name, why=why, data={"sites": chosen})
     session.commit()
     log.info("user %s limited to %s", name, ", ".join(chosen) or "every site")
     return chosen

@@ -7,6 +7,7 @@ its password ends its open sessions.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
@@ -19,7 +20,7 @@ from hub.services.errors import Invalid, NotFound
 MIN_PASSWORD = 8
 
 
-def _user(session: Session, name: str) -> User:
+def find_user(session: Session, name: str) -> User:
     """The user ``name``; raise NotFound."""
     user = session.exec(select(User).where(User.name == name)).first()
     if user is None:
@@ -27,8 +28,16 @@ def _user(session: Session, name: str) -> User:
     return user
 
 
-def _record(session: Session, by: Principal | None, at: datetime, action: str, name: str) -> None:
-    """Append the change to the audit log (``by`` None: the command line on the hub host)."""
+def record(
+    session: Session,
+    by: Principal | None,
+    at: datetime,
+    action: str,
+    name: str,
+    **details: Any,
+) -> None:
+    """Append a change to user ``name`` to the audit log (``by`` None: the command line on
+    the hub host); ``details`` are the entry's ``why`` and ``data``."""
     audit.append(
         session,
         at=at,
@@ -36,6 +45,7 @@ def _record(session: Session, by: Principal | None, at: datetime, action: str, n
         role=by.role.value if by is not None else "admin",
         action=action,
         subject=name,
+        **details,
     )
 
 
@@ -48,14 +58,14 @@ def set_active(
     session: Session, name: str, active: bool, at: datetime, by: Principal | None = None
 ) -> User:
     """Enable or disable a login; disabling ends its sessions."""
-    user = _user(session, name)
+    user = find_user(session, name)
     if by is not None and by.name == name and not active:
         raise Invalid("you cannot disable yourself", field="name")
     user.active = active
     session.add(user)
     if not active:
         _end_sessions(session, user)
-    _record(session, by, at, "user_enable" if active else "user_disable", name)
+    record(session, by, at, "user_enable" if active else "user_disable", name)
     session.commit()
     session.refresh(user)
     return user
@@ -67,11 +77,11 @@ def reset_password(
     """Set a new password and end the user's sessions."""
     if len(password) < MIN_PASSWORD:
         raise Invalid(f"a password has at least {MIN_PASSWORD} characters", field="password")
-    user = _user(session, name)
+    user = find_user(session, name)
     user.password_hash = hash_password(password)
     session.add(user)
     _end_sessions(session, user)
-    _record(session, by, at, "user_password_reset", name)
+    record(session, by, at, "user_password_reset", name)
     session.commit()
     session.refresh(user)
     return user
@@ -91,12 +101,12 @@ def set_role(
         raise Invalid("edges are machines: give them an API key, not a login", field="role")
     if role is Role.FILER and not code:
         raise Invalid("a filer needs an enterprise code", field="enterprise")
-    user = _user(session, name)
+    user = find_user(session, name)
     user.role = role
     user.enterprise = code if role is Role.FILER else ""
     session.add(user)
     _end_sessions(session, user)
-    _record(session, by, at, "user_role", name)
+    record(session, by, at, "user_role", name)
     session.commit()
     session.refresh(user)
     return user
@@ -115,19 +125,11 @@ def set_language(
         code = ""
     if code not in LANGUAGES:
         raise Invalid("a language is zh, en or default", field="language")
-    user = _user(session, name)
+    user = find_user(session, name)
     old = user.language
     user.language = code
     session.add(user)
-    audit.append(
-        session,
-        at=at,
-        actor=by.name if by is not None else "hub-cli",
-        role=by.role.value if by is not None else "admin",
-        action="user_language",
-        subject=name,
-        data={"old": old, "new": code},
-    )
+    record(session, by, at, "user_language", name, data={"old": old, "new": code})
     session.commit()
     session.refresh(user)
     return user
