@@ -38,6 +38,16 @@ class SyncDeclaration(BaseModel):
     )
 
 
+#: Query parameters both sync routes take.
+RulesDigest = Annotated[
+    str, Query(max_length=64, description="Digest of the rules the edge holds.")
+]
+VerdictsAfter = Annotated[
+    str | None,
+    Query(max_length=40, description="Also send verdicts since this time; empty for all."),
+]
+
+
 class SyncPage(BaseModel):
     """One page of changes; call again with ``next_cursor`` while ``more`` is true."""
 
@@ -64,13 +74,8 @@ def sync_declarations(
         str, Query(max_length=18, pattern=r"^[0-9]*$", description="Empty for the beginning.")
     ] = "",
     limit: Annotated[int, Query(ge=1, le=service.MAX_SYNC_LIMIT)] = 1000,
-    rules_digest: Annotated[
-        str, Query(max_length=64, description="Digest of the rules the edge holds.")
-    ] = "",
-    verdicts_after: Annotated[
-        str | None,
-        Query(max_length=40, description="Also send verdicts since this time; empty for all."),
-    ] = None,
+    rules_digest: RulesDigest = "",
+    verdicts_after: VerdictsAfter = None,
     backlog: Annotated[
         int,
         Query(ge=0, le=10_000_000, description="Also count the changes waiting, up to this."),
@@ -96,13 +101,8 @@ def sync_snapshot(
     principal: EdgeMachine,
     session: SessionDep,
     engine: EngineDep,
-    rules_digest: Annotated[
-        str, Query(max_length=64, description="Digest of the rules the edge holds.")
-    ] = "",
-    verdicts_after: Annotated[
-        str | None,
-        Query(max_length=40, description="Also send verdicts since this time; empty for all."),
-    ] = None,
+    rules_digest: RulesDigest = "",
+    verdicts_after: VerdictsAfter = None,
 ) -> StreamingResponse:
     """Stream every declaration in its current state, with the cursor the delta sync goes on
     from (`hub.services.snapshot`; header and trailer JSON, rows in PostgreSQL's COPY text
