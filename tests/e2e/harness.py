@@ -284,17 +284,24 @@ class FaultSite:
         self.hub.start()
         self.sim.start(belt=False)
 
-    def start_edge(self) -> RecordingEdge:
-        """Start the edge in this process and wait until it has synced and connected."""
+    def start_edge(self, **kwargs: Any) -> RecordingEdge:
+        """Start the edge in this process and wait until it has synced and connected.
+
+        ``kwargs`` go to the runtime (a ``clock``, a ``screen``); the screen defaults to the
+        calibrated one of this line's X-ray.
+        """
         os.environ[KEY_ENV] = self.api_key
         cfg = self.edge_config()
         assert cfg.xray is not None
-        edge = RecordingEdge(self.site_id, cfg, self.rules, screen=screener(cfg.xray))
+        kwargs.setdefault("screen", screener(cfg.xray))
+        edge = RecordingEdge(self.site_id, cfg, self.rules, **kwargs)
         self.edge = edge
         edge.start()
         wait_until(lambda: len(edge.index) >= self.index_size, 30, "edge synced")
         wait_until(lambda: edge.link.connected, 10, "edge connected to the broker")
         wait_until(lambda: self.sim.scanner_clients > 0, 10, "edge connected to the scanner")
+        # a belt started before the first read of the PLC finds its first requests unanswered
+        wait_until(lambda: edge.plc_link.first_read_at is not None, 10, "edge read the PLC")
         return edge
 
     def run_belt(self) -> None:

@@ -8,7 +8,6 @@ recovery seen is logged as ``recovered in`` for ``docs/invariants.md``).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import time
@@ -24,7 +23,6 @@ from contracts.clock import SystemClock
 from contracts.events import EdgeEvent, EventKind
 from contracts.topics import edge_event_topic
 from devices.mqtt_link import LinkSettings, MqttLink
-from edge.line.screening import screen_image
 from hub.db.engine import make_engine
 from hub.db.event_models import EVENT
 from hub.settings import HubSettings
@@ -33,7 +31,6 @@ from simulators.faults import FaultProfile
 from tests.conftest import require_service
 from tests.e2e.harness import (
     EDGE_ID,
-    KEY_ENV,
     PARCELS,
     FaultSite,
     HubServer,
@@ -129,13 +126,7 @@ class JumpingClock:
 def test_edge_clock_jumps(site: FaultSite) -> None:
     """The edge's clock jumps +1 h and back: no deadline moves, nothing waits an hour."""
     clock = JumpingClock()
-    os.environ[KEY_ENV] = site.api_key
-    edge = RecordingEdge(site.site_id, site.edge_config(), site.rules, screen=screen_image,
-                         clock=clock)  # fmt: skip
-    site.edge = edge
-    edge.start()
-    wait_until(lambda: len(edge.index) >= site.index_size, 30, "edge synced")
-    wait_until(lambda: site.sim.scanner_clients > 0, 10, "edge connected to the scanner")
+    edge = site.start_edge(clock=clock)
     site.run_belt()
     _inducted(site, PARCELS // 3)
     clock.offset = timedelta(hours=1)
