@@ -439,6 +439,8 @@ class MqttLink:
         with self._lock:
             subs = list(self._subs.items())
         handlers = [h for f, (_, h) in subs if mqtt.topic_matches_sub(_plain(f), msg.topic)]
+        if not handlers:  # a persistent session's old subscription, or one not yet in place
+            logger.warning("message on %s dropped: no handler subscribed to it", msg.topic)
         message = Message(msg.topic, bytes(msg.payload), int(msg.qos), bool(msg.retain))
         ok = True
         for handler in handlers:

@@ -61,8 +61,8 @@ class IngestSettings(ConfigModel):
 class MqttIngest:
     """Subscribes to ``clearline/{site}/edge/+/event`` (QoS 1) and stores every event once.
 
-    The caller owns ``link`` (start it before or after ``start()``; subscriptions survive
-    reconnects). One worker thread moves spooled payloads into the database in batches.
+    The caller owns ``link`` (subscriptions survive reconnects). On a persistent session,
+    start the link after ``start()``: the broker sends the queued events at once on connect. One worker thread moves spooled payloads into the database in batches.
     """
 
     def __init__(
@@ -380,5 +380,8 @@ def start_hub_mqtt(
     )
     holder.append(ingest)
     ingest.owns_link = True
+    # subscribe before connecting: the broker sends a persistent session's queued events right
+    # after it accepts the connection, and a message no handler takes would be lost
+    ingest.start()
     link.start()
-    return ingest.start()
+    return ingest

@@ -128,3 +128,39 @@ def test_two_hubs_in_a_share_group_store_each_event_once(
         edge.stop()
         for hub in hubs:
             hub.stop()
+
+
+def test_events_queued_for_a_stopped_hub_are_stored_when_it_starts_again(
+    hub_engine: Engine, tmp_path: Path
+) -> None:
+    """The broker queues a persistent session's events while the hub is away; none is lost.
+
+    The broker sends the queue right after it accepts the connection: the hub's handler must
+    be in place before it connects, or those events are acknowledged with no one to store them.
+    """
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    site = f"t{uuid.uuid4().hex[:12]}"
+    spool = tmp_path / "spool" / "event-spool.db"
+    edge = MqttLink(LinkSettings(url=MOSQUITTO, site=site, kind="edge", device_id="e1"))
+    edge.start().wait_connected(WAIT_S)
+    hub = start_hub_mqtt(hub_engine, url=MOSQUITTO, site=site, spool_path=spool, settings=FAST)
+    try:
+        poke_until(
+            lambda: _publish(edge, make_event(EventKind.ALARM, {"alarm": "probe"}, site=site)),
+            lambda: hub.stored > 0,
+            "the hub subscribed",
+            WAIT_S,
+        )
+        hub.stop()  # its session (and subscription) stays with the broker
+        before = _stored(hub_engine)
+        events = [e for n in range(40) for e in parcel_story(n + 1, "RR123456785CN", site=site)]
+        for event in events:
+            _publish(edge, event)
+        hub = start_hub_mqtt(hub_engine, url=MOSQUITTO, site=site, spool_path=spool, settings=FAST)
+        assert hub.wait_for(lambda _: _stored(hub_engine) >= before + len(events), WAIT_S), (
+            f"{_stored(hub_engine) - before} of {len(events)} queued events stored"
+        )
+        assert hub.stored == len(events)
+    finally:
+        edge.stop()
+        hub.stop()
