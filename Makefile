@@ -34,8 +34,11 @@ UNIT_TESTS := $(wildcard tests/contracts tests/inspection tests/sorting tests/de
 unit: venv
 	$(BIN)/python -m pytest -q $(UNIT_TESTS)
 
+# The suite in two parts: the tests that are not slow two at a time (pytest-xdist, one file per
+# worker), then the slow ones (the whole-site tests) alone, as their timing expects.
 test: venv system-deps lint
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations=10
+	$(BIN)/python -m pytest -m slow --durations=10
 
 demo: venv
 	$(BIN)/clearline demo

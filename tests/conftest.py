@@ -1,4 +1,6 @@
-"""Suite-wide fixtures: service gating and a check that no test leaves threads behind."""
+"""Suite-wide fixtures: service gating, a check that no test leaves threads behind, and the
+``slow`` mark on every end-to-end test (``make test`` runs those alone, the rest two at a time).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
+#: Where the whole-site tests live: timed against a simulated line, they run one at a time.
+E2E = os.path.join("tests", "e2e") + os.sep
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every end-to-end test ``slow``: ``make test`` runs them after the rest, alone."""
+    for item in items:
+        if E2E in str(item.path):
+            item.add_marker(pytest.mark.slow)
 
 
 def require_service(name: str, host: str, port: int) -> None:
