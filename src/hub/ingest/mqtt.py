@@ -62,7 +62,8 @@ class MqttIngest:
     """Subscribes to ``clearline/{site}/edge/+/event`` (QoS 1) and stores every event once.
 
     The caller owns ``link`` (subscriptions survive reconnects). On a persistent session,
-    start the link after ``start()``: the broker sends the queued events at once on connect. One worker thread moves spooled payloads into the database in batches.
+    start the link after ``start()``: the broker sends the queued events at once on connect.
+    One worker thread moves spooled payloads into the database in batches.
     """
 
     def __init__(

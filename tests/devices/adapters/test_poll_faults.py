@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from functools import partial
@@ -116,5 +117,5 @@ def test_checkweigher_keeps_weighing_through_exception_replies() -> None:
         endpoint.close()
     assert thread.faults == 0  # every refusal became DeviceUnavailable inside the adapter
     assert any(not s.online for s in states), "no refusal was seen"
-    assert any(not a.online and b.online for a, b in zip(states, states[1:], strict=False))
+    assert any(not a.online and b.online for a, b in itertools.pairwise(states))
     assert [e.item_id for e in got][-12:] == list(range(100, 112))
