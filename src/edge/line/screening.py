@@ -37,6 +37,8 @@ Screen = Callable[[ImageCaptured, Declaration | None], XrayScreened]
 UNCALIBRATED = "UNCALIBRATED"
 #: Flag of an image too coarse to clear: its pixel is larger than ``MAX_CLEAR_PIXEL_MM``.
 COARSE = "COARSE_IMAGE"
+#: Flag of an image the pre-screen could not read.
+UNREADABLE = "UNREADABLE"
 #: The coarsest pixel at the belt (mm) an image may be auto-cleared at. An edge-on blade is
 #: about 2 mm of steel: coarser pixels blur it below the blade rule's reach (a line run at
 #: 4.8 mm pixels had blades cleared), so such images always wait for an inspector.
@@ -76,7 +78,7 @@ def screen_image(
         result = screen(image.png, calibration, declaration, config)
     except XrayImageError as err:
         log.warning("item %s: X-ray image unreadable: %s", image.item_id, err)
-        return XrayScreened(image.item_id, XrayState.PENDING, ("UNREADABLE",), 1.0, image.device_id)
+        return XrayScreened(image.item_id, XrayState.PENDING, (UNREADABLE,), 1.0, image.device_id)
     threshold = (config or ScreenConfig()).threshold
     flags = tuple(
         sorted(
@@ -105,7 +107,7 @@ def _second_opinion(
         other = prescreen(image.png, declaration, config)
     except XrayImageError as err:
         log.warning("item %s: X-ray image unreadable: %s", image.item_id, err)
-        return XrayScreened(image.item_id, XrayState.PENDING, ("UNREADABLE",), 1.0, image.device_id)
+        return XrayScreened(image.item_id, XrayState.PENDING, (UNREADABLE,), 1.0, image.device_id)
     state = xray_state(other)
     flags = tuple(f.kind.value for f in other.alarms)
     return XrayScreened(image.item_id, state, flags, max(risk, other.risk), image.device_id)

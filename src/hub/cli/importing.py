@@ -26,7 +26,9 @@ from hub.db.engine import StoreError, make_engine
 from hub.importing.importer import FileReport, import_file
 from hub.settings import CommonSettings
 from hub.web import i18n
+from hub.web.file_refusals import file_words
 from hub.web.i18n import N_
+from hub.web.refusals import record_words
 from inspection.masking import scrub
 
 #: Rejections listed per file in the table output (``--json`` lists them all).
@@ -92,7 +94,8 @@ def _import_one(engine: Any, path: Path, fmt: str | None, progress: Progress | N
 def _summary(console: Console, reports: list[FileReport]) -> None:
     """Print the per-file table, the rejections and any whole-file errors (in the terminal's
     language: Chinese for a ``zh`` locale, else English)."""
-    tr = i18n.translator(i18n.cli_language())
+    lang = i18n.cli_language()
+    tr = i18n.translator(lang)
     table = Table(title=tr(N_("Import report")))
     columns = (
         N_("file"), N_("format"), N_("read"), N_("new"), N_("updated"), N_("unchanged"),
@@ -115,15 +118,19 @@ def _summary(console: Console, reports: list[FileReport]) -> None:
     console.print(table)
     for r in reports:
         doc = r.as_json()
-        if doc["error"]:
-            console.print(f"[red]{escape(doc['error'])}[/red]")
+        if r.error:  # worded first, then masked as the JSON report masks it
+            with i18n.speaking(lang):
+                error = scrub(file_words(r.error, r.file))
+            console.print(f"[red]{escape(error)}[/red]")
         for alarm in doc["alarms"]:
             console.print(f"[yellow]  {escape(r.file)}: alarm: {escape(alarm)}[/yellow]")
-        for rej in doc["rejections"][:SHOWN_REJECTIONS]:
-            where = tr(N_("record {n}")).format(n=rej["index"])
-            where += f", {rej['field']}" if rej["field"] else ""
-            console.print(f"  {escape(r.file)}: {escape(where)}: {escape(rej['reason'])}")
-        hidden = len(doc["rejections"]) - SHOWN_REJECTIONS
+        for rej in r.rejections[:SHOWN_REJECTIONS]:
+            where = tr(N_("record {n}")).format(n=rej.index)
+            where += f", {rej.field}" if rej.field else ""
+            with i18n.speaking(lang):
+                reason = scrub(record_words(rej.reason))
+            console.print(f"  {escape(r.file)}: {escape(where)}: {escape(reason)}")
+        hidden = len(r.rejections) - SHOWN_REJECTIONS
         if hidden > 0:
             more = tr(N_("… and {n} more rejected records (--json lists them all)"))
             console.print("  " + more.format(n=hidden))

@@ -26,7 +26,8 @@ CATEGORIES: dict[str, str] = {
     "other": N_("Other: open and inspect"),
 }
 
-#: What each pre-screen flag means, in words for the inspector.
+#: What each pre-screen flag means, in words for the inspector: the hub's image flags, the
+#: edge's signatures and the edge's flags of an image it could not screen.
 FLAG_WORDS: dict[str, str] = {
     "IMPENETRABLE": N_("X-rays do not get through: cannot be cleared by image"),
     "DENSE_METAL": N_("a large metal mass that can hide other things"),
@@ -34,6 +35,15 @@ FLAG_WORDS: dict[str, str] = {
     "BLADE": N_("thin, straight, elongated steel (blade-like)"),
     "GUN": N_("thick barrel with a grip at an angle (gun-like)"),
     "DECLARATION_MISMATCH": N_("the image contradicts the declared goods"),
+    "HIGH_Z": N_("lead, tungsten or the like: off the organic-to-steel range"),
+    "EDGE_BLADE": N_("a thin dense straight line (a blade seen on its edge)"),
+    "THICK_METAL": N_("thick metal that can hide other things"),
+    "STRIP": N_("a narrow even steel strip or rod (shank, umbrella shaft, zip)"),
+    "METAL": N_("a metal region"),
+    "LIQUID": N_("thick organic matter (liquid-like)"),
+    "UNCALIBRATED": N_("the machine has no usable calibration: the image waits for review"),
+    "COARSE_IMAGE": N_("pixels too coarse to rule out a blade: the image waits for review"),
+    "UNREADABLE": N_("the image could not be read: it waits for review"),
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -15,8 +14,11 @@ from hub.deps import ClockDep, SessionDep, SettingsDep, require_roles
 from hub.importing.importer import FileReport
 from hub.services import declarations as service
 from hub.services.auth import Principal
+from hub.services.errors import Invalid
 from hub.web import i18n
+from hub.web.file_refusals import file_words
 from hub.web.i18n import N_
+from hub.web.refusals import record_words
 from hub.web.shell import page
 
 router = APIRouter(tags=["pages"])
@@ -39,18 +41,6 @@ FORMAT_WORDS: dict[str, str] = {
     "CEB900": N_("message receipt"), "postal-json": N_("postal declarations, JSON"),
     "postal-csv": N_("postal declarations, CSV"), "generic-csv": N_("generic CSV"),
 }  # fmt: skip
-#: Reasons a filer's record is refused, as the import writes them, and their words.
-REFUSALS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(?P<field>\w+) '(?P<value>[^']*)' is not enterprise (?P<code>\S+): a filer "
-                r"files only as the declaring enterprise$"),
-     N_("%(field)s %(value)s is not enterprise %(code)s: a filer files only in its own name")),
-    (re.compile(r"^this business key belongs to another enterprise's declaration$"),
-     N_("this business key belongs to another enterprise's declaration")),
-    (re.compile(r"^no declaration of enterprise (?P<code>\S+) has this business key$"),
-     N_("no declaration of enterprise %(code)s has this business key")),
-    (re.compile(r"^(?P<type>CEB\d+) is customs' answer; only the customs channel files it$"),
-     N_("%(type)s is customs' answer: only the customs channel files it")),
-)  # fmt: skip
 
 
 def format_words(fmt: str) -> str:
@@ -59,15 +49,6 @@ def format_words(fmt: str) -> str:
         return "—"
     words = FORMAT_WORDS.get(fmt)
     return f"{i18n.gettext(words)} ({fmt})" if words else fmt
-
-
-def refusal_words(reason: str) -> str:
-    """A record's refusal in the page's language when it is one the hub words; else as is."""
-    for pattern, words in REFUSALS:
-        m = pattern.match(reason)
-        if m:
-            return i18n.gettext(words) % m.groupdict()
-    return reason
 
 
 def _view(report: FileReport) -> dict[str, object]:
@@ -82,10 +63,10 @@ def _view(report: FileReport) -> dict[str, object]:
         "unchanged": report.unchanged,
         "receipts": report.receipts_applied,
         "rejections": [
-            (r.index, r.field, refusal_words(r.reason)) for r in report.rejections[:200]
+            (r.index, r.field, record_words(r.reason)) for r in report.rejections[:200]
         ],
         "rejected": len(report.rejections),
-        "error": report.error,
+        "error": file_words(report.error, report.file) if report.error else None,
     }
 
 
@@ -110,7 +91,11 @@ def filing_upload(
         name = Path(upload.filename or "upload").name[:200]
         with tempfile.TemporaryDirectory(prefix="clearline-upload-") as tmp:
             path = Path(tmp) / "data"
-            service.save_upload(upload.file, path, settings.max_upload_bytes)
+            try:
+                service.save_upload(upload.file, path, settings.max_upload_bytes)
+            except Invalid as err:  # too large: this file's report says so, the others go on
+                reports.append(FileReport(file=name, error=f"{name}: {err.message}"))
+                continue
             with path.open("rb") as stream:
                 reports.append(service.import_stream(session, me, stream, name, clock))
     with i18n.speaking(i18n.choose(request)):

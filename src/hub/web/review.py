@@ -27,6 +27,7 @@ from hub.services.errors import Unauthenticated
 from hub.services.login_limits import limited_login
 from hub.services.review_schemas import CATEGORIES, FLAG_WORDS, RESULT_WORDS
 from hub.web import i18n
+from hub.web.flag_words import FLAG_NAMES, flag_name, script_details
 from hub.web.i18n import N_
 from hub.web.names import TRADE_MODES, trade_mode_name
 from hub.web.shell import page
@@ -133,15 +134,6 @@ THREAT_WORDS: dict[str, str] = {
     "lead": N_("lead shielding"),
     "tungsten": N_("tungsten block"),
 }
-#: Short names of the pre-screen flags.
-FLAG_NAMES: dict[str, str] = {
-    "IMPENETRABLE": N_("impenetrable"),
-    "DENSE_METAL": N_("dense metal"),
-    "BATTERY": N_("battery"),
-    "BLADE": N_("blade"),
-    "GUN": N_("gun"),
-    "DECLARATION_MISMATCH": N_("goods mismatch"),
-}
 
 
 def _words(table: dict[str, str]) -> dict[str, str]:
@@ -164,8 +156,9 @@ def review_config() -> dict[str, object]:
         "views": list(VIEW_NAMES),
         "categories": list(CATEGORIES),
         "categoryWords": _words(CATEGORIES),
-        "flags": _words(FLAG_NAMES),
+        "flags": {kind: flag_name(kind) for kind in FLAG_NAMES},
         "flagWords": _words(FLAG_WORDS),
+        "details": script_details(),
         "reasons": _words(REASON_WORDS),
         "currencies": {c: currency_name(c) for c in CUSTOMS_CURRENCY},
         "countries": {c: country_name(c) for c in CUSTOMS_COUNTRY},
