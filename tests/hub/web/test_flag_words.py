@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from inspection.xray.prescreen import prescreen
 from inspection.xray.signatures import SigKind
 from simulators.xray import ItemKind, XrayGenerator
 from tests.hub.helpers_events import Hub, hub
+from tests.hub.web.test_review_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.inspection.xray.scans import SMALL, declared, item, png_of, scan_of
 
 __all__ = ["hub"]  # fixture used below
@@ -116,24 +115,29 @@ def test_every_detail_line_is_worded_with_its_numbers(details: list[str]) -> Non
 
 
 def test_the_review_script_words_details_as_python_does(details: list[str]) -> None:
-    """The script's JavaScript patterns give the same words as :func:`detail_words`."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
+    """The script's JavaScript patterns, run in Chromium, give the words of :func:`detail_words`."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium "
+            "(as root: apt-get install -y chromium, or scripts/system-deps.sh)"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api")
     with i18n.speaking("zh"):
         forms = script_details()
         expected = [detail_words(d) for d in details]
     script = (
-        f"const forms = {json.dumps(forms)}, texts = {json.dumps(details)};\n"
+        "([forms, texts]) => {\n"
         "const fmt = (s, o) => s.replace(/\\{(\\w+)\\}/g, (m, k) => (k in o ? o[k] : m));\n"
-        "console.log(JSON.stringify(texts.map((text) => { for (const [p, w] of forms) {"
-        " const m = new RegExp(p).exec(text); if (m) return fmt(w, m.groups); } return text; })));"
+        "return texts.map((text) => { for (const [p, w] of forms) {"
+        " const m = new RegExp(p).exec(text); if (m) return fmt(w, m.groups); } return text; });}"
     )
-    out = subprocess.run(
-        [node, "-e", script], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == expected
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            got = browser.new_page().evaluate(script, [forms, details])
+        finally:
+            browser.close()
+    assert got == expected
 
 
 def test_the_review_page_hands_its_script_the_names_and_detail_forms(hub: Hub) -> None:
