@@ -18,7 +18,7 @@ from contracts.clock import Clock
 from contracts.events import EdgeEvent
 from contracts.facts import ParcelFacts
 from contracts.reasons import REASON_INDEX, Outcome
-from contracts.statuses import XrayState
+from contracts.statuses import ReadStatus, XrayState
 from devices.events import DestinationRequested, DeviceStateChanged, SendToChute
 from edge.line.emitting import EngineStats, EventBuilder, route_of
 from edge.line.silence import ScannerWatch
@@ -101,6 +101,8 @@ class Answering(EventBuilder):
             return False
         if self.expect_weight and it.weight_kg is None and not it.faults:
             return False
+        if it.read_status == ReadStatus.NOREAD:  # REJECT comes first: no image or verdict alters it
+            return True
         if not self.expect_xray or it.xray is XrayState.CLEARED:
             return True
         # a pre-screen alarm waits for the inspector, who may clear it, until time runs out

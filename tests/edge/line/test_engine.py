@@ -220,6 +220,25 @@ def test_prescreen_alarm_waits_for_the_inspector(rules: RuleSet) -> None:
     assert h.replies == [SendToChute(31, 1, 0)]
 
 
+def test_no_read_is_answered_without_waiting_for_the_inspector(rules: RuleSet) -> None:
+    """No code read puts the parcel in REJECT whatever else comes: it is answered at once."""
+    h = Harness(rules)
+    e = h.engine
+    e.handle(BarcodeRead("t", 33, ReadStatus.NOREAD, (), T0))
+    e.handle(DestinationRequested("plc", 33, 3000, T0))
+    assert h.replies == []  # the weight is still due: it names the reject's reason too
+    e.handle(WeightMeasured("cw", 33, 1.2, True, T0))  # no image yet
+    assert h.replies == [SendToChute(33, 9, REASON_INDEX[Reason.NO_READ])]
+    h2 = Harness(rules)
+    h2.engine.handle(BarcodeRead("t", 34, ReadStatus.NOREAD, (), T0))
+    h2.engine.handle(WeightMeasured("cw", 34, 1.2, True, T0))
+    h2.engine.handle(XrayScreened(34, XrayState.SUSPECT, ("GUN",), 0.9))
+    h2.engine.handle(DestinationRequested("plc", 34, 3000, T0))
+    assert h2.replies == [SendToChute(34, 9, REASON_INDEX[Reason.NO_READ])]
+    decided = next(ev for ev in h2.events if ev.kind is EventKind.DECIDED)
+    assert decided.data["outcome"] == "REJECT" and "LATE_DECISION" not in decided.data["reasons"]
+
+
 def test_unreviewed_alarm_goes_to_inspection(rules: RuleSet) -> None:
     """With no inspector before the deadline, a pre-screen alarm sends the parcel to inspection."""
     h = Harness(rules)
