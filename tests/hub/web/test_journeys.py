@@ -48,6 +48,7 @@ WORDS = {
         "rules_change": "修改了规则",
         "intact": "链条完好",
         "pending": "海关尚未放行",
+        "users": "用户",
     },
     "en": {
         "late": "Late or missing answers to the sorter",
@@ -58,6 +59,7 @@ WORDS = {
         "rules_change": "changed the rules",
         "intact": "The chain is intact",
         "pending": "Customs has not decided yet",
+        "users": "Users",
     },
 }
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
@@ -129,7 +131,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
         )  # fmt: skip
     enterprise = sets[0].inventory.ebc_code
     with Session(engine) as session:
-        for role in ("operator", "inspector", "supervisor", "filer"):
+        for role in ("operator", "inspector", "supervisor", "filer", "admin"):
             users.create_user(
                 session,
                 UserCreate(
@@ -295,6 +297,8 @@ def test_filer_uploads_and_reads_the_import_report(browser: Any, scene: Scene, l
     _shot(page, "check", lang)
     if lang == "zh":  # the person's own setting: English in every browser from now on
         page.click("nav.shell a.who")
+        page.wait_for_selector("#language")
+        _shot(page, "account", "zh")
         page.check("#language input[value=en]")
         page.click("#language button[type=submit]")
         page.wait_for_selector("#saved")
@@ -328,4 +332,24 @@ def test_supervisor_changes_a_threshold_and_finds_it_in_the_audit_log(
     page.wait_for_selector("#chain")
     assert WORDS[lang]["intact"] in page.inner_text("#chain")
     _shot(page, "audit", lang)
+    page.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_administrator_logs_in_and_sees_every_user(browser: Any, scene: Scene, lang: str) -> None:
+    """The login form, then the user administration: every account with its role."""
+    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale=LOCALES[lang])
+    login = context.new_page()
+    login.goto(f"{scene.url}/login")
+    login.wait_for_selector("#login")
+    _shot(login, "login", lang)
+    context.close()
+    page = _log_in(browser, scene, "admin", lang)
+    page.goto(f"{scene.url}/admin/users")
+    page.wait_for_selector("table")
+    text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
+    assert WORDS[lang]["users"] in page.inner_text("body")
+    for role in ("operator", "inspector", "supervisor", "filer", "admin"):
+        assert f"{role}-j" in text, role
+    _shot(page, "users", lang)
     page.close()
