@@ -1,13 +1,12 @@
 """The line page in a real browser (Debian chromium via Playwright): two lines, live polling.
 
-Set ``CLEARLINE_UPDATE_SCREENSHOTS=1`` to refresh ``docs/images/line-page.png`` from this run.
+The screenshot stays with the run (``tmp_path``); ``docs/images/line-page-*.png`` come from the
+journeys (``test_journeys.py``).
 """
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +36,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ORIGIN = "http://hub.test"
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "line-page.png"
 REASONS = ("NOT_DECLARED", "CUSTOMS_PENDING", "WEIGHT_DEVIATION", "XRAY_SUSPECT", "NO_READ")
 
 pytestmark = pytest.mark.skipif(
@@ -142,9 +140,6 @@ def test_line_page_in_chromium(hub: Hub, browser_page: Any, tmp_path: Path) -> N
 
     shot = tmp_path / "line-page.png"
     page.screenshot(path=str(shot))
-    if os.environ.get("CLEARLINE_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
 
     # the scanner comes back online: the next poll clears the alarm without a reload
     ingest(hub.engine, [device("e1", "tunnel-e1", "scanner", True, at=NOW - timedelta(seconds=30))])

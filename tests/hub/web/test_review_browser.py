@@ -1,12 +1,10 @@
 """The review station in headless Chromium: log in, review two images by keyboard alone,
 and see both verdicts reach the edge over a real broker; then record a result at the desk.
-Screenshots of both pages are taken every run; ``CLEARLINE_UPDATE_SCREENSHOTS=1`` copies them to
-docs/images/."""
+Screenshots of both pages stay with the run; the documentation's come from the journeys
+(``test_journeys.py``)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -48,8 +46,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "images" / "review-station.png"
-DESK_SHOT = SCREENSHOT.with_name("desk.png")
+SCREENSHOT = Path("review-station.png")  # under the run's tmp_path
+DESK_SHOT = Path("desk.png")
 WAIT_S = 30.0  # generous: the machine running the suite may be busy
 PASSWORD = "inspector-password"
 #: A page condition: the field with this id has the keyboard focus.
@@ -273,6 +271,3 @@ def test_inspector_reviews_two_images_by_keyboard(site: Site, tmp_path: Path) ->
     ]
     assert {v.inspector for v in got} == {"ins1"} and [v.item_id for v in got] == [1, 2]
     assert (tmp_path / SCREENSHOT.name).stat().st_size > 10_000
-    if os.environ.get("CLEARLINE_UPDATE_SCREENSHOTS") == "1":  # refresh the documentation's
-        for shot in (SCREENSHOT, DESK_SHOT):
-            shutil.copyfile(tmp_path / shot.name, shot)

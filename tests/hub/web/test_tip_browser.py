@@ -1,12 +1,11 @@
 """Threat image projection in headless Chromium: a test threat is projected into the first
 image an inspector opens, the inspector misses it (clear), is told it was a test image, gives
 the real image its own verdict, and the inspectors page counts the miss. The parcel's verdict
-is the real one: the answer on the test image never left the hub. ``CLEARLINE_UPDATE_SCREENSHOTS=1``
-copies the screenshots to docs/images/."""
+is the real one: the answer on the test image never left the hub. Each run, in Chinese and in
+English, writes its screenshots to docs/images/ (``review-tip-*.png``, ``inspectors-*.png``)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -38,7 +37,9 @@ from tests.hub.web.test_review_browser import (
 __all__ = ["site"]  # fixture used below
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "images"
-TIP_SHOT, STATS_SHOT = DOCS / "review-tip.png", DOCS / "inspectors.png"
+#: The browser's locale, and how the page says a test threat was missed, per page language.
+LOCALE = {"zh": "zh-CN", "en": "en-US"}
+MISSED = {"zh": "漏判", "en": "missed"}
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium")
 
@@ -52,9 +53,12 @@ def _with_tip(site: Site, library: Path) -> None:
     app.state.xray_store = XrayStore(old.settings.model_copy(update=update))
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
-    site: Site, tmp_path: Path
+    site: Site, tmp_path: Path, lang: str
 ) -> None:
+    """A projected gun answered "clear" is scored as missed and sends nothing to the line."""
+    tip_shot, stats_shot = DOCS / f"review-tip-{lang}.png", DOCS / f"inspectors-{lang}.png"
     sync_api = pytest.importorskip("playwright.sync_api")
     library = tmp_path / "tip-library"
     build_library(load_profiles()["eff-60-100"], library, per_class=1, classes=("gun",))
@@ -68,7 +72,7 @@ def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
         try:
-            page = browser.new_page(viewport={"width": 1366, "height": 800}, locale="en-US")
+            page = browser.new_page(viewport={"width": 1366, "height": 800}, locale=LOCALE[lang])
             page.set_default_timeout(WAIT_S * 1000)
             page.goto(f"{site.server.url}/login?next=/review")
             page.wait_for_function(FOCUSED.format("username"))
@@ -99,9 +103,9 @@ def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
                 page.wait_for_function(
                     "() => getComputedStyle(document.getElementById('tipnote')).display === 'block'"
                 )
-                assert "missed" in page.inner_text("#tipnote").lower()
+                assert MISSED[lang] in page.inner_text("#tipnote").lower()
                 page.wait_for_selector("#boxes rect.tip")  # where the threat was
-                page.screenshot(path=str(tmp_path / TIP_SHOT.name))
+                page.screenshot(path=str(tmp_path / tip_shot.name))
                 with Session(engine) as s:
                     conn = s.connection()
                     tip = conn.execute(select(TIP_PROJECTION)).mappings().one()
@@ -134,7 +138,7 @@ def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
                 assert real != shown  # the real image, without the projected gun
                 page.keyboard.press("s")
                 page.keyboard.press("1")
-                page.wait_for_selector("#toast:has-text('suspect')")
+                page.wait_for_selector(f"#toast:has-text('{site.codes[0]}')")
                 until(lambda: len(site.verdicts) >= 1, "the real verdict to reach the edge", WAIT_S)
                 got = Verdict.model_validate_json(site.verdicts[0].payload)
                 assert (got.parcel_code, got.verdict) == (site.codes[0], VerdictKind.SUSPECT)
@@ -149,13 +153,13 @@ def test_missed_test_threat_is_counted_and_never_reaches_the_parcel(
             assert row.locator("[data-k=tip_hit_rate]").inner_text() == "0 %"
             assert row.locator("[data-k=images]").inner_text() == "1"
             assert row.locator("[data-k=alarms]").inner_text() == "1"
-            page.screenshot(path=str(tmp_path / STATS_SHOT.name), full_page=True)
+            page.screenshot(path=str(tmp_path / stats_shot.name), full_page=True)
             stats = page.request.get(f"{site.server.url}/api/v1/review/inspectors").json()
             (mine,) = [r for r in stats["rows"] if r["inspector"] == "ins1"]
             assert (mine["tip_shown"], mine["tip_misses"], mine["tip_hit_rate"]) == (1, 1, 0.0)
         finally:
             browser.close()
     assert len(site.verdicts) == 1  # one verdict in all: the real one
-    if os.environ.get("CLEARLINE_UPDATE_SCREENSHOTS") == "1":
-        for shot in (TIP_SHOT, STATS_SHOT):
-            shutil.copyfile(tmp_path / shot.name, shot)
+    DOCS.mkdir(parents=True, exist_ok=True)
+    for shot in (tip_shot, stats_shot):
+        shutil.copyfile(tmp_path / shot.name, shot)
