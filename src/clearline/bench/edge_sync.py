@@ -35,9 +35,14 @@ TARGET_RSS_MB = 1024.0
 FULL = 1_000_000
 #: Parcel sets that go through the hub's own import; the rest are copies made in SQL.
 IMPORTED = 10_000
-#: Columns of a copy that name the parcel (each gets the copy's suffix, so every copy is a
-#: parcel of its own, found by codes of its own, linked to its own order and waybill).
-_SUFFIXED = ("business_key", "order_no", "logistics_no", "invt_no", "cop_no", "pay_transaction_id")
+#: Columns of a copy that name the parcel or its buyer (each gets the copy's suffix, so every
+#: copy is a parcel of its own, found by codes of its own, linked to its own order and waybill,
+#: bought by a buyer of its own: without the buyer's, each buyer would hold a list in every
+#: copy, and each decision's annual-quota check would read a hundred of them).
+_SUFFIXED = (
+    "business_key", "order_no", "logistics_no", "invt_no", "cop_no", "pay_transaction_id",
+    "buyer_id_number", "payer_id_number",
+)  # fmt: skip
 PG_ADMIN = os.environ.get("CLEARLINE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
@@ -90,8 +95,8 @@ def _copy_sql(copy: int) -> tuple[str, str, str]:
     return decls, lines, changes
 
 
-def _seed(url: str, n: int, progress: Any) -> tuple[int, float]:
-    """Fill the hub with ``n`` parcel sets: the first ``IMPORTED`` through its import, the
+def _seed(url: str, n: int, progress: Any, imported: int = IMPORTED) -> tuple[int, float]:
+    """Fill the hub with ``n`` parcel sets: the first ``imported`` through its import, the
     rest as suffixed copies in SQL. Return how many records the import stored, and seconds."""
     from sqlalchemy import text
 
@@ -100,18 +105,18 @@ def _seed(url: str, n: int, progress: Any) -> tuple[int, float]:
 
     engine = make_engine(url)
     t0 = time.perf_counter()
-    report = import_records(engine, _records(min(n, IMPORTED)))
+    report = import_records(engine, _records(min(n, imported)))
     with engine.begin() as conn:
         base = int(conn.execute(text("SELECT max(seq) FROM sync_change")).scalar_one())
-    copies = -(-n // IMPORTED) - 1
+    copies = -(-n // imported) - 1
     for copy in range(1, copies + 1):
-        sets = min(IMPORTED, n - copy * IMPORTED)
-        last = base if sets == IMPORTED else _seq_of_set(engine, sets)
+        sets = min(imported, n - copy * imported)
+        last = base if sets == imported else _seq_of_set(engine, sets)
         with engine.begin() as conn:
             for sql in _copy_sql(copy):
                 conn.execute(text(sql), {"base": last})
         if copy % 10 == 0:
-            progress(f"edge_sync: {(copy + 1) * IMPORTED:,} parcel sets in the hub")
+            progress(f"edge_sync: {(copy + 1) * imported:,} parcel sets in the hub")
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     engine.dispose()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+
+from sqlalchemy import select
 
 from clearline.bench import edge_restart, edge_sync
 from clearline.bench.core import BenchContext
+from hub.db import migrate
+from hub.db.engine import make_engine
+from hub.db.models import DECLARATION
 from tests.conftest import require_service
+from tests.hub.test_workers import pg_database
+
+__all__ = ["pg_database"]
 
 
 def _ctx(tmp_path: Path, scale: float) -> BenchContext:
@@ -34,3 +43,31 @@ def test_edge_sync_brings_every_declaration_of_the_hub(tmp_path: Path) -> None:
     assert sync.details["hub_copied_parcel_sets"] == 0
     assert 0 < sync.details["snapshot_seconds"] <= sync.value
     assert results["edge_sync_rss_mb"].value > 0
+
+
+def test_hub_copies_are_parcels_and_buyers_of_their_own(pg_database: str) -> None:
+    """Each SQL copy of the imported sets has codes, keys and buyers of its own."""
+    engine = make_engine(pg_database)
+    migrate.upgrade(engine)
+    engine.dispose()
+    edge_sync._seed(pg_database, 150, lambda _m: None, imported=50)  # the import and two copies
+    engine = make_engine(pg_database)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(DECLARATION.c.kind, DECLARATION.c.logistics_no, DECLARATION.c.business_key,
+                       DECLARATION.c.buyer_id_number, DECLARATION.c.payer_id_number)
+            ).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    inventories = [r for r in rows if r.kind == "inventory"]
+    assert len(inventories) == 150
+    assert len({r.business_key for r in inventories}) == 150
+    assert len({r.logistics_no for r in inventories}) == 150
+    buyers = Counter(r.buyer_id_number for r in inventories)
+    originals = Counter(r.buyer_id_number for r in inventories if "C" not in r.business_key[-3:])
+    assert len(buyers) == 3 * len(originals)  # a copy's buyer is nobody else's
+    copied = [r for r in inventories if r.buyer_id_number.endswith("C1")]
+    assert len(copied) == 50
+    payers = {r.payer_id_number for r in rows if r.kind == "payment"}
+    assert {r.buyer_id_number for r in copied} <= payers  # its payment names the same buyer
