@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 #: Alarm names, as they appear in the ``alarm`` event.
 ALARM = "verdict_refused"
 FLOOD = "verdict_flood"
+#: A genuine verdict (signed, fresh, for this edge) whose parcel is no longer waiting: the
+#: inspector answered after the decision. Not applied, but no sign of an attack either.
+LATE = "verdict_late"
 #: Most ``verdict_refused`` alarm events per window; beyond, refusals are counted and
 #: reported in one ``verdict_flood`` alarm when the next window opens (an attacker cannot
 #: fill the outbox with alarms).
@@ -50,6 +53,7 @@ class GateStats:
     refused: int = 0
     ignored: int = 0  # verdicts for other edges of the site
     unreported: int = 0  # refusals counted but not sent as single alarms (a flood)
+    late: int = 0  # genuine verdicts that came after their parcel's decision (not applied)
 
 
 class VerdictGate:
@@ -65,17 +69,20 @@ class VerdictGate:
         clock: Clock,
         waiting: ItemWaiting | None,
         alarm: AlarmSink,
+        decided: ItemWaiting | None = None,
     ) -> None:
         """Check against the hub ``keys`` (None: refuse every verdict); alarms go to ``alarm``.
 
         ``waiting`` tells whether an item of this line waits for its decision; None (a desk)
-        accepts a verdict for any edge of the site and any parcel.
+        accepts a verdict for any edge of the site and any parcel. ``decided`` tells whether
+        this line holds the item, already decided: a genuine verdict for it came late (an item
+        the line does not hold, as a replay after a restart names, is refused).
         """
         self.site, self.edge_id = site, edge_id
         self.keys, self.clock = keys, clock
         self.skew = timedelta(seconds=trust.max_skew_s if trust else 30.0)
         self.lifetime = timedelta(seconds=trust.max_lifetime_s if trust else 3600.0)
-        self._waiting, self._alarm = waiting, alarm
+        self._waiting, self._alarm, self._decided = waiting, alarm, decided
         self._seen: dict[str, datetime] = {}  # verdict id -> when it expires
         self._lock = threading.Lock()
         self.stats = GateStats()
@@ -105,6 +112,10 @@ class VerdictGate:
         problem = self._stale(verdict)
         if problem:
             return self._refuse(f"verdict {verdict.verdict_id}: {problem}")
+        with self._lock:  # a replay is refused as one, whatever became of its parcel since
+            replayed = str(verdict.verdict_id) in self._seen
+        if replayed:
+            return self._refuse(f"verdict {verdict.verdict_id} was applied before (replay)")
         waiting = self._waiting
         if (
             waiting is not None
@@ -113,7 +124,12 @@ class VerdictGate:
         ):
             return self._refuse(
                 f"verdict {verdict.verdict_id}: item {verdict.item_id} of edge "
-                f"{self.edge_id} is not waiting for a decision"
+                f"{self.edge_id} is not waiting for a decision",
+                late=(
+                    self._decided is not None
+                    and verdict.item_id is not None
+                    and self._decided(verdict.item_id)
+                ),
             )
         with self._lock:
             key = str(verdict.verdict_id)
@@ -150,12 +166,19 @@ class VerdictGate:
             for k in gone:
                 del self._seen[k]
 
-    def _refuse(self, detail: str) -> Verdict | None:
-        """Count, log and raise an alarm for a refused verdict (a flood is summarised)."""
+    def _refuse(self, detail: str, *, late: bool = False) -> Verdict | None:
+        """Count, log and raise an alarm for a verdict not applied (a flood is summarised).
+
+        ``late``: a genuine verdict whose parcel was decided before it came (``verdict_late``,
+        logged as information); any other is refused (``verdict_refused``, a warning).
+        """
         now = self.clock.now()
         flood = 0
         with self._lock:
-            self.stats.refused += 1
+            if late:
+                self.stats.late += 1
+            else:
+                self.stats.refused += 1
             start = self._window_start
             if start is None or (now - start).total_seconds() >= ALARM_WINDOW_S:
                 flood, self._window_unreported = self._window_unreported, 0
@@ -168,7 +191,10 @@ class VerdictGate:
                 self.stats.unreported += 1
         if flood:
             self._alarm(FLOOD, f"{flood} more verdicts refused in {ALARM_WINDOW_S:.0f} s")
-        if report:
+        if report and late:
+            log.info("edge %s: verdict came after the decision: %s", self.edge_id, detail)
+            self._alarm(LATE, detail)
+        elif report:
             log.warning("edge %s: VERDICT REFUSED: %s", self.edge_id, detail)
             self._alarm(ALARM, detail)
         return None

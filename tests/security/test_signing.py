@@ -137,6 +137,7 @@ def test_gate_applies_a_good_verdict_once() -> None:
         (lambda: sign_verdict(HUB, verdict()).model_copy(update={"item_id": 8}), "trusted key"),
         (lambda: sign_verdict(HUB, verdict(item_id=99)), "not waiting"),
         (lambda: sign_verdict(HUB, verdict(item_id=None)), "not waiting"),
+        (lambda: sign_verdict(HUB, verdict(item_id=5)), "not waiting"),  # decided, but no record
         (lambda: sign_verdict(HUB, verdict(site="s2")), "site"),
         (
             lambda: sign_verdict(
@@ -160,6 +161,22 @@ def test_gate_refuses_with_an_alarm(make: object, why: str) -> None:
     assert callable(make)
     assert g.offer(make()) is None
     assert g.gate.stats.refused == 1 and why in g.alarms[-1]
+
+
+def test_a_genuine_verdict_for_a_parcel_decided_before_it_is_late_not_refused() -> None:
+    """Signed and fresh, its parcel on the line but decided first: not applied, a late review.
+    A parcel the line does not hold (a replay after a restart) is refused as before."""
+    g = Gate()
+    names: list[str] = []
+    g.gate._decided = {5}.__contains__  # item 5 was decided; 99 the line never held
+    g.gate._alarm = lambda name, detail: (names.append(name), g.alarms.append(detail))
+    assert g.offer(sign_verdict(HUB, verdict(item_id=5))) is None
+    assert (g.gate.stats.late, g.gate.stats.refused, g.gate.stats.applied) == (1, 0, 0)
+    assert names == ["verdict_late"] and "not waiting" in g.alarms[-1]
+    assert g.offer(sign_verdict(HUB, verdict(item_id=99))) is None
+    assert names[-1] == "verdict_refused" and g.gate.stats.refused == 1
+    assert g.offer(verdict(item_id=5)) is None  # the same, unsigned: refused
+    assert names[-1] == "verdict_refused" and g.gate.stats.late == 1
 
 
 def test_gate_refuses_garbage_and_every_verdict_without_a_hub_key() -> None:

@@ -147,6 +147,7 @@ class EdgeRuntime:
             clock=self.clock,
             waiting=self._item_waiting,
             alarm=self._gate_alarm,
+            decided=self._item_decided,
         )
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
         self.plc_link = PlcLink(
@@ -177,6 +178,11 @@ class EdgeRuntime:
         """Whether the item is on this line and not decided yet (read from any thread)."""
         item = self.engine.tracker.get(item_id)
         return item is not None and item.outcome is None
+
+    def _item_decided(self, item_id: int) -> bool:
+        """Whether the item is on this line and already decided (read from any thread)."""
+        item = self.engine.tracker.get(item_id)
+        return item is not None and item.outcome is not None
 
     def _gate_alarm(self, name: str, detail: str) -> None:
         """Report a refused verdict to the hub (about no parcel: the parcel's record stays)."""
@@ -354,6 +360,7 @@ class EdgeRuntime:
             "verdicts": {
                 "applied": self.gate.stats.applied,
                 "refused": self.gate.stats.refused,
+                "late": self.gate.stats.late,
                 "ignored": self.gate.stats.ignored,
             },
             "heartbeat": {

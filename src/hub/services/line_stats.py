@@ -36,6 +36,10 @@ ALARM_TITLES: dict[str, str] = {
     "aborted": "A divert was aborted",
     "recirculation_limit": "A parcel recirculated too often",
     "unknown_status": "The sorter sent an unknown confirmation status",
+    "no_answer": "No answer in time: parcel sent to the reject chute",
+    "verdict_refused": "The edge refused a verdict (signature, time or parcel wrong)",
+    "verdict_flood": "Many verdicts refused: someone may be sending forged ones",
+    "verdict_late": "A verdict came after its parcel was decided (a late review)",
 }
 
 

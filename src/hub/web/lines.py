@@ -25,6 +25,12 @@ ALARM_TITLES: dict[str, str] = {
     "aborted": N_("A divert was aborted"),
     "recirculation_limit": N_("A parcel recirculated too often"),
     "unknown_status": N_("The sorter sent an unknown confirmation status"),
+    "contradicting_decisions": N_("The sorter was told two different things about one parcel"),
+    "lost_confirms": N_("Divert confirmations lost while the edge was away"),
+    "no_answer": N_("No answer in time: parcel sent to the reject chute"),
+    "verdict_refused": N_("The edge refused a verdict (signature, time or parcel wrong)"),
+    "verdict_flood": N_("Many verdicts refused: someone may be sending forged ones"),
+    "verdict_late": N_("A verdict came after its parcel was decided (a late review)"),
 }
 #: The work list that shows the parcels behind an alarm.
 ALARM_LISTS: dict[str, str] = {
