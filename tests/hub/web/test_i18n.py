@@ -87,6 +87,16 @@ def test_every_message_has_its_chinese() -> None:
     assert not missing, f"untranslated messages (run pybabel, see docs/languages.md): {missing}"
 
 
+def test_the_catalogue_template_holds_every_message() -> None:
+    """``messages.pot`` (what a translator starts from) lists exactly the sources' messages."""
+    with (PO.parents[2] / "messages.pot").open("rb") as f:
+        template = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    extracted = _extracted()
+    new = sorted(extracted - template)
+    assert not new, f"run pybabel extract (docs/languages.md): {new}"
+    assert not template - extracted, f"gone from the sources: {sorted(template - extracted)}"
+
+
 def _visible(page: str) -> str:
     """The text a person sees: no scripts, no styles, attributes that are read aloud too."""
     doc = lxml_html.fromstring(page)
