@@ -112,10 +112,14 @@ class VerdictGate:
         problem = self._stale(verdict)
         if problem:
             return self._refuse(f"verdict {verdict.verdict_id}: {problem}")
-        with self._lock:  # a replay is refused as one, whatever became of its parcel since
-            replayed = str(verdict.verdict_id) in self._seen
+        with self._lock:  # claimed once, applied or not: a replay is refused as a replay
+            key = str(verdict.verdict_id)
+            replayed = key in self._seen
+            if not replayed:
+                assert verdict.expires_at is not None  # checked by _stale
+                self._seen[key] = verdict.expires_at
         if replayed:
-            return self._refuse(f"verdict {verdict.verdict_id} was applied before (replay)")
+            return self._refuse(f"verdict {verdict.verdict_id} was seen before (replay)")
         waiting = self._waiting
         if (
             waiting is not None
@@ -132,16 +136,7 @@ class VerdictGate:
                 ),
             )
         with self._lock:
-            key = str(verdict.verdict_id)
-            if key in self._seen:
-                replay = True
-            else:
-                replay = False
-                assert verdict.expires_at is not None  # checked by _stale
-                self._seen[key] = verdict.expires_at
-                self.stats.applied += 1
-        if replay:
-            return self._refuse(f"verdict {verdict.verdict_id} was applied before (replay)")
+            self.stats.applied += 1
         return verdict
 
     def _stale(self, verdict: Verdict) -> str:
