@@ -87,7 +87,10 @@ class Ring:
 CHECKWEIGHER_FIELDS: tuple[RegisterField, ...] = (
     RegisterField("weight_kg", 0, "f32", "device", "last weight, kg"),
     RegisterField(
-        "status", 2, "u16", "device",
+        "status",
+        2,
+        "u16",
+        "device",
         "status bits: 0 stable, 1 motion, 2 overload, 3 underload, 4 zero error",
     ),
     RegisterField("item_id", 3, "u32", "device", "item_id of that weighing"),
@@ -97,13 +100,21 @@ CHECKWEIGHER_REGISTER_COUNT = 6
 
 #: The checkweigher's ring of the last 16 weighings (head = weighings posted, wraps).
 WEIGH_RING = Ring(
-    "weigh", 10, 11, (("item_id", "u32"), ("weight_kg", "f32"), ("status", "u16")), "device",
+    "weigh",
+    10,
+    11,
+    (("item_id", "u32"), ("weight_kg", "f32"), ("status", "u16")),
+    "device",
     "weighings: item_id, weight in kg, status bits as register 2",
 )
 
 #: Checkweigher status bit number -> flag name carried by ``WeightMeasured.flags``.
 STATUS_BITS: dict[int, str] = {
-    0: "stable", 1: "motion", 2: "overload", 3: "underload", 4: "zero_error"
+    0: "stable",
+    1: "motion",
+    2: "overload",
+    3: "underload",
+    4: "zero_error",
 }
 
 # --- sorter PLC -----------------------------------------------------------------------------
@@ -113,15 +124,27 @@ PLC_STATE = RegisterField("plc_state", 1, "u16", "plc", "0 stopped, 1 running, 2
 EDGE_HEARTBEAT = RegisterField("edge_heartbeat", 2, "u16", "edge", "+1 at least every 100 ms")
 
 REQUEST_RING = Ring(
-    "request", 10, 11, (("item_id", "u32"), ("deadline_ms", "u16")), "plc",
+    "request",
+    10,
+    11,
+    (("item_id", "u32"), ("deadline_ms", "u16")),
+    "plc",
     "destination requests: item_id, time left to the decision point in ms",
 )
 REPLY_RING = Ring(
-    "reply", 60, 61, (("item_id", "u32"), ("chute", "u16"), ("reason", "u16")), "edge",
+    "reply",
+    60,
+    61,
+    (("item_id", "u32"), ("chute", "u16"), ("reason", "u16")),
+    "edge",
     "destination replies: item_id, chute, index of the first reason (0 = none)",
 )
 CONFIRM_RING = Ring(
-    "confirm", 130, 131, (("item_id", "u32"), ("chute", "u16"), ("status", "u16")), "plc",
+    "confirm",
+    130,
+    131,
+    (("item_id", "u32"), ("chute", "u16"), ("status", "u16")),
+    "plc",
     "divert confirmations: item_id, chute, status",
 )
 PLC_FIELDS: tuple[RegisterField, ...] = (PLC_HEARTBEAT, PLC_STATE, EDGE_HEARTBEAT)

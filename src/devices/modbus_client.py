@@ -185,9 +185,7 @@ class ModbusEndpoint:
                 self.device_id,
                 f"{self.host}:{self.port} unreachable; next try in {self._next_try - now:.2f} s",
             )
-        client: Any = ModbusTcpClient(
-            self.host, port=self.port, timeout=self.timeout_s, retries=0
-        )
+        client: Any = ModbusTcpClient(self.host, port=self.port, timeout=self.timeout_s, retries=0)
         if not client.connect():
             client.close()
             self._next_try = self._monotonic() + self._backoff.next_delay()
@@ -219,7 +217,10 @@ class ModbusEndpoint:
         if self._down_since is not None:
             log.info(
                 "device %s: back online at %s:%s after %.1f s",
-                self.device_id, self.host, self.port, self._monotonic() - self._down_since,
+                self.device_id,
+                self.host,
+                self.port,
+                self._monotonic() - self._down_since,
             )
             self._down_since = None
         if response.isError():

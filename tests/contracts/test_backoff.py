@@ -24,8 +24,14 @@ def test_reset_starts_again() -> None:
 
 @pytest.mark.parametrize(
     ("initial", "cap", "factor"),
-    [(0.0, 1.0, 2.0), (-1.0, 1.0, 2.0), (2.0, 1.0, 2.0), (1.0, math.inf, 2.0),
-     (math.nan, 1.0, 2.0), (1.0, 2.0, 0.5)],
+    [
+        (0.0, 1.0, 2.0),
+        (-1.0, 1.0, 2.0),
+        (2.0, 1.0, 2.0),
+        (1.0, math.inf, 2.0),
+        (math.nan, 1.0, 2.0),
+        (1.0, 2.0, 0.5),
+    ],
 )
 def test_bad_bounds_are_refused(initial: float, cap: float, factor: float) -> None:
     with pytest.raises(ValueError, match="back-off"):

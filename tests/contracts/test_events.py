@@ -88,7 +88,11 @@ def test_payloads_refuse_what_breaks_the_contract() -> None:
 def test_fields_beyond_the_contract_are_kept() -> None:
     """A newer edge's extra field reaches an older hub's store unchanged."""
     event = ev.EdgeEvent(
-        event_id=VID, site="s", edge_id="e", kind=ev.EventKind.ALARM, at=AT,
+        event_id=VID,
+        site="s",
+        edge_id="e",
+        kind=ev.EventKind.ALARM,
+        at=AT,
         data={"alarm": "outage", "since_s": 12},
     )
     assert ev.payload_of(event).model_dump()["since_s"] == 12
@@ -97,15 +101,26 @@ def test_fields_beyond_the_contract_are_kept() -> None:
 def test_envelope_refuses_unknown_fields() -> None:
     with pytest.raises(ValidationError):
         ev.EdgeEvent.model_validate(
-            {"event_id": str(VID), "site": "s", "edge_id": "e", "kind": "alarm",
-             "at": AT.isoformat(), "extra": 1}
+            {
+                "event_id": str(VID),
+                "site": "s",
+                "edge_id": "e",
+                "kind": "alarm",
+                "at": AT.isoformat(),
+                "extra": 1,
+            }
         )
 
 
 def test_messages_round_trip() -> None:
     verdict = msg.Verdict(
-        verdict_id=VID, site="s", parcel_code="RR123456785CN", item_id=5,
-        verdict=msg.VerdictKind.HOLD, inspector="li.wei", at=AT,
+        verdict_id=VID,
+        site="s",
+        parcel_code="RR123456785CN",
+        item_id=5,
+        verdict=msg.VerdictKind.HOLD,
+        inspector="li.wei",
+        at=AT,
     )
     assert msg.Verdict.model_validate_json(verdict.model_dump_json()) == verdict
     notice = msg.SyncNotice(site="s", cursor="c-42", at=AT)

@@ -43,7 +43,11 @@ def test_checkweigher_ring_is_the_design_table() -> None:
 
 def test_status_bits_are_the_design_list() -> None:
     assert r.STATUS_BITS == {
-        0: "stable", 1: "motion", 2: "overload", 3: "underload", 4: "zero_error"
+        0: "stable",
+        1: "motion",
+        2: "overload",
+        3: "underload",
+        4: "zero_error",
     }
 
 
@@ -61,9 +65,7 @@ def test_ring_slots_are_the_design_layout() -> None:
     assert r.RING_SLOTS == 16
     assert r.REQUEST_RING.slot_fields == (("item_id", "u32"), ("deadline_ms", "u16"))
     assert r.REPLY_RING.slot_fields == (("item_id", "u32"), ("chute", "u16"), ("reason", "u16"))
-    assert r.CONFIRM_RING.slot_fields == (
-        ("item_id", "u32"), ("chute", "u16"), ("status", "u16")
-    )
+    assert r.CONFIRM_RING.slot_fields == (("item_id", "u32"), ("chute", "u16"), ("status", "u16"))
     assert r.REPLY_RING.slot_address(15) == 61 + 15 * 4
     assert r.CONFIRM_RING.field_offset("status") == 3
 
@@ -85,8 +87,15 @@ def test_reads_cover_the_map_within_the_modbus_limit() -> None:
 def test_state_and_confirm_numbers_are_the_design_values() -> None:
     """plc_state: 0 stopped, 1 running, 2 e-stop, 3 fault; confirm status 0..4 as DESIGN."""
     assert [(s.name, s.value) for s in PlcState] == [
-        ("STOPPED", 0), ("RUNNING", 1), ("ESTOP", 2), ("FAULT", 3)
+        ("STOPPED", 0),
+        ("RUNNING", 1),
+        ("ESTOP", 2),
+        ("FAULT", 3),
     ]
     assert [(s.name, s.value) for s in ConfirmStatus] == [
-        ("DIVERTED", 0), ("LANE_FULL", 1), ("NO_ANSWER", 2), ("LOST_TRACK", 3), ("ABORTED", 4)
+        ("DIVERTED", 0),
+        ("LANE_FULL", 1),
+        ("NO_ANSWER", 2),
+        ("LOST_TRACK", 3),
+        ("ABORTED", 4),
     ]

@@ -43,6 +43,7 @@ def test_line_of_missing_key_is_parent() -> None:
 
 def test_bad_yaml_raises_the_callers_error() -> None:
     """Broken YAML raises the caller's error type with the line."""
+
     class SiteError(RuntimeError):
         """A caller's own error type."""
 

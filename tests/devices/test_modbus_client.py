@@ -181,9 +181,7 @@ def test_frame_gap_is_kept_between_transactions() -> None:
     clock = FakeTime()
     with (
         served(_Image()) as server,
-        _endpoint(
-            server.port, monotonic=clock, sleep=clock.sleep, frame_gap_s=0.004
-        ) as ep,
+        _endpoint(server.port, monotonic=clock, sleep=clock.sleep, frame_gap_s=0.004) as ep,
     ):
         ep.read_holding(0, 1)
         ep.read_holding(0, 1)

@@ -231,8 +231,11 @@ def test_ring_read_needs_the_registers() -> None:
 @settings(max_examples=200)
 @given(
     st.integers(0, 65535),
-    st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 65535)),
-             min_size=0, max_size=16),
+    st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 65535)),
+        min_size=0,
+        max_size=16,
+    ),
     st.sampled_from(["big", "little"]),
 )
 def test_reply_ring_round_trip(

@@ -16,8 +16,19 @@ def test_headless_demo_matches_expected(tmp_path: Path) -> None:
     """Every parcel accounted for, none wrongly released, every outcome as expected."""
     result = CliRunner().invoke(
         app,
-        ["--log-level", "WARNING", "demo", "--headless", "--json", "--parcels", "50",
-         "--rate", "5", "--workdir", str(tmp_path / "demo")],
+        [
+            "--log-level",
+            "WARNING",
+            "demo",
+            "--headless",
+            "--json",
+            "--parcels",
+            "50",
+            "--rate",
+            "5",
+            "--workdir",
+            str(tmp_path / "demo"),
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

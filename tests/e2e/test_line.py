@@ -78,8 +78,12 @@ def test_line_end_to_end(tmp_path: Path, broker: EmbeddedBroker) -> None:
         wedges = wedge_images(line.xray, 2, STANDARD_STEPS_MM)
         calibrate(line.xray.device_id, wedges).save(calibration)
         cfg = edge_config(
-            line, plc_port=sim.plc_port, checkweigher_port=sim.checkweigher_port,
-            scanner_url=sim.scanner_url, broker_url=broker.url, store_dir=tmp_path / "edge",
+            line,
+            plc_port=sim.plc_port,
+            checkweigher_port=sim.checkweigher_port,
+            scanner_url=sim.scanner_url,
+            broker_url=broker.url,
+            store_dir=tmp_path / "edge",
             xray_calibration=calibration,
         )
         edge = EdgeRuntime(site.site, cfg, rules)

@@ -85,5 +85,8 @@ def test_edge_against_independent_peers_at_100_per_s(tmp_path: Path) -> None:
     assert phase.peer["edge_beats"] >= 0.8 * phase.seconds / beat.interval_s, phase.peer
     assert late_beats <= beats // 100, (late_beats, beats, phase.peer["edge_beat_max_gap_ms"])
     assert availability == {
-        "plc1": "online", "cw1": "online", "tunnel1": "online", "peer-edge": "online"
+        "plc1": "online",
+        "cw1": "online",
+        "tunnel1": "online",
+        "peer-edge": "online",
     }

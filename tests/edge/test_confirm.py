@@ -42,8 +42,11 @@ class FakeHub:
                 self.held.add(e["event_id"])
                 stored += 1
         body = {
-            "received": len(events), "stored": stored, "duplicates": dup,
-            "rejected": len(rejections), "rejections": rejections,
+            "received": len(events),
+            "stored": stored,
+            "duplicates": dup,
+            "rejected": len(rejections),
+            "rejections": rejections,
         }
         return httpx.Response(200, json=body)
 
@@ -65,7 +68,12 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 
 def _confirmer(outbox: Outbox, hub: FakeHub) -> HubConfirmer:
     return HubConfirmer(
-        "http://hub.test", "key-1", outbox, threading.Event(), min_age_s=1.0, batch=2,
+        "http://hub.test",
+        "key-1",
+        outbox,
+        threading.Event(),
+        min_age_s=1.0,
+        batch=2,
         transport=httpx.MockTransport(hub.handle),
     )
 
@@ -126,7 +134,13 @@ def test_thread_drains_sent_events_until_stopped(outbox: Outbox) -> None:
     outbox.put_many([(f"e{i}", "t", _event(f"e{i}")) for i in range(5)], now=1.0)
     outbox.mark_sent([p.seq for p in outbox.next_batch(10, now=1.0)], now=1.0)
     confirmer = HubConfirmer(
-        "http://hub.test", "key-1", outbox, stop, min_age_s=0.0, batch=2, interval_s=0.01,
+        "http://hub.test",
+        "key-1",
+        outbox,
+        stop,
+        min_age_s=0.0,
+        batch=2,
+        interval_s=0.01,
         transport=httpx.MockTransport(hub.handle),
     )
     confirmer.start()

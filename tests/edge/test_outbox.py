@@ -46,7 +46,9 @@ def test_survives_sigkill(tmp_path: Path) -> None:
         "print('ready', flush=True); time.sleep(60)"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-c", prog, str(db)], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", prog, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ},
     )
     try:

@@ -217,8 +217,11 @@ def test_golden_file_survives_read_write_read() -> None:
     good = [d for d in first if isinstance(d, Declaration)]
     assert len(good) == 2
     # declTime is written as the specification's yyyyMMdd: the date survives, not the hour
-    dated = [replace(d, decl_time=d.decl_time.replace(hour=0, minute=0, second=0, microsecond=0))
-             for d in good if d.decl_time is not None]
+    dated = [
+        replace(d, decl_time=d.decl_time.replace(hour=0, minute=0, second=0, microsecond=0))
+        for d in good
+        if d.decl_time is not None
+    ]
     assert read_back(write("CEB621", good), "CEB621") == dated
 
 

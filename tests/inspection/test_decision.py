@@ -54,22 +54,51 @@ R = Reason
 CASES = [
     Case("clean release", Outcome.RELEASE, frozenset()),
     Case("clean postal release", Outcome.RELEASE, frozenset(), dossier=_postal),
-    Case("no read", Outcome.REJECT, frozenset({R.NO_READ}),
-         facts=lambda: good_facts(identity_reasons=frozenset({R.NO_READ})), dossier=lambda: None),
-    Case("invalid code", Outcome.REJECT, frozenset({R.INVALID_CODE}),
-         facts=lambda: good_facts(identity_reasons=frozenset({R.INVALID_CODE})),
-         dossier=lambda: None),
-    Case("multi-read conflict", Outcome.REJECT, frozenset({R.MULTI_READ_CONFLICT}),
-         facts=lambda: good_facts(identity_reasons=frozenset({R.MULTI_READ_CONFLICT})),
-         dossier=lambda: None),
-    Case("no weight", Outcome.REJECT, frozenset({R.NO_WEIGHT}),
-         facts=lambda: good_facts(weight_kg=None)),
-    Case("unstable weight", Outcome.REJECT, frozenset({R.UNSTABLE_WEIGHT}),
-         facts=lambda: good_facts(weight_stable=False)),
-    Case("late", Outcome.REJECT, frozenset({R.LATE_DECISION}),
-         facts=lambda: good_facts(deadline=T0 - timedelta(milliseconds=1))),
-    Case("device fault", Outcome.REJECT, frozenset({R.DEVICE_FAULT}),
-         facts=lambda: good_facts(device_fault=True)),
+    Case(
+        "no read",
+        Outcome.REJECT,
+        frozenset({R.NO_READ}),
+        facts=lambda: good_facts(identity_reasons=frozenset({R.NO_READ})),
+        dossier=lambda: None,
+    ),
+    Case(
+        "invalid code",
+        Outcome.REJECT,
+        frozenset({R.INVALID_CODE}),
+        facts=lambda: good_facts(identity_reasons=frozenset({R.INVALID_CODE})),
+        dossier=lambda: None,
+    ),
+    Case(
+        "multi-read conflict",
+        Outcome.REJECT,
+        frozenset({R.MULTI_READ_CONFLICT}),
+        facts=lambda: good_facts(identity_reasons=frozenset({R.MULTI_READ_CONFLICT})),
+        dossier=lambda: None,
+    ),
+    Case(
+        "no weight",
+        Outcome.REJECT,
+        frozenset({R.NO_WEIGHT}),
+        facts=lambda: good_facts(weight_kg=None),
+    ),
+    Case(
+        "unstable weight",
+        Outcome.REJECT,
+        frozenset({R.UNSTABLE_WEIGHT}),
+        facts=lambda: good_facts(weight_stable=False),
+    ),
+    Case(
+        "late",
+        Outcome.REJECT,
+        frozenset({R.LATE_DECISION}),
+        facts=lambda: good_facts(deadline=T0 - timedelta(milliseconds=1)),
+    ),
+    Case(
+        "device fault",
+        Outcome.REJECT,
+        frozenset({R.DEVICE_FAULT}),
+        facts=lambda: good_facts(device_fault=True),
+    ),
     Case("customs return", Outcome.RETURN, frozenset({R.CUSTOMS_RETURN}), status=700),
     Case("detained 501", Outcome.HOLD, frozenset({R.CUSTOMS_DETAINED}), status=501),
     Case("detained 599", Outcome.HOLD, frozenset({R.CUSTOMS_DETAINED}), status=599),
@@ -82,73 +111,199 @@ CASES = [
     Case("closed 899 is not a release", Outcome.HOLD, frozenset({R.CUSTOMS_PENDING}), status=899),
     Case("unknown status", Outcome.HOLD, frozenset({R.CUSTOMS_PENDING}), status=12345),
     Case("not declared", Outcome.HOLD, frozenset({R.NOT_DECLARED}), dossier=lambda: None),
-    Case("duplicate", Outcome.HOLD, frozenset({R.DUPLICATE_PARCEL}),
-         facts=lambda: good_facts(duplicate=True)),
-    Case("inspector hold", Outcome.HOLD, frozenset({R.INSPECTOR_HOLD}),
-         facts=lambda: good_facts(inspector_hold=True)),
-    Case("xray pending", Outcome.HOLD, frozenset({R.XRAY_PENDING}),
-         facts=lambda: good_facts(xray=XrayState.PENDING)),
-    Case("no xray image", Outcome.HOLD, frozenset({R.XRAY_PENDING}),
-         facts=lambda: good_facts(xray=XrayState.NONE)),
+    Case(
+        "duplicate",
+        Outcome.HOLD,
+        frozenset({R.DUPLICATE_PARCEL}),
+        facts=lambda: good_facts(duplicate=True),
+    ),
+    Case(
+        "inspector hold",
+        Outcome.HOLD,
+        frozenset({R.INSPECTOR_HOLD}),
+        facts=lambda: good_facts(inspector_hold=True),
+    ),
+    Case(
+        "xray pending",
+        Outcome.HOLD,
+        frozenset({R.XRAY_PENDING}),
+        facts=lambda: good_facts(xray=XrayState.PENDING),
+    ),
+    Case(
+        "no xray image",
+        Outcome.HOLD,
+        frozenset({R.XRAY_PENDING}),
+        facts=lambda: good_facts(xray=XrayState.NONE),
+    ),
     Case("customs inspect", Outcome.INSPECT, frozenset({R.CUSTOMS_INSPECT}), status=500),
-    Case("prohibited HS", Outcome.INSPECT, frozenset({R.PROHIBITED_GOODS}),
-         dossier=lambda: dossier(declaration=inventory(
-             lines=(GoodsLine(1, "9302000000", "x", qty=Decimal(2), total_price=Decimal(190)),)))),
-    Case("restricted keyword zh", Outcome.INSPECT, frozenset({R.PROHIBITED_GOODS}),
-         dossier=lambda: dossier(declaration=inventory(
-             lines=(GoodsLine(1, "8211910000", "不锈钢匕首", total_price=Decimal(190)),)))),
-    Case("prohibited keyword en", Outcome.INSPECT, frozenset({R.PROHIBITED_GOODS}),
-         dossier=lambda: dossier(declaration=inventory(
-             lines=(GoodsLine(1, "9503000000", "Toy GUN set", total_price=Decimal(190)),)))),
-    Case("three docs: payment missing", Outcome.INSPECT, frozenset({R.THREE_DOC_MISMATCH}),
-         dossier=lambda: dossier(payment=None)),
-    Case("three docs: amount differs", Outcome.INSPECT, frozenset({R.THREE_DOC_MISMATCH}),
-         dossier=lambda: dossier(payment=payment(amount_paid=Decimal("199.00")))),
-    Case("three docs: arithmetic", Outcome.INSPECT, frozenset({R.THREE_DOC_MISMATCH}),
-         dossier=lambda: dossier(order=order(discount=Decimal("5")))),
-    Case("three docs: payer", Outcome.INSPECT, frozenset({R.THREE_DOC_MISMATCH}),
-         dossier=lambda: dossier(payment=payment(payer_id_number="110101199001010000"))),
-    Case("three docs: consignee", Outcome.INSPECT, frozenset({R.THREE_DOC_MISMATCH}),
-         dossier=lambda: dossier(waybill=waybill(consignee="李四"))),
-    Case("value limit", Outcome.INSPECT, frozenset({R.VALUE_LIMIT}),
-         dossier=lambda: dossier(
-             declaration=inventory(lines=(GoodsLine(1, "6109100021", "T", qty=Decimal(2),
-                                                    total_price=Decimal("5000.00")),)),
-             order=order(goods_value=Decimal("5000.00"), tax_total=Decimal("455.91"),
-                         actural_paid=Decimal("5465.91")),
-             payment=payment(amount_paid=Decimal("5465.91")))),
-    Case("annual limit", Outcome.INSPECT, frozenset({R.ANNUAL_LIMIT}),
-         dossier=lambda: replace(dossier(), annual_total_cny=Decimal("26000.01"))),
-    Case("annual unknown", Outcome.INSPECT, frozenset({R.ANNUAL_LIMIT}),
-         dossier=lambda: replace(dossier(), annual_total_cny=None, annual_known=False)),
-    Case("postal over value", Outcome.INSPECT, frozenset({R.VALUE_LIMIT}),
-         dossier=lambda: replace(_postal(), declaration=replace(
-             _postal().declaration, goods_value=Decimal("1000.01")))),
-    Case("weight deviation", Outcome.INSPECT, frozenset({R.WEIGHT_DEVIATION}),
-         facts=lambda: good_facts(weight_kg=1.5)),
-    Case("weight within abs tolerance", Outcome.RELEASE, frozenset(),
-         facts=lambda: good_facts(weight_kg=1.2 + 0.119)),
-    Case("no declared weight", Outcome.INSPECT,
-         frozenset({R.WEIGHT_DEVIATION, R.THREE_DOC_MISMATCH}),
-         dossier=lambda: dossier(declaration=inventory(gross_weight_kg=None),
-                                 waybill=waybill(gross_weight_kg=None))),
-    Case("two live lists on one parcel", Outcome.HOLD, frozenset({R.DECLARATION_CONFLICT}),
-         dossier=lambda: replace(dossier(), conflicts=("AG001:COP99999999",))),
-    Case("tax differs from the rules", Outcome.INSPECT, frozenset({R.TAX_MISMATCH}),
-         dossier=lambda: dossier(
-             order=order(tax_total=Decimal("0"), actural_paid=Decimal("200.00")),
-             payment=payment(amount_paid=Decimal("200.00")))),
-    Case("xray suspect", Outcome.INSPECT, frozenset({R.XRAY_SUSPECT}),
-         facts=lambda: good_facts(xray=XrayState.SUSPECT)),
+    Case(
+        "prohibited HS",
+        Outcome.INSPECT,
+        frozenset({R.PROHIBITED_GOODS}),
+        dossier=lambda: dossier(
+            declaration=inventory(
+                lines=(GoodsLine(1, "9302000000", "x", qty=Decimal(2), total_price=Decimal(190)),)
+            )
+        ),
+    ),
+    Case(
+        "restricted keyword zh",
+        Outcome.INSPECT,
+        frozenset({R.PROHIBITED_GOODS}),
+        dossier=lambda: dossier(
+            declaration=inventory(
+                lines=(GoodsLine(1, "8211910000", "不锈钢匕首", total_price=Decimal(190)),)
+            )
+        ),
+    ),
+    Case(
+        "prohibited keyword en",
+        Outcome.INSPECT,
+        frozenset({R.PROHIBITED_GOODS}),
+        dossier=lambda: dossier(
+            declaration=inventory(
+                lines=(GoodsLine(1, "9503000000", "Toy GUN set", total_price=Decimal(190)),)
+            )
+        ),
+    ),
+    Case(
+        "three docs: payment missing",
+        Outcome.INSPECT,
+        frozenset({R.THREE_DOC_MISMATCH}),
+        dossier=lambda: dossier(payment=None),
+    ),
+    Case(
+        "three docs: amount differs",
+        Outcome.INSPECT,
+        frozenset({R.THREE_DOC_MISMATCH}),
+        dossier=lambda: dossier(payment=payment(amount_paid=Decimal("199.00"))),
+    ),
+    Case(
+        "three docs: arithmetic",
+        Outcome.INSPECT,
+        frozenset({R.THREE_DOC_MISMATCH}),
+        dossier=lambda: dossier(order=order(discount=Decimal("5"))),
+    ),
+    Case(
+        "three docs: payer",
+        Outcome.INSPECT,
+        frozenset({R.THREE_DOC_MISMATCH}),
+        dossier=lambda: dossier(payment=payment(payer_id_number="110101199001010000")),
+    ),
+    Case(
+        "three docs: consignee",
+        Outcome.INSPECT,
+        frozenset({R.THREE_DOC_MISMATCH}),
+        dossier=lambda: dossier(waybill=waybill(consignee="李四")),
+    ),
+    Case(
+        "value limit",
+        Outcome.INSPECT,
+        frozenset({R.VALUE_LIMIT}),
+        dossier=lambda: dossier(
+            declaration=inventory(
+                lines=(
+                    GoodsLine(1, "6109100021", "T", qty=Decimal(2), total_price=Decimal("5000.00")),
+                )
+            ),
+            order=order(
+                goods_value=Decimal("5000.00"),
+                tax_total=Decimal("455.91"),
+                actural_paid=Decimal("5465.91"),
+            ),
+            payment=payment(amount_paid=Decimal("5465.91")),
+        ),
+    ),
+    Case(
+        "annual limit",
+        Outcome.INSPECT,
+        frozenset({R.ANNUAL_LIMIT}),
+        dossier=lambda: replace(dossier(), annual_total_cny=Decimal("26000.01")),
+    ),
+    Case(
+        "annual unknown",
+        Outcome.INSPECT,
+        frozenset({R.ANNUAL_LIMIT}),
+        dossier=lambda: replace(dossier(), annual_total_cny=None, annual_known=False),
+    ),
+    Case(
+        "postal over value",
+        Outcome.INSPECT,
+        frozenset({R.VALUE_LIMIT}),
+        dossier=lambda: replace(
+            _postal(), declaration=replace(_postal().declaration, goods_value=Decimal("1000.01"))
+        ),
+    ),
+    Case(
+        "weight deviation",
+        Outcome.INSPECT,
+        frozenset({R.WEIGHT_DEVIATION}),
+        facts=lambda: good_facts(weight_kg=1.5),
+    ),
+    Case(
+        "weight within abs tolerance",
+        Outcome.RELEASE,
+        frozenset(),
+        facts=lambda: good_facts(weight_kg=1.2 + 0.119),
+    ),
+    Case(
+        "no declared weight",
+        Outcome.INSPECT,
+        frozenset({R.WEIGHT_DEVIATION, R.THREE_DOC_MISMATCH}),
+        dossier=lambda: dossier(
+            declaration=inventory(gross_weight_kg=None), waybill=waybill(gross_weight_kg=None)
+        ),
+    ),
+    Case(
+        "two live lists on one parcel",
+        Outcome.HOLD,
+        frozenset({R.DECLARATION_CONFLICT}),
+        dossier=lambda: replace(dossier(), conflicts=("AG001:COP99999999",)),
+    ),
+    Case(
+        "tax differs from the rules",
+        Outcome.INSPECT,
+        frozenset({R.TAX_MISMATCH}),
+        dossier=lambda: dossier(
+            order=order(tax_total=Decimal("0"), actural_paid=Decimal("200.00")),
+            payment=payment(amount_paid=Decimal("200.00")),
+        ),
+    ),
+    Case(
+        "xray suspect",
+        Outcome.INSPECT,
+        frozenset({R.XRAY_SUSPECT}),
+        facts=lambda: good_facts(xray=XrayState.SUSPECT),
+    ),
     # precedence: every line beats the ones below it, and all reasons are reported
-    Case("reject beats return", Outcome.REJECT, frozenset({R.NO_WEIGHT, R.CUSTOMS_RETURN}),
-         facts=lambda: good_facts(weight_kg=None), status=700),
-    Case("return beats hold", Outcome.RETURN, frozenset({R.CUSTOMS_RETURN, R.INSPECTOR_HOLD}),
-         facts=lambda: good_facts(inspector_hold=True), status=700),
-    Case("hold beats inspect", Outcome.HOLD, frozenset({R.CUSTOMS_PENDING, R.XRAY_SUSPECT}),
-         facts=lambda: good_facts(xray=XrayState.SUSPECT), status=399),
-    Case("not declared and unweighed", Outcome.REJECT, frozenset({R.NOT_DECLARED, R.NO_WEIGHT}),
-         facts=lambda: good_facts(weight_kg=None), dossier=lambda: None),
+    Case(
+        "reject beats return",
+        Outcome.REJECT,
+        frozenset({R.NO_WEIGHT, R.CUSTOMS_RETURN}),
+        facts=lambda: good_facts(weight_kg=None),
+        status=700,
+    ),
+    Case(
+        "return beats hold",
+        Outcome.RETURN,
+        frozenset({R.CUSTOMS_RETURN, R.INSPECTOR_HOLD}),
+        facts=lambda: good_facts(inspector_hold=True),
+        status=700,
+    ),
+    Case(
+        "hold beats inspect",
+        Outcome.HOLD,
+        frozenset({R.CUSTOMS_PENDING, R.XRAY_SUSPECT}),
+        facts=lambda: good_facts(xray=XrayState.SUSPECT),
+        status=399,
+    ),
+    Case(
+        "not declared and unweighed",
+        Outcome.REJECT,
+        frozenset({R.NOT_DECLARED, R.NO_WEIGHT}),
+        facts=lambda: good_facts(weight_kg=None),
+        dossier=lambda: None,
+    ),
 ]
 
 

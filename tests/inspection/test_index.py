@@ -94,9 +94,7 @@ def test_annual_ledger_counts_in_time_order(rules: RuleSet) -> None:
     for i in range(1, 7):
         idx.add_all(purchase(i, Decimal("4990.00"), decl_time=T0 + timedelta(hours=i)))
         idx.set_status(DocKind.INVENTORY, f"AG001:COP{i:08d}", 800)
-    outcomes = [
-        _decide(idx, [f"YT{i:010d}"], good_facts(), rules, CLOCK)[0] for i in range(1, 7)
-    ]
+    outcomes = [_decide(idx, [f"YT{i:010d}"], good_facts(), rules, CLOCK)[0] for i in range(1, 7)]
     assert [o.outcome for o in outcomes[:5]] == [Outcome.RELEASE] * 5
     assert outcomes[5].reasons == (Reason.ANNUAL_LIMIT,)
     # a customs-rejected purchase does not count towards the year
@@ -132,8 +130,14 @@ def test_postal_found_by_s10(rules: RuleSet) -> None:
     """A postal item is found by its S10 id; a mistyped id is INVALID_CODE, not a miss."""
     idx = DeclarationIndex()
     postal = replace(
-        inventory(1), kind=DocKind.POSTAL, business_key="RR123456785CN",
-        logistics_no="RR123456785CN", order_no="", invt_no="", cop_no="", trade_mode="",
+        inventory(1),
+        kind=DocKind.POSTAL,
+        business_key="RR123456785CN",
+        logistics_no="RR123456785CN",
+        order_no="",
+        invt_no="",
+        cop_no="",
+        trade_mode="",
     )
     idx.add(postal)
     idx.set_status(DocKind.POSTAL, "RR123456785CN", 800)

@@ -20,8 +20,12 @@ def test_same_answer_in_another_process() -> None:
     import json
 
     out = subprocess.run(
-        [sys.executable, "-c", prog], input=json.dumps(CODES), capture_output=True, text=True,
-        check=True, env={"PYTHONHASHSEED": "12345", "PATH": ""},
+        [sys.executable, "-c", prog],
+        input=json.dumps(CODES),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "12345", "PATH": ""},
     )
     assert json.loads(out.stdout) == here
 

@@ -128,7 +128,10 @@ class CheckweigherAdapter:
             self.missed += ring.lost
             log.warning(
                 "device %s: %d weighings overwritten in the ring before they were read "
-                "(%d missed so far)", self.device_id, ring.lost, self.missed,
+                "(%d missed so far)",
+                self.device_id,
+                ring.lost,
+                self.missed,
             )
         return [self.weighing(e.item_id, e.weight_kg, e.status) for e in ring.entries]
 
@@ -159,7 +162,9 @@ class CheckweigherAdapter:
         if self._repeats == self.max_repeats:
             log.warning(
                 "device %s: weight %.3f kg repeated by %d weighings; register stuck?",
-                self.device_id, weight_kg, self._repeats + 1,
+                self.device_id,
+                weight_kg,
+                self._repeats + 1,
             )
         return True
 

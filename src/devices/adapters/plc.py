@@ -40,8 +40,10 @@ MAX_CONFIRM_GAP = 4096
 PlcEvent = DestinationRequested | DivertConfirmed | DeviceStateChanged
 StateSink = Callable[[DeviceStateChanged], None]
 _STATE_NAMES = {
-    PlcState.STOPPED: "stopped", PlcState.RUNNING: "running",
-    PlcState.ESTOP: "e-stop", PlcState.FAULT: "fault",
+    PlcState.STOPPED: "stopped",
+    PlcState.RUNNING: "running",
+    PlcState.ESTOP: "e-stop",
+    PlcState.FAULT: "fault",
 }
 
 

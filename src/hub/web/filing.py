@@ -62,9 +62,7 @@ def _view(report: FileReport) -> dict[str, object]:
         "updated": report.updated,
         "unchanged": report.unchanged,
         "receipts": report.receipts_applied,
-        "rejections": [
-            (r.index, r.field, record_words(r.reason)) for r in report.rejections[:200]
-        ],
+        "rejections": [(r.index, r.field, record_words(r.reason)) for r in report.rejections[:200]],
         "rejected": len(report.rejections),
         "error": file_words(report.error, report.file) if report.error else None,
     }

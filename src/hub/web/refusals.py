@@ -238,4 +238,3 @@ def record_words(reason: str) -> str:
     """A record's refusal in the page's language (as written when no form fits it)."""
     said = worded_record(reason)
     return reason if said is None else said
-

@@ -397,4 +397,3 @@ class ReceiptBuilder:
             business_key=business_key(key[0], key[1]),
             **values,
         )
-

@@ -253,6 +253,7 @@ RECEIPTS: dict[str, ReceiptSpec] = {
     )
 }  # fmt: skip
 
+
 @dataclass(frozen=True, slots=True)
 class NoticeSpec:
     """How one message read for the record only (CEB513/623-626/900) is laid out."""

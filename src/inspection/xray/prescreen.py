@@ -251,9 +251,7 @@ def prescreen(
     flags.sort(key=lambda f: -f.score)
     share = shares(planes.classes, planes.pixel_mm)
     risk = _risk(flags, goods, cfg.policy)
-    blockers = _blockers(
-        flags, risk, share.object_area_cm2, declaration, cfg.policy, share.metal
-    )
+    blockers = _blockers(flags, risk, share.object_area_cm2, declaration, cfg.policy, share.metal)
     result = PrescreenResult(
         flags=tuple(flags),
         shares=share,

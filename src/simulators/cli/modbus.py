@@ -60,8 +60,12 @@ def plc_command(
     from simulators.modbus_sims.spec import PlcSpec
 
     spec = PlcSpec.model_validate(
-        {"rate_per_s": rate, "word_order": word_order, "chutes": chutes,
-         "reject_chute": reject_chute}
+        {
+            "rate_per_s": rate,
+            "word_order": word_order,
+            "chutes": chutes,
+            "reject_chute": reject_chute,
+        }
     )
     faults = _faults(fault)
     _run_until_signal(

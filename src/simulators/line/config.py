@@ -69,7 +69,9 @@ class ScannerServerConfig(_Model):
         6, ge=1, le=10, title="Item id width", description="Digits item ids are padded to."
     )
     aim: str = Field(
-        "]C0", pattern=r"^(\][A-Za-z][0-9A-Za-z])?$", title="AIM prefix",
+        "]C0",
+        pattern=r"^(\][A-Za-z][0-9A-Za-z])?$",
+        title="AIM prefix",
         description="Symbology identifier put before each code ('' for none).",
     )
 
@@ -78,22 +80,33 @@ class XrayMachineConfig(_Model):
     """The simulated X-ray machine of a line: topic id and image size."""
 
     device_id: str = Field(
-        "xray1", pattern=r"^[A-Za-z0-9_.-]{1,64}$", title="Device id",
+        "xray1",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        title="Device id",
         description="Topic level of clearline/{site}/xray/{device_id}/image/{item_id}.",
     )
     width_px: int = Field(
-        1024, ge=64, le=4096, title="Image width",
+        1024,
+        ge=64,
+        le=4096,
+        title="Image width",
         description="Detector elements across the belt, px (height is 3/4 of it).",
     )
     scan_width_mm: float = Field(
         614.4, gt=0, le=3000, title="Scan width", description="Belt width the detector covers, mm."
     )
     png_compression: int = Field(
-        0, ge=0, le=9, title="PNG compression",
+        0,
+        ge=0,
+        le=9,
+        title="PNG compression",
         description="zlib level: 0 is fastest to encode and decode (noisy images barely shrink).",
     )
     threat_rate: float = Field(
-        0.1, ge=0, le=1, title="Threat rate",
+        0.1,
+        ge=0,
+        le=1,
+        title="Threat rate",
         description="Share of generated parcels with a threat inside (no scenario).",
     )
 
@@ -130,18 +143,22 @@ class LineConfig(_Model):
     parcel_weight_kg_max: float = Field(20.0, gt=0, title="Heaviest parcel", description="kg.")
     plc: ModbusServerConfig = Field(
         default_factory=lambda: ModbusServerConfig(port=5020),
-        title="PLC server", description="Where the simulated sorter PLC listens.",
+        title="PLC server",
+        description="Where the simulated sorter PLC listens.",
     )
     checkweigher: ModbusServerConfig = Field(
         default_factory=lambda: ModbusServerConfig(port=5021),
-        title="Checkweigher server", description="Where the simulated checkweigher listens.",
+        title="Checkweigher server",
+        description="Where the simulated checkweigher listens.",
     )
     scanner: ScannerServerConfig = Field(
         default_factory=lambda: ScannerServerConfig(port=5022),
-        title="Tunnel scanner server", description="Where the simulated tunnel scanner listens.",
+        title="Tunnel scanner server",
+        description="Where the simulated tunnel scanner listens.",
     )
     xray: XrayMachineConfig = Field(
-        default_factory=XrayMachineConfig, title="X-ray machine",
+        default_factory=XrayMachineConfig,
+        title="X-ray machine",
         description="The simulated X-ray machine (images go to the site's broker).",
     )
 
@@ -186,16 +203,22 @@ class SiteConfig(_Model):
     """A site file for the line model: the site id and its lines."""
 
     site: str = Field(
-        min_length=1, max_length=64, pattern=r"^[^/+#\s]+$", title="Site",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^/+#\s]+$",
+        title="Site",
         description="Site id (a topic level: no '/', '+', '#' or spaces).",
     )
     broker_url: str = Field(
-        "mqtt://127.0.0.1:1883", pattern=r"^mqtt://[^/\s]+$", title="Broker",
+        "mqtt://127.0.0.1:1883",
+        pattern=r"^mqtt://[^/\s]+$",
+        title="Broker",
         description="mqtt://HOST:PORT the simulated X-ray machines publish to.",
     )
     lines: list[LineConfig] = Field(min_length=1, title="Lines", description="Sorting lines.")
     edges: list[dict[str, Any]] = Field(
-        default_factory=list, title="Edges",
+        default_factory=list,
+        title="Edges",
         description="The edges' part of the site file (read by the edge; ignored here).",
     )
     hub: dict[str, Any] | None = Field(

@@ -73,4 +73,3 @@ class EventCore:
         clock.t = max(clock.t, t)
         self.steps += done
         return done
-

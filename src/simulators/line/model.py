@@ -73,9 +73,7 @@ class LineModel:
         self.items: dict[int, Parcel] = {}
         self._pending: dict[int, Parcel] = {}  # request open, decision point not reached
         self._slot_item: dict[int, Parcel] = {}
-        self._lanes = {
-            c.number: Lane(c.capacity, c.drain_per_h / 3600.0) for c in line.chutes
-        }
+        self._lanes = {c.number: Lane(c.capacity, c.drain_per_h / 3600.0) for c in line.chutes}
         self._next_item = 1
         self._induction: Timer | None = None
         self._confirm_queue: list[tuple[int, int, ConfirmStatus]] = []
@@ -263,8 +261,14 @@ class LineModel:
         self._confirm(parcel.item_id, chute, status)
         reason = parcel.answer[1] if parcel.answer else 0
         parcel.disposition = Disposition(
-            parcel.item_id, parcel.code, chute, status, parcel.lap, reason,
-            parcel.answer is not None, parcel.reply_latency_s,
+            parcel.item_id,
+            parcel.code,
+            chute,
+            status,
+            parcel.lap,
+            reason,
+            parcel.answer is not None,
+            parcel.reply_latency_s,
         )
         if self.keep_records:
             self.records.append(parcel.disposition)

@@ -62,15 +62,26 @@ class LineRunner:
         self.checkweigher_server: ModbusSimServer | None = None
         if plc_at is not None:
             self.plc_server = ModbusSimServer(
-                model.plc, name=f"plc {line.name}", host=plc_at.host, port=plc_at.port,
-                unit=line.plc.unit, faults=self.faults, seed=seed, before_request=self.catch_up,
+                model.plc,
+                name=f"plc {line.name}",
+                host=plc_at.host,
+                port=plc_at.port,
+                unit=line.plc.unit,
+                faults=self.faults,
+                seed=seed,
+                before_request=self.catch_up,
             )
             self.servers.append(self.plc_server)
         if checkweigher_at is not None and model.checkweigher is not None:
             self.checkweigher_server = ModbusSimServer(
-                model.checkweigher, name=f"checkweigher {line.name}", host=checkweigher_at.host,
-                port=checkweigher_at.port, unit=line.checkweigher.unit, faults=self.faults,
-                seed=seed + 7, before_request=self.catch_up,
+                model.checkweigher,
+                name=f"checkweigher {line.name}",
+                host=checkweigher_at.host,
+                port=checkweigher_at.port,
+                unit=line.checkweigher.unit,
+                faults=self.faults,
+                seed=seed + 7,
+                before_request=self.catch_up,
             )
             self.servers.append(self.checkweigher_server)
         self._edge_beat: int | None = None
@@ -105,7 +116,10 @@ class LineRunner:
             log.warning(
                 "line %s: the simulator ran %.0f ms behind the wall clock; simulated time "
                 "held back (%d slips, %.2f s in all so far)",
-                self.model.line.name, (wall_s + MAX_LAG_S) * 1000.0, self.slips, self.slipped_s,
+                self.model.line.name,
+                (wall_s + MAX_LAG_S) * 1000.0,
+                self.slips,
+                self.slipped_s,
             )
 
     def _watch_edge(self) -> None:
@@ -161,6 +175,8 @@ def build_line(
     """Return a line model with a checkweigher runtime configured from ``line``."""
     cw_spec = CheckweigherSpec(unit=line.checkweigher.unit, word_order=line.checkweigher.word_order)
     return LineModel(
-        line, seed=seed, checkweigher=CheckweigherRuntime(cw_spec, faults, seed),
+        line,
+        seed=seed,
+        checkweigher=CheckweigherRuntime(cw_spec, faults, seed),
         keep_records=keep_records,
     )

@@ -68,7 +68,9 @@ class PlcRegisters:
         """Post a destination request; return its ring slot."""
         slot = mm.slot_of(self.request_head)
         writes, self.request_head = mm.post_writes(
-            reg.REQUEST_RING, self.request_head, [(item_id, _clamp_u16(deadline_ms))],
+            reg.REQUEST_RING,
+            self.request_head,
+            [(item_id, _clamp_u16(deadline_ms))],
             self.word_order,
         )
         mm.apply_writes(self.regs, writes)

@@ -55,8 +55,12 @@ def running_plc(
     """Run the standalone PLC (its line model in real time) on 127.0.0.1."""
     loop = LoopThread("sim-plc").start()
     runner = build_runner(
-        spec or PlcSpec(), host="127.0.0.1", port=port, faults=faults or FaultProfile(),
-        seed=seed, keep_records=True,
+        spec or PlcSpec(),
+        host="127.0.0.1",
+        port=port,
+        faults=faults or FaultProfile(),
+        seed=seed,
+        keep_records=True,
     )
     stop = asyncio.Event()
     try:

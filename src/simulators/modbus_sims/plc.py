@@ -31,13 +31,23 @@ def line_for(spec: PlcSpec, host: str = "127.0.0.1", port: int = 0) -> LineConfi
     """
     decision = SCANNER_M + spec.scan_to_decision_m
     chutes = [
-        ChuteConfig(number=i, position_m=decision + CHUTE_PITCH_M * i, capacity=100,
-                    drain_per_h=spec.rate_per_s * 3600.0)
+        ChuteConfig(
+            number=i,
+            position_m=decision + CHUTE_PITCH_M * i,
+            capacity=100,
+            drain_per_h=spec.rate_per_s * 3600.0,
+        )
         for i in range(1, spec.chutes + 1)
     ]
     reject_m = decision + CHUTE_PITCH_M * (spec.chutes + 1)
-    chutes.append(ChuteConfig(number=spec.reject_chute, position_m=reject_m, capacity=10_000,
-                              drain_per_h=spec.rate_per_s * 3600.0))
+    chutes.append(
+        ChuteConfig(
+            number=spec.reject_chute,
+            position_m=reject_m,
+            capacity=10_000,
+            drain_per_h=spec.rate_per_s * 3600.0,
+        )
+    )
     return LineConfig(
         name="plc",
         belt_speed_m_s=spec.belt_speed_m_s,
@@ -54,13 +64,19 @@ def line_for(spec: PlcSpec, host: str = "127.0.0.1", port: int = 0) -> LineConfi
 
 
 def build_runner(
-    spec: PlcSpec, *, host: str, port: int, faults: FaultProfile, seed: int,
+    spec: PlcSpec,
+    *,
+    host: str,
+    port: int,
+    faults: FaultProfile,
+    seed: int,
     keep_records: bool = False,
 ) -> LineRunner:
     """Return a runner serving the standalone PLC at host:port (port 0: any free port)."""
     line = line_for(spec, host, port)
-    model = LineModel(line, seed=seed, keep_records=keep_records,
-                      heartbeat_s=spec.heartbeat_ms / 1000.0)
+    model = LineModel(
+        line, seed=seed, keep_records=keep_records, heartbeat_s=spec.heartbeat_ms / 1000.0
+    )
     return LineRunner(model, plc_at=Endpoint(host, port), faults=faults, seed=seed)
 
 

@@ -65,8 +65,9 @@ class ResultBook:
         self._items: dict[int, ItemResult] = {}
         self._order: list[int] = []
 
-    def inducted(self, item_id: int, seq: int, labels: tuple[str, ...], weight_kg: float,
-                 t: float) -> None:
+    def inducted(
+        self, item_id: int, seq: int, labels: tuple[str, ...], weight_kg: float, t: float
+    ) -> None:
         """Record an item put on the belt at simulated second ``t``."""
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         result = ItemResult(item_id, seq, labels, weight_kg, at, round(t, 4))
@@ -90,9 +91,13 @@ class ResultBook:
         """Record where an item ended at simulated second ``t``."""
         status = ConfirmStatus(disposition.status).name.lower()
         self.update(
-            disposition.item_id, chute=disposition.chute, status=status,
-            reason=disposition.reason, answered=disposition.answered,
-            recirculations=disposition.laps, finished_s=round(t, 4),
+            disposition.item_id,
+            chute=disposition.chute,
+            status=status,
+            reason=disposition.reason,
+            answered=disposition.answered,
+            recirculations=disposition.laps,
+            finished_s=round(t, 4),
         )
 
     def all(self) -> list[ItemResult]:

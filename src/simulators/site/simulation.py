@@ -104,8 +104,12 @@ class SiteSimulation:
         try:
             if self.broker_url is not None:
                 self._xray = XrayWorker(
-                    self.line.xray, site=self.site, broker_url=self.broker_url, seed=self.seed,
-                    faults=self.faults.xray, on_done=self._imaged,
+                    self.line.xray,
+                    site=self.site,
+                    broker_url=self.broker_url,
+                    seed=self.seed,
+                    faults=self.faults.xray,
+                    on_done=self._imaged,
                 ).start()
             self._loop = LoopThread(f"site-{self.line.name}").start()
             self._loop.call(self._start_async(belt))
@@ -116,8 +120,12 @@ class SiteSimulation:
             self._done.set()
         log.info(
             "line %s on simulators: plc %s, checkweigher %s, scanner %s, x-ray %s, parcels from %s",
-            self.line.name, self.plc_port, self.checkweigher_port, self.scanner_url,
-            self.broker_url or "off", self._feed.source,
+            self.line.name,
+            self.plc_port,
+            self.checkweigher_port,
+            self.scanner_url,
+            self.broker_url or "off",
+            self._feed.source,
         )
         return self
 
@@ -136,15 +144,20 @@ class SiteSimulation:
         # a real load cell never repeats itself to the last digit: 0.5 g of noise
         cw_spec = CheckweigherSpec(unit=cw.unit, word_order=cw.word_order, noise_kg=0.0005)
         model = LineModel(
-            line, seed=self.seed, parcel_source=self._source,
+            line,
+            seed=self.seed,
+            parcel_source=self._source,
             checkweigher=CheckweigherRuntime(cw_spec, self.faults.checkweigher, self.seed),
         )
         model.listeners.append(self._on_event)
         self._model = model
         self._runner = LineRunner(
-            model, plc_at=Endpoint(line.plc.host, line.plc.port),
+            model,
+            plc_at=Endpoint(line.plc.host, line.plc.port),
             checkweigher_at=Endpoint(line.checkweigher.host, line.checkweigher.port),
-            faults=self.faults.modbus, seed=self.seed, speed=self.speed,
+            faults=self.faults.modbus,
+            seed=self.seed,
+            speed=self.speed,
         )
         self._gate = TunnelGate(line.scanner, self.faults.scanner, self.seed + 13)
         await self._gate.start()
@@ -237,6 +250,7 @@ class SiteSimulation:
 
     def set_checkweigher_faults(self, faults: FaultProfile) -> None:
         """Change the checkweigher's faults (e.g. ``stuck_value``) from its next item on."""
+
         def change() -> None:
             runtime = self._need_model().checkweigher
             if runtime is None:
@@ -247,6 +261,7 @@ class SiteSimulation:
 
     def set_rate(self, rate_per_s: float, min_gap_m: float | None = None) -> int:
         """Induct ``rate_per_s`` parcels/s (gap in m) from the next arrival; return items so far."""
+
         def change() -> int:
             self._need_model().set_induction(rate_per_s * 3600.0, min_gap_m)
             return len(self.book)
@@ -332,8 +347,12 @@ class SiteSimulation:
         if model is not None:
             s = model.stats
             out.update(
-                requests=s.requests, answered_in_time=s.answered_in_time, no_answer=s.no_answer,
-                replies_late=s.replies_late, recirculated=s.recirculated, aborted=s.aborted,
+                requests=s.requests,
+                answered_in_time=s.answered_in_time,
+                no_answer=s.no_answer,
+                replies_late=s.replies_late,
+                recirculated=s.recirculated,
+                aborted=s.aborted,
                 lost_track=s.lost_track,
             )
         if self._runner is not None:  # simulated time held back while the host stalled
@@ -358,8 +377,9 @@ class SiteSimulation:
         try:
             self._dispatch(kind, parcel)
         except Exception:
-            log.exception("line %s: handling %s of item %s failed", self.line.name, kind,
-                          parcel.item_id)
+            log.exception(
+                "line %s: handling %s of item %s failed", self.line.name, kind, parcel.item_id
+            )
 
     def _dispatch(self, kind: str, parcel: Parcel) -> None:
         model, item_id = self._model, parcel.item_id

@@ -85,8 +85,11 @@ class XrayWorker:
         )
         self.generator = XrayGenerator(generator_config(machine, seed))
         spec = XraySimSpec(
-            site=site, device_id=machine.device_id, seed=seed,
-            threat_rate=machine.threat_rate, png_compression=machine.png_compression,
+            site=site,
+            device_id=machine.device_id,
+            seed=seed,
+            threat_rate=machine.threat_rate,
+            png_compression=machine.png_compression,
         )
         self.sim = XraySimulator(spec, self.link, generator=self.generator, fault=faults)
         self.on_done = on_done

@@ -46,9 +46,16 @@ def test_registered_and_planned_from_the_scale(tmp_path: Path) -> None:
 
 
 def _result(seq: int, reply_ms: float | None, in_time: bool, chute: int = 1) -> dict[str, Any]:
-    return {"seq": seq, "item_id": seq, "reply_ms": reply_ms, "in_time": in_time,
-            "chute": chute if in_time else 99, "reason": 0, "status": 0 if in_time else 2,
-            "weighed": True}
+    return {
+        "seq": seq,
+        "item_id": seq,
+        "reply_ms": reply_ms,
+        "in_time": in_time,
+        "chute": chute if in_time else 99,
+        "reason": 0,
+        "status": 0 if in_time else 2,
+        "weighed": True,
+    }
 
 
 def _step(results: list[dict[str, Any]], expected: list[str] | None = None) -> Step:
@@ -76,8 +83,9 @@ def test_a_step_passes_only_with_p99_in_time_and_expected_outcomes() -> None:
 @pytest.mark.timeout(120)
 def test_tiny_run_reports_both_figures_with_floors(tmp_path: Path) -> None:
     require_service("Mosquitto", MOSQUITTO_HOST, MOSQUITTO_PORT)
-    plan = LatencyPlan(line_s=2.0, step_s=1.0, rates_per_s=(40.0, 80.0), warmup_s=0.5,
-                       floor_reads=50)
+    plan = LatencyPlan(
+        line_s=2.0, step_s=1.0, rates_per_s=(40.0, 80.0), warmup_s=0.5, floor_reads=50
+    )
     line, rate = measure(_ctx(tmp_path), plan)
     assert line.name == "line_scan_to_reply_p99" and line.unit == "ms"
     assert line.target == "<= 50"

@@ -62,9 +62,18 @@ def test_a_mismatch_says_what_the_line_did_with_the_parcel(expected: Path) -> No
     late = _Result(3, REJECT, status="no_answer", reply_in_time=False)
     cmp = compare([_Result(1, RELEASE), _Result(2, HOLD), late], expected)
     assert cmp.mismatches == [
-        {"seq": 3, "expected": "INSPECT", "got": "REJECT", "case": "xray", "chute": REJECT,
-         "status": "no_answer", "reply_in_time": False, "frame_sent": True, "reasons": [],
-         "timing": True}
+        {
+            "seq": 3,
+            "expected": "INSPECT",
+            "got": "REJECT",
+            "case": "xray",
+            "chute": REJECT,
+            "status": "no_answer",
+            "reply_in_time": False,
+            "frame_sent": True,
+            "reasons": [],
+            "timing": True,
+        }
     ]
 
 

@@ -48,8 +48,13 @@ CLOCK = SkippingClock()
 
 def _endpoint(port: int, name: str) -> ModbusEndpoint:
     return ModbusEndpoint(
-        "127.0.0.1", port, device_id=name, timeout_s=0.3, backoff_initial_s=0.05,
-        backoff_max_s=0.2, monotonic=CLOCK,
+        "127.0.0.1",
+        port,
+        device_id=name,
+        timeout_s=0.3,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.2,
+        monotonic=CLOCK,
     )
 
 
@@ -208,8 +213,11 @@ def test_checkweigher_outage_reported_once_then_reconnected() -> None:
         loop.run_sync(lambda: runtime.weigh(42, 3.25))
         got, _ = _poll_until(lambda: adapter.poll(0.05), 1)
         adapter.endpoint.close()
-    assert [(s.online, s.kind) for s in states] == [(True, "checkweigher"), (False, "checkweigher"),
-                                                     (True, "checkweigher")]
+    assert [(s.online, s.kind) for s in states] == [
+        (True, "checkweigher"),
+        (False, "checkweigher"),
+        (True, "checkweigher"),
+    ]
     assert [(e.item_id, e.weight_kg) for e in got] == [(42, 3.25)]
 
 

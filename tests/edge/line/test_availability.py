@@ -66,8 +66,10 @@ def test_device_states_are_retained_on_their_own_topics_and_offline_on_stop() ->
         board.note(_state("checkweigher", "cw1", False))  # the checkweigher went away
         board.note(_state("tunnel_scanner", "tunnel1", True))
         want = {
-            ("plc", "plc1"): "online", ("checkweigher", "cw1"): "offline",
-            ("tunnel_scanner", "tunnel1"): "online", ("edge", "edge-9"): "online",
+            ("plc", "plc1"): "online",
+            ("checkweigher", "cw1"): "offline",
+            ("tunnel_scanner", "tunnel1"): "online",
+            ("edge", "edge-9"): "online",
         }
         assert Retained(site).read(site, want) == want
         assert board.states() == {"plc1": True, "cw1": False, "tunnel1": True}
@@ -77,8 +79,10 @@ def test_device_states_are_retained_on_their_own_topics_and_offline_on_stop() ->
         link.stop()
     # a clean stop: nobody drives the devices any more, and the edge itself is offline
     gone = {
-        ("plc", "plc1"): "offline", ("checkweigher", "cw1"): "offline",
-        ("tunnel_scanner", "tunnel1"): "offline", ("edge", "edge-9"): "offline",
+        ("plc", "plc1"): "offline",
+        ("checkweigher", "cw1"): "offline",
+        ("tunnel_scanner", "tunnel1"): "offline",
+        ("edge", "edge-9"): "offline",
     }
     assert Retained(site).read(site, gone) == gone
     _clear(site, [*gone, ("test", "reader"), ("test", "cleaner")])

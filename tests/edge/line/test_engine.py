@@ -44,12 +44,24 @@ class Harness:
                 idx.add_all([order(n), payment(n), waybill(n), inventory(n)])
                 idx.set_status(DocKind.INVENTORY, f"AG001:COP{n:08d}", 800)
         self.engine = LineEngine(
-            site="s1", edge_id="e1", index=idx, rules=rules, plan=PLAN,
-            reply=self.replies.append, emit=self.events.append, clock=self.clock,
+            site="s1",
+            edge_id="e1",
+            index=idx,
+            rules=rules,
+            plan=PLAN,
+            reply=self.replies.append,
+            emit=self.events.append,
+            clock=self.clock,
         )
 
-    def parcel(self, item: int, codes: tuple[str, ...], kg: float | None = 1.2,
-               xray: XrayState = XrayState.CLEARED, deadline_ms: int = 500) -> SendToChute:
+    def parcel(
+        self,
+        item: int,
+        codes: tuple[str, ...],
+        kg: float | None = 1.2,
+        xray: XrayState = XrayState.CLEARED,
+        deadline_ms: int = 500,
+    ) -> SendToChute:
         """Feed one item's device events and its destination request; return the reply."""
         e = self.engine
         if codes:
@@ -114,8 +126,14 @@ def test_fallback_answer_leaves_the_measured_headroom_ahead(rules: RuleSet) -> N
     headroom = [8.0]
     h = Harness(rules)
     e = h.engine = LineEngine(
-        site="s1", edge_id="e1", index=h.engine.index, rules=rules, plan=PLAN,
-        reply=h.replies.append, emit=h.events.append, clock=h.clock,
+        site="s1",
+        edge_id="e1",
+        index=h.engine.index,
+        rules=rules,
+        plan=PLAN,
+        reply=h.replies.append,
+        emit=h.events.append,
+        clock=h.clock,
         headroom_ms=lambda: headroom[0],
     )
     e.handle(BarcodeRead("t", 23, ReadStatus.OK, ("YT0000000001",), T0))
@@ -158,11 +176,27 @@ def test_duplicate_label_is_held(rules: RuleSet) -> None:
 def test_inspector_verdicts(rules: RuleSet) -> None:
     """A hold verdict holds the parcel; a clear verdict clears a pending image."""
     h = Harness(rules)
-    h.engine.handle(Verdict(verdict_id=uuid.uuid4(), site="s1", parcel_code="YT0000000002",
-                            verdict=VerdictKind.CLEAR, inspector="insp1", at=T0))
+    h.engine.handle(
+        Verdict(
+            verdict_id=uuid.uuid4(),
+            site="s1",
+            parcel_code="YT0000000002",
+            verdict=VerdictKind.CLEAR,
+            inspector="insp1",
+            at=T0,
+        )
+    )
     assert h.parcel(7, ("YT0000000002",), xray=XrayState.NONE).chute == 1
-    h.engine.handle(Verdict(verdict_id=uuid.uuid4(), site="s1", parcel_code="yt0000000001",
-                            verdict=VerdictKind.HOLD, inspector="insp1", at=T0))
+    h.engine.handle(
+        Verdict(
+            verdict_id=uuid.uuid4(),
+            site="s1",
+            parcel_code="yt0000000001",
+            verdict=VerdictKind.HOLD,
+            inspector="insp1",
+            at=T0,
+        )
+    )
     assert h.parcel(8, ("YT0000000001",)).reason == REASON_INDEX[Reason.INSPECTOR_HOLD]
 
 
@@ -215,8 +249,17 @@ def test_prescreen_alarm_waits_for_the_inspector(rules: RuleSet) -> None:
     e.handle(XrayScreened(31, XrayState.SUSPECT, ("GUN",), 0.9))
     e.handle(DestinationRequested("plc", 31, 3000, T0))
     assert h.replies == []
-    e.handle(Verdict(verdict_id=uuid.uuid4(), site="s1", parcel_code="ITEM31", item_id=31,
-                     verdict=VerdictKind.CLEAR, inspector="insp1", at=T0))
+    e.handle(
+        Verdict(
+            verdict_id=uuid.uuid4(),
+            site="s1",
+            parcel_code="ITEM31",
+            item_id=31,
+            verdict=VerdictKind.CLEAR,
+            inspector="insp1",
+            at=T0,
+        )
+    )
     assert h.replies == [SendToChute(31, 1, 0)]
 
 
@@ -259,8 +302,13 @@ def test_release_goes_to_the_route_chute() -> None:
     )
     assert route_of(_replace(inventory(1), kind=DocKind.POSTAL)) == "postal"
     plan = ChutePlan.model_validate(
-        {"release_by_route": {"*": 1, "import-1210": 2}, "inspect": 5, "hold": 6,
-         "return": 7, "reject": 9}
+        {
+            "release_by_route": {"*": 1, "import-1210": 2},
+            "inspect": 5,
+            "hold": 6,
+            "return": 7,
+            "reject": 9,
+        }
     )
     assert plan.chute_for(Outcome.RELEASE, route_of(inventory(1, trade_mode="1210"))) == 2
 
@@ -271,8 +319,12 @@ def test_every_event_follows_its_payload_model(rules: RuleSet) -> None:
     h.parcel(1, ("YT0000000001",))
     h.engine.handle(DivertConfirmed("plc", 1, 1, 0, h.clock.now()))
     assert {e.kind for e in h.events} >= {
-        EventKind.CODE_READ, EventKind.WEIGHED, EventKind.IMAGED, EventKind.DECIDED,
-        EventKind.DIVERTED, EventKind.CONFIRMED,
+        EventKind.CODE_READ,
+        EventKind.WEIGHED,
+        EventKind.IMAGED,
+        EventKind.DECIDED,
+        EventKind.DIVERTED,
+        EventKind.CONFIRMED,
     }
     for event in h.events:
         assert payload_of(event).model_dump(mode="json") == event.data

@@ -41,7 +41,9 @@ def _plc_in_a_child() -> Iterator[int]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", _PLC_SERVER, str(port)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"

@@ -20,8 +20,13 @@ from tests.waiting import wait_until
 
 def _adapter(port: int) -> PlcAdapter:
     endpoint = ModbusEndpoint(
-        "127.0.0.1", port, device_id="plc1", timeout_s=0.3, frame_gap_s=0.0,
-        backoff_initial_s=0.05, backoff_max_s=0.1,
+        "127.0.0.1",
+        port,
+        device_id="plc1",
+        timeout_s=0.3,
+        frame_gap_s=0.0,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.1,
     )
     return PlcAdapter(endpoint)
 

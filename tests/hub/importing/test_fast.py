@@ -40,9 +40,7 @@ def _value(kind: FieldType) -> st.SearchStrategy[str]:
 PLAIN_AMOUNTS = st.sampled_from(
     ["0", "12", "12.5", "0012.50", "1234567890.12345", " 3.1 ", "15.43440", "0.50000"]
 )
-PLAIN_TIMES = st.sampled_from(
-    ["20261101", "20261101080001", "20261101080001123", "20260101000000"]
-)
+PLAIN_TIMES = st.sampled_from(["20261101", "20261101080001", "20261101080001123", "20260101000000"])
 PLAIN_TEXTS = st.sampled_from(["", "3301960001", "张三", "  padded  ", "浙江省杭州市"])
 SPECIAL = {
     "tradeMode": st.sampled_from(["9610", "1210", "9710", "9810"]),

@@ -148,7 +148,7 @@ def test_estop_aborts_every_tracked_item_and_stops_induction() -> None:
     assert model.stats.inducted == before
     _conserved(model)
     aborted = mm.read_confirms(model.plc.regs, 0, (model.plc.confirm_head - on_belt) % 65536)
-    assert [c.status for c in aborted.entries][-min(on_belt, 16):] == [4] * min(on_belt, 16)
+    assert [c.status for c in aborted.entries][-min(on_belt, 16) :] == [4] * min(on_belt, 16)
     with pytest.raises(RuntimeError, match="not running"):
         model.induct()
     model.reset()
@@ -238,7 +238,10 @@ def test_virtual_clock_and_pacer() -> None:
 def test_a_stalled_runner_lets_simulated_time_slip_instead_of_jumping() -> None:
     runner = build_runner(
         PlcSpec(rate_per_s=10.0, belt_speed_m_s=2.0, scan_to_decision_m=1.0),
-        host="127.0.0.1", port=0, faults=FaultProfile(), seed=1,
+        host="127.0.0.1",
+        port=0,
+        faults=FaultProfile(),
+        seed=1,
     )
     wall = [1000.0]
     runner.pacer = RealTimePacer(wall=lambda: wall[0])

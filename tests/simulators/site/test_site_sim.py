@@ -415,8 +415,20 @@ def test_sim_line_command_runs_a_scenario_and_writes_results(
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump({"site": SITE, "lines": [LINE]}))
     out = tmp_path / "results.jsonl"
-    args = ["line", "--config", str(site), "--scenario", str(scenario), "--rate", "20",
-            "--no-xray", "--results", str(out), "--seed", "1"]
+    args = [
+        "line",
+        "--config",
+        str(site),
+        "--scenario",
+        str(scenario),
+        "--rate",
+        "20",
+        "--no-xray",
+        "--results",
+        str(out),
+        "--seed",
+        "1",
+    ]
     result = CliRunner().invoke(sim_app, args)
     assert result.exit_code == 0, result.output
     lines = [json.loads(x) for x in out.read_text().splitlines()]
