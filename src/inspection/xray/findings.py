@@ -246,8 +246,8 @@ def _round(depth_mm: float, length_mm: float, width_mm: float, cfg: SignatureCon
 def _edge_on(depth_mm: float, length_mm: float, width_mm: float, cfg: SignatureConfig) -> bool:
     """True for an organic region shaped as a slab on its edge, not as a container lying down.
 
-    A round bottle lying down is at most as deep as it is wide (PMMA-equivalent depth of a
-    dense syrup about 1.2 times its width, of water 0.85 times); a book standing on its
+    A round bottle lying down is about as deep as it is wide (PMMA-equivalent depth over
+    the region's width: water about 0.95, a dense syrup up to 1.4); a book standing on its
     spine or a shoe sole on its side is two to six times deeper than wide. A bottle standing
     up has a round footprint, so the region must also be long.
     """
