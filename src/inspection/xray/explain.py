@@ -4,7 +4,9 @@ A goods line is put in a family by its HS code (4-digit heading, else chapter) o
 that, by name keywords. A family says how many regions of each kind one such item shows
 and how large each may be (cm², and its longest and widest side in ``SIZES``: a region
 that merged an item with something else is too big for the item); the quantity
-multiplies the count (up to 5). Regions are matched largest first; a region no remaining
+multiplies the count (up to 5). A LIQUID region shaped as a slab on its edge is explained
+only by books and footwear (``EDGE_ON``), never by drinks or food, and a book explains no
+other region. Regions are matched largest first; a region no remaining
 budget covers stays unexplained. Kinds that no goods explain (impenetrable, high-Z,
 blades, guns) never appear in a budget, and no family can remove a rule: a declaration
 can only fail to explain.
@@ -34,6 +36,7 @@ SIZES: dict[str, tuple[float, float]] = {
     "footwear": (150.0, 20.0),
     "umbrella": (350.0, 40.0),
     "textiles": (400.0, 10.0),
+    "book": (260.0, 50.0),
 }
 
 #: Family → (kind, regions per item, largest region cm²); a kind may come more than once
@@ -63,6 +66,16 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
     "footwear": ((K.STRIP, 2, 25.0), (K.METAL, 2, 4.0)),
     "umbrella": ((K.STRIP, 2, 60.0), (K.METAL, 1, 30.0)),
     "textiles": ((K.STRIP, 2, 25.0), (K.METAL, 2, 3.0)),
+    "book": (),
+}
+
+#: Family → (regions per item, largest region cm², longest and widest side mm) of organic
+#: slabs on their edge (LIQUID regions marked ``edge_on``) one item accounts for: a book
+#: standing on its spine, the two soles of a pair of shoes on their side. No other family
+#: explains such a region, and these explain no other LIQUID region.
+EDGE_ON: dict[str, tuple[int, float, tuple[float, float]]] = {
+    "book": (1, 130.0, (260.0, 50.0)),
+    "footwear": (2, 100.0, (320.0, 30.0)),
 }
 
 _HEADINGS: dict[str, str] = {
@@ -96,10 +109,12 @@ _CHAPTERS: dict[int, str] = {
     62: "textiles",
     63: "textiles",
     42: "textiles",
+    49: "book",
 }
 _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("power_bank", ("power bank", "充电宝", "battery", "电池")),
     ("computer", ("laptop", "笔记本", "notebook computer", "电脑")),
+    ("book", ("book", "图书")),
     ("phone", ("phone", "手机", "tablet", "平板", "watch", "手表", "camera", "相机")),
     ("toy", ("toy", "玩具")),
     ("footwear", ("shoe", "鞋")),
@@ -138,7 +153,14 @@ class _Slot:
     kind: SigKind
     count: int
     cm2: float
-    family: str
+    size_mm: tuple[float, float]
+    edge_on: bool = False
+
+    def takes(self, s: Signature) -> bool:
+        """True when this slot can still explain ``s``."""
+        fits = s.size_mm[0] <= self.size_mm[0] and s.size_mm[1] <= self.size_mm[1]
+        same = self.kind is s.kind and self.edge_on == s.edge_on
+        return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
 
 def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Finding, ...]:
@@ -150,15 +172,17 @@ def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Fin
             if fam is None:
                 continue
             qty = int(min(max(line.qty or 1, 1), 5))
+            name = line.name or line.hs_code
             for kind, count, cm2 in BUDGETS[fam]:
-                left.append(_Slot(line.name or line.hs_code, kind, count * qty, cm2, fam))
+                left.append(_Slot(name, kind, count * qty, cm2, SIZES[fam]))
+            if fam in EDGE_ON:
+                count, cm2, size = EDGE_ON[fam]
+                left.append(_Slot(name, K.LIQUID, count * qty, cm2, size, edge_on=True))
     by_sig: dict[int, str] = {}
     for i in sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2):
         s = sigs[i]
         for slot in left:
-            long_mm, short_mm = SIZES[slot.family]
-            fits = s.size_mm[0] <= long_mm and s.size_mm[1] <= short_mm
-            if slot.kind is s.kind and slot.count > 0 and s.area_cm2 <= slot.cm2 and fits:
+            if slot.takes(s):
                 slot.count -= 1
                 by_sig[i] = slot.name
                 break

@@ -206,19 +206,56 @@ def _liquids(mask: np.ndarray, excess: F32, cfg: SignatureConfig, px_cm2: float)
         x, y, w, h = box
         mm = float(np.percentile(excess[y : y + h, x : x + w][own], 90))
         length, width, _ = _rect_mm(own, 2 * cfg.pixel_mm)
+        edge_on = _edge_on(mm, length, width, cfg)
+        what = ", a narrow slab deeper than wide (on its edge)" if edge_on else ""
+        score = _score(mm, cfg.liquid_mm)
+        if not edge_on and _round(mm, length, width, cfg):
+            score = max(score, _score(mm / width, cfg.round_ratio))
+            what = ", as deep as wide (a container lying down)"
         out.append(
             Signature(
                 SigKind.LIQUID,
-                _score(mm, cfg.liquid_mm),
+                score,
                 _full(box, 2),
                 mm,
                 f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
-                "(PMMA-equivalent) out of its surroundings",
+                f"(PMMA-equivalent) out of its surroundings{what}",
                 area * px_cm2,
                 (length, width),
+                edge_on,
             )
         )
     return out
+
+
+def _round(depth_mm: float, length_mm: float, width_mm: float, cfg: SignatureConfig) -> bool:
+    """True for a long organic region about as deep as it is wide: a bottle lying down.
+
+    A small bottle (56 mm across) holds less than the depth rule's 50 mm; its round profile
+    still shows it. Flat things (a toy, a book lying flat, a pile of clothes) are far
+    shallower than wide.
+    """
+    long_enough = length_mm >= cfg.round_elongation * width_mm
+    return (
+        width_mm >= cfg.round_width_mm
+        and long_enough
+        and depth_mm >= 0.5 * cfg.round_ratio * width_mm
+    )
+
+
+def _edge_on(depth_mm: float, length_mm: float, width_mm: float, cfg: SignatureConfig) -> bool:
+    """True for an organic region shaped as a slab on its edge, not as a container lying down.
+
+    A round bottle lying down is about as deep as it is wide (PMMA-equivalent depth over
+    the region's width: water about 0.95, a dense syrup up to 1.4); a book standing on its
+    spine or a shoe sole on its side is two to six times deeper than wide. A bottle standing
+    up has a round footprint, so the region must also be long.
+    """
+    return (
+        width_mm <= cfg.slab_width_mm
+        and depth_mm >= cfg.slab_depth_ratio * width_mm
+        and length_mm >= cfg.slab_elongation * width_mm
+    )
 
 
 def _solid(mask: np.ndarray) -> np.ndarray:

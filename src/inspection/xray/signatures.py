@@ -54,6 +54,7 @@ class Signature:
     detail: str
     area_cm2: float = 0.0  # area of the region itself
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
+    edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -65,6 +66,7 @@ class Signature:
             "area_cm2": round(self.area_cm2, 1),
             "size_mm": [round(v) for v in self.size_mm],
             "detail": self.detail,
+            "edge_on": self.edge_on,
         }
 
 
@@ -125,6 +127,36 @@ class SignatureConfig(BaseModel):
         100.0, gt=0.0, description="Widest liquid container; broader organic layers are ignored."
     )
     liquid_cm2: float = Field(15.0, gt=0.0, description="Smallest liquid-like area, cm².")
+    round_ratio: float = Field(
+        0.7,
+        gt=0.0,
+        description="Depth (PMMA mm) over width at which a long organic region reads as a "
+        "container lying down (a bottle is about as deep as it is wide) whatever its depth.",
+    )
+    round_width_mm: float = Field(
+        40.0, gt=0.0, description="Narrowest region the round-profile rule reads, mm."
+    )
+    round_elongation: float = Field(
+        1.5, gt=1.0, description="Least length over width of a bottle lying down."
+    )
+    slab_width_mm: float = Field(
+        50.0,
+        gt=0.0,
+        description="Widest organic region that can read as a slab on its edge (a book "
+        "standing, a sole on its side), mm.",
+    )
+    slab_depth_ratio: float = Field(
+        2.0,
+        gt=1.0,
+        description="Least depth (PMMA mm) over width of a slab on its edge: a round container "
+        "lying down is never deeper than it is wide.",
+    )
+    slab_elongation: float = Field(
+        2.5,
+        gt=1.0,
+        description="Least length over width of a slab on its edge: a bottle standing up "
+        "shows a round footprint.",
+    )
 
 
 def _score(value: float, rule: float) -> float:

@@ -1,0 +1,132 @@
+"""LIQUID signatures: a slab on its edge (a book standing) is told from a bottle lying down."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from clearline.bench.xray_phys import machine_calibration
+from contracts.statuses import XrayState
+from devices.xray_image import encode_png
+from inspection.model import Declaration, DocKind, GoodsLine
+from inspection.xray.calibration import Calibration
+from inspection.xray.explain import explain, family
+from inspection.xray.screen import screen
+from inspection.xray.signatures import SigKind, Signature
+from simulators.xray.catalogue import Thing
+from simulators.xray.phantom import render_scene
+from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.solids import Cyl, Part, Plate, rect
+
+BOOKS = ("4901990000", "printed books 图书")
+SHOES = ("6404110000", "sports shoes")
+CLOTHES = ("6109100021", "cotton T-shirt")
+DRINK = ("2202100000", "soft drink")
+
+
+def decl(*goods: tuple[str, str]) -> Declaration:
+    lines = tuple(
+        GoodsLine(gnum=i, hs_code=hs, name=n, qty=Decimal(1)) for i, (hs, n) in enumerate(goods, 1)
+    )
+    return Declaration(kind=DocKind.POSTAL, message_type="CN22", business_key="k", lines=lines)
+
+
+def standing_book(thick_mm: float = 30.0) -> Thing:
+    """A 200 x 140 mm book standing on its spine: 140 mm of paper deep, 30 mm wide."""
+    paper = Plate("paper", 0, 200, rect(0, 140), 0.0, thick_mm)
+    return Thing("book", [paper], 90.0, None, BOOKS)
+
+
+def bottle(liquid: str, r_mm: float) -> Thing:
+    """A PET bottle of ``liquid`` lying down, 200 mm long."""
+    parts: list[Part] = [
+        Cyl(liquid, 0, 200, 0, 0, r_mm - 0.4),
+        Cyl("pet", 0, 200, 0, 0, r_mm, r_mm - 0.4),
+    ]
+    return Thing("bottle", parts, 0.0, "undeclared_liquid", None)
+
+
+PROFILES = ("eff-60-100", "sandwich-120")
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
+    prof = load_profiles()[request.param].model_copy(update={"width_px": 640, "height_px": 480})
+    return prof, machine_calibration(prof)
+
+
+def png_of(prof: MachineProfile, things: list[tuple[Thing, float, tuple[int, int]]]) -> bytes:
+    return encode_png(render_scene(prof, things, seed=2, clothes_cm=2.0).image, 0)
+
+
+def liquids(res: object) -> list[Signature]:
+    return [
+        f.signature
+        for f in res.findings  # type: ignore[attr-defined]
+        if f.signature.kind is SigKind.LIQUID and f.signature.score >= 0.5
+    ]
+
+
+def test_a_standing_book_is_an_edge_on_slab_explained_by_books_only(
+    machine: tuple[MachineProfile, Calibration],
+) -> None:
+    prof, cal = machine
+    png = png_of(prof, [(standing_book(), 10.0, (150, 200))])
+    as_books = screen(png, cal, decl(CLOTHES, BOOKS))
+    found = liquids(as_books)
+    assert found and all(s.edge_on for s in found), [s.detail for s in found]
+    assert as_books.state is XrayState.CLEARED, as_books.reasons
+    for other in (decl(CLOTHES), decl(CLOTHES, DRINK)):
+        res = screen(png, cal, other)
+        assert res.state is XrayState.SUSPECT and any("LIQUID" in r for r in res.reasons)
+
+
+@pytest.mark.parametrize(
+    ("liquid", "r_mm"), [("water", 28.0), ("sugar", 28.0), ("ethanol", 28.0), ("oil", 40.0)]
+)
+def test_a_bottle_lying_down_beside_a_standing_book_is_no_slab_and_is_flagged(
+    machine: tuple[MachineProfile, Calibration], liquid: str, r_mm: float
+) -> None:
+    prof, cal = machine
+    book, drink = (standing_book(), 90.0, (100, 70)), (bottle(liquid, r_mm), 90.0, (300, 70))
+    res = screen(png_of(prof, [book, drink]), cal, decl(CLOTHES, BOOKS, SHOES))
+    found = liquids(res)
+    assert [s.edge_on for s in sorted(found, key=lambda s: s.box[0])] == [True, False]
+    assert res.state is XrayState.SUSPECT, res.reasons
+
+
+@pytest.mark.parametrize("liquid", ["water", "ethanol"])
+def test_a_small_bottle_shallower_than_the_depth_rule_shows_by_its_round_profile(
+    machine: tuple[MachineProfile, Calibration], liquid: str
+) -> None:
+    prof, cal = machine
+    res = screen(png_of(prof, [(bottle(liquid, 28.0), 90.0, (300, 70))]), cal, decl(CLOTHES))
+    (found,) = liquids(res)
+    assert found.value < 50.0 and "lying down" in found.detail
+    assert res.state is XrayState.SUSPECT, res.reasons
+
+
+def test_a_flat_plastic_slab_is_no_bottle(machine: tuple[MachineProfile, Calibration]) -> None:
+    prof, cal = machine
+    slab = Thing("toy", [Plate("polyethylene", 0, 200, rect(0, 120), 0.0, 40.0)], 0.0, None, None)
+    res = screen(png_of(prof, [(slab, 0.0, (200, 120))]), cal, decl(CLOTHES))
+    assert not liquids(res), [s.detail for s in liquids(res)]
+
+
+def _sig(edge_on: bool, size: tuple[float, float] = (200.0, 30.0)) -> Signature:
+    return Signature(SigKind.LIQUID, 1.0, (0, 0, 1, 1), 120.0, "", 60.0, size, edge_on)
+
+
+def test_only_books_and_shoes_explain_edge_on_slabs_and_only_those() -> None:
+    assert family(GoodsLine(gnum=1, hs_code="", name="children's book")) == "book"
+    assert family(GoodsLine(gnum=1, hs_code="", name="notebook computer")) == "computer"
+    assert explain([_sig(True)], decl(BOOKS))[0].explained_by
+    assert not explain([_sig(False)], decl(BOOKS))[0].explained_by
+    assert not explain([_sig(True)], decl(DRINK, CLOTHES))[0].explained_by
+    assert explain([_sig(False, (200.0, 80.0))], decl(DRINK))[0].explained_by
+    two = [_sig(True), _sig(True)]
+    assert [bool(f.explained_by) for f in explain(two, decl(BOOKS))] == [True, False]
+    assert all(f.explained_by for f in explain(two, decl(SHOES)))
+    wide = _sig(True, (200.0, 60.0))
+    assert not explain([wide], decl(BOOKS, SHOES))[0].explained_by
