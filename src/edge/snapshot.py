@@ -111,9 +111,45 @@ def _fields(raw: bytes) -> list[str]:
     return fields_
 
 
-def _pair(code: str, number: str) -> tuple[str, str]:
-    """The customs key of a document, as ``inspection.index`` files it."""
-    return (code.strip().upper(), normalise(number)) if number else ("", "")
+def _json_value(text: str) -> Any:
+    """One JSON value that fills ``text`` (the ``lines`` and ``extra`` fields)."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration as err:
+        raise SnapshotError(f"snapshot field is not JSON: {text[:60]!r}") from err
+    if end != len(text):
+        raise SnapshotError(f"snapshot field has more than one JSON value: {text[:60]!r}")
+    return value
+
+
+_SCAN = json.JSONDecoder().scan_once
+#: ``extra`` when the row has none (never changed).
+_NO_EXTRA: dict[str, Any] = {}
+_LINES_AT, _EXTRA_AT = 3 + _N, 4 + _N
+
+
+def _history(returned: bool, status: int | None) -> str:
+    """An entry's history as ``DeclarationIndex`` writes it for a list the snapshot files."""
+    history = ["CEB626 800"] if returned else []
+    if status is not None:
+        history.append(f"customs status {status}")
+    return json.dumps(history)
+
+
+#: Histories by (returned, status), each made once.
+_HISTORY: dict[tuple[bool, int | None], str] = {}
+
+
+def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
+    """The compact record ``edge.store.encode`` makes of the same declaration (``vals`` is
+    the row's own list: the fields left out are blanked in it)."""
+    for i in _DROP_AT:
+        vals[i] = ""
+    vals.append(lines)
+    vals.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
+    body = marshal.dumps(vals)
+    del vals[_N:]
+    return body
 
 
 class _Parcel(NamedTuple):
@@ -141,6 +177,8 @@ class SnapshotWriter:
     def __init__(self, db: sqlite3.Connection, lock: threading.Lock, alarms: list[str]) -> None:
         self._db, self._lock, self._alarms = db, lock, alarms
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
+        self._entry, self._code, self._doc = self._rows["entry"], self._rows["code"], self._rows["doc"]
+        self._status, self._ledger = self._rows["status"], self._rows["ledger"]
         self._pending = 0
 
     def load(self, lines: Iterable[bytes]) -> Loaded:
@@ -153,12 +191,13 @@ class SnapshotWriter:
         self._clear()
         n = 0
         trailer: dict[str, Any] | None = None
+        row = self._row
         for raw in it:
             if raw.startswith(b"{"):
                 trailer = json.loads(raw)
                 break
             if raw:
-                self._row(_fields(raw))
+                row(_fields(raw))
                 n += 1
         self._flush()
         if trailer is None or not trailer.get("end"):
@@ -198,67 +237,56 @@ class SnapshotWriter:
         if len(r) != _WIDTH:
             raise SnapshotError(f"snapshot row of {len(r)} fields, not {_WIDTH}")
         status = int(r[1]) if r[1] else None
-        state, vals = r[2], r[3 : 3 + _N]
+        state, vals = r[2], r[3:_LINES_AT]
         for i in _NULLABLE:
             if not vals[i]:
                 vals[i] = None  # type: ignore[call-overload]
-        lines = json.loads(r[3 + _N]) if r[3 + _N] != "[]" else []
-        extra = json.loads(r[4 + _N]) if r[4 + _N] not in ("{}", "") else {}
+        raw_lines, raw_extra = r[_LINES_AT], r[_EXTRA_AT]
+        lines = _json_value(raw_lines) if raw_lines != "[]" else []
+        extra = _json_value(raw_extra) if raw_extra not in ("{}", "") else _NO_EXTRA
         kind, key = vals[_KIND], vals[_KEY]
         if status is not None:
             if status < 0:
                 self._alarms.append(f"customs error {status} about {key}")
                 status = None
             else:
-                self._rows["status"].append((kind, key, status))
-        withdrawn = extra.get("appType", "").strip() == "3"
+                self._status.append((kind, key, status))
+        withdrawn = extra is not _NO_EXTRA and extra.get("appType", "").strip() == "3"
         if kind in _DOCS:
             at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
-            a, b = _pair(vals[at[0]], vals[at[1]])
-            if not b:
+            number = vals[at[1]]
+            if not number:
                 pass
             elif withdrawn:
                 self._flush()  # a withdrawal drops what came before it, not after
                 with self._lock:
                     self._db.execute(
-                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?", (kind, a, b)
+                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?",
+                        (kind, vals[at[0]].strip().upper(), normalise(number)),
                     )
             else:
-                self._rows["doc"].append((kind, a, b, self._body(vals, lines, extra)))
+                a, b = vals[at[0]].strip().upper(), normalise(number)
+                self._doc.append((kind, a, b, _body(vals, lines, extra)))
         elif kind in _PARCELS and not withdrawn and state != "cancelled":
-            self._parcel(kind, key, status, state, vals, self._body(vals, lines, extra))
+            self._parcel(kind, key, status, state == "returned", vals, lines, extra)
         self._pending += 1
         if self._pending >= BATCH:
             self._flush()
 
-    @staticmethod
-    def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
-        """The compact record ``edge.store.encode`` makes of the same declaration."""
-        v = vals.copy()
-        for i in _DROP_AT:
-            v[i] = ""
-        v.append(lines)
-        v.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
-        return marshal.dumps(v)
-
-    def _parcel(
-        self, kind: str, key: str, status: int | None, state: str, vals: list[Any], body: bytes
-    ) -> None:
-        history = ["CEB626 800"] if state == "returned" else []
-        if status is not None:
-            history.append(f"customs status {status}")
-        self._rows["entry"].append(
-            (kind, key, body, status, 0, int(state == "returned"), json.dumps(history))
-        )
+    def _parcel(self, kind: str, key: str, status: int | None, returned: bool,
+                vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> None:  # fmt: skip
         view = _Parcel(_KINDS[kind], *_PARCEL_AT(vals)[1:])
         decl = cast(Declaration, view)
-        self._rows["code"].extend((code, kind, key) for code in parcel_codes(decl))
-        buyer = vals[_BUYER_AT]
+        buyer, at_text = vals[_BUYER_AT], vals[_TIME_AT]
+        history = _HISTORY.get((returned, status))
+        if history is None:
+            history = _HISTORY.setdefault((returned, status), _history(returned, status))
+        body = _body(vals, lines, extra)
+        self._entry.append((kind, key, body, status, 0, int(returned), history))
+        self._code.extend((code, kind, key) for code in parcel_codes(decl))
         if buyer and is_cbec_retail_import(decl):
-            at = datetime.fromisoformat(vals[_TIME_AT]) if vals[_TIME_AT] else None
-            self._rows["ledger"].append(
-                (normalise(buyer), china_year(at), max(sort_time(at), -1e300), key)
-            )
+            at = datetime.fromisoformat(at_text) if at_text else None
+            self._ledger.append((normalise(buyer), china_year(at), max(sort_time(at), -1e300), key))
 
     def _flush(self) -> None:
         with self._lock:

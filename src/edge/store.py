@@ -167,6 +167,22 @@ class SqliteBooks:
         with self._lock:
             self._db.close()
 
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock every use of the connection holds."""
+        return self._lock
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection (used under :attr:`lock`)."""
+        return self._db
+
+    def reconnect(self, db: sqlite3.Connection) -> None:
+        """Read and write through ``db`` from now on (the caller holds :attr:`lock`); the hot
+        set is forgotten."""
+        self._db = db
+        self.changed()
+
     # --- transactions and the hot set ---------------------------------------------------
 
     @contextmanager
