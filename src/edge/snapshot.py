@@ -21,8 +21,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
@@ -63,12 +65,33 @@ _LATE_INDEXES = tuple(
     s.strip() for s in SCHEMA.split(";") if "CREATE INDEX" in s and "ix_pending" not in s
 )
 _INSERT = {
-    "entry": "INSERT OR REPLACE INTO ix_entry VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "code": "INSERT INTO ix_code VALUES (?, ?, ?)",
-    "doc": "INSERT OR REPLACE INTO ix_doc VALUES (?, ?, ?, ?)",
-    "status": "INSERT OR REPLACE INTO ix_status VALUES (?, ?, ?)",
-    "ledger": "INSERT INTO ix_ledger VALUES (?, ?, ?, ?)",
+    "entry": ("INSERT OR REPLACE INTO ix_entry VALUES ", 7),
+    "code": ("INSERT INTO ix_code VALUES ", 3),
+    "doc": ("INSERT OR REPLACE INTO ix_doc VALUES ", 4),
+    "status": ("INSERT OR REPLACE INTO ix_status VALUES ", 3),
+    "ledger": ("INSERT INTO ix_ledger VALUES ", 4),
 }
+#: Rows per multi-row ``INSERT`` (one statement step for many rows, in their order).
+ROWS_PER_INSERT = 100
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(name: str, rows: int) -> str:
+    """The ``INSERT`` of ``rows`` rows into table ``name``."""
+    head, width = _INSERT[name]
+    one = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([one] * rows)
+
+
+def _insert(db: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` into table ``name`` in their order, many to a statement."""
+    per = ROWS_PER_INSERT
+    whole = len(rows) - len(rows) % per
+    many = _insert_sql(name, per)
+    for i in range(0, whole, per):
+        db.execute(many, tuple(chain.from_iterable(rows[i : i + per])))
+    if whole < len(rows):
+        db.executemany(_insert_sql(name, 1), rows[whole:])
 
 
 class SnapshotError(ValueError):
@@ -177,7 +200,11 @@ class SnapshotWriter:
     def __init__(self, db: sqlite3.Connection, lock: threading.Lock, alarms: list[str]) -> None:
         self._db, self._lock, self._alarms = db, lock, alarms
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
-        self._entry, self._code, self._doc = self._rows["entry"], self._rows["code"], self._rows["doc"]
+        self._entry, self._code, self._doc = (
+            self._rows["entry"],
+            self._rows["code"],
+            self._rows["doc"],
+        )
         self._status, self._ledger = self._rows["status"], self._rows["ledger"]
         self._pending = 0
 
@@ -292,6 +319,6 @@ class SnapshotWriter:
         with self._lock:
             for name, rows in self._rows.items():
                 if rows:
-                    self._db.executemany(_INSERT[name], rows)
+                    _insert(self._db, name, rows)
                     rows.clear()
         self._pending = 0
