@@ -149,9 +149,9 @@ class DeclarationCache:
             raise
         moved = self._put_in_place(self._building)
         loaded.timings["commit_s"] = time.monotonic() - t0
+        how = "file replaced" if moved else "copied in: the store was open elsewhere"
         log.info("edge cache %s: snapshot of %d declarations at cursor %s (%s)",
-                 self.path, loaded.count, loaded.cursor,
-                 "file replaced" if moved else "copied in: the store was open elsewhere")  # fmt: skip
+                 self.path, loaded.count, loaded.cursor, how)  # fmt: skip
         return loaded
 
     def _put_in_place(self, new: Path) -> bool:

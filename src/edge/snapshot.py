@@ -20,11 +20,11 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from itertools import chain
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
@@ -145,7 +145,8 @@ def _json_value(text: str) -> Any:
     return value
 
 
-_SCAN = json.JSONDecoder().scan_once
+#: The JSON decoder's own scanner: one value from an index, without ``json.loads``' layers.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 #: ``extra`` when the row has none (never changed).
 _NO_EXTRA: dict[str, Any] = {}
 _LINES_AT, _EXTRA_AT = 3 + _N, 4 + _N

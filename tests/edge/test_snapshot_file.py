@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -48,14 +49,14 @@ DeclarationCache(sys.argv[1]).load_snapshot(lines())
 
 def _snapshot(engine: Engine, sets: int, seed: int) -> bytes:
     upgrade(engine)
-    records = []
+    records: list[Any] = []
     for ps in parcel_sets(sets, seed=seed):
         records += [*ps.declarations(), ps.receipt]
     import_records(engine, [ParsedRecord(i + 1, r) for i, r in enumerate(records)])
     return b"".join(snapshot.stream(engine))
 
 
-def _rows(cache: DeclarationCache) -> dict[str, list[tuple[object, ...]]]:
+def _rows(cache: DeclarationCache) -> dict[str, list[Any]]:
     db = cache._db
     return {
         t: sorted(db.execute(f"SELECT * FROM ix_{t}").fetchall())
