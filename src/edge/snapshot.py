@@ -6,9 +6,10 @@ delta sync does, would give exactly what :class:`SnapshotWriter` writes here in 
 (kind, business key) comes once, so no entry replaces another, no notice waits for its list,
 and a withdrawn or cancelled list leaves only its customs status behind. The writer computes
 the index's rows (entries with status and history, codes, documents, statuses, the buyer
-ledger) from each line and inserts them with ``executemany``; the code and ledger indexes are
-built once at the end. The caller holds the transaction (``DeclarationCache.load_snapshot``):
-a stream that breaks off or does not add up rolls it back and the old store stays.
+ledger) from each line and inserts them by multi-row ``INSERT``s; the code and ledger indexes
+are built once at the end. The caller gives the connection and holds the transaction
+(``DeclarationCache.load_snapshot`` writes into a fresh file that replaces the store once
+complete): a stream that breaks off or does not add up raises, and the old store stays.
 """
 
 from __future__ import annotations
