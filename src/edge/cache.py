@@ -90,8 +90,9 @@ class DeclarationCache:
 
     def reader(self, hot_size: int = READER_HOT) -> DeclarationIndex:
         """Return an index over this copy for one reading thread (its own connection)."""
-        books = SqliteBooks(open_store(self.path), writable=False, hot_size=hot_size)
-        self._readers.append(books)
+        with self._lock:  # never opened while a snapshot's file takes the store's place
+            books = SqliteBooks(open_store(self.path), writable=False, hot_size=hot_size)
+            self._readers.append(books)
         return DeclarationIndex(books)
 
     @property
@@ -159,9 +160,10 @@ class DeclarationCache:
         closed meanwhile (readers wait on their locks); return True. When a connection this
         cache does not hold keeps the store open (its WAL outlives ours), copy ``new`` into
         the store in one transaction instead, and return False."""
-        books = [self._books, *self._readers]
         with ExitStack() as held:
-            for lock in dict.fromkeys(b.lock for b in books):  # the writer's is self._lock
+            held.enter_context(self._lock)  # the writer's lock; no reader opens meanwhile
+            books = [self._books, *self._readers]
+            for lock in dict.fromkeys(b.lock for b in self._readers):
                 held.enter_context(lock)
             for b in books:
                 b.connection.close()
