@@ -175,6 +175,7 @@ class DeclarationCache:
             for b in books:
                 b.reconnect(open_store(self.path))
             self._db = self._books.connection
+            self._books.changed()  # the writer's (this thread's); readers hear of the sync
             if not moved:
                 source = sqlite3.connect(str(new))
                 try:

@@ -178,10 +178,9 @@ class SqliteBooks:
         return self._db
 
     def reconnect(self, db: sqlite3.Connection) -> None:
-        """Read and write through ``db`` from now on (the caller holds :attr:`lock`); the hot
-        set is forgotten."""
+        """Read and write through ``db`` from now on (the caller holds :attr:`lock`). The hot
+        set stays: its owner forgets it when told of the change, as after any page."""
         self._db = db
-        self.changed()
 
     # --- transactions and the hot set ---------------------------------------------------
 
