@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 from edge.snapshot import Loaded, SnapshotWriter
 from edge.sqlite import open_store
-from edge.store import SqliteBooks, decode
+from edge.store import SCHEMA, SqliteBooks, decode
 from inspection.codec import declaration_from_dict
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration, DocKind, Notice
@@ -30,8 +33,38 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 _OLD_COPY = ("decl", "status")
 #: Decoded records the engine's reader keeps hot (about 2 KB each).
 READER_HOT = 20_000
-#: SQLite page cache while a snapshot is written (KiB), for building its indexes.
+#: SQLite page cache while a snapshot is written (KiB): the key indexes stay in memory.
 BULK_CACHE_KIB = 262_144
+#: Suffix of the file a snapshot is written into before it takes the store's place.
+BUILDING = ".snapshot"
+
+
+def _remove(path: Path) -> None:
+    """Delete an SQLite file and its rollback journal, if there."""
+    for p in (path, path.with_name(path.name + "-journal")):
+        p.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    """Make a file's (or a folder's) contents durable."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _bulk_file(path: Path, page_size: int) -> sqlite3.Connection:
+    """A fresh SQLite file for a snapshot: no journal, no syncs, a large page cache. A build
+    that fails is deleted, never read; one that succeeds is synced to disk before use."""
+    _remove(path)
+    db = sqlite3.connect(str(path), isolation_level=None)
+    db.execute(f"PRAGMA page_size={int(page_size)}")
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+    db.executescript(SCHEMA + _SCHEMA)
+    return db
 
 
 class DeclarationCache:
@@ -39,6 +72,8 @@ class DeclarationCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._building = self.path.with_name(self.path.name + BUILDING)
+        _remove(self._building)  # a snapshot cut off by a crash: never part of the store
         self._db = open_store(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
@@ -55,8 +90,9 @@ class DeclarationCache:
 
     def reader(self, hot_size: int = READER_HOT) -> DeclarationIndex:
         """Return an index over this copy for one reading thread (its own connection)."""
-        books = SqliteBooks(open_store(self.path), writable=False, hot_size=hot_size)
-        self._readers.append(books)
+        with self._lock:  # never opened while a snapshot's file takes the store's place
+            books = SqliteBooks(open_store(self.path), writable=False, hot_size=hot_size)
+            self._readers.append(books)
         return DeclarationIndex(books)
 
     @property
@@ -89,25 +125,65 @@ class DeclarationCache:
                 self._put_meta("rules", rules_text)
 
     def load_snapshot(self, lines: Iterable[bytes]) -> Loaded:
-        """Replace the whole index by a hub snapshot's lines (``edge.snapshot``) in one
-        transaction with its cursor; anything wrong rolls it all back, and readers see the
-        old store until the new one is complete. The rules it carries are the caller's."""
-        writer = SnapshotWriter(self._db, self._lock, self._index.alarms)
+        """Replace the whole index by a hub snapshot's lines (``edge.snapshot``) with its
+        cursor. The snapshot is written into a fresh file beside the store, which takes the
+        store's place whole once complete and on disk; anything wrong deletes that file and
+        the old store stays. Readers see the old store until then. The rules it carries are
+        the caller's (the rules and other meta values already stored are kept)."""
         with self._lock:
-            self._db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+            page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        db = _bulk_file(self._building, page_size)
         try:
-            with self._books.batch():
-                loaded = writer.load(lines)
-                self._put_meta("cursor", loaded.cursor)
-                t0 = time.monotonic()
-            loaded.timings["commit_s"] = time.monotonic() - t0
-        finally:
+            db.execute("BEGIN")
+            loaded = SnapshotWriter(db, threading.Lock(), self._index.alarms).load(lines)
+            t0 = time.monotonic()
             with self._lock:
-                self._db.execute("PRAGMA cache_size=-2000")
-            self._books.changed()
-        log.info("edge cache %s: snapshot of %d declarations at cursor %s",
-                 self.path, loaded.count, loaded.cursor)  # fmt: skip
+                kept = self._db.execute("SELECT name, value FROM meta WHERE name != 'cursor'")
+                meta = [*kept.fetchall(), ("cursor", loaded.cursor)]
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            db.execute("COMMIT")
+            db.close()
+            _fsync(self._building)
+        except BaseException:
+            db.close()
+            _remove(self._building)
+            raise
+        moved = self._put_in_place(self._building)
+        loaded.timings["commit_s"] = time.monotonic() - t0
+        how = "file replaced" if moved else "copied in: the store was open elsewhere"
+        log.info("edge cache %s: snapshot of %d declarations at cursor %s (%s)",
+                 self.path, loaded.count, loaded.cursor, how)  # fmt: skip
         return loaded
+
+    def _put_in_place(self, new: Path) -> bool:
+        """Move the complete file ``new`` over the store, with every connection of this cache
+        closed meanwhile (readers wait on their locks); return True. When a connection this
+        cache does not hold keeps the store open (its WAL outlives ours), copy ``new`` into
+        the store in one transaction instead, and return False."""
+        with ExitStack() as held:
+            held.enter_context(self._lock)  # the writer's lock; no reader opens meanwhile
+            books = [self._books, *self._readers]
+            for lock in dict.fromkeys(b.lock for b in self._readers):
+                held.enter_context(lock)
+            for b in books:
+                b.connection.close()
+            wal = self.path.with_name(self.path.name + "-wal")
+            moved = not wal.exists()  # the last connection to close removes it
+            if moved:
+                os.replace(new, self.path)
+                _fsync(self.path.parent)
+            for b in books:
+                b.reconnect(open_store(self.path))
+            self._db = self._books.connection
+            self._books.changed()  # the writer's (this thread's); readers hear of the sync
+            if not moved:
+                source = sqlite3.connect(str(new))
+                try:
+                    source.backup(self._db)
+                finally:
+                    source.close()
+                    _remove(new)
+        return moved
 
     def _put_meta(self, name: str, value: str) -> None:
         with self._lock:

@@ -6,9 +6,10 @@ delta sync does, would give exactly what :class:`SnapshotWriter` writes here in 
 (kind, business key) comes once, so no entry replaces another, no notice waits for its list,
 and a withdrawn or cancelled list leaves only its customs status behind. The writer computes
 the index's rows (entries with status and history, codes, documents, statuses, the buyer
-ledger) from each line and inserts them with ``executemany``; the code and ledger indexes are
-built once at the end. The caller holds the transaction (``DeclarationCache.load_snapshot``):
-a stream that breaks off or does not add up rolls it back and the old store stays.
+ledger) from each line and inserts them by multi-row ``INSERT``s; the code and ledger indexes
+are built once at the end. The caller gives the connection and holds the transaction
+(``DeclarationCache.load_snapshot`` writes into a fresh file that replaces the store once
+complete): a stream that breaks off or does not add up raises, and the old store stays.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
@@ -63,12 +66,33 @@ _LATE_INDEXES = tuple(
     s.strip() for s in SCHEMA.split(";") if "CREATE INDEX" in s and "ix_pending" not in s
 )
 _INSERT = {
-    "entry": "INSERT OR REPLACE INTO ix_entry VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "code": "INSERT INTO ix_code VALUES (?, ?, ?)",
-    "doc": "INSERT OR REPLACE INTO ix_doc VALUES (?, ?, ?, ?)",
-    "status": "INSERT OR REPLACE INTO ix_status VALUES (?, ?, ?)",
-    "ledger": "INSERT INTO ix_ledger VALUES (?, ?, ?, ?)",
+    "entry": ("INSERT OR REPLACE INTO ix_entry VALUES ", 7),
+    "code": ("INSERT INTO ix_code VALUES ", 3),
+    "doc": ("INSERT OR REPLACE INTO ix_doc VALUES ", 4),
+    "status": ("INSERT OR REPLACE INTO ix_status VALUES ", 3),
+    "ledger": ("INSERT INTO ix_ledger VALUES ", 4),
 }
+#: Rows per multi-row ``INSERT`` (one statement step for many rows, in their order).
+ROWS_PER_INSERT = 100
+
+
+@lru_cache(maxsize=32)
+def _insert_sql(name: str, rows: int) -> str:
+    """The ``INSERT`` of ``rows`` rows into table ``name``."""
+    head, width = _INSERT[name]
+    one = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([one] * rows)
+
+
+def _insert(db: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` into table ``name`` in their order, many to a statement."""
+    per = ROWS_PER_INSERT
+    whole = len(rows) - len(rows) % per
+    many = _insert_sql(name, per)
+    for i in range(0, whole, per):
+        db.execute(many, tuple(chain.from_iterable(rows[i : i + per])))
+    if whole < len(rows):
+        db.executemany(_insert_sql(name, 1), rows[whole:])
 
 
 class SnapshotError(ValueError):
@@ -111,9 +135,46 @@ def _fields(raw: bytes) -> list[str]:
     return fields_
 
 
-def _pair(code: str, number: str) -> tuple[str, str]:
-    """The customs key of a document, as ``inspection.index`` files it."""
-    return (code.strip().upper(), normalise(number)) if number else ("", "")
+def _json_value(text: str) -> Any:
+    """One JSON value that fills ``text`` (the ``lines`` and ``extra`` fields)."""
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration as err:
+        raise SnapshotError(f"snapshot field is not JSON: {text[:60]!r}") from err
+    if end != len(text):
+        raise SnapshotError(f"snapshot field has more than one JSON value: {text[:60]!r}")
+    return value
+
+
+#: The JSON decoder's own scanner: one value from an index, without ``json.loads``' layers.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+#: ``extra`` when the row has none (never changed).
+_NO_EXTRA: dict[str, Any] = {}
+_LINES_AT, _EXTRA_AT = 3 + _N, 4 + _N
+
+
+def _history(returned: bool, status: int | None) -> str:
+    """An entry's history as ``DeclarationIndex`` writes it for a list the snapshot files."""
+    history = ["CEB626 800"] if returned else []
+    if status is not None:
+        history.append(f"customs status {status}")
+    return json.dumps(history)
+
+
+#: Histories by (returned, status), each made once.
+_HISTORY: dict[tuple[bool, int | None], str] = {}
+
+
+def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
+    """The compact record ``edge.store.encode`` makes of the same declaration (``vals`` is
+    the row's own list: the fields left out are blanked in it)."""
+    for i in _DROP_AT:
+        vals[i] = ""
+    vals.append(lines)
+    vals.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
+    body = marshal.dumps(vals)
+    del vals[_N:]
+    return body
 
 
 class _Parcel(NamedTuple):
@@ -141,6 +202,12 @@ class SnapshotWriter:
     def __init__(self, db: sqlite3.Connection, lock: threading.Lock, alarms: list[str]) -> None:
         self._db, self._lock, self._alarms = db, lock, alarms
         self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
+        self._entry, self._code, self._doc = (
+            self._rows["entry"],
+            self._rows["code"],
+            self._rows["doc"],
+        )
+        self._status, self._ledger = self._rows["status"], self._rows["ledger"]
         self._pending = 0
 
     def load(self, lines: Iterable[bytes]) -> Loaded:
@@ -153,12 +220,13 @@ class SnapshotWriter:
         self._clear()
         n = 0
         trailer: dict[str, Any] | None = None
+        row = self._row
         for raw in it:
             if raw.startswith(b"{"):
                 trailer = json.loads(raw)
                 break
             if raw:
-                self._row(_fields(raw))
+                row(_fields(raw))
                 n += 1
         self._flush()
         if trailer is None or not trailer.get("end"):
@@ -198,72 +266,61 @@ class SnapshotWriter:
         if len(r) != _WIDTH:
             raise SnapshotError(f"snapshot row of {len(r)} fields, not {_WIDTH}")
         status = int(r[1]) if r[1] else None
-        state, vals = r[2], r[3 : 3 + _N]
+        state, vals = r[2], r[3:_LINES_AT]
         for i in _NULLABLE:
             if not vals[i]:
                 vals[i] = None  # type: ignore[call-overload]
-        lines = json.loads(r[3 + _N]) if r[3 + _N] != "[]" else []
-        extra = json.loads(r[4 + _N]) if r[4 + _N] not in ("{}", "") else {}
+        raw_lines, raw_extra = r[_LINES_AT], r[_EXTRA_AT]
+        lines = _json_value(raw_lines) if raw_lines != "[]" else []
+        extra = _json_value(raw_extra) if raw_extra not in ("{}", "") else _NO_EXTRA
         kind, key = vals[_KIND], vals[_KEY]
         if status is not None:
             if status < 0:
                 self._alarms.append(f"customs error {status} about {key}")
                 status = None
             else:
-                self._rows["status"].append((kind, key, status))
-        withdrawn = extra.get("appType", "").strip() == "3"
+                self._status.append((kind, key, status))
+        withdrawn = extra is not _NO_EXTRA and extra.get("appType", "").strip() == "3"
         if kind in _DOCS:
             at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
-            a, b = _pair(vals[at[0]], vals[at[1]])
-            if not b:
+            number = vals[at[1]]
+            if not number:
                 pass
             elif withdrawn:
                 self._flush()  # a withdrawal drops what came before it, not after
                 with self._lock:
                     self._db.execute(
-                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?", (kind, a, b)
+                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?",
+                        (kind, vals[at[0]].strip().upper(), normalise(number)),
                     )
             else:
-                self._rows["doc"].append((kind, a, b, self._body(vals, lines, extra)))
+                a, b = vals[at[0]].strip().upper(), normalise(number)
+                self._doc.append((kind, a, b, _body(vals, lines, extra)))
         elif kind in _PARCELS and not withdrawn and state != "cancelled":
-            self._parcel(kind, key, status, state, vals, self._body(vals, lines, extra))
+            self._parcel(kind, key, status, state == "returned", vals, lines, extra)
         self._pending += 1
         if self._pending >= BATCH:
             self._flush()
 
-    @staticmethod
-    def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
-        """The compact record ``edge.store.encode`` makes of the same declaration."""
-        v = vals.copy()
-        for i in _DROP_AT:
-            v[i] = ""
-        v.append(lines)
-        v.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
-        return marshal.dumps(v)
-
-    def _parcel(
-        self, kind: str, key: str, status: int | None, state: str, vals: list[Any], body: bytes
-    ) -> None:
-        history = ["CEB626 800"] if state == "returned" else []
-        if status is not None:
-            history.append(f"customs status {status}")
-        self._rows["entry"].append(
-            (kind, key, body, status, 0, int(state == "returned"), json.dumps(history))
-        )
+    def _parcel(self, kind: str, key: str, status: int | None, returned: bool,
+                vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> None:  # fmt: skip
         view = _Parcel(_KINDS[kind], *_PARCEL_AT(vals)[1:])
         decl = cast(Declaration, view)
-        self._rows["code"].extend((code, kind, key) for code in parcel_codes(decl))
-        buyer = vals[_BUYER_AT]
+        buyer, at_text = vals[_BUYER_AT], vals[_TIME_AT]
+        history = _HISTORY.get((returned, status))
+        if history is None:
+            history = _HISTORY.setdefault((returned, status), _history(returned, status))
+        body = _body(vals, lines, extra)
+        self._entry.append((kind, key, body, status, 0, int(returned), history))
+        self._code.extend((code, kind, key) for code in parcel_codes(decl))
         if buyer and is_cbec_retail_import(decl):
-            at = datetime.fromisoformat(vals[_TIME_AT]) if vals[_TIME_AT] else None
-            self._rows["ledger"].append(
-                (normalise(buyer), china_year(at), max(sort_time(at), -1e300), key)
-            )
+            at = datetime.fromisoformat(at_text) if at_text else None
+            self._ledger.append((normalise(buyer), china_year(at), max(sort_time(at), -1e300), key))
 
     def _flush(self) -> None:
         with self._lock:
             for name, rows in self._rows.items():
                 if rows:
-                    self._db.executemany(_INSERT[name], rows)
+                    _insert(self._db, name, rows)
                     rows.clear()
         self._pending = 0

@@ -167,6 +167,21 @@ class SqliteBooks:
         with self._lock:
             self._db.close()
 
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock every use of the connection holds."""
+        return self._lock
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection (used under :attr:`lock`)."""
+        return self._db
+
+    def reconnect(self, db: sqlite3.Connection) -> None:
+        """Read and write through ``db`` from now on (the caller holds :attr:`lock`). The hot
+        set stays: its owner forgets it when told of the change, as after any page."""
+        self._db = db
+
     # --- transactions and the hot set ---------------------------------------------------
 
     @contextmanager

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from contracts.clock import ManualClock
 from contracts.facts import ParcelFacts
 from contracts.statuses import XrayState
+from edge import snapshot as edge_snapshot
 from edge import sync as sync_module
 from edge.cache import DeclarationCache
 from edge.snapshot import SnapshotError, split_lines
@@ -137,9 +138,14 @@ def _decisions(cache: DeclarationCache, codes: list[str]) -> list[Any]:
     return out
 
 
+@pytest.mark.parametrize("rows_per_insert", [100, 7])  # one statement for all, or many
 def test_snapshot_gives_the_store_and_decisions_of_the_delta_sync(
-    hub: tuple[TestClient, str, list[str]], tmp_path: Path
+    hub: tuple[TestClient, str, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows_per_insert: int,
 ) -> None:
+    monkeypatch.setattr(edge_snapshot, "ROWS_PER_INSERT", rows_per_insert)
     client, key, codes = hub
     delta = _sync(client, key, tmp_path / "delta.db", snapshot=False)
     snap = _sync(client, key, tmp_path / "snap.db", snapshot=True)

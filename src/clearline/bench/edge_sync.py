@@ -182,6 +182,32 @@ def _child_fetch(url: str, key: str) -> dict[str, Any]:
     return {"seconds": time.monotonic() - t0, "cpu_s": _cpu_s() - cpu0, "declarations": n}
 
 
+def _backend_cpu_s(url: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends now serving the hub's database (its pool);
+    None when their processes cannot be read (another host or user)."""
+    import psutil
+    from sqlalchemy import text
+
+    from hub.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND pid <> pg_backend_pid()")
+            ).scalars().all()  # fmt: skip
+        total = 0.0
+        for pid in pids:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    except (psutil.Error, OSError):
+        return None
+    finally:
+        engine.dispose()
+    return total
+
+
 def _child(*args: str) -> dict[str, Any]:
     started = time.monotonic()
     if args[0] == "sync":
@@ -283,7 +309,9 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         for stale in store.parent.glob("cache.db*"):
             stale.unlink()
         load0 = os.getloadavg()[0]
+        pg0, hub0 = _backend_cpu_s(url), _cpu_s()
         synced = _run_child("sync", hub.url, key, str(store))
+        hub_cpu, pg1 = _cpu_s() - hub0, _backend_cpu_s(url)
         fetched = _run_child("fetch", hub.url, key)
     finally:
         if hub is not None:
@@ -305,6 +333,9 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         "snapshot_seconds": round(synced["snapshot_s"], 2),
         "snapshot_phases_seconds": synced.get("phases", {}),
         "edge_cpu_seconds": round(synced["cpu_s"], 2),
+        "edge_cpu_us_per_declaration": round(synced["cpu_s"] / max(1, n * 4) * 1e6, 2),
+        "hub_process_cpu_seconds": round(hub_cpu, 2),
+        "postgres_cpu_seconds": None if pg0 is None or pg1 is None else round(pg1 - pg0, 2),
         "fetch_and_split_only_seconds": round(fetched["seconds"], 2),
         "fetch_and_split_only_cpu_seconds": round(fetched["cpu_s"], 2),
         "load_average_1min_before_after": [round(load0, 2), round(os.getloadavg()[0], 2)],
