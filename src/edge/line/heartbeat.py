@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from contracts import registers as reg
 from devices.errors import DeviceError
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 
 #: The longest the PLC may see ``edge_heartbeat`` stand still (DESIGN section 6), seconds.
 LATE_S = 0.1
+
+
+class BeatFigures(Protocol):
+    """What a heartbeat reports: beats written, gaps over 100 ms, the worst gap (s)."""
+
+    beats: int
+    late: int
+    max_gap_s: float
 
 
 class Heartbeat:

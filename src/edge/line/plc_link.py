@@ -69,9 +69,28 @@ class PlcLink:
         self.first_read_at: float | None = None
         self.thread = threading.Thread(target=self._run, name="edge-plc", daemon=True)
 
-    def reply(self, command: SendToChute) -> None:
-        """Queue one reply for the PLC (any thread; never blocks on the network)."""
-        self._replies.put((command, self._monotonic()))
+    def reply(self, command: SendToChute, at: float | None = None) -> None:
+        """Queue one reply for the PLC (any thread; never blocks on the network).
+
+        ``at`` is when the engine handed it over (``time.monotonic()``; now by default): the
+        measured reply time, and so the headroom, counts from there.
+        """
+        self._replies.put((command, self._monotonic() if at is None else at))
+
+    @property
+    def lost_requests(self) -> int:
+        """Requests the PLC's ring overwrote before they were read."""
+        return self.adapter.lost_requests
+
+    @property
+    def lost_confirms(self) -> int:
+        """Confirmations the PLC's ring overwrote before they were read."""
+        return self.adapter.lost_confirms
+
+    @property
+    def poll_interval_s(self) -> float:
+        """Time between two polls of the PLC, seconds."""
+        return self.adapter.poll_interval_s
 
     def headroom_ms(self) -> float:
         """Return how long before its decision point a fallback answer must be handed over.

@@ -25,17 +25,18 @@ from devices.adapters.plc import PlcAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.adapters.xray import XrayAdapter
 from devices.events import DeviceStateChanged, ImageCaptured, SendToChute
-from devices.modbus_client import ModbusEndpoint
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.cache import DeclarationCache
-from edge.config import EdgeConfig, ModbusDevice
+from edge.config import EdgeConfig
 from edge.confirm import HubConfirmer
 from edge.health import HealthServer
 from edge.line.availability import AvailabilityBoard
 from edge.line.engine import LineEngine, XrayScreened
-from edge.line.heartbeat import Heartbeat
+from edge.line.heartbeat import BeatFigures, Heartbeat
 from edge.line.loop import EngineLoop
+from edge.line.plc_child import ChildSettings, endpoint_of
 from edge.line.plc_link import PlcLink
+from edge.line.plc_process import PlcProcessLink
 from edge.line.standby import EdgeLock
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
@@ -65,18 +66,6 @@ def prepare_screen(cfg: EdgeConfig) -> Screen | None:
     from edge.line.screening import screener
 
     return screener(cfg.xray)
-
-
-def _endpoint(dev: ModbusDevice) -> ModbusEndpoint:
-    # Modbus TCP frames are delimited by their MBAP header: no quiet time between frames
-    return ModbusEndpoint(
-        dev.host,
-        dev.port,
-        device_id=dev.device_id,
-        unit=dev.unit,
-        timeout_s=dev.timeout_ms / 1000,
-        frame_gap_s=0.0,
-    )
 
 
 class EdgeRuntime:
@@ -110,15 +99,6 @@ class EdgeRuntime:
             log.warning("edge %s: no keys (trust:); verdicts will be refused", cfg.edge_id)
         url = with_password(cfg.broker_url, cfg.trust.broker_password_file if cfg.trust else None)
         self.link = MqttLink(LinkSettings(url=url, site=site, kind="edge", device_id=cfg.edge_id))
-        self.plc = PlcAdapter(
-            _endpoint(cfg.plc),
-            word_order=cfg.plc.word_order,
-            clock=self.steady,
-            beat_in_cycle=False,
-            confirm_from=self.state.confirm_cursor(),
-        )
-        # the heartbeat has its own thread and connection: never late while the edge is busy
-        self.heartbeat = Heartbeat(_endpoint(cfg.plc), self.stop_event, alive=self._engine_alive)
         self.engine = LineEngine(
             site=site,
             edge_id=cfg.edge_id,
@@ -150,8 +130,12 @@ class EdgeRuntime:
             decided=self._item_decided,
         )
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
-        self.plc_link = PlcLink(
-            self.plc, self._device_event, self.stop_event, journal=self.engine.journal
+        self.plc: PlcAdapter | None = None  # the adapter, when the link is a thread here
+        self._beat: Heartbeat | None = None  # the heartbeat thread, when it runs here
+        self.plc_link = self._plc_link()
+        #: the heartbeat's figures (written here or in the PLC link's process)
+        self.heartbeat: BeatFigures = (
+            self.plc_link.beat if isinstance(self.plc_link, PlcProcessLink) else self._beat_thread()
         )
         self.engine.journaling = True
         self.publisher = OutboxPublisher(
@@ -167,6 +151,31 @@ class EdgeRuntime:
         self.health: HealthServer | None = None
         self.sync: HubSync | None = None
         self.confirmer: HubConfirmer | None = None
+
+    def _plc_link(self) -> PlcLink | PlcProcessLink:
+        """The PLC link of ``cfg.plc_link``: a process of its own, or threads of this one."""
+        cfg = self.cfg
+        if cfg.plc_link == "process":  # polls, replies, confirm journal and heartbeat there
+            settings = ChildSettings(
+                device=cfg.plc,
+                state_path=str(cfg.store_dir / "state.db"),
+                anchor_at=self.steady.now(),
+                anchor_mono=time.monotonic(),
+                log_level=logging.getLogger().getEffectiveLevel(),
+            )
+            return PlcProcessLink(
+                settings, self._device_event, self.stop_event, alive=self._engine_alive
+            )
+        self.plc = PlcAdapter(
+            endpoint_of(cfg.plc),
+            word_order=cfg.plc.word_order,
+            clock=self.steady,
+            beat_in_cycle=False,
+            confirm_from=self.state.confirm_cursor(),
+        )
+        # the heartbeat has its own thread and connection: never late while the edge is busy
+        self._beat = Heartbeat(endpoint_of(cfg.plc), self.stop_event, alive=self._engine_alive)
+        return PlcLink(self.plc, self._device_event, self.stop_event, journal=self.engine.journal)
 
     # --- sinks ----------------------------------------------------------------------------
 
@@ -278,18 +287,20 @@ class EdgeRuntime:
             self.sync.poke()
 
     def _start_plc(self) -> None:
-        self.heartbeat.start()
-        self._threads.append(self.heartbeat.thread)
-        self._closers.append(self.heartbeat.endpoint.close)
+        if self._beat is not None:
+            self._beat.start()
+            self._threads.append(self._beat.thread)
+            self._closers.append(self._beat.endpoint.close)
         self.plc_link.start()
-        self._threads.append(self.plc_link.thread)
-        self._closers.append(self.plc.endpoint.close)
+        if self.plc is not None:
+            self._threads.append(self.plc_link.thread)
+            self._closers.append(self.plc.endpoint.close)
 
     def _start_devices(self) -> None:
         cfg = self.cfg
         if cfg.checkweigher is not None:
             cw = CheckweigherAdapter(
-                _endpoint(cfg.checkweigher),
+                endpoint_of(cfg.checkweigher),
                 word_order=cfg.checkweigher.word_order,
                 clock=self.steady,
                 on_state=self._device_event,
@@ -386,8 +397,18 @@ class EdgeRuntime:
             "pid": os.getpid(),
             "lock_at": self.lock.acquired_at,
             "plc_first_read_at": self.plc_link.first_read_at,
-            "lost_confirms": self.plc.lost_confirms,
+            "lost_confirms": self.plc_link.lost_confirms,
+            "plc_link_pid": self._plc_link_pid(),
         }
+
+    def _beat_thread(self) -> Heartbeat:
+        """The heartbeat thread of a PLC link run here."""
+        assert self._beat is not None
+        return self._beat
+
+    def _plc_link_pid(self) -> int | None:
+        """The pid of the PLC link's process (None when the link is a thread here)."""
+        return self.plc_link.pid if isinstance(self.plc_link, PlcProcessLink) else None
 
     def stop(self) -> None:
         """Stop every component in reverse order."""
@@ -400,6 +421,8 @@ class EdgeRuntime:
             self._pool.shutdown(wait=True, cancel_futures=True)
         for poller in self._pollers:
             poller.stop()
+        if isinstance(self.plc_link, PlcProcessLink):
+            self.plc_link.join()
         for t in self._threads:
             t.join(5)
         if self.sync is not None:

@@ -1,0 +1,271 @@
+"""The PLC link run in a process of its own, out of reach of the edge's interpreter lock.
+
+The PLC's confirm ring holds 16 entries (DESIGN section 6): at 50 parcels/s, 0.32 s. A poll
+thread inside the edge shares one interpreter lock with the engine, the sync, the outbox and
+the pre-screen; when they keep it, the poll comes late and ring entries are overwritten
+unread (measured in ``docs/benchmarks.md``, PLC link). ``PlcProcessLink`` runs the link (polls,
+reply writes, confirm journal, heartbeat) in ``edge.line.plc_child`` and offers the engine the
+same face as ``PlcLink``: ``reply()``, ``headroom_ms()``, ``first_read_at``, ``replies_sent``.
+
+A supervising thread here reads the process's events and hands them to ``sink``, tells the
+process every 0.1 s that the engine still turns (the heartbeat stops when it does not), and
+watches it: a process that dies is logged, the PLC reported offline, and a new one started
+after ``restart_s`` (meanwhile the PLC rejects unanswered items itself, on their deadline).
+The process ends with the edge: on ``join()``, and by itself when the edge's side of the pipe
+closes, even after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
+from typing import Literal
+
+from contracts.clock import Clock, SystemClock
+from devices.adapters.plc import PlcEvent
+from devices.events import DeviceStateChanged, SendToChute
+from edge.line.plc_child import ChildSettings, LinkFigures, main
+from edge.line.plc_link import INITIAL_HEADROOM_MS
+
+log = logging.getLogger(__name__)
+
+#: The start method: a fresh interpreter (the edge has threads: a fork would copy their locks).
+START_METHOD: Literal["spawn"] = "spawn"
+#: Time between two "alive" messages to the process, seconds.
+ALIVE_EVERY_S = 0.1
+#: How long ``join()`` waits for the process to end before killing it, seconds.
+STOP_WAIT_S = 3.0
+
+
+class _Beats:
+    """The heartbeat's figures as the PLC process reported them (a ``BeatFigures``)."""
+
+    def __init__(self) -> None:
+        self.beats = 0
+        self.late = 0
+        self.max_gap_s = 0.0
+
+
+class PlcProcessLink:
+    """Runs the PLC link in a child process; same interface as ``PlcLink`` for the edge."""
+
+    def __init__(
+        self,
+        settings: ChildSettings,
+        sink: Callable[[PlcEvent], None],
+        stop: threading.Event,
+        *,
+        alive: Callable[[], bool] | None = None,
+        restart_s: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        """Prepare the link; ``start()`` starts the process and its supervising thread.
+
+        ``alive()`` says whether the engine still turns (None: always); ``clock`` stamps the
+        offline report when the process dies.
+        """
+        self.settings = settings
+        self.device_id = settings.device.device_id
+        self.poll_interval_s = settings.poll_interval_s
+        self._sink, self._stop, self._alive = sink, stop, alive
+        self._restart_s = restart_s
+        self._clock: Clock = clock or SystemClock()
+        self._ctx: SpawnContext = multiprocessing.get_context(START_METHOD)
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._figures: LinkFigures | None = None
+        self._base = LinkFigures(INITIAL_HEADROOM_MS, 0, 0, 0, 0, None, 0, 0, 0.0)
+        self.beat = _Beats()
+        #: processes that ended without being asked to (each was started again)
+        self.restarts = 0
+        self.thread = threading.Thread(target=self._run, name="edge-plc", daemon=True)
+
+    # --- the PlcLink face -----------------------------------------------------------------
+
+    def reply(self, command: SendToChute) -> None:
+        """Send one reply to the process (any thread; a dead process loses it: fail closed)."""
+        msg = ("reply", command.item_id, command.chute, command.reason, time.monotonic())
+        if not self._send(msg):
+            log.warning(
+                "device %s: reply for item %s not posted: the PLC link process is down",
+                self.device_id,
+                command.item_id,
+            )
+
+    def headroom_ms(self) -> float:
+        """Return the headroom the process measured last (see ``PlcLink.headroom_ms``)."""
+        f = self._figures
+        return f.headroom_ms if f is not None else self._base.headroom_ms
+
+    @property
+    def first_read_at(self) -> float | None:
+        """``time.time()`` of the first complete read of the PLC by any of the processes."""
+        if self._base.first_read_at is not None or self._figures is None:
+            return self._base.first_read_at
+        return self._figures.first_read_at
+
+    @property
+    def replies_sent(self) -> int:
+        """Replies written to the PLC (all processes)."""
+        return self._total("replies_sent")
+
+    @property
+    def replies_failed(self) -> int:
+        """Replies that could not be written (all processes)."""
+        return self._total("replies_failed")
+
+    @property
+    def lost_requests(self) -> int:
+        """Requests overwritten before they were read (all processes)."""
+        return self._total("lost_requests")
+
+    @property
+    def lost_confirms(self) -> int:
+        """Confirmations overwritten before they were read (all processes)."""
+        return self._total("lost_confirms")
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running PLC link process."""
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> None:
+        """Start the process and the thread that supervises it."""
+        self._spawn()
+        self.thread.start()
+
+    def join(self, timeout_s: float = 5.0) -> None:
+        """After the stop event was set: ask the process to stop, wait for it and the thread."""
+        self._send(("stop",))
+        self.thread.join(timeout_s)
+        self._end_process()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _total(self, name: str) -> int:
+        now = getattr(self._figures, name) if self._figures is not None else 0
+        return int(getattr(self._base, name)) + int(now)
+
+    def _send(self, msg: tuple[object, ...]) -> bool:
+        """Send to the process; False when there is none or it is gone."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            with self._send_lock:
+                conn.send(msg)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _spawn(self) -> None:
+        """Start a new process with a fresh pipe (the old one's figures are kept)."""
+        mine, theirs = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(
+            target=main, args=(theirs, self.settings), name=f"plc-link-{self.device_id}"
+        )
+        proc.daemon = True  # ended at a normal interpreter exit too
+        proc.start()
+        theirs.close()  # only the process holds its end: it sees EOF when we are gone
+        self._proc, self._conn = proc, mine
+        log.info("device %s: PLC link process %d started", self.device_id, proc.pid)
+
+    def _run(self) -> None:
+        """Read the process's messages; restart it when it ends unasked."""
+        next_alive = 0.0
+        while True:
+            conn = self._conn
+            assert conn is not None
+            try:
+                if conn.poll(ALIVE_EVERY_S):
+                    self._dispatch(conn.recv())
+            except (EOFError, OSError):
+                if self._stop.is_set():
+                    return
+                self._lost()
+                if self._stop.wait(self._restart_s):
+                    return
+                self._spawn()
+                continue
+            now = time.monotonic()
+            if now >= next_alive:
+                next_alive = now + ALIVE_EVERY_S
+                if self._alive is None or self._alive():
+                    self._send(("alive",))
+
+    def _dispatch(self, msg: tuple[object, ...]) -> None:
+        kind = msg[0]
+        if kind == "events":
+            events = msg[1]
+            assert isinstance(events, list)
+            for event in events:
+                self._sink(event)
+        elif kind == "figures":
+            figures = msg[1]
+            assert isinstance(figures, LinkFigures)
+            self._figures = figures
+            self.beat.beats = self._base.beats + figures.beats
+            self.beat.late = self._base.beats_late + figures.beats_late
+            self.beat.max_gap_s = max(self._base.beat_max_gap_s, figures.beat_max_gap_s)
+        elif kind == "log":
+            _, level, name, text = msg
+            logging.getLogger(str(name)).log(int(str(level)), "%s", text)
+
+    def _lost(self) -> None:
+        """The process ended unasked: keep its figures, report the PLC offline, log it."""
+        proc = self._proc
+        code = None
+        if proc is not None:
+            proc.join(1.0)
+            code = proc.exitcode
+        self.restarts += 1
+        f = self._figures
+        if f is not None:
+            b = self._base
+            self._base = LinkFigures(
+                f.headroom_ms,
+                b.replies_sent + f.replies_sent,
+                b.replies_failed + f.replies_failed,
+                b.lost_requests + f.lost_requests,
+                b.lost_confirms + f.lost_confirms,
+                b.first_read_at or f.first_read_at,
+                b.beats + f.beats,
+                b.beats_late + f.beats_late,
+                max(b.beat_max_gap_s, f.beat_max_gap_s),
+            )
+            self._figures = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        log.error(
+            "device %s: PLC link process ended (exit code %s); the PLC rejects what stays "
+            "unanswered; starting a new one in %.1f s",
+            self.device_id,
+            code,
+            self._restart_s,
+        )
+        self._sink(
+            DeviceStateChanged(
+                self.device_id, "plc", False, self._clock.now(), "plc link process ended"
+            )
+        )
+
+    def _end_process(self) -> None:
+        """Wait for the process to end; kill it if it does not."""
+        proc = self._proc
+        if proc is not None:
+            proc.join(STOP_WAIT_S)
+            if proc.is_alive():
+                log.warning("device %s: PLC link process did not stop; killed", self.device_id)
+                proc.kill()
+                proc.join(1.0)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
