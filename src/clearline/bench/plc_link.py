@@ -60,6 +60,8 @@ class LinkRun:
     reply_p50_ms: float  # request posted -> reply taken, as the PLC saw it
     reply_p99_ms: float
     reply_max_ms: float
+    max_poll_gap_ms: float  # longest time between two polls of the PLC
+    max_journal_ms: float  # longest commit of a cycle's confirmations
     load_avg_1m: float  # ``os.getloadavg()`` at the end of the run
 
 
@@ -169,6 +171,7 @@ def measure(
             time.sleep(seconds)
             mine.send("stop")
             inducted, answered, posted, no_answer, late, latencies = mine.recv()
+            gaps = (link.max_poll_gap_s, link.max_journal_s)
         finally:
             busy.set()
             stop.set()
@@ -201,6 +204,8 @@ def measure(
         reply_p50_ms=round(percentile(ms, 50), 1),
         reply_p99_ms=round(percentile(ms, 99), 1),
         reply_max_ms=round(ms[-1], 1) if ms else float("nan"),
+        max_poll_gap_ms=round(1000.0 * gaps[0], 1),
+        max_journal_ms=round(1000.0 * gaps[1], 1),
         load_avg_1m=round(os.getloadavg()[0], 2),
     )
 

@@ -83,6 +83,8 @@ class LinkFigures:
     beats: int
     beats_late: int
     beat_max_gap_s: float
+    max_poll_gap_s: float = 0.0
+    max_journal_s: float = 0.0
 
 
 def endpoint_of(dev: ModbusDevice) -> ModbusEndpoint:
@@ -277,4 +279,6 @@ def _figures(link: PlcLink, beat: Heartbeat | None) -> LinkFigures:
         beats=beat.beats if beat is not None else 0,
         beats_late=beat.late if beat is not None else 0,
         beat_max_gap_s=beat.max_gap_s if beat is not None else 0.0,
+        max_poll_gap_s=link.max_poll_gap_s,
+        max_journal_s=link.max_journal_s,
     )

@@ -132,6 +132,16 @@ class PlcProcessLink:
         return self._total("lost_confirms")
 
     @property
+    def max_poll_gap_s(self) -> float:
+        """The longest time between two poll cycles of the running process, seconds."""
+        return self._figures.max_poll_gap_s if self._figures is not None else 0.0
+
+    @property
+    def max_journal_s(self) -> float:
+        """The longest confirm journal commit of the running process, seconds."""
+        return self._figures.max_journal_s if self._figures is not None else 0.0
+
+    @property
     def pid(self) -> int | None:
         """The process id of the running PLC link process."""
         return self._proc.pid if self._proc is not None else None

@@ -293,7 +293,6 @@ class EdgeRuntime:
             self._closers.append(self._beat.endpoint.close)
         self.plc_link.start()
         if self.plc is not None:
-            self._threads.append(self.plc_link.thread)
             self._closers.append(self.plc.endpoint.close)
 
     def _start_devices(self) -> None:
@@ -421,8 +420,7 @@ class EdgeRuntime:
             self._pool.shutdown(wait=True, cancel_futures=True)
         for poller in self._pollers:
             poller.stop()
-        if isinstance(self.plc_link, PlcProcessLink):
-            self.plc_link.join()
+        self.plc_link.join()  # its last confirmations journaled, its process ended
         for t in self._threads:
             t.join(5)
         if self.sync is not None:
