@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import uvicorn
 import yaml
 from fastapi import FastAPI
@@ -458,11 +459,20 @@ class EdgeProcess:
         return None if report is None else int(report["outbox_pending"])
 
     def kill(self) -> None:
-        """SIGKILL the process, as a power cut would, and reap it."""
+        """SIGKILL the process, as a power cut would, and reap it.
+
+        Its own processes (the PLC link's) must end with it: none may keep polling the PLC.
+        """
         proc = self.proc
         if proc is not None and proc.poll() is None:
+            children = psutil.Process(proc.pid).children(recursive=True)
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+            wait_until(
+                lambda: all(_ended(c) for c in children),
+                5.0,
+                lambda: f"processes of the killed edge ended: {[c.pid for c in children]}",
+            )
 
     def stop(self) -> None:
         """Ask the process to stop (SIGTERM), killing it if it does not within 15 s."""
@@ -483,3 +493,11 @@ class EdgeProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _ended(proc: psutil.Process) -> bool:
+    """True when ``proc`` no longer runs (ended, or a zombie nobody reaped yet)."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -30,6 +30,7 @@ from typing import Literal
 from contracts.clock import Clock, SystemClock
 from devices.adapters.plc import PlcEvent
 from devices.events import DeviceStateChanged, SendToChute
+from edge.line.heartbeat import INTERVAL_S
 from edge.line.plc_child import ChildSettings, LinkFigures, main
 from edge.line.plc_link import INITIAL_HEADROOM_MS
 
@@ -47,6 +48,7 @@ class _Beats:
     """The heartbeat's figures as the PLC process reported them (a ``BeatFigures``)."""
 
     def __init__(self) -> None:
+        self.interval_s = INTERVAL_S
         self.beats = 0
         self.late = 0
         self.max_gap_s = 0.0

@@ -195,9 +195,12 @@ def test_the_process_ends_with_a_killed_edge(tmp_path: Path) -> None:
             assert not _gone(child)
             conns = psutil.Process(child).net_connections(kind="tcp")
             assert any(c.raddr and c.raddr.port == plc.port for c in conns)
+            everyone = [p.pid for p in psutil.Process(edge.pid).children(recursive=True)]
+            assert child in everyone
             edge.send_signal(signal.SIGKILL)
             edge.wait(5.0)
             wait_until(lambda: _gone(child), 2.0, "the PLC link process ended")
+            wait_until(lambda: all(map(_gone, everyone)), 5.0, "every process of the edge ended")
         finally:
             edge.kill()
             edge.wait(5.0)
