@@ -9,7 +9,8 @@ safety store (SQLite WAL: the edge's engine opens the same file) before passing 
 
 Talk with the edge is one duplex pipe of tuples:
 
-* edge → here: ``("reply", item_id, chute, reason, at)`` (``at`` the edge's
+* edge → here: ``("go", ChildSettings)`` first (a process started ahead waits for it),
+  ``("reply", item_id, chute, reason, at)`` (``at`` the edge's
   ``time.monotonic()`` at the hand-over: the clock is the machine's, so the measured reply
   time includes the pipe), ``("alive",)`` while the engine loop turns, ``("stop",)``;
 * here → edge: ``("events", [PlcEvent, ...])``, ``("figures", LinkFigures)`` every 0.1 s,
@@ -176,8 +177,21 @@ def _merged(batch: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
     return out
 
 
-def main(conn: Connection, settings: ChildSettings) -> None:
-    """Run the PLC link until the edge says stop or its side of the pipe closes."""
+def main(conn: Connection, settings: ChildSettings | None = None) -> None:
+    """Run the PLC link until the edge says stop or its side of the pipe closes.
+
+    Without ``settings`` the process was started ahead (its imports done) and waits for
+    ``("go", settings)`` first.
+    """
+    if settings is None:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return  # the edge is gone before it needed us
+        if msg[0] != "go":
+            return
+        settings = msg[1]
+        assert isinstance(settings, ChildSettings)
     send = _Sender(conn)
     send.thread.start()
     root = logging.getLogger()

@@ -54,6 +54,31 @@ class _Beats:
         self.max_gap_s = 0.0
 
 
+class WarmProcess:
+    """A PLC link process started ahead: its imports done, it waits for its settings.
+
+    A spare edge starts one before it waits for the lock, so a takeover does not wait for a
+    new interpreter (0.5-1.5 s on a busy machine) before the PLC's ring is read.
+    """
+
+    def __init__(self) -> None:
+        """Start the process (``spawn``)."""
+        ctx: SpawnContext = multiprocessing.get_context(START_METHOD)
+        self.conn, theirs = ctx.Pipe(duplex=True)
+        self.process: BaseProcess = ctx.Process(target=main, args=(theirs,), name="plc-link")
+        self.process.daemon = True  # ended at a normal interpreter exit too
+        self.process.start()
+        theirs.close()  # only the process holds its end: it sees EOF when we are gone
+
+    def close(self) -> None:
+        """End the process unused."""
+        self.conn.close()
+        self.process.join(STOP_WAIT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(1.0)
+
+
 class PlcProcessLink:
     """Runs the PLC link in a child process; same interface as ``PlcLink`` for the edge."""
 
@@ -66,11 +91,12 @@ class PlcProcessLink:
         alive: Callable[[], bool] | None = None,
         restart_s: float = 1.0,
         clock: Clock | None = None,
+        warm: WarmProcess | None = None,
     ) -> None:
         """Prepare the link; ``start()`` starts the process and its supervising thread.
 
         ``alive()`` says whether the engine still turns (None: always); ``clock`` stamps the
-        offline report when the process dies.
+        offline report when the process dies; ``warm`` is a process started ahead, used first.
         """
         self.settings = settings
         self.device_id = settings.device.device_id
@@ -78,7 +104,7 @@ class PlcProcessLink:
         self._sink, self._stop, self._alive = sink, stop, alive
         self._restart_s = restart_s
         self._clock: Clock = clock or SystemClock()
-        self._ctx: SpawnContext = multiprocessing.get_context(START_METHOD)
+        self._warm = warm
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
@@ -155,8 +181,12 @@ class PlcProcessLink:
 
     def join(self, timeout_s: float = 5.0) -> None:
         """After the stop event was set: ask the process to stop, wait for it and the thread."""
+        if self._warm is not None:  # never started
+            self._warm.close()
+            self._warm = None
         self._send(("stop",))
-        self.thread.join(timeout_s)
+        if self.thread.ident is not None:
+            self.thread.join(timeout_s)
         self._end_process()
 
     # --- internals ----------------------------------------------------------------------------
@@ -178,16 +208,11 @@ class PlcProcessLink:
         return True
 
     def _spawn(self) -> None:
-        """Start a new process with a fresh pipe (the old one's figures are kept)."""
-        mine, theirs = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(
-            target=main, args=(theirs, self.settings), name=f"plc-link-{self.device_id}"
-        )
-        proc.daemon = True  # ended at a normal interpreter exit too
-        proc.start()
-        theirs.close()  # only the process holds its end: it sees EOF when we are gone
-        self._proc, self._conn = proc, mine
-        log.info("device %s: PLC link process %d started", self.device_id, proc.pid)
+        """Set a process going: the one started ahead, else a new one (figures are kept)."""
+        warm, self._warm = self._warm or WarmProcess(), None
+        self._proc, self._conn = warm.process, warm.conn
+        self._send(("go", self.settings))
+        log.info("device %s: PLC link process %s started", self.device_id, warm.process.pid)
 
     def _run(self) -> None:
         """Read the process's messages; restart it when it ends unasked."""

@@ -36,7 +36,7 @@ from edge.line.heartbeat import BeatFigures, Heartbeat
 from edge.line.loop import EngineLoop
 from edge.line.plc_child import ChildSettings, endpoint_of
 from edge.line.plc_link import PlcLink
-from edge.line.plc_process import PlcProcessLink
+from edge.line.plc_process import PlcProcessLink, WarmProcess
 from edge.line.standby import EdgeLock
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
@@ -80,7 +80,9 @@ class EdgeRuntime:
         clock: Clock | None = None,
         screen: Screen | None = None,
         lock: EdgeLock | None = None,
+        plc_process: WarmProcess | None = None,
     ) -> None:
+        """Build the edge; ``plc_process`` is a PLC link process started ahead (a spare's)."""
         self.site, self.cfg, self.rules = site, cfg, rules
         #: held while this edge drives the line (``start()`` takes it if the caller did not)
         self.lock = lock if lock is not None else EdgeLock(cfg.store_dir)
@@ -132,7 +134,7 @@ class EdgeRuntime:
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
         self.plc: PlcAdapter | None = None  # the adapter, when the link is a thread here
         self._beat: Heartbeat | None = None  # the heartbeat thread, when it runs here
-        self.plc_link = self._plc_link()
+        self.plc_link = self._plc_link(plc_process)
         #: the heartbeat's figures (written here or in the PLC link's process)
         self.heartbeat: BeatFigures = (
             self.plc_link.beat if isinstance(self.plc_link, PlcProcessLink) else self._beat_thread()
@@ -152,7 +154,7 @@ class EdgeRuntime:
         self.sync: HubSync | None = None
         self.confirmer: HubConfirmer | None = None
 
-    def _plc_link(self) -> PlcLink | PlcProcessLink:
+    def _plc_link(self, warm: WarmProcess | None) -> PlcLink | PlcProcessLink:
         """The PLC link of ``cfg.plc_link``: a process of its own, or threads of this one."""
         cfg = self.cfg
         if cfg.plc_link == "process":  # polls, replies, confirm journal and heartbeat there
@@ -164,8 +166,10 @@ class EdgeRuntime:
                 log_level=logging.getLogger().getEffectiveLevel(),
             )
             return PlcProcessLink(
-                settings, self._device_event, self.stop_event, alive=self._engine_alive
+                settings, self._device_event, self.stop_event, alive=self._engine_alive, warm=warm
             )
+        if warm is not None:
+            warm.close()
         self.plc = PlcAdapter(
             endpoint_of(cfg.plc),
             word_order=cfg.plc.word_order,
