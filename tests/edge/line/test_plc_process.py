@@ -226,16 +226,18 @@ def test_the_config_chooses_the_link() -> None:
 
 
 @pytest.mark.slow
-def test_a_busy_interpreter_loses_confirms_to_the_thread_but_not_to_the_process() -> None:
-    """100 parcels/s, 8 threads of pure-Python work beside the link, 6 s each way.
+def test_a_busy_interpreter_delays_the_thread_but_not_the_process() -> None:
+    """100 parcels/s (the ring holds 0.16 s), 10 threads of pure-Python work beside the link.
 
-    The thread link is the control: under this load it must lose ring entries (else the load
-    proves nothing); the process link must lose none and leave no answered parcel unconfirmed.
+    The thread link is the control: under this load its polls must come late (else the load
+    proves nothing). The process link must read every confirmation the PLC posted, leave no
+    answered parcel unconfirmed and let the PLC reject none unanswered.
     """
-    thread = measure("thread", rate_per_s=100.0, seconds=6.0, hogs=8)
-    proc = measure("process", rate_per_s=100.0, seconds=6.0, hogs=8)
-    assert thread.lost_confirms + thread.no_answer > 0, thread
+    thread = measure("thread", rate_per_s=100.0, seconds=6.0, hogs=10)
+    proc = measure("process", rate_per_s=100.0, seconds=6.0, hogs=10)
+    assert thread.max_poll_gap_ms >= 150.0 or thread.lost_confirms > 0, thread
     assert proc.inducted > 500 and proc.answered == proc.inducted, proc
     assert proc.lost_confirms == 0 and proc.unconfirmed == 0, proc
     assert proc.confirms_read == proc.confirms_posted, proc
     assert proc.no_answer == 0, proc
+    assert proc.max_poll_gap_ms < thread.max_poll_gap_ms, (proc, thread)
