@@ -395,9 +395,15 @@ def check_events_in_process(site: FaultSite) -> None:
 # --- the edge as a separate process ------------------------------------------------------------
 
 
-def write_site_file(site: FaultSite, health_port: int) -> Path:
-    """Write a site file whose ``edges:`` entry runs this site's edge; return its path."""
-    cfg = site.edge_config().model_copy(update={"health_port": health_port})
+def write_site_file(site: FaultSite, health_port: int, plc_link: str | None = None) -> Path:
+    """Write a site file whose ``edges:`` entry runs this site's edge; return its path.
+
+    ``plc_link`` sets the edge's ``plc_link`` (None: the config's default).
+    """
+    update: dict[str, object] = {"health_port": health_port}
+    if plc_link is not None:
+        update["plc_link"] = plc_link
+    cfg = site.edge_config().model_copy(update=update)
     doc = {"site": site.site_id, "edges": [cfg.model_dump(mode="json", by_alias=True)]}
     path = site.tmp / "site.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")

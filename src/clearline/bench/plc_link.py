@@ -219,13 +219,23 @@ def _wait(cond: Any, limit_s: float) -> None:
         time.sleep(0.02)
 
 
+#: The load of ``clearline bench --only plc_link``: parcels/s and busy threads.
+BENCH_RATE_PER_S = 100.0
+BENCH_HOGS = 8
+
+
 def run(ctx: BenchContext) -> list[BenchResult]:
     """Both modes under the same load; the process link must lose no confirmation."""
     seconds = max(3.0, 20.0 * ctx.scale)
-    runs = {m: measure(m, seconds=seconds) for m in ("thread", "process")}
+    runs = {
+        m: measure(m, rate_per_s=BENCH_RATE_PER_S, seconds=seconds, hogs=BENCH_HOGS)
+        for m in ("thread", "process")
+    }
     for r in runs.values():
         ctx.progress(f"plc_link {r.mode}: {asdict(r)}")
     proc, thread = runs["process"], runs["thread"]
+    ring_ms = 16 * 1000.0 / BENCH_RATE_PER_S  # how long the confirm ring holds an entry
+    details = {m: asdict(r) for m, r in runs.items()}
     return [
         BenchResult(
             name="plc_link_unconfirmed",
@@ -235,8 +245,17 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             floor_value=float(thread.unconfirmed + thread.lost_confirms),
             target="<= 0",
             meets_target=proc.unconfirmed == 0 and proc.lost_confirms == 0,
-            details={m: asdict(r) for m, r in runs.items()},
-        )
+            details=details,
+        ),
+        BenchResult(
+            name="plc_link_max_poll_gap_ms",
+            value=proc.max_poll_gap_ms,
+            unit="ms",
+            floor_name="thread link, same load",
+            floor_value=thread.max_poll_gap_ms,
+            target=f"< {ring_ms:.0f}",
+            meets_target=proc.max_poll_gap_ms < ring_ms,
+        ),
     ]
 
 
