@@ -9,8 +9,9 @@ same face as ``PlcLink``: ``reply()``, ``headroom_ms()``, ``first_read_at``, ``r
 
 A supervising thread here reads the process's events and hands them to ``sink``, tells the
 process every 0.1 s that the engine still turns (the heartbeat stops when it does not), and
-watches it: a process that dies is logged, the PLC reported offline, and a new one started
-after ``restart_s`` (meanwhile the PLC rejects unanswered items itself, on their deadline).
+watches it: a process that dies (or stays silent for ``STALL_S``: it is killed) is logged, the
+PLC reported offline, and a new one started after ``restart_s`` (meanwhile the PLC rejects
+unanswered items itself, on their deadline).
 The process ends with the edge: on ``join()``, and by itself when the edge's side of the pipe
 closes, even after a SIGKILL.
 """
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 START_METHOD: Literal["spawn"] = "spawn"
 #: Time between two "alive" messages to the process, seconds.
 ALIVE_EVERY_S = 0.1
+#: A process that sent nothing (not even its figures, due every 0.1 s) this long is killed, s.
+STALL_S = 5.0
+#: ... and a new one, before its first message (a fresh interpreter's imports), seconds.
+START_S = 30.0
 #: How long ``join()`` waits for the process to end before killing it, seconds.
 STOP_WAIT_S = 3.0
 
@@ -90,6 +95,7 @@ class PlcProcessLink:
         *,
         alive: Callable[[], bool] | None = None,
         restart_s: float = 1.0,
+        stall_s: float = STALL_S,
         clock: Clock | None = None,
         warm: WarmProcess | None = None,
     ) -> None:
@@ -97,12 +103,13 @@ class PlcProcessLink:
 
         ``alive()`` says whether the engine still turns (None: always); ``clock`` stamps the
         offline report when the process dies; ``warm`` is a process started ahead, used first.
+        A process that sends nothing for ``stall_s`` is killed and started again.
         """
         self.settings = settings
         self.device_id = settings.device.device_id
         self.poll_interval_s = settings.poll_interval_s
         self._sink, self._stop, self._alive = sink, stop, alive
-        self._restart_s = restart_s
+        self._restart_s, self._stall_s = restart_s, stall_s
         self._clock: Clock = clock or SystemClock()
         self._warm = warm
         self._proc: BaseProcess | None = None
@@ -215,14 +222,16 @@ class PlcProcessLink:
         log.info("device %s: PLC link process %s started", self.device_id, warm.process.pid)
 
     def _run(self) -> None:
-        """Read the process's messages; restart it when it ends unasked."""
+        """Read the process's messages; restart it when it ends unasked or stops talking."""
         next_alive = 0.0
+        heard, talked = time.monotonic(), False  # a new process has START_S to say a word
         while True:
             conn = self._conn
             assert conn is not None
             try:
                 if conn.poll(ALIVE_EVERY_S):
                     self._dispatch(conn.recv())
+                    heard, talked = time.monotonic(), True
             except (EOFError, OSError):
                 if self._stop.is_set():
                     return
@@ -230,12 +239,30 @@ class PlcProcessLink:
                 if self._stop.wait(self._restart_s):
                     return
                 self._spawn()
+                heard, talked = time.monotonic(), False
                 continue
             now = time.monotonic()
+            limit = self._stall_s if talked else max(self._stall_s, START_S)
+            if now - heard > limit and not self._stop.is_set():
+                self._kill_stalled(now - heard)
+                heard = now
             if now >= next_alive:
                 next_alive = now + ALIVE_EVERY_S
                 if self._alive is None or self._alive():
                     self._send(("alive",))
+
+    def _kill_stalled(self, silent_s: float) -> None:
+        """Kill a process that sent nothing (its figures come every 0.1 s): hung, not dead."""
+        proc = self._proc
+        if proc is None:
+            return
+        log.error(
+            "device %s: PLC link process %s silent for %.1f s; killed",
+            self.device_id,
+            proc.pid,
+            silent_s,
+        )
+        proc.kill()  # its end of the pipe closes: restarted like a process that died
 
     def _dispatch(self, msg: tuple[object, ...]) -> None:
         kind = msg[0]

@@ -87,6 +87,9 @@ class _Engine:
     def online(self) -> list[bool]:
         return [e.online for e in self.seen if isinstance(e, DeviceStateChanged)]
 
+    def states(self) -> list[tuple[bool, str]]:
+        return [(e.online, e.detail) for e in self.seen if isinstance(e, DeviceStateChanged)]
+
 
 def test_answers_confirms_journals_and_beats_from_its_own_process(tmp_path: Path) -> None:
     spec = PlcSpec(rate_per_s=20.0, belt_speed_m_s=5.0, scan_to_decision_m=5.0, chutes=4)
@@ -150,10 +153,39 @@ def test_a_dead_process_is_reported_offline_and_started_again(tmp_path: Path) ->
             link.join()
     assert second is not None and second != first and _gone(first) and _gone(second)
     assert link.restarts == 1
-    assert engine.online() == [True, False, True]
+    assert engine.online() == [True, False, True], engine.states()
     offline = [e for e in engine.seen if isinstance(e, DeviceStateChanged) and not e.online]
     assert offline[0].detail == "plc link process ended"
     assert sent >= 5  # the first process's replies are still counted
+
+
+def test_a_silent_process_is_killed_and_started_again(tmp_path: Path) -> None:
+    """A process that hangs (here: stopped by SIGSTOP) holds its pipe open; its silence counts."""
+    spec = PlcSpec(rate_per_s=10.0, belt_speed_m_s=5.0, scan_to_decision_m=5.0, chutes=4)
+    stop = threading.Event()
+    with running_plc(spec, seed=6) as plc, _Engine() as engine:
+        link = PlcProcessLink(
+            _settings(plc.port, tmp_path / "state.db"),
+            engine.events.put,
+            stop,
+            restart_s=0.2,
+            stall_s=1.0,
+        )
+        engine.link = link
+        link.start()
+        try:
+            wait_until(lambda: link.replies_sent >= 3, 20.0, "3 replies written")
+            first = link.pid
+            assert first is not None
+            os.kill(first, signal.SIGSTOP)
+            wait_until(lambda: link.restarts == 1, 5.0, "the silent process replaced")
+            wait_until(lambda: engine.online()[-1:] == [True], 20.0, "online again")
+            second = link.pid
+        finally:
+            stop.set()
+            link.join()
+    assert second != first and _gone(first)
+    assert engine.online() == [True, False, True], engine.states()
 
 
 _EDGE = textwrap.dedent(
