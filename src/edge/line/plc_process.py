@@ -31,6 +31,7 @@ from typing import Literal
 from contracts.clock import Clock, SystemClock
 from devices.adapters.plc import PlcEvent
 from devices.events import DeviceStateChanged, SendToChute
+from edge.line.engine import InboxCheck
 from edge.line.heartbeat import INTERVAL_S
 from edge.line.plc_child import ChildSettings, LinkFigures, main
 from edge.line.plc_link import INITIAL_HEADROOM_MS
@@ -45,6 +46,9 @@ ALIVE_EVERY_S = 0.1
 STALL_S = 5.0
 #: ... and a new one, before its first message (a fresh interpreter's imports), seconds.
 START_S = 30.0
+#: Longest wait for the engine to handle what a dead process journaled, before the next
+#: process starts anyway, seconds.
+INBOX_WAIT_S = 10.0
 #: How long ``join()`` waits for the process to end before killing it, seconds.
 STOP_WAIT_S = 3.0
 
@@ -90,7 +94,7 @@ class PlcProcessLink:
     def __init__(
         self,
         settings: ChildSettings,
-        sink: Callable[[PlcEvent], None],
+        sink: Callable[[PlcEvent | InboxCheck], None],
         stop: threading.Event,
         *,
         alive: Callable[[], bool] | None = None,
@@ -235,8 +239,8 @@ class PlcProcessLink:
             except (EOFError, OSError):
                 if self._stop.is_set():
                     return
-                self._lost()
-                if self._stop.wait(self._restart_s):
+                check = self._lost()
+                if self._stop.wait(self._restart_s) or not self._checked(check):
                     return
                 self._spawn()
                 heard, talked = time.monotonic(), False
@@ -282,7 +286,22 @@ class PlcProcessLink:
             _, level, name, text = msg
             logging.getLogger(str(name)).log(int(str(level)), "%s", text)
 
-    def _lost(self) -> None:
+    def _checked(self, check: InboxCheck) -> bool:
+        """Wait until the engine handled what the dead process journaled; False on stop.
+
+        The next process reads the ring on from the journaled cursor: a confirmation that was
+        journaled but lost in the pipe is handled from the inbox, before new ones arrive.
+        """
+        until = time.monotonic() + INBOX_WAIT_S
+        while not check.done.wait(0.05):
+            if self._stop.is_set():
+                return False
+            if time.monotonic() > until:
+                log.warning("device %s: the engine did not check the inbox", self.device_id)
+                break
+        return True
+
+    def _lost(self) -> InboxCheck:
         """The process ended unasked: keep its figures, report the PLC offline, log it."""
         proc = self._proc
         code = None
@@ -320,6 +339,9 @@ class PlcProcessLink:
                 self.device_id, "plc", False, self._clock.now(), "plc link process ended"
             )
         )
+        check = InboxCheck()
+        self._sink(check)
+        return check
 
     def _end_process(self) -> None:
         """Wait for the process to end; kill it if it does not."""

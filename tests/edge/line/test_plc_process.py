@@ -25,6 +25,7 @@ from clearline.bench.plc_link import measure
 from devices.adapters.plc import PlcEvent
 from devices.events import DestinationRequested, DeviceStateChanged, DivertConfirmed, SendToChute
 from edge.config import EdgeConfig, ModbusDevice
+from edge.line.engine import InboxCheck
 from edge.line.plc_child import ChildSettings
 from edge.line.plc_process import PlcProcessLink
 from edge.state import SafetyState
@@ -54,8 +55,8 @@ class _Engine:
     """Answers every request from a thread of its own, as the edge's engine does."""
 
     def __init__(self) -> None:
-        self.events: queue.SimpleQueue[PlcEvent] = queue.SimpleQueue()
-        self.seen: list[PlcEvent] = []
+        self.events: queue.SimpleQueue[PlcEvent | InboxCheck] = queue.SimpleQueue()
+        self.seen: list[PlcEvent | InboxCheck] = []
         self.answered: dict[int, int] = {}
         self.link: PlcProcessLink | None = None
         self._stop = threading.Event()
@@ -76,6 +77,8 @@ class _Engine:
             except queue.Empty:
                 continue
             self.seen.append(e)
+            if isinstance(e, InboxCheck):
+                e.done.set()  # nothing journaled here is left unhandled: the test sees all
             if isinstance(e, DestinationRequested) and self.link is not None:
                 chute = 1 + e.item_id % 4
                 self.answered[e.item_id] = chute
@@ -156,6 +159,8 @@ def test_a_dead_process_is_reported_offline_and_started_again(tmp_path: Path) ->
     assert engine.online() == [True, False, True], engine.states()
     offline = [e for e in engine.seen if isinstance(e, DeviceStateChanged) and not e.online]
     assert offline[0].detail == "plc link process ended"
+    # then the engine is asked to handle what the dead process journaled but never passed on
+    assert isinstance(engine.seen[engine.seen.index(offline[0]) + 1], InboxCheck)
     assert sent >= 5  # the first process's replies are still counted
 
 
