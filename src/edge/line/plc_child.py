@@ -4,8 +4,9 @@
 method: a fresh interpreter, no copy of the edge's threads or heap). The interpreter lock of
 the edge, however busy its engine, sync or pre-screen keep it, never holds back a poll of the
 PLC's 16-entry confirm ring. The process runs the same ``PlcLink`` as the thread mode, a
-``Heartbeat`` on a connection of its own, and journals each cycle's confirmations into the
-safety store (SQLite WAL: the edge's engine opens the same file) before passing them on.
+``Heartbeat`` on a connection of its own, and journals the confirmations it reads into the
+safety store (SQLite WAL: the edge's engine opens the same file; the link's journal thread
+commits them) before passing them on.
 
 Talk with the edge is one duplex pipe of tuples:
 
