@@ -100,6 +100,11 @@ class PlcLink:
         return self.adapter.lost_confirms
 
     @property
+    def pid(self) -> int | None:
+        """The PLC link's own process: none, it runs in this one."""
+        return None
+
+    @property
     def poll_interval_s(self) -> float:
         """Time between two polls of the PLC, seconds."""
         return self.adapter.poll_interval_s

@@ -21,7 +21,6 @@ from contracts.statuses import XrayState
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.base import PollThread
 from devices.adapters.checkweigher import CheckweigherAdapter
-from devices.adapters.plc import PlcAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.adapters.xray import XrayAdapter
 from devices.events import DeviceStateChanged, ImageCaptured, SendToChute
@@ -32,11 +31,11 @@ from edge.confirm import HubConfirmer
 from edge.health import HealthServer
 from edge.line.availability import AvailabilityBoard
 from edge.line.engine import LineEngine, XrayScreened
-from edge.line.heartbeat import BeatFigures, Heartbeat
+from edge.line.heartbeat import BeatFigures
 from edge.line.loop import EngineLoop
-from edge.line.plc_child import ChildSettings, endpoint_of
-from edge.line.plc_link import PlcLink
-from edge.line.plc_process import PlcProcessLink, WarmProcess
+from edge.line.plc_child import endpoint_of
+from edge.line.plc_process import WarmProcess
+from edge.line.plc_wiring import wire_plc
 from edge.line.standby import EdgeLock
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
@@ -132,13 +131,15 @@ class EdgeRuntime:
             decided=self._item_decided,
         )
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
-        self.plc: PlcAdapter | None = None  # the adapter, when the link is a thread here
-        self._beat: Heartbeat | None = None  # the heartbeat thread, when it runs here
-        self.plc_link = self._plc_link(plc_process)
+        plc = wire_plc(
+            cfg, self.state, self.steady, self._device_event, self.stop_event,
+            alive=self._engine_alive, journal=self.engine.journal, warm=plc_process,
+        )  # fmt: skip
+        self.plc_link = plc.link
+        self.plc = plc.adapter  # None when the link runs in a process of its own
+        self._beat = plc.beat_thread
         #: the heartbeat's figures (written here or in the PLC link's process)
-        self.heartbeat: BeatFigures = (
-            self.plc_link.beat if isinstance(self.plc_link, PlcProcessLink) else self._beat_thread()
-        )
+        self.heartbeat: BeatFigures = plc.beat
         self.engine.journaling = True
         self.publisher = OutboxPublisher(
             self.outbox, self.link, self.stop_event, confirm=cfg.hub_url is not None
@@ -153,33 +154,6 @@ class EdgeRuntime:
         self.health: HealthServer | None = None
         self.sync: HubSync | None = None
         self.confirmer: HubConfirmer | None = None
-
-    def _plc_link(self, warm: WarmProcess | None) -> PlcLink | PlcProcessLink:
-        """The PLC link of ``cfg.plc_link``: a process of its own, or threads of this one."""
-        cfg = self.cfg
-        if cfg.plc_link == "process":  # polls, replies, confirm journal and heartbeat there
-            settings = ChildSettings(
-                device=cfg.plc,
-                state_path=str(cfg.store_dir / "state.db"),
-                anchor_at=self.steady.now(),
-                anchor_mono=time.monotonic(),
-                log_level=logging.getLogger().getEffectiveLevel(),
-            )
-            return PlcProcessLink(
-                settings, self._device_event, self.stop_event, alive=self._engine_alive, warm=warm
-            )
-        if warm is not None:
-            warm.close()
-        self.plc = PlcAdapter(
-            endpoint_of(cfg.plc),
-            word_order=cfg.plc.word_order,
-            clock=self.steady,
-            beat_in_cycle=False,
-            confirm_from=self.state.confirm_cursor(),
-        )
-        # the heartbeat has its own thread and connection: never late while the edge is busy
-        self._beat = Heartbeat(endpoint_of(cfg.plc), self.stop_event, alive=self._engine_alive)
-        return PlcLink(self.plc, self._device_event, self.stop_event, journal=self.engine.journal)
 
     # --- sinks ----------------------------------------------------------------------------
 
@@ -401,17 +375,8 @@ class EdgeRuntime:
             "lock_at": self.lock.acquired_at,
             "plc_first_read_at": self.plc_link.first_read_at,
             "lost_confirms": self.plc_link.lost_confirms,
-            "plc_link_pid": self._plc_link_pid(),
+            "plc_link_pid": self.plc_link.pid,
         }
-
-    def _beat_thread(self) -> Heartbeat:
-        """The heartbeat thread of a PLC link run here."""
-        assert self._beat is not None
-        return self._beat
-
-    def _plc_link_pid(self) -> int | None:
-        """The pid of the PLC link's process (None when the link is a thread here)."""
-        return self.plc_link.pid if isinstance(self.plc_link, PlcProcessLink) else None
 
     def stop(self) -> None:
         """Stop every component in reverse order."""
