@@ -10,7 +10,9 @@ commits them) before passing them on.
 
 Talk with the edge is one duplex pipe of tuples:
 
-* edge → here: ``("go", ChildSettings)`` first (a process started ahead waits for it),
+* edge → here: ``("go", ChildSettings, with_lock)`` first (a process started ahead waits for
+  it), then with ``with_lock`` a copy of the edge's locked store file descriptor (the
+  store's lock is held until this process has ended too),
   ``("reply", item_id, chute, reason, at)`` (``at`` the edge's
   ``time.monotonic()`` at the hand-over: the clock is the machine's, so the measured reply
   time includes the pipe), ``("alive",)`` while the engine loop turns, ``("stop",)``;
@@ -33,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import recv_handle
 
 from contracts.clock import SteadyClock
 from devices.adapters.plc import PlcAdapter, PlcEvent
@@ -46,8 +49,8 @@ from edge.state import Inbound, SafetyState
 log = logging.getLogger(__name__)
 
 #: Longest wait for a message from the edge before the figures are sent and the parent
-#: checked again, seconds.
-WAIT_S = 0.05
+#: checked again, seconds (an edge that died is noticed within it).
+WAIT_S = 0.02
 #: Time between two figure reports to the edge, seconds.
 FIGURES_S = 0.1
 #: The heartbeat stops when the edge has not said it is alive for this long, seconds.
@@ -184,15 +187,27 @@ def main(conn: Connection, settings: ChildSettings | None = None) -> None:
     Without ``settings`` the process was started ahead (its imports done) and waits for
     ``("go", settings)`` first.
     """
+    lock_fd: int | None = None
     if settings is None:
         try:
             msg = conn.recv()
+            if msg[0] != "go":
+                return
+            settings = msg[1]
+            if msg[2]:  # a copy of the edge's locked store file: held until this process ends
+                lock_fd = recv_handle(conn)
         except (EOFError, OSError):
             return  # the edge is gone before it needed us
-        if msg[0] != "go":
-            return
-        settings = msg[1]
         assert isinstance(settings, ChildSettings)
+    try:
+        _run(conn, settings)
+    finally:  # the last confirmations are journaled: a spare may take the lock now
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+def _run(conn: Connection, settings: ChildSettings) -> None:
+    """Run the PLC link with ``settings`` until stop, end of pipe or parent gone."""
     send = _Sender(conn)
     send.thread.start()
     root = logging.getLogger()

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import send_handle
 from typing import Literal
 
 from contracts.clock import Clock, SystemClock
@@ -116,6 +117,7 @@ class PlcProcessLink:
         self._restart_s, self._stall_s = restart_s, stall_s
         self._clock: Clock = clock or SystemClock()
         self._warm = warm
+        self._lock_fd: int | None = None
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
@@ -185,8 +187,15 @@ class PlcProcessLink:
         """The process id of the running PLC link process."""
         return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> None:
-        """Start the process and the thread that supervises it."""
+    def start(self, lock_fd: int | None = None) -> None:
+        """Start the process and the thread that supervises it.
+
+        ``lock_fd`` is the edge's locked store file (``EdgeLock``): each process gets a copy,
+        so the lock stays held until the edge *and* its PLC link process have ended; a spare
+        never drives the PLC beside a process of a dead edge, and finds its last
+        confirmations journaled when it takes over.
+        """
+        self._lock_fd = lock_fd
         self._spawn()
         self.thread.start()
 
@@ -221,8 +230,14 @@ class PlcProcessLink:
     def _spawn(self) -> None:
         """Set a process going: the one started ahead, else a new one (figures are kept)."""
         warm, self._warm = self._warm or WarmProcess(), None
+        lock = self._lock_fd
+        try:
+            warm.conn.send(("go", self.settings, lock is not None))
+            if lock is not None and warm.process.pid is not None:
+                send_handle(warm.conn, lock, warm.process.pid)
+        except OSError as err:  # it died already: seen as an end of pipe, and restarted
+            log.warning("device %s: PLC link process not started: %s", self.device_id, err)
         self._proc, self._conn = warm.process, warm.conn
-        self._send(("go", self.settings))
         log.info("device %s: PLC link process %s started", self.device_id, warm.process.pid)
 
     def _run(self) -> None:

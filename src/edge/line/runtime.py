@@ -34,7 +34,7 @@ from edge.line.engine import LineEngine, XrayScreened
 from edge.line.heartbeat import BeatFigures
 from edge.line.loop import EngineLoop
 from edge.line.plc_child import endpoint_of
-from edge.line.plc_process import WarmProcess
+from edge.line.plc_process import PlcProcessLink, WarmProcess
 from edge.line.plc_wiring import wire_plc
 from edge.line.standby import EdgeLock
 from edge.outbox import Outbox
@@ -269,7 +269,10 @@ class EdgeRuntime:
             self._beat.start()
             self._threads.append(self._beat.thread)
             self._closers.append(self._beat.endpoint.close)
-        self.plc_link.start()
+        if isinstance(self.plc_link, PlcProcessLink):  # it holds the store's lock too
+            self.plc_link.start(self.lock.fileno())
+        else:
+            self.plc_link.start()
         if self.plc is not None:
             self._closers.append(self.plc.endpoint.close)
 

@@ -28,6 +28,7 @@ from edge.config import EdgeConfig, ModbusDevice
 from edge.line.engine import InboxCheck
 from edge.line.plc_child import ChildSettings
 from edge.line.plc_process import PlcProcessLink
+from edge.line.standby import EdgeBusyError, EdgeLock
 from edge.state import SafetyState
 from simulators.modbus_sims.harness import running_plc
 from simulators.modbus_sims.spec import PlcSpec
@@ -197,15 +198,20 @@ _EDGE = textwrap.dedent(
     """
     import sys, threading, time
     from datetime import UTC, datetime
+    from pathlib import Path
     from edge.config import ModbusDevice
     from edge.line.plc_child import ChildSettings
     from edge.line.plc_process import PlcProcessLink
+    from edge.line.standby import EdgeLock
 
     if __name__ == "__main__":
+        store = Path(sys.argv[2])
+        lock = EdgeLock(store)
+        lock.acquire(wait=False)
         dev = ModbusDevice(device_id="plc1", port=int(sys.argv[1]), timeout_ms=300)
-        settings = ChildSettings(dev, sys.argv[2], datetime.now(UTC), time.monotonic())
+        settings = ChildSettings(dev, str(store / "state.db"), datetime.now(UTC), time.monotonic())
         link = PlcProcessLink(settings, lambda e: None, threading.Event())
-        link.start()
+        link.start(lock.fileno())
         while link.first_read_at is None:
             time.sleep(0.01)
         print(link.pid, flush=True)
@@ -214,18 +220,22 @@ _EDGE = textwrap.dedent(
 )
 
 
-def test_the_process_ends_with_a_killed_edge(tmp_path: Path) -> None:
-    """A SIGKILLed edge leaves no process behind that holds the PLC's connection."""
+def test_the_process_ends_with_a_killed_edge_and_holds_its_lock_till_then(tmp_path: Path) -> None:
+    """A SIGKILLed edge leaves no process behind that holds the PLC's connection, and its
+    store's lock is free only once its PLC link process has ended too (a spare never drives
+    the PLC beside it, and finds its last confirmations journaled)."""
     script = tmp_path / "killed_edge.py"
     script.write_text(_EDGE)
+    store = tmp_path / "store"
     env = {**os.environ, "PYTHONPATH": SRC}
     with running_plc(PlcSpec(rate_per_s=5.0), seed=5) as plc:
         edge = subprocess.Popen(
-            [sys.executable, str(script), str(plc.port), str(tmp_path / "state.db")],
+            [sys.executable, str(script), str(plc.port), str(store)],
             stdout=subprocess.PIPE,
             env=env,
             text=True,
         )
+        spare = EdgeLock(store)
         try:
             assert edge.stdout is not None
             child = int(edge.stdout.readline())
@@ -234,11 +244,18 @@ def test_the_process_ends_with_a_killed_edge(tmp_path: Path) -> None:
             assert any(c.raddr and c.raddr.port == plc.port for c in conns)
             everyone = [p.pid for p in psutil.Process(edge.pid).children(recursive=True)]
             assert child in everyone
+            os.kill(child, signal.SIGSTOP)  # held up: it cannot notice the edge's end yet
             edge.send_signal(signal.SIGKILL)
             edge.wait(5.0)
+            with pytest.raises(EdgeBusyError):
+                spare.acquire(wait=False)
+            os.kill(child, signal.SIGCONT)
             wait_until(lambda: _gone(child), 2.0, "the PLC link process ended")
             wait_until(lambda: all(map(_gone, everyone)), 5.0, "every process of the edge ended")
+            spare.acquire(wait=False)
+            assert spare.held
         finally:
+            spare.release()
             edge.kill()
             edge.wait(5.0)
 
