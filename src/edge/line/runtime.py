@@ -361,6 +361,7 @@ class EdgeRuntime:
             },
             "weighings_missed": self.checkweigher.missed if self.checkweigher else 0,
             "reply_headroom_ms": round(self.plc_link.headroom_ms(), 1),
+            "plc_poll_max_gap_ms": round(self.plc_link.max_poll_gap_s * 1000.0, 1),
             "process": self._process(),
             "stats": {
                 "requests": s.requests,
