@@ -295,3 +295,49 @@ def test_a_busy_interpreter_delays_the_thread_but_not_the_process() -> None:
     assert proc.confirms_read == proc.confirms_posted, proc
     assert proc.no_answer == 0, proc
     assert proc.max_poll_gap_ms < thread.max_poll_gap_ms, (proc, thread)
+
+
+def test_the_wiring_follows_plc_link(tmp_path: Path) -> None:
+    """``process``: no adapter or heartbeat thread in the edge; ``thread``: both, and a process
+    started ahead is ended unused."""
+    from contracts.clock import SteadyClock
+    from edge.line.plc_link import PlcLink
+    from edge.line.plc_process import WarmProcess
+    from edge.line.plc_wiring import wire_plc
+
+    base = EdgeConfig.model_validate(
+        {
+            "edge_id": "e1",
+            "line": "l1",
+            "store_dir": str(tmp_path),
+            "plc": {"device_id": "plc1", "port": 5020},
+            "chutes": {
+                "release_by_route": {"*": 1}, "inspect": 10, "hold": 20, "return": 30, "reject": 99
+            },
+        }
+    )  # fmt: skip
+    state = SafetyState(tmp_path / "state.db")
+    stop = threading.Event()
+    try:
+        proc = wire_plc(
+            base, state, SteadyClock(), lambda e: None, stop, alive=lambda: True, journal=lambda c: None
+        )
+        assert isinstance(proc.link, PlcProcessLink) and proc.beat is proc.link.beat
+        assert proc.adapter is None and proc.beat_thread is None
+        assert proc.link.settings.state_path == str(tmp_path / "state.db")
+        warm = WarmProcess()
+        thread = wire_plc(
+            base.model_copy(update={"plc_link": "thread"}),
+            state,
+            SteadyClock(),
+            lambda e: None,
+            stop,
+            alive=lambda: True,
+            journal=lambda c: None,
+            warm=warm,
+        )
+        assert isinstance(thread.link, PlcLink) and thread.adapter is thread.link.adapter
+        assert thread.beat_thread is not None and thread.beat is thread.beat_thread
+        assert warm.process.pid is not None and _gone(warm.process.pid)
+    finally:
+        state.close()
