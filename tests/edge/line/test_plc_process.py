@@ -320,7 +320,7 @@ def test_the_wiring_follows_plc_link(tmp_path: Path) -> None:
     stop = threading.Event()
     try:
         proc = wire_plc(
-            base, state, SteadyClock(), lambda e: None, stop, alive=lambda: True, journal=lambda c: None
+            base, state, SteadyClock(), lambda e: None, stop, alive=lambda: True, journal=print
         )
         assert isinstance(proc.link, PlcProcessLink) and proc.beat is proc.link.beat
         assert proc.adapter is None and proc.beat_thread is None
