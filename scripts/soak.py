@@ -101,12 +101,16 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, default=None, help="keep the run's files here")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here too")
     ap.add_argument("--plot", type=Path, default=None, help="write the memory plot (PNG)")
+    ap.add_argument(
+        "--plc-link", choices=["process", "thread"], default=None, help="the edge's plc_link"
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="clearline-soak-"))
     opts = SoakOptions(
         workdir=workdir, seconds=args.seconds, rate=args.rate, kill_every_s=args.kill_every,
         xray_width_px=args.xray_width, sample_s=args.sample, broker_url=args.broker,
+        plc_link=args.plc_link,
     )  # fmt: skip
     figures = run_soak(opts)
     if args.json is not None:

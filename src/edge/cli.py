@@ -54,10 +54,13 @@ def run_command(
         Supervisor(worker_command(config, edge_id, rules_path), done).run()
         return
     # everything a takeover needs is imported before the lock is taken
+    from edge.line.plc_process import WarmProcess
     from edge.line.runtime import EdgeRuntime, prepare_screen
     from edge.trust import KeyFileError
 
     screen = prepare_screen(cfg)
+    # the PLC link's process is started now too: a takeover only tells it to go
+    warm = WarmProcess() if cfg.plc_link == "process" else None
     lock = EdgeLock(cfg.store_dir)
     try:
         if spare:
@@ -65,13 +68,17 @@ def run_command(
         else:
             lock.acquire(wait=False)
     except EdgeBusyError as err:
+        if warm is not None:
+            warm.close()
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     try:
-        runtime = EdgeRuntime(site.site, cfg, rules, screen=screen, lock=lock)
+        runtime = EdgeRuntime(site.site, cfg, rules, screen=screen, lock=lock, plc_process=warm)
     except KeyFileError as err:
+        if warm is not None:
+            warm.close()
         typer.echo(str(err), err=True)
         raise typer.Exit(2) from None
     runtime.start()

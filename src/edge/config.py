@@ -89,6 +89,12 @@ class EdgeConfig(_Model):
         Path("var/edge"), title="Store", description="Directory of the outbox and the cache."
     )
     plc: ModbusDevice = Field(title="Sorter PLC", description="The line's PLC.")
+    plc_link: Literal["process", "thread"] = Field(
+        "process",
+        title="PLC link",
+        description="Where the PLC is polled and answered: a process of its own, out of reach "
+        "of the edge's interpreter lock, or a thread of the edge.",
+    )
     checkweigher: ModbusDevice | None = Field(None, title="Checkweigher", description="Modbus.")
     tunnel_scanner: TunnelScannerProfile | None = Field(
         None, title="Tunnel scanner", description="Serial/TCP tunnel scanner profile."

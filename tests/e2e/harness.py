@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import uvicorn
 import yaml
 from fastapi import FastAPI
@@ -394,9 +395,15 @@ def check_events_in_process(site: FaultSite) -> None:
 # --- the edge as a separate process ------------------------------------------------------------
 
 
-def write_site_file(site: FaultSite, health_port: int) -> Path:
-    """Write a site file whose ``edges:`` entry runs this site's edge; return its path."""
-    cfg = site.edge_config().model_copy(update={"health_port": health_port})
+def write_site_file(site: FaultSite, health_port: int, plc_link: str | None = None) -> Path:
+    """Write a site file whose ``edges:`` entry runs this site's edge; return its path.
+
+    ``plc_link`` sets the edge's ``plc_link`` (None: the config's default).
+    """
+    update: dict[str, object] = {"health_port": health_port}
+    if plc_link is not None:
+        update["plc_link"] = plc_link
+    cfg = site.edge_config().model_copy(update=update)
     doc = {"site": site.site_id, "edges": [cfg.model_dump(mode="json", by_alias=True)]}
     path = site.tmp / "site.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
@@ -458,11 +465,20 @@ class EdgeProcess:
         return None if report is None else int(report["outbox_pending"])
 
     def kill(self) -> None:
-        """SIGKILL the process, as a power cut would, and reap it."""
+        """SIGKILL the process, as a power cut would, and reap it.
+
+        Its own processes (the PLC link's) must end with it: none may keep polling the PLC.
+        """
         proc = self.proc
         if proc is not None and proc.poll() is None:
+            children = psutil.Process(proc.pid).children(recursive=True)
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+            wait_until(
+                lambda: all(_ended(c) for c in children),
+                5.0,
+                lambda: f"processes of the killed edge ended: {[c.pid for c in children]}",
+            )
 
     def stop(self) -> None:
         """Ask the process to stop (SIGTERM), killing it if it does not within 15 s."""
@@ -483,3 +499,11 @@ class EdgeProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _ended(proc: psutil.Process) -> bool:
+    """True when ``proc`` no longer runs (ended, or a zombie nobody reaped yet)."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

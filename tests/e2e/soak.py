@@ -66,6 +66,7 @@ class SoakOptions:
     sample_s: float = 5.0
     seed: int = 5
     broker_url: str | None = None  # None: Mosquitto if it answers, else an embedded broker
+    plc_link: str | None = None  # the edge's ``plc_link`` (None: the config's default)
 
 
 @dataclass(slots=True)
@@ -184,7 +185,7 @@ class Soak:
 
     def start_edge(self) -> None:
         """Start ``clearline edge run --standby`` and wait until the active edge is ready."""
-        self.edge.config = write_site_file(self.site, self.health_port)
+        self.edge.config = write_site_file(self.site, self.health_port, self.opts.plc_link)
         env = dict(os.environ, **{KEY_ENV: self.site.api_key, "PYTHONUNBUFFERED": "1"})
         args = ["-c", _MAIN, "edge", "run", "--config", str(self.edge.config), "--standby"]
         with self.edge.log_path.open("ab") as out:

@@ -67,7 +67,7 @@ def test_edge_against_independent_peers_at_100_per_s(tmp_path: Path) -> None:
         cw = rig.edge.checkweigher
         assert cw is not None
         missed, weighings = cw.missed, cw.weighings
-        lost_requests = rig.edge.plc.lost_requests
+        lost_requests = rig.edge.plc_link.lost_requests
         beat = rig.edge.heartbeat
         beats, late_beats = beat.beats, beat.late
         availability = _retained(url)

@@ -23,7 +23,7 @@ from devices.events import (
     WeightMeasured,
 )
 from devices.modbus_maps import RegisterWrite
-from edge.line.engine import LineEngine, XrayScreened
+from edge.line.engine import InboxCheck, LineEngine, XrayScreened
 from edge.state import Answer, SafetyState
 from inspection.index import DeclarationIndex
 from inspection.model import DocKind
@@ -309,3 +309,31 @@ def test_confirmations_read_but_not_handled_survive_a_kill(rules: RuleSet, tmp_p
     assert alarms == []  # nothing overwritten, nothing released without its decision
     edge.restart()
     assert edge.engine.replay_inbox() == []
+
+
+def test_confirmations_journaled_but_never_passed_on_are_handled_on_a_check(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    """A PLC link process that dies after its journal commit loses the confirmation in the pipe;
+    the check the link queues behind it has the engine handle it from the inbox, once."""
+    edge = Edge(rules, tmp_path / "state.db")
+    edge.engine.journaling = True
+    chutes = {}
+    for item in (7, 8):
+        edge.facts(item)
+        chutes[item] = edge.ask(item).chute
+    read = [
+        DivertConfirmed("plc", 7, chutes[7], ConfirmStatus.DIVERTED, T0, seq=100),
+        DivertConfirmed("plc", 8, chutes[8], ConfirmStatus.DIVERTED, T0, seq=101),
+    ]
+    edge.engine.journal(read)  # in the link's process
+    edge.engine.handle(read[0])  # passed on; the process died before passing on the second
+    check = InboxCheck()
+    edge.engine.handle(check)
+    assert check.done.is_set()
+    assert edge.state.inbox() == [] and edge.state.open_answer(8, T0) is None
+    confirmed = [e.item_id for e in edge.events if e.kind is EventKind.CONFIRMED]
+    assert confirmed == [7, 8]
+    edge.engine.handle(InboxCheck())  # nothing left: nothing handled twice
+    assert [e.item_id for e in edge.events if e.kind is EventKind.CONFIRMED] == [7, 8]
+    assert [e.data for e in edge.events if e.kind is EventKind.ALARM] == []

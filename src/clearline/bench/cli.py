@@ -26,6 +26,7 @@ def registry() -> dict[str, Benchmark]:
         import_rate,
         line_latency,
         line_model,
+        plc_link,
         xray,
         xray_heldout,
     )
@@ -37,6 +38,7 @@ def registry() -> dict[str, Benchmark]:
         "edge_restart": edge_restart.run,
         "line_model": line_model.run,
         "line_latency": line_latency.run,
+        "plc_link": plc_link.run,
         "event_ingest": event_ingest.run,
         "hub_scale": hub_scale.run,
         "xray": xray.run,

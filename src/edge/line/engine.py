@@ -8,8 +8,10 @@ the reject chute: a parcel that cannot be decided never goes to a release chute.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 
 from contracts import events as ev
@@ -42,9 +44,28 @@ from sorting.tracking import ItemTracker
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EngineStats", "EventSink", "LineEngine", "ReplySink", "XrayScreened", "route_of"]
+__all__ = [
+    "EngineStats",
+    "EventSink",
+    "InboxCheck",
+    "LineEngine",
+    "ReplySink",
+    "XrayScreened",
+    "route_of",
+]
 
 ScreenSink = Callable[[ImageCaptured, Declaration | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class InboxCheck:
+    """The PLC link's process ended: handle what it journaled but never passed on.
+
+    Queued behind every confirmation the process did pass on (the engine loop keeps their
+    order), so what the inbox still holds then was lost in the pipe; ``done`` is set after.
+    """
+
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class LineEngine(Answering):
@@ -150,6 +171,12 @@ class LineEngine(Answering):
             self._maybe_answer(event.item_id)
         elif isinstance(event, DivertConfirmed):
             self._confirmed(event)
+        elif isinstance(event, InboxCheck):
+            try:
+                for confirm in self._unhandled():
+                    self._confirmed(confirm)
+            finally:
+                event.done.set()
         elif isinstance(event, DeviceStateChanged):
             self.devices[event.device_id] = event.online
             self._event(
@@ -254,6 +281,13 @@ class LineEngine(Answering):
         ]
         self.inbox = []
         return out
+
+    def _unhandled(self) -> list[DivertConfirmed]:
+        """The confirmations the safety store's inbox holds now, as events to handle."""
+        return [
+            DivertConfirmed("inbox", r.item_id, r.chute, r.status, r.at, r.seq)
+            for r in self.state.inbox()
+        ]
 
     def _check_gap(self, seq: int | None, cursor: int | None) -> None:
         """Raise ``lost_confirms`` when ring entries were overwritten before they were read."""

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from contracts import registers as reg
 from devices.errors import DeviceError
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 
 #: The longest the PLC may see ``edge_heartbeat`` stand still (DESIGN section 6), seconds.
 LATE_S = 0.1
+#: Time between two beats, seconds: a stall of 75 ms still keeps within the 100 ms.
+INTERVAL_S = 0.025
+
+
+class BeatFigures(Protocol):
+    """What a heartbeat reports: beats written, gaps over 100 ms, the worst gap (s)."""
+
+    interval_s: float
+    beats: int
+    late: int
+    max_gap_s: float
 
 
 class Heartbeat:
@@ -36,7 +48,7 @@ class Heartbeat:
         endpoint: ModbusEndpoint,
         stop: threading.Event,
         *,
-        interval_s: float = 0.025,
+        interval_s: float = INTERVAL_S,
         alive: Callable[[], bool] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:

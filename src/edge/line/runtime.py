@@ -21,21 +21,21 @@ from contracts.statuses import XrayState
 from contracts.topics import edge_event_topic, sync_notice_topic, verdict_topic
 from devices.adapters.base import PollThread
 from devices.adapters.checkweigher import CheckweigherAdapter
-from devices.adapters.plc import PlcAdapter
 from devices.adapters.tunnel_scanner import TunnelScannerAdapter
 from devices.adapters.xray import XrayAdapter
 from devices.events import DeviceStateChanged, ImageCaptured, SendToChute
-from devices.modbus_client import ModbusEndpoint
 from devices.mqtt_link import LinkSettings, Message, MqttLink
 from edge.cache import DeclarationCache
-from edge.config import EdgeConfig, ModbusDevice
+from edge.config import EdgeConfig
 from edge.confirm import HubConfirmer
 from edge.health import HealthServer
 from edge.line.availability import AvailabilityBoard
 from edge.line.engine import LineEngine, XrayScreened
-from edge.line.heartbeat import Heartbeat
+from edge.line.heartbeat import BeatFigures
 from edge.line.loop import EngineLoop
-from edge.line.plc_link import PlcLink
+from edge.line.plc_child import endpoint_of
+from edge.line.plc_process import PlcProcessLink, WarmProcess
+from edge.line.plc_wiring import wire_plc
 from edge.line.standby import EdgeLock
 from edge.outbox import Outbox
 from edge.publisher import OutboxPublisher
@@ -67,18 +67,6 @@ def prepare_screen(cfg: EdgeConfig) -> Screen | None:
     return screener(cfg.xray)
 
 
-def _endpoint(dev: ModbusDevice) -> ModbusEndpoint:
-    # Modbus TCP frames are delimited by their MBAP header: no quiet time between frames
-    return ModbusEndpoint(
-        dev.host,
-        dev.port,
-        device_id=dev.device_id,
-        unit=dev.unit,
-        timeout_s=dev.timeout_ms / 1000,
-        frame_gap_s=0.0,
-    )
-
-
 class EdgeRuntime:
     """Everything one edge runs, started and stopped in a clear order."""
 
@@ -91,7 +79,9 @@ class EdgeRuntime:
         clock: Clock | None = None,
         screen: Screen | None = None,
         lock: EdgeLock | None = None,
+        plc_process: WarmProcess | None = None,
     ) -> None:
+        """Build the edge; ``plc_process`` is a PLC link process started ahead (a spare's)."""
         self.site, self.cfg, self.rules = site, cfg, rules
         #: held while this edge drives the line (``start()`` takes it if the caller did not)
         self.lock = lock if lock is not None else EdgeLock(cfg.store_dir)
@@ -110,15 +100,6 @@ class EdgeRuntime:
             log.warning("edge %s: no keys (trust:); verdicts will be refused", cfg.edge_id)
         url = with_password(cfg.broker_url, cfg.trust.broker_password_file if cfg.trust else None)
         self.link = MqttLink(LinkSettings(url=url, site=site, kind="edge", device_id=cfg.edge_id))
-        self.plc = PlcAdapter(
-            _endpoint(cfg.plc),
-            word_order=cfg.plc.word_order,
-            clock=self.steady,
-            beat_in_cycle=False,
-            confirm_from=self.state.confirm_cursor(),
-        )
-        # the heartbeat has its own thread and connection: never late while the edge is busy
-        self.heartbeat = Heartbeat(_endpoint(cfg.plc), self.stop_event, alive=self._engine_alive)
         self.engine = LineEngine(
             site=site,
             edge_id=cfg.edge_id,
@@ -150,9 +131,15 @@ class EdgeRuntime:
             decided=self._item_decided,
         )
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
-        self.plc_link = PlcLink(
-            self.plc, self._device_event, self.stop_event, journal=self.engine.journal
-        )
+        plc = wire_plc(
+            cfg, self.state, self.steady, self._device_event, self.stop_event,
+            alive=self._engine_alive, journal=self.engine.journal, warm=plc_process,
+        )  # fmt: skip
+        self.plc_link = plc.link
+        self.plc = plc.adapter  # None when the link runs in a process of its own
+        self._beat = plc.beat_thread
+        #: the heartbeat's figures (written here or in the PLC link's process)
+        self.heartbeat: BeatFigures = plc.beat
         self.engine.journaling = True
         self.publisher = OutboxPublisher(
             self.outbox, self.link, self.stop_event, confirm=cfg.hub_url is not None
@@ -278,18 +265,22 @@ class EdgeRuntime:
             self.sync.poke()
 
     def _start_plc(self) -> None:
-        self.heartbeat.start()
-        self._threads.append(self.heartbeat.thread)
-        self._closers.append(self.heartbeat.endpoint.close)
-        self.plc_link.start()
-        self._threads.append(self.plc_link.thread)
-        self._closers.append(self.plc.endpoint.close)
+        if self._beat is not None:
+            self._beat.start()
+            self._threads.append(self._beat.thread)
+            self._closers.append(self._beat.endpoint.close)
+        if isinstance(self.plc_link, PlcProcessLink):  # it holds the store's lock too
+            self.plc_link.start(self.lock.fileno())
+        else:
+            self.plc_link.start()
+        if self.plc is not None:
+            self._closers.append(self.plc.endpoint.close)
 
     def _start_devices(self) -> None:
         cfg = self.cfg
         if cfg.checkweigher is not None:
             cw = CheckweigherAdapter(
-                _endpoint(cfg.checkweigher),
+                endpoint_of(cfg.checkweigher),
                 word_order=cfg.checkweigher.word_order,
                 clock=self.steady,
                 on_state=self._device_event,
@@ -370,6 +361,7 @@ class EdgeRuntime:
             },
             "weighings_missed": self.checkweigher.missed if self.checkweigher else 0,
             "reply_headroom_ms": round(self.plc_link.headroom_ms(), 1),
+            "plc_poll_max_gap_ms": round(self.plc_link.max_poll_gap_s * 1000.0, 1),
             "process": self._process(),
             "stats": {
                 "requests": s.requests,
@@ -386,7 +378,8 @@ class EdgeRuntime:
             "pid": os.getpid(),
             "lock_at": self.lock.acquired_at,
             "plc_first_read_at": self.plc_link.first_read_at,
-            "lost_confirms": self.plc.lost_confirms,
+            "lost_confirms": self.plc_link.lost_confirms,
+            "plc_link_pid": self.plc_link.pid,
         }
 
     def stop(self) -> None:
@@ -400,6 +393,7 @@ class EdgeRuntime:
             self._pool.shutdown(wait=True, cancel_futures=True)
         for poller in self._pollers:
             poller.stop()
+        self.plc_link.join()  # its last confirmations journaled, its process ended
         for t in self._threads:
             t.join(5)
         if self.sync is not None:

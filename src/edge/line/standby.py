@@ -80,6 +80,10 @@ class EdgeLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
+    def fileno(self) -> int | None:
+        """The locked file's descriptor while held (a process given a copy holds the lock too)."""
+        return self._fd
+
     def holder(self) -> int | None:
         """Return the pid the lock file names (the active edge, or the last one), or None."""
         try:
