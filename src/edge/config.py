@@ -95,6 +95,16 @@ class EdgeConfig(_Model):
         description="Where the PLC is polled and answered: a process of its own, out of reach "
         "of the edge's interpreter lock, or a thread of the edge.",
     )
+    plc_link_nice: int | None = Field(
+        -10,
+        ge=-20,
+        le=19,
+        title="PLC link priority",
+        description="Scheduling priority (nice value) of the PLC link's process: below 0 the "
+        "kernel runs it ahead of the edge's other work when the CPUs are busy. Needs "
+        "CAP_SYS_NICE; without it the process logs a warning and keeps the edge's priority. "
+        "null keeps the edge's priority.",
+    )
     checkweigher: ModbusDevice | None = Field(None, title="Checkweigher", description="Modbus.")
     tunnel_scanner: TunnelScannerProfile | None = Field(
         None, title="Tunnel scanner", description="Serial/TCP tunnel scanner profile."

@@ -73,6 +73,7 @@ class ChildSettings:
     poll_interval_s: float = 0.01
     heartbeat: bool = True
     log_level: int = logging.INFO
+    nice: int | None = None  # the process's scheduling priority (-20..19); None keeps the edge's
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +209,20 @@ def main(conn: Connection, settings: ChildSettings | None = None) -> None:
 
 def _run(conn: Connection, settings: ChildSettings) -> None:
     """Run the PLC link with ``settings`` until stop, end of pipe or parent gone."""
+    if settings.nice is not None:  # first, so that every thread started below inherits it
+        raised = set_priority(settings.nice)
     send = _Sender(conn)
     send.thread.start()
     root = logging.getLogger()
     root.handlers[:] = [_PipeLog(send, settings.log_level)]
     root.setLevel(settings.log_level)
+    if settings.nice is not None and not raised:
+        log.warning(
+            "PLC link process: priority %d not allowed here (it needs CAP_SYS_NICE, e.g. "
+            "systemd's AmbientCapabilities=CAP_SYS_NICE); running at priority %d",
+            settings.nice,
+            os.getpriority(os.PRIO_PROCESS, 0),
+        )
     parent = os.getppid()
     state = SafetyState(settings.state_path) if settings.state_path is not None else None
     now = settings.anchor_at + timedelta(seconds=time.monotonic() - settings.anchor_mono)
@@ -252,6 +262,19 @@ def _run(conn: Connection, settings: ChildSettings) -> None:
         if state is not None:
             state.close()
         send.close()
+
+
+def set_priority(nice: int) -> bool:
+    """Give the calling thread (and the threads it starts) priority ``nice``; False if refused.
+
+    On Linux a nice value belongs to a thread and is inherited by the threads it creates, so
+    the PLC process calls this before it starts any thread of its own.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except PermissionError:
+        return False
+    return True
 
 
 def journal_into(state: SafetyState) -> Callable[[list[DivertConfirmed]], None]:

@@ -55,6 +55,7 @@ def wire_plc(
             anchor_at=steady.now(),
             anchor_mono=time.monotonic(),
             log_level=logging.getLogger().getEffectiveLevel(),
+            nice=cfg.plc_link_nice,
         )
         link = PlcProcessLink(settings, sink, stop, alive=alive, warm=warm)
         return PlcWiring(link, None, None, link.beat)

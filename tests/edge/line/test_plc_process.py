@@ -7,6 +7,7 @@ the 16-entry ring while the edge's interpreter is kept busy, where the thread lo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import signal
@@ -341,3 +342,53 @@ def test_the_wiring_follows_plc_link(tmp_path: Path) -> None:
         assert warm.process.pid is not None and _gone(warm.process.pid)
     finally:
         state.close()
+
+
+def _thread_nices(pid: int) -> set[int]:
+    """The nice value of every thread of ``pid`` (field 19 of /proc/PID/task/TID/stat)."""
+    nices = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        nices.add(int(stat.rsplit(")", 1)[1].split()[16]))
+    return nices
+
+
+def test_the_process_and_all_its_threads_run_at_the_configured_priority(tmp_path: Path) -> None:
+    spec = PlcSpec(rate_per_s=20.0, belt_speed_m_s=5.0, scan_to_decision_m=5.0, chutes=4)
+    stop = threading.Event()
+    # a higher nice value is allowed to anyone; a lower one needs CAP_SYS_NICE (see below)
+    nice = os.getpriority(os.PRIO_PROCESS, 0) + 3
+    with running_plc(spec, seed=3) as plc, _Engine() as engine:
+        settings = dataclasses.replace(_settings(plc.port, tmp_path / "state.db"), nice=nice)
+        link = PlcProcessLink(settings, engine.events.put, stop)
+        engine.link = link
+        link.start()
+        try:
+            wait_until(lambda: len(engine.answered) >= 5, 20.0, "5 requests answered")
+            child = link.pid
+            assert child is not None
+            assert _thread_nices(child) == {nice}
+        finally:
+            stop.set()
+            link.join()
+
+
+def test_a_priority_the_process_may_not_take_is_refused_not_fatal() -> None:
+    code = (
+        "import os; from edge.line.plc_child import set_priority; "
+        "before = os.getpriority(os.PRIO_PROCESS, 0); ok = set_priority(-5); "
+        "print(ok, before, os.getpriority(os.PRIO_PROCESS, 0))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    ok, before, after = out[0] == "True", int(out[1]), int(out[2])
+    if ok:  # privileged (root or CAP_SYS_NICE): the lower value took effect
+        assert after == -5
+    else:
+        assert after == before
