@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-from edge.snapshot import Loaded, SnapshotWriter
+from edge.snapshot import BULK_SCHEMA, Loaded, SnapshotWriter
 from edge.sqlite import open_store
-from edge.store import SCHEMA, SqliteBooks, decode
+from edge.store import SqliteBooks, decode
 from inspection.codec import declaration_from_dict
 from inspection.index import DeclarationIndex
 from inspection.model import Declaration, DocKind, Notice
@@ -63,7 +63,7 @@ def _bulk_file(path: Path, page_size: int) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
-    db.executescript(SCHEMA + _SCHEMA)
+    db.executescript(BULK_SCHEMA + _SCHEMA)
     return db
 
 

@@ -6,10 +6,15 @@ delta sync does, would give exactly what :class:`SnapshotWriter` writes here in 
 (kind, business key) comes once, so no entry replaces another, no notice waits for its list,
 and a withdrawn or cancelled list leaves only its customs status behind. The writer computes
 the index's rows (entries with status and history, codes, documents, statuses, the buyer
-ledger) from each line and inserts them by multi-row ``INSERT``s; the code and ledger indexes
-are built once at the end. The caller gives the connection and holds the transaction
-(``DeclarationCache.load_snapshot`` writes into a fresh file that replaces the store once
-complete): a stream that breaks off or does not add up raises, and the old store stays.
+ledger) from each line and inserts them by multi-row ``INSERT``s into a fresh file whose
+tables have no keys yet (:data:`BULK_SCHEMA`): the unique keys of entries, documents and
+statuses, then the code and ledger indexes, are built once at the end, from rows in place,
+rather than searched for each row. Documents are keyed by their normalised numbers, which two
+business keys may share: the last row of a key wins, as ``INSERT OR REPLACE`` has it, and a
+withdrawn document is written as a tombstone row that drops what came before it. The caller
+gives the fresh file's connection (``DeclarationCache.load_snapshot``, which replaces the store
+by it once complete) with a transaction open, and commits it after :meth:`SnapshotWriter.load`:
+a stream that breaks off or does not add up raises, and the old store stays.
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ _DOCS = frozenset(k.value for k in (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYB
 _LATE_INDEXES = tuple(
     s.strip() for s in SCHEMA.split(";") if "CREATE INDEX" in s and "ix_pending" not in s
 )
+#: The tables the store's schema keys inline (``PRIMARY KEY``), by their key's columns.
+KEYED = {"ix_entry": "kind, key", "ix_doc": "kind, a, b", "ix_status": "kind, key"}
+#: The store's schema without those inline keys: the tables a snapshot's fresh file starts
+#: with; each gets the unique index :func:`key_index` once its rows are in.
+BULK_SCHEMA = re.sub(r",\s*PRIMARY KEY \([^)]*\)", "", SCHEMA)
+#: A withdrawn document's row: it drops the rows of its key before it, then goes itself.
+_TOMBSTONE = b""
 _INSERT = {
     "entry": ("INSERT OR REPLACE INTO ix_entry VALUES ", 7),
     "code": ("INSERT INTO ix_code VALUES ", 3),
@@ -74,6 +86,11 @@ _INSERT = {
 }
 #: Rows per multi-row ``INSERT`` (one statement step for many rows, in their order).
 ROWS_PER_INSERT = 100
+
+
+def key_index(table: str) -> str:
+    """The unique index that keys ``table`` (one of :data:`KEYED`) in a store a snapshot wrote."""
+    return f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} ({KEYED[table]})"
 
 
 @lru_cache(maxsize=32)
@@ -209,6 +226,7 @@ class SnapshotWriter:
         )
         self._status, self._ledger = self._rows["status"], self._rows["ledger"]
         self._pending = 0
+        self._withdrawn: list[tuple[str, str, str]] = []
 
     def load(self, lines: Iterable[bytes]) -> Loaded:
         """Replace the index's rows by the stream's; raise :class:`SnapshotError` when the
@@ -238,9 +256,12 @@ class SnapshotWriter:
             )
         t1 = time.monotonic()
         with self._lock:
+            self._key()
+            t2 = time.monotonic()
             for sql in _LATE_INDEXES:
                 self._db.execute(sql)
-        timings = {"rows_s": t1 - t0, "indexes_s": time.monotonic() - t1}
+        t3 = time.monotonic()
+        timings = {"rows_s": t1 - t0, "keys_s": t2 - t1, "indexes_s": t3 - t2}
         return Loaded(str(header["cursor"]), n, header.get("rules"), header, timings)
 
     @staticmethod
@@ -256,7 +277,7 @@ class SnapshotWriter:
 
     def _clear(self) -> None:
         with self._lock:
-            for name in ("ix_code_code", "ix_ledger_buyer"):
+            for name in ("ix_code_code", "ix_ledger_buyer", *(f"{t}_key" for t in KEYED)):
                 self._db.execute(f"DROP INDEX IF EXISTS {name}")
             for table in ("entry", "code", "doc", "status", "pending", "ledger"):
                 self._db.execute(f"DELETE FROM ix_{table}")
@@ -286,13 +307,10 @@ class SnapshotWriter:
             number = vals[at[1]]
             if not number:
                 pass
-            elif withdrawn:
-                self._flush()  # a withdrawal drops what came before it, not after
-                with self._lock:
-                    self._db.execute(
-                        "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ?",
-                        (kind, vals[at[0]].strip().upper(), normalise(number)),
-                    )
+            elif withdrawn:  # drops what came before it, not after
+                doc = (kind, vals[at[0]].strip().upper(), normalise(number))
+                self._doc.append((*doc, _TOMBSTONE))
+                self._withdrawn.append(doc)
             else:
                 a, b = vals[at[0]].strip().upper(), normalise(number)
                 self._doc.append((kind, a, b, _body(vals, lines, extra)))
@@ -316,6 +334,41 @@ class SnapshotWriter:
         if buyer and is_cbec_retail_import(decl):
             at = datetime.fromisoformat(at_text) if at_text else None
             self._ledger.append((normalise(buyer), china_year(at), max(sort_time(at), -1e300), key))
+
+    def _journal(self, mode: str) -> None:
+        """Commit what is written and go on in a new transaction with journal ``mode``."""
+        self._db.execute("COMMIT")
+        self._db.execute(f"PRAGMA journal_mode={mode}")
+        self._db.execute("BEGIN")
+
+    def _key(self) -> None:
+        """Key entries, documents and statuses by their unique indexes, built over the rows in
+        place; where a key came more than once, its last row stays. The withdrawn documents'
+        tombstones then go."""
+        db = self._db
+        self._journal("MEMORY")  # an index that finds a key twice is undone, not left half
+        for table, columns in KEYED.items():
+            db.execute("SAVEPOINT keyed")
+            try:
+                db.execute(key_index(table))
+            except sqlite3.IntegrityError:
+                db.execute("ROLLBACK TO keyed")
+                db.execute("RELEASE keyed")
+                self._journal("OFF")
+                gone = db.execute(
+                    f"DELETE FROM {table} WHERE rowid NOT IN "
+                    f"(SELECT max(rowid) FROM {table} GROUP BY {columns})"
+                ).rowcount
+                log.info("snapshot: %d rows of %s replaced by a later one of their key",
+                         gone, table)  # fmt: skip
+                self._journal("MEMORY")
+                db.execute(key_index(table))
+            else:
+                db.execute("RELEASE keyed")
+        db.executemany(
+            "DELETE FROM ix_doc WHERE kind = ? AND a = ? AND b = ? AND body = ?",
+            [(*doc, _TOMBSTONE) for doc in self._withdrawn],
+        )
 
     def _flush(self) -> None:
         with self._lock:
