@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration
+from inspection.xray.liquids import liquids
 from inspection.xray.signatures import (
     F32,
     U16,
@@ -198,66 +199,6 @@ def _lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> l
     return out
 
 
-def _liquids(mask: np.ndarray, excess: F32, cfg: SignatureConfig, px_cm2: float) -> list[Signature]:
-    """LIQUID: compact organic objects standing out of their surroundings, scored by thickness."""
-    out: list[Signature] = []
-    min_px = max(1, math.ceil(cfg.liquid_cm2 / px_cm2))
-    for box, own, area in _components(mask.astype(np.uint8), min_px):
-        x, y, w, h = box
-        mm = float(np.percentile(excess[y : y + h, x : x + w][own], 90))
-        length, width, _ = _rect_mm(own, 2 * cfg.pixel_mm)
-        edge_on = _edge_on(mm, length, width, cfg)
-        what = ", a narrow slab deeper than wide (on its edge)" if edge_on else ""
-        score = _score(mm, cfg.liquid_mm)
-        if not edge_on and _round(mm, length, width, cfg):
-            score = max(score, _score(mm / width, cfg.round_ratio))
-            what = ", as deep as wide (a container lying down)"
-        out.append(
-            Signature(
-                SigKind.LIQUID,
-                score,
-                _full(box, 2),
-                mm,
-                f"{area * px_cm2:.0f} cm² of organic matter standing {mm:.0f} mm "
-                f"(PMMA-equivalent) out of its surroundings{what}",
-                area * px_cm2,
-                (length, width),
-                edge_on,
-            )
-        )
-    return out
-
-
-def _round(depth_mm: float, length_mm: float, width_mm: float, cfg: SignatureConfig) -> bool:
-    """True for a long organic region about as deep as it is wide: a bottle lying down.
-
-    A small bottle (56 mm across) holds less than the depth rule's 50 mm; its round profile
-    still shows it. Flat things (a toy, a book lying flat, a pile of clothes) are far
-    shallower than wide.
-    """
-    long_enough = length_mm >= cfg.round_elongation * width_mm
-    return (
-        width_mm >= cfg.round_width_mm
-        and long_enough
-        and depth_mm >= 0.5 * cfg.round_ratio * width_mm
-    )
-
-
-def _edge_on(depth_mm: float, length_mm: float, width_mm: float, cfg: SignatureConfig) -> bool:
-    """True for an organic region shaped as a slab on its edge, not as a container lying down.
-
-    A round bottle lying down is about as deep as it is wide (PMMA-equivalent depth over
-    the region's width: water about 0.95, a dense syrup up to 1.4); a book standing on its
-    spine or a shoe sole on its side is two to six times deeper than wide. A bottle standing
-    up has a round footprint, so the region must also be long.
-    """
-    return (
-        width_mm <= cfg.slab_width_mm
-        and depth_mm >= cfg.slab_depth_ratio * width_mm
-        and length_mm >= cfg.slab_elongation * width_mm
-    )
-
-
 def _solid(mask: np.ndarray) -> np.ndarray:
     """A mask without its one-pixel lines: an opening by 2 x 2 pooled pixels (2.4 mm).
 
@@ -295,15 +236,6 @@ def find_signatures(
     )
     sigs += _lines(a_low, a_high, cal, cfg)
     sigs += _metal(maps, cfg)
-    k = round(cfg.liquid_span_mm / (2 * cfg.pixel_mm)) | 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    excess = np.asarray(cv2.morphologyEx(maps.organic_mm, cv2.MORPH_TOPHAT, kernel), np.float32)
-    organic = (
-        (excess >= 0.5 * cfg.liquid_mm)
-        & (np.abs(maps.z) <= 0.5)
-        & (maps.steel_mm < cfg.metal_steel_mm)
-    )
-    organic = cv2.medianBlur(organic.astype(np.uint8), 3) > 0
-    sigs += _liquids(organic, excess, cfg, px_cm2)
+    sigs += liquids(maps, cal, cfg)
     sigs.sort(key=lambda s: -s.score)
     return sigs, maps

@@ -157,6 +157,24 @@ class SignatureConfig(BaseModel):
         description="Least length over width of a slab on its edge: a bottle standing up "
         "shows a round footprint.",
     )
+    split_core_cm2: float = Field(
+        4.0,
+        gt=0.0,
+        description="Least area (cm²) of each of two or more cores reaching the depth rule "
+        "for a merged organic region to be cut into one piece per core.",
+    )
+    split_valley_mm: float = Field(
+        25.0,
+        gt=0.0,
+        description="Least dip (PMMA mm) of the depth between two cores, below the shallower "
+        "core's peak, for them to count as two items.",
+    )
+    slab_max_zeff: float = Field(
+        7.0,
+        gt=0.0,
+        description="Highest effective atomic number of a slab on its edge that a book or a "
+        "sole may explain: paper reads about 6.9, water 7.3 and above.",
+    )
 
 
 def _score(value: float, rule: float) -> float:

@@ -13,7 +13,7 @@ from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import explain, family
 from inspection.xray.screen import screen
-from inspection.xray.signatures import SigKind, Signature
+from inspection.xray.signatures import SigKind, Signature, SignatureConfig
 from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
@@ -38,11 +38,19 @@ def standing_book(thick_mm: float = 30.0) -> Thing:
     return Thing("book", [paper], 90.0, None, BOOKS)
 
 
-def bottle(liquid: str, r_mm: float) -> Thing:
-    """A PET bottle of ``liquid`` lying down, 200 mm long."""
+def flat_flask(liquid: str, thick_mm: float = 25.0) -> Thing:
+    """A 150 x 100 mm flat PET flask of ``liquid`` standing on its narrow edge."""
+    parts: list[Part] = [Plate(liquid, 0, 150, rect(0, 100), 0.0, thick_mm - 1.0)]
+    for side in (-1.0, 1.0):
+        parts.append(Plate("pet", 0, 150, rect(0, 100), side * (thick_mm - 0.5) / 2, 0.5))
+    return Thing("flask", parts, 90.0, "undeclared_liquid", None)
+
+
+def bottle(liquid: str, r_mm: float, length_mm: float = 200.0) -> Thing:
+    """A PET bottle of ``liquid`` lying down, 200 mm long unless told."""
     parts: list[Part] = [
-        Cyl(liquid, 0, 200, 0, 0, r_mm - 0.4),
-        Cyl("pet", 0, 200, 0, 0, r_mm, r_mm - 0.4),
+        Cyl(liquid, 0, length_mm, 0, 0, r_mm - 0.4),
+        Cyl("pet", 0, length_mm, 0, 0, r_mm, r_mm - 0.4),
     ]
     return Thing("bottle", parts, 0.0, "undeclared_liquid", None)
 
@@ -80,6 +88,35 @@ def test_a_standing_book_is_an_edge_on_slab_explained_by_books_only(
     for other in (decl(CLOTHES), decl(CLOTHES, DRINK)):
         res = screen(png, cal, other)
         assert res.state is XrayState.SUSPECT and any("LIQUID" in r for r in res.reasons)
+
+
+@pytest.mark.parametrize("thick_mm", [15.0, 25.0])
+def test_a_flat_water_flask_on_its_edge_is_no_book(
+    machine: tuple[MachineProfile, Calibration], thick_mm: float
+) -> None:
+    prof, cal = machine
+    flask = (flat_flask("water", thick_mm), 10.0, (150, 200))
+    res = screen(png_of(prof, [flask]), cal, decl(CLOTHES, BOOKS, SHOES))
+    (found,) = liquids(res)
+    assert not found.edge_on and "water-like" in found.detail, found.detail
+    assert res.state is XrayState.SUSPECT, res.reasons
+    assert any("LIQUID" in r for r in res.reasons)
+
+
+@pytest.mark.parametrize("clothes_cm", [0.0, 2.0])
+def test_a_standing_book_reads_as_paper_below_water(
+    machine: tuple[MachineProfile, Calibration], clothes_cm: float
+) -> None:
+    """On clothes, and on the bare belt beside the carton (surroundings of air)."""
+    prof, cal = machine
+    zeff = {}
+    for name, thing in (("book", standing_book()), ("water", flat_flask("water"))):
+        at = (150, 200) if clothes_cm else (2, 60)
+        scene = render_scene(prof, [(thing, 90.0 if at[0] < 10 else 10.0, at)], 2, clothes_cm)
+        res = screen(encode_png(scene.image, 0), cal, decl(CLOTHES, BOOKS))
+        (found,) = liquids(res)
+        zeff[name] = float(found.detail.rsplit("effective Z ", 1)[1][:4])
+    assert zeff["book"] < SignatureConfig().slab_max_zeff < zeff["water"], zeff
 
 
 @pytest.mark.parametrize(
@@ -130,3 +167,29 @@ def test_only_books_and_shoes_explain_edge_on_slabs_and_only_those() -> None:
     assert all(f.explained_by for f in explain(two, decl(SHOES)))
     wide = _sig(True, (200.0, 60.0))
     assert not explain([wide], decl(BOOKS, SHOES))[0].explained_by
+
+
+def bottles_bridged(bridge_mm: float) -> Thing:
+    """Two 100 mm water bottles end to end, joined by a plastic block ``bridge_mm`` thick."""
+    one = bottle("water", 30.0, 100.0).parts
+    two = [
+        Cyl(p.material, p.x0 + 130, p.x1 + 130, 0, 0, p.r, p.r_in)
+        for p in one
+        if isinstance(p, Cyl)
+    ]
+    block = Plate("polyethylene", 100, 130, rect(-25, 25), 0.0, bridge_mm)
+    return Thing("bottles", [*one, block, *two], 0.0, "undeclared_liquid", None)
+
+
+def test_two_bottles_joined_into_one_region_are_two_items_each_for_its_own_line(
+    machine: tuple[MachineProfile, Calibration],
+) -> None:
+    """Merged, the two fit one drink's size; cut apart, each needs its own goods line."""
+    prof, cal = machine
+    png = png_of(prof, [(bottles_bridged(30.0), 0.0, (120, 180))])
+    both = screen(png, cal, decl(CLOTHES, DRINK, DRINK))
+    found = liquids(both)
+    assert len(found) == 2 and all("cut from a larger region" in s.detail for s in found)
+    assert both.state is XrayState.CLEARED, both.reasons
+    one = screen(png, cal, decl(CLOTHES, DRINK))
+    assert one.state is XrayState.SUSPECT and any("LIQUID" in r for r in one.reasons)
