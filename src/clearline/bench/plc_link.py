@@ -172,6 +172,8 @@ def measure(
             mine.send("stop")
             inducted, answered, posted, no_answer, late, latencies = mine.recv()
             gaps = (link.max_poll_gap_s, link.max_journal_s)
+            busy.set()  # the run is over: let the engine take what the link has passed on
+            _settle(lambda: len(confirmed) >= posted, 5.0)
         finally:
             busy.set()
             stop.set()
@@ -208,6 +210,13 @@ def measure(
         max_journal_ms=round(1000.0 * gaps[1], 1),
         load_avg_1m=round(os.getloadavg()[0], 2),
     )
+
+
+def _settle(cond: Any, limit_s: float) -> None:
+    """Wait until ``cond()`` holds or ``limit_s`` has passed, whichever comes first."""
+    until = time.monotonic() + limit_s
+    while not cond() and time.monotonic() < until:
+        time.sleep(0.02)
 
 
 def _wait(cond: Any, limit_s: float) -> None:
