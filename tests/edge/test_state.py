@@ -279,19 +279,24 @@ def test_overwritten_confirmations_raise_an_alarm(rules: RuleSet, tmp_path: Path
     assert [d["detail"].split()[0] for d in lost] == ["3"]
 
 
-def test_confirmations_read_but_not_handled_survive_a_kill(rules: RuleSet, tmp_path: Path) -> None:
-    """The PLC link journals what it read; a kill before the engine handled it loses nothing:
-    the restarted engine handles the inbox first and the PLC is read on from past it."""
-    edge = Edge(rules, tmp_path / "state.db")
+def _two_answered_and_diverted(edge: Edge) -> list[DivertConfirmed]:
+    """Answer items 7 and 8 with the link journaling; return their confirmations (seq 100, 101)."""
     edge.engine.journaling = True
     chutes = {}
     for item in (7, 8):
         edge.facts(item)
         chutes[item] = edge.ask(item).chute
-    read = [
-        DivertConfirmed("plc", 7, chutes[7], ConfirmStatus.DIVERTED, T0, seq=100),
-        DivertConfirmed("plc", 8, chutes[8], ConfirmStatus.DIVERTED, T0, seq=101),
+    return [
+        DivertConfirmed("plc", item, chutes[item], ConfirmStatus.DIVERTED, T0, seq=seq)
+        for item, seq in ((7, 100), (8, 101))
     ]
+
+
+def test_confirmations_read_but_not_handled_survive_a_kill(rules: RuleSet, tmp_path: Path) -> None:
+    """The PLC link journals what it read; a kill before the engine handled it loses nothing:
+    the restarted engine handles the inbox first and the PLC is read on from past it."""
+    edge = Edge(rules, tmp_path / "state.db")
+    read = _two_answered_and_diverted(edge)
     edge.engine.journal(read)  # on the link's thread; the engine is far behind
     assert edge.state.confirm_cursor() == 102  # the ring is read on from here
     edge.engine.handle(read[0])  # one handled, then the kill
@@ -317,15 +322,7 @@ def test_confirmations_journaled_but_never_passed_on_are_handled_on_a_check(
     """A PLC link process that dies after its journal commit loses the confirmation in the pipe;
     the check the link queues behind it has the engine handle it from the inbox, once."""
     edge = Edge(rules, tmp_path / "state.db")
-    edge.engine.journaling = True
-    chutes = {}
-    for item in (7, 8):
-        edge.facts(item)
-        chutes[item] = edge.ask(item).chute
-    read = [
-        DivertConfirmed("plc", 7, chutes[7], ConfirmStatus.DIVERTED, T0, seq=100),
-        DivertConfirmed("plc", 8, chutes[8], ConfirmStatus.DIVERTED, T0, seq=101),
-    ]
+    read = _two_answered_and_diverted(edge)
     edge.engine.journal(read)  # in the link's process
     edge.engine.handle(read[0])  # passed on; the process died before passing on the second
     check = InboxCheck()

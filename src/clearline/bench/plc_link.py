@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from clearline.bench.core import BenchContext, BenchResult, percentile
+from clearline.demo.site_run import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +167,15 @@ def measure(
                 beat.start()
             for t in threads:
                 t.start()
-            _wait(lambda: link.first_read_at is not None, 30.0)
+            if not wait_until(lambda: link.first_read_at is not None, 30.0, 0.02):
+                raise TimeoutError("the PLC link did not read the PLC")
             mine.send("go")
             time.sleep(seconds)
             mine.send("stop")
             inducted, answered, posted, no_answer, late, latencies = mine.recv()
             gaps = (link.max_poll_gap_s, link.max_journal_s)
             busy.set()  # the run is over: let the engine take what the link has passed on
-            _settle(lambda: len(confirmed) >= posted, 5.0)
+            wait_until(lambda: len(confirmed) >= posted, 5.0, 0.02)
         finally:
             busy.set()
             stop.set()
@@ -210,22 +212,6 @@ def measure(
         max_journal_ms=round(1000.0 * gaps[1], 1),
         load_avg_1m=round(os.getloadavg()[0], 2),
     )
-
-
-def _settle(cond: Any, limit_s: float) -> None:
-    """Wait until ``cond()`` holds or ``limit_s`` has passed, whichever comes first."""
-    until = time.monotonic() + limit_s
-    while not cond() and time.monotonic() < until:
-        time.sleep(0.02)
-
-
-def _wait(cond: Any, limit_s: float) -> None:
-    """Wait until ``cond()`` holds (raise ``TimeoutError`` after ``limit_s``)."""
-    until = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > until:
-            raise TimeoutError("the PLC link did not read the PLC")
-        time.sleep(0.02)
 
 
 #: The load of ``clearline bench --only plc_link``: parcels/s and busy threads.
