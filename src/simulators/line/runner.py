@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from simulators.faults import FaultProfile
@@ -24,6 +25,8 @@ MAX_IDLE_S = 0.02
 #: slips: a host stall (a paused VM, a starved process) stops the simulated belt with it
 #: instead of moving every parcel on at once, when neither the simulator nor the edge ran.
 MAX_LAG_S = 0.1
+#: Slips remembered with their times (``LineRunner.slip_log``).
+SLIP_LOG = 10_000
 #: Least wall time between two warnings about slipped time, seconds.
 _SLIP_LOG_S = 10.0
 #: The edge counts as gone when its heartbeat has not moved for this long, seconds.
@@ -90,6 +93,9 @@ class LineRunner:
         #: Times simulated time slipped behind the wall clock, and the wall seconds it lost.
         self.slips = 0
         self.slipped_s = 0.0
+        #: When each slip happened (epoch seconds) and the wall seconds it held back; the
+        #: simulator then ran up to ``MAX_LAG_S`` of belt at once (the last ``SLIP_LOG`` kept).
+        self.slip_log: deque[tuple[float, float]] = deque(maxlen=SLIP_LOG)
         self._slip_logged_at: float | None = None
 
     def catch_up(self) -> None:
@@ -110,6 +116,7 @@ class LineRunner:
         self.pacer.slip(wall_s)
         self.slips += 1
         self.slipped_s += wall_s
+        self.slip_log.append((time.time(), wall_s))
         now = time.monotonic()
         if self._slip_logged_at is None or now - self._slip_logged_at >= _SLIP_LOG_S:
             self._slip_logged_at = now

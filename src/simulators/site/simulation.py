@@ -329,6 +329,10 @@ class SiteSimulation:
         xray = self._xray
         return xray is None or xray.wait_idle(timeout_s)
 
+    def slips(self) -> list[tuple[float, float]]:
+        """When simulated time slipped (epoch seconds) and the wall seconds held back each time."""
+        return [] if self._runner is None else list(self._runner.slip_log)
+
     def stats(self) -> dict[str, Any]:
         """Return the run's counters (items, scanner frames, images, the PLC's counters)."""
         model, gate, xray = self._model, self._gate, self._xray
