@@ -105,10 +105,10 @@ def main() -> int:
         "--plc-link", choices=["process", "thread"], default=None, help="the edge's plc_link"
     )
     ap.add_argument(
-        "--example-holds",
+        "--example-lanes",
         action="store_true",
-        help="the example line's inspection area and hold cage (30 parcels each, emptied at "
-        "1,200/h): once full, held parcels go round the loop and the PLC asks again",
+        help="the example line's lanes (the hold cage holds 30 parcels, emptied at 1,200/h): "
+        "once one is full, its parcels go round the loop and the PLC asks again",
     )
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -116,7 +116,7 @@ def main() -> int:
     opts = SoakOptions(
         workdir=workdir, seconds=args.seconds, rate=args.rate, kill_every_s=args.kill_every,
         xray_width_px=args.xray_width, sample_s=args.sample, broker_url=args.broker,
-        plc_link=args.plc_link, roomy_holds=not args.example_holds,
+        plc_link=args.plc_link, roomy_lanes=not args.example_lanes,
     )  # fmt: skip
     figures = run_soak(opts)
     if args.json is not None:

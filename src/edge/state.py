@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from devices.events import DivertConfirmed
 from edge.sqlite import open_store
 
 log = logging.getLogger(__name__)
@@ -228,6 +230,13 @@ class SafetyState:
                     "INSERT OR REPLACE INTO meta VALUES ('confirm_cursor', ?)", (str(cursor),)
                 )
             self._db.execute("COMMIT")
+
+    def journal_read(self, confirms: Sequence[DivertConfirmed]) -> None:
+        """:meth:`journal_confirms` of confirmations as the PLC link read them, with the
+        cursor past the last one (the ring's sequence numbers wrap at 65,536)."""
+        rows = [Inbound(c.seq, c.item_id, c.chute, c.status, c.at) for c in confirms]
+        last = confirms[-1].seq
+        self.journal_confirms(rows, None if last is None else (last + 1) % 0x10000)
 
     def inbox(self) -> list[Inbound]:
         """Return the confirmations read from the PLC and not handled yet, in read order."""

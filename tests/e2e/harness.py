@@ -72,8 +72,6 @@ XRAY_WIDTH_PX = 512
 BELT_SPEED_M_S = 4.0
 #: Chutes that keep a parcel on site (inspection, hold, return, reject).
 NON_RELEASE_CHUTES = frozenset({10, 20, 30, 99})
-#: The manual inspection area and the hold cage.
-HOLDING_CHUTES = frozenset({10, 20})
 REJECT_CHUTE = 99
 EDGE_ID = "edge-1"
 KEY_ENV = "CLEARLINE_FAULT_TEST_EDGE_KEY"
@@ -85,25 +83,25 @@ def unique_site(prefix: str) -> str:
 
 
 def fault_line(
-    rate: float = RATE_PER_S, xray_width_px: int = XRAY_WIDTH_PX, *, roomy_holds: bool = False
+    rate: float = RATE_PER_S, xray_width_px: int = XRAY_WIDTH_PX, *, roomy_lanes: bool = False
 ) -> LineConfig:
     """Return the example line on free ports, at the test rate, belt speed and image width.
 
-    ``roomy_holds``: the inspection area and hold cage take every parcel sent to them (their
-    capacity a whole run's, emptied as fast as the line fills them), so no parcel is sent
-    round the loop again because they are full.
+    Where the example's least gap between parcels (0.3 m) leaves the belt unable to carry
+    ``rate`` (4 m/s at 20 parcels/s or more), the least gap becomes half the mean spacing
+    (``free_line``), so the parcels arrive at the rate asked. ``roomy_lanes``: every lane
+    takes every parcel sent to it (room for a whole run, emptied as fast as the line fills
+    it), so no parcel goes round the loop again because a lane is full.
     """
-    line = free_line(load_site(ROOT / "examples" / "site.yaml").line(), rate, xray_width_px)
-    update: dict[str, object] = {"belt_speed_m_s": BELT_SPEED_M_S}
-    if roomy_holds:
+    example = load_site(ROOT / "examples" / "site.yaml").line()
+    line = example.model_copy(update={"belt_speed_m_s": BELT_SPEED_M_S})
+    if roomy_lanes:
         drain = rate * 3600.0
-        update["chutes"] = [
-            c.model_copy(update={"capacity": 1_000_000, "drain_per_h": drain})
-            if c.number in HOLDING_CHUTES
-            else c
-            for c in line.chutes
+        chutes = [
+            c.model_copy(update={"capacity": 1_000_000, "drain_per_h": drain}) for c in line.chutes
         ]
-    return line.model_copy(update=update)
+        line = line.model_copy(update={"chutes": chutes})
+    return free_line(line, rate, xray_width_px)
 
 
 class HubServer:
@@ -231,10 +229,10 @@ class FaultSite:
         parcels: int = PARCELS,
         rate: float = RATE_PER_S,
         xray_width_px: int = XRAY_WIDTH_PX,
-        roomy_holds: bool = False,
+        roomy_lanes: bool = False,
     ) -> None:
         """Generate the scenario, prepare the hub database and describe every part
-        (``roomy_holds``: see :func:`fault_line`)."""
+        (``roomy_lanes``: see :func:`fault_line`)."""
         self.tmp = tmp
         self.broker_url = broker_url
         self.site_id = site_id
@@ -256,7 +254,7 @@ class FaultSite:
         #: How many parcels the edge's index knows once the sync has caught up.
         self.index_size = len(index)
         self.hub = HubServer(self.settings, free_port())
-        self.line = fault_line(rate, xray_width_px, roomy_holds=roomy_holds)
+        self.line = fault_line(rate, xray_width_px, roomy_lanes=roomy_lanes)
         self.sim = SiteSimulation(
             self.line, site=site_id, broker_url=broker_url, scenario=self.scenario, seed=seed
         )

@@ -69,9 +69,9 @@ class SoakOptions:
     seed: int = 5
     broker_url: str | None = None  # None: Mosquitto if it answers, else an embedded broker
     plc_link: str | None = None  # the edge's ``plc_link`` (None: the config's default)
-    #: Inspection area and hold cage that take every parcel (``fault_line``); False: the
-    #: example line's, which fill at once when every image waits for an inspector.
-    roomy_holds: bool = True
+    #: Lanes that take every parcel sent to them (``fault_line``); False: the example line's,
+    #: whose hold cage fills at once when every image waits for an inspector.
+    roomy_lanes: bool = True
 
 
 @dataclass(slots=True)
@@ -173,7 +173,7 @@ class Soak:
         self.site = FaultSite(
             opts.workdir, broker_url, unique_site("soak"), opts.seed,
             parcels=parcels, rate=opts.rate, xray_width_px=opts.xray_width_px,
-            roomy_holds=opts.roomy_holds,
+            roomy_lanes=opts.roomy_lanes,
         )  # fmt: skip
         self.site.hub = HubProcess(self.site.settings, self.site.hub.port, opts.workdir / "hub.log")
         self.health_port = free_port()

@@ -115,7 +115,7 @@ def measure(
     from devices.events import DestinationRequested, DivertConfirmed, SendToChute
     from edge.config import ModbusDevice
     from edge.line.heartbeat import Heartbeat
-    from edge.line.plc_child import ChildSettings, endpoint_of, journal_into
+    from edge.line.plc_child import ChildSettings, endpoint_of
     from edge.line.plc_link import PlcLink
     from edge.line.plc_process import PlcProcessLink
     from edge.state import SafetyState
@@ -141,7 +141,7 @@ def measure(
         else:  # as the edge runs them in threads: the same journal, a heartbeat thread
             state = SafetyState(store)
             adapter = PlcAdapter(endpoint_of(dev), beat_in_cycle=False, confirm_from=None)
-            link = PlcLink(adapter, events.put, stop, journal=journal_into(state))
+            link = PlcLink(adapter, events.put, stop, journal=state.journal_read)
             beat = Heartbeat(endpoint_of(dev), stop)
 
         def engine() -> None:  # answers every request at once, as the edge's engine thread

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -26,7 +27,7 @@ from hub.db.event_models import EVENT
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
 from inspection.model import Declaration, DocKind, Notice, Receipt
-from simulators.line.config import LineConfig
+from simulators.line.config import LineConfig, LineConfigError
 from sorting.chutes import ChutePlan
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,34 @@ PLAN = ChutePlan.model_validate(
 )
 
 
+def carried(line: LineConfig) -> LineConfig:
+    """Return ``line`` checked, its least gap between parcels made half the mean spacing where
+    the belt could not carry the induction rate at the gap it has (else the rate asked would
+    not be the rate run). Raises ``LineConfigError`` when it still does not hold together."""
+    data = line.model_dump()
+    spacing_m = line.belt_speed_m_s * 3600.0 / line.induction.rate_per_h
+    if line.induction.min_gap_m >= spacing_m:
+        data["induction"]["min_gap_m"] = spacing_m / 2
+    try:
+        return LineConfig.model_validate(data)
+    except ValidationError as err:
+        raise LineConfigError(f"line {line.name}: {err.errors()[0]['msg']}") from None
+
+
 def free_line(line: LineConfig, rate_per_s: float, xray_width_px: int) -> LineConfig:
-    """Return the line with every server on a free port, the given rate and image width."""
+    """Return the line with every server on a free port, the given rate and image width
+    (the least gap between parcels narrowed where the belt needs it, see :func:`carried`)."""
     induction = line.induction.model_copy(update={"rate_per_h": rate_per_s * 3600.0})
-    return line.model_copy(
-        update={
-            "plc": line.plc.model_copy(update={"port": 0}),
-            "checkweigher": line.checkweigher.model_copy(update={"port": 0}),
-            "scanner": line.scanner.model_copy(update={"port": 0}),
-            "xray": line.xray.model_copy(update={"width_px": xray_width_px}),
-            "induction": induction,
-        }
+    return carried(
+        line.model_copy(
+            update={
+                "plc": line.plc.model_copy(update={"port": 0}),
+                "checkweigher": line.checkweigher.model_copy(update={"port": 0}),
+                "scanner": line.scanner.model_copy(update={"port": 0}),
+                "xray": line.xray.model_copy(update={"width_px": xray_width_px}),
+                "induction": induction,
+            }
+        )
     )
 
 

@@ -31,7 +31,7 @@ from devices.events import (
 from edge.line.answering import Answering, ReplySink
 from edge.line.emitting import EngineStats, EventSink, XrayScreened, route_of
 from edge.line.silence import ScannerWatch
-from edge.state import Inbound, SafetyState
+from edge.state import SafetyState
 from edge.sync import SyncApplied
 from inspection.identity import normalise
 from inspection.index import DeclarationIndex
@@ -269,9 +269,7 @@ class LineEngine(Answering):
     def journal(self, confirms: list[DivertConfirmed]) -> None:
         """Commit confirmations as the PLC link reads them (any thread), before the engine
         handles them: a kill meanwhile loses none, however far behind the engine is."""
-        rows = [Inbound(c.seq, c.item_id, c.chute, c.status, c.at) for c in confirms]
-        last = confirms[-1].seq
-        self.state.journal_confirms(rows, None if last is None else (last + 1) % 0x10000)
+        self.state.journal_read(confirms)
 
     def replay_inbox(self) -> list[DivertConfirmed]:
         """The confirmations journaled before a restart and not handled, as events to handle

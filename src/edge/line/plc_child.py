@@ -31,7 +31,6 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
@@ -39,12 +38,12 @@ from multiprocessing.reduction import recv_handle
 
 from contracts.clock import SteadyClock
 from devices.adapters.plc import PlcAdapter, PlcEvent
-from devices.events import DivertConfirmed, SendToChute
+from devices.events import SendToChute
 from devices.modbus_client import ModbusEndpoint
 from edge.config import ModbusDevice
 from edge.line.heartbeat import Heartbeat
 from edge.line.plc_link import PlcLink
-from edge.state import Inbound, SafetyState
+from edge.state import SafetyState
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +239,7 @@ def _run(conn: Connection, settings: ChildSettings) -> None:
     def events(event: PlcEvent) -> None:
         send(("event", event))
 
-    journal = journal_into(state) if state is not None else None
+    journal = state.journal_read if state is not None else None
     link = PlcLink(adapter, events, stop, journal=journal)
     beat: Heartbeat | None = None
     if settings.heartbeat:
@@ -275,17 +274,6 @@ def set_priority(nice: int) -> bool:
     except PermissionError:
         return False
     return True
-
-
-def journal_into(state: SafetyState) -> Callable[[list[DivertConfirmed]], None]:
-    """Return a journal of confirmations into ``state`` (and the cursor past the last one)."""
-
-    def journal(confirms: list[DivertConfirmed]) -> None:
-        rows = [Inbound(c.seq, c.item_id, c.chute, c.status, c.at) for c in confirms]
-        last = confirms[-1].seq
-        state.journal_confirms(rows, None if last is None else (last + 1) % 0x10000)
-
-    return journal
 
 
 def _serve(

@@ -54,8 +54,19 @@ class LineModel:
         keep_records: bool = False,
         heartbeat_s: float = 0.05,
     ) -> None:
-        """Build the line stopped; ``start()`` sets it running and starts induction."""
-        self.line = line
+        """Build the line stopped; ``start()`` sets it running and starts induction.
+
+        Raises ``LineConfigError`` when ``line`` does not hold together (a copy made without
+        validation, say, whose belt cannot carry its induction rate).
+        """
+        try:  # the checks of LineConfig again: a model_copy skips them
+            self.line = LineConfig.model_validate(line.model_dump())
+        except ValidationError as err:
+            problems = "; ".join(
+                ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] if e["loc"] else e["msg"]
+                for e in err.errors()
+            )
+            raise LineConfigError(f"line {line.name}: {problems}") from None
         self.core = core or EventCore()
         self.rng = random.Random(seed)
         self.plc = PlcRegisters(line.plc.word_order, heartbeat_s=heartbeat_s)

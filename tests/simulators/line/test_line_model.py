@@ -314,3 +314,29 @@ def test_unreadable_site_file(tmp_path: Path) -> None:
     bad.write_text("site: [unclosed", encoding="utf-8")
     with pytest.raises(LineConfigError, match="not valid YAML"):
         load_site(bad)
+
+
+def test_a_line_copied_past_its_checks_is_refused_not_run_at_another_rate() -> None:
+    # a copy made with model_copy skips LineConfig's checks: at 4 m/s and 0.3 m between
+    # parcels the belt cannot carry 50 parcels/s, and the model once ran such a line at
+    # 29 parcels/s without a word
+    line = _line()
+    fast = line.model_copy(
+        update={
+            "belt_speed_m_s": 4.0,
+            "induction": line.induction.model_copy(update={"rate_per_h": 50 * 3600.0}),
+        }
+    )
+    with pytest.raises(LineConfigError, match=r"line L1: .*not more than min_gap_m"):
+        LineModel(fast)
+
+
+def test_the_fault_lines_belt_carries_the_rate_asked() -> None:
+    from tests.e2e.harness import fault_line
+
+    for rate in (8.0, 20.0, 50.0):
+        line = fault_line(rate, 256)
+        model = LineModel(line, seed=3)
+        model.start()
+        model.core.run_until(200.0)
+        assert model.stats.inducted == pytest.approx(rate * 200.0, rel=0.05), rate
