@@ -24,6 +24,9 @@ class DocKind(StrEnum):
 PARCEL_KINDS = frozenset(
     {DocKind.INVENTORY, DocKind.EXPORT_INVENTORY, DocKind.POSTAL, DocKind.GENERIC}
 )
+#: Kinds whose messages have no goods list: the payment (CEB411: a ``PaymentHead`` only) and
+#: the waybill (CEB511: a ``LogisticsHead`` only); the hub refuses such a record with lines.
+LINELESS_KINDS = frozenset({DocKind.PAYMENT, DocKind.WAYBILL})
 
 
 @dataclass(frozen=True, slots=True)

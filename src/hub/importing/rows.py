@@ -22,7 +22,14 @@ from typing import Any, get_type_hints
 from sqlalchemy import Dialect
 
 from hub.db.models import DECLARATION, DECLARATION_LINE, RECEIPT
-from inspection.model import Declaration, GoodsLine, Prebuilt, Receipt, RecordError
+from inspection.model import (
+    LINELESS_KINDS,
+    Declaration,
+    GoodsLine,
+    Prebuilt,
+    Receipt,
+    RecordError,
+)
 
 #: Declaration fields stored as columns of the same name, in table order (``kind`` first).
 HEAD_FIELDS: tuple[str, ...] = tuple(
@@ -224,6 +231,10 @@ class RowShaper:
         """
         if not decl.business_key.strip():
             return RecordError(index, "business_key", "business key is empty")
+        if decl.lines and decl.kind in LINELESS_KINDS:
+            return RecordError(
+                index, "lines", f"a {decl.kind} has no goods lines, yet {len(decl.lines)} came"
+            )
         values = list(_head_values(decl))
         texts = values.copy()
         limit, as_text = self.limit, self.wire_as_text

@@ -329,3 +329,17 @@ def test_what_is_imported_reads_back_equal_and_reimports_unchanged(
         assert again.unchanged == len(decls)
     finally:
         engine.dispose()
+
+
+def test_a_payment_or_waybill_with_goods_lines_is_refused_by_name(engine: Engine) -> None:
+    # CEB411 and CEB511 have a head only; the snapshot relies on it (hub.services.snapshot)
+    inv = inventory(1)
+    payment = replace(inv, kind=DocKind.PAYMENT, message_type="CEB411", business_key="P:1")
+    waybill = replace(inv, kind=DocKind.WAYBILL, message_type="CEB511", business_key="W:1")
+    report = import_records(engine, parsed([payment, waybill, replace(payment, lines=())]))
+    assert (report.new, report.rejected) == (1, 2)
+    assert [(r.index, r.field, r.reason) for r in report.rejections] == [
+        (1, "lines", "a payment has no goods lines, yet 1 came"),
+        (2, "lines", "a waybill has no goods lines, yet 1 came"),
+    ]
+    assert _count(engine, DECLARATION_LINE) == 0
