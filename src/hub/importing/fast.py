@@ -42,7 +42,14 @@ from inspection.formats.ceb_fields import (
 )
 from inspection.formats.ceb_read import read_ceb
 from inspection.formats.detect import DetectedFormat
-from inspection.model import Declaration, GoodsLine, ParsedRecord, Prebuilt, RecordError
+from inspection.model import (
+    LINELESS_KINDS,
+    Declaration,
+    GoodsLine,
+    ParsedRecord,
+    Prebuilt,
+    RecordError,
+)
 
 #: Amounts taken on the plain path: up to 10 digits, up to 5 decimals, no sign.
 _PLAIN_AMOUNT = re.compile(rf"(\d{{1,10}})(?:\.(\d{{1,{AMOUNT_PLACES}}}))?", re.ASCII)
@@ -235,8 +242,8 @@ class RowBuilder(DeclarationBuilder):
             return None
         if not direction_ok(self.spec, {"trade_mode": trade, "ie_flag": ie}, head):
             return None
-        if len(lines) < self.spec.min_lines:
-            return None
+        if len(lines) < self.spec.min_lines or (lines and self.spec.kind in LINELESS_KINDS):
+            return None  # the long way says why
         kind, message_type = self._prefix
         key = f"{code}:{number}"
         digest = hashlib.blake2b(f"{kind}\x1f{message_type}\x1f{key}\x1f".encode(), digest_size=16)

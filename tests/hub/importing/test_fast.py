@@ -75,7 +75,8 @@ def _record(
     if plain and direction is not None and draw(st.integers(0, 9)) < 8:
         head["ieFlag"], head["tradeMode"] = direction  # mostly as the message requires
     lines = []
-    count = draw(st.integers(spec.min_lines if plain else 0, 3))
+    # a plain payment or waybill has no goods lines (their messages have none)
+    count = draw(st.integers(spec.min_lines if plain else 0, 3 if spec.line or not plain else 0))
     for number in range(1, count + 1):
         line: dict[str, str] = {}
         for tag, (_attr, kind) in LINE_ATTRS.items():
