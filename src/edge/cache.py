@@ -35,8 +35,6 @@ _OLD_COPY = ("decl", "status")
 READER_HOT = 20_000
 #: SQLite page cache while a snapshot is written (KiB): the key indexes stay in memory.
 BULK_CACHE_KIB = 262_144
-#: Threads SQLite may sort with while it builds a snapshot's keys and indexes.
-BULK_SORT_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Suffix of the file a snapshot is written into before it takes the store's place.
 BUILDING = ".snapshot"
 
@@ -62,7 +60,6 @@ def _bulk_file(path: Path, page_size: int) -> sqlite3.Connection:
     _remove(path)
     db = sqlite3.connect(str(path), isolation_level=None)
     db.execute(f"PRAGMA page_size={int(page_size)}")
-    db.execute(f"PRAGMA threads={BULK_SORT_THREADS}")  # helpers for the keys' and indexes' sorts
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
