@@ -53,6 +53,10 @@ CODE2 = "YT0000000002"
 WAIT_S = 15.0
 
 
+#: Events ``EdgeSide.suspect_parcel`` makes at the hub: code read, weighed, imaged, requested.
+SUSPECT_EVENTS = 4
+
+
 class HubSide:
     """A migrated hub database, its key, enrolled edges and the running MQTT side."""
 
@@ -224,6 +228,25 @@ def mosquitto_pub(
         )
         code = code or done.returncode
     return code
+
+
+def suspect_at_hub(hub: HubSide, edge_id: str, item_id: int) -> dict[str, Any]:
+    """Wait until the hub holds every event ``EdgeSide.suspect_parcel`` sent for the item (code,
+    weight, image, request) and return its record: a record taken earlier may still change."""
+
+    def whole() -> bool:
+        p = hub.parcel(edge_id, item_id)
+        return (
+            p is not None
+            and p["xray"] == "suspect"
+            and p["weight_kg"] is not None
+            and (p["event_count"] >= SUSPECT_EVENTS)
+        )
+
+    wait(whole, f"item {item_id} of {edge_id} whole at the hub")
+    record = hub.parcel(edge_id, item_id)
+    assert record is not None
+    return record
 
 
 def wait(condition: Any, what: str, timeout_s: float = WAIT_S) -> None:

@@ -24,7 +24,15 @@ from devices.signing import generate_key, sign_event, sign_verdict
 from hub.db.event_models import EVENT
 from inspection.rules import RuleSet
 from tests.conftest import require_service
-from tests.security.harness import CODE, CODE2, EdgeSide, HubSide, mosquitto_pub, wait
+from tests.security.harness import (
+    CODE,
+    CODE2,
+    EdgeSide,
+    HubSide,
+    mosquitto_pub,
+    suspect_at_hub,
+    wait,
+)
 
 pytestmark = pytest.mark.services
 
@@ -92,8 +100,7 @@ def test_forged_replayed_expired_and_misdirected_verdicts_release_nothing(
         assert edge.replies_for(2)[0].chute == 5  # inspected, as the inspector said
 
         edge.suspect_parcel(1)
-        wait(lambda: hub.parcel("e1", 1) is not None, "item 1 at the hub")
-        before = hub.parcel("e1", 1)
+        before = suspect_at_hub(hub, "e1", 1)
         stolen = Verdict.model_validate_json(captured)
         old = datetime.now(UTC) - timedelta(hours=2)
         attacks = [

@@ -35,7 +35,7 @@ from hub.db.event_models import EVENT
 from hub.services.enrol_files import write_broker_config
 from inspection.rules import RuleSet
 from simulators.broker import free_port
-from tests.security.harness import CODE, EdgeSide, HubSide, mosquitto_pub, wait
+from tests.security.harness import CODE, EdgeSide, HubSide, mosquitto_pub, suspect_at_hub, wait
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 pytestmark = [
@@ -170,8 +170,7 @@ def test_the_genuine_path_works_through_the_locked_broker(locked: Locked) -> Non
 def test_outsiders_and_other_edges_cannot_publish(locked: Locked) -> None:
     hub, edge, site, port = locked.hub, locked.edge, locked.site, locked.port
     edge.suspect_parcel(1)
-    wait(lambda: hub.parcel("e1", 1) is not None, "item 1 at the hub")
-    before = hub.parcel("e1", 1)
+    before = suspect_at_hub(hub, "e1", 1)
     now = datetime.now(UTC)
     clear = Verdict(
         verdict_id=uuid.uuid4(),
