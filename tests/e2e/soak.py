@@ -349,6 +349,9 @@ class Soak:
                 "accounted": cmp.accounted,
                 "answered": len(answered),
                 "unanswered_to_reject": sum(1 for r in results if r.status == "no_answer"),
+                # the rate the line inducted at, in its own time (stalls held back): what the
+                # belt carried, against ``options.rate`` asked
+                "induction_rate_per_s": _induction_rate(results),
                 "by_outcome": cmp.by_outcome,
             },
             "wrong_releases": len(cmp.wrong_releases),
@@ -424,6 +427,14 @@ class Soak:
             "at_other_times": other,
             "reports": reports,
         }
+
+
+def _induction_rate(results: list[Any]) -> float | None:
+    """Parcels per simulated second between the first induction and the last."""
+    times: list[float] = sorted(r.inducted_s for r in results if r.inducted_s is not None)
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return round(float(len(times) - 1) / (times[-1] - times[0]), 2)
 
 
 def run_soak(opts: SoakOptions) -> dict[str, Any]:

@@ -29,6 +29,8 @@ def test_short_soak_with_one_edge_kill(tmp_path: Path) -> None:
     log.info("soak figures: %s", {k: v for k, v in figures.items() if k != "samples"})
     parcels = figures["parcels"]
     assert parcels["inducted"] == parcels["accounted"] == SECONDS * RATE
+    # the line ran the rate asked (a belt that cannot carry it once gave 29 of 50 a second)
+    assert parcels["induction_rate_per_s"] == pytest.approx(RATE, rel=0.1), parcels
     assert figures["wrong_releases"] == 0, figures["wrong_release_seqs"]
     assert figures["events"]["lost"] == 0
     assert figures["events"]["duplicate_ids"] == 0
