@@ -170,16 +170,14 @@ _NO_EXTRA: dict[str, Any] = {}
 _LINES_AT, _EXTRA_AT = 3 + _N, 4 + _N
 
 
+@lru_cache(maxsize=256)
 def _history(returned: bool, status: int | None) -> str:
-    """An entry's history as ``DeclarationIndex`` writes it for a list the snapshot files."""
+    """An entry's history as ``DeclarationIndex`` writes it for a list the snapshot files
+    (made once for each pair: customs statuses are a few dozen codes)."""
     history = ["CEB626 800"] if returned else []
     if status is not None:
         history.append(f"customs status {status}")
     return json.dumps(history)
-
-
-#: Histories by (returned, status), each made once.
-_HISTORY: dict[tuple[bool, int | None], str] = {}
 
 
 def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
@@ -305,15 +303,13 @@ class SnapshotWriter:
         if kind in _DOCS:
             at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
             number = vals[at[1]]
-            if not number:
-                pass
-            elif withdrawn:  # drops what came before it, not after
+            if number:
                 doc = (kind, vals[at[0]].strip().upper(), normalise(number))
-                self._doc.append((*doc, _TOMBSTONE))
-                self._withdrawn.append(doc)
-            else:
-                a, b = vals[at[0]].strip().upper(), normalise(number)
-                self._doc.append((kind, a, b, _body(vals, lines, extra)))
+                if withdrawn:  # drops what came before it, not after
+                    self._doc.append((*doc, _TOMBSTONE))
+                    self._withdrawn.append(doc)
+                else:
+                    self._doc.append((*doc, _body(vals, lines, extra)))
         elif kind in _PARCELS and not withdrawn and state != "cancelled":
             self._parcel(kind, key, status, state == "returned", vals, lines, extra)
         self._pending += 1
@@ -325,11 +321,8 @@ class SnapshotWriter:
         view = _Parcel(_KINDS[kind], *_PARCEL_AT(vals)[1:])
         decl = cast(Declaration, view)
         buyer, at_text = vals[_BUYER_AT], vals[_TIME_AT]
-        history = _HISTORY.get((returned, status))
-        if history is None:
-            history = _HISTORY.setdefault((returned, status), _history(returned, status))
         body = _body(vals, lines, extra)
-        self._entry.append((kind, key, body, status, 0, int(returned), history))
+        self._entry.append((kind, key, body, status, 0, int(returned), _history(returned, status)))
         self._code.extend((code, kind, key) for code in parcel_codes(decl))
         if buyer and is_cbec_retail_import(decl):
             at = datetime.fromisoformat(at_text) if at_text else None

@@ -97,6 +97,8 @@ class SafetyState:
         # FULL: every commit is fsynced before the PLC hears the answer it guards, so a power
         # cut loses no HOLD, released key or answer given (NORMAL survives only a killed
         # process). Measured: 0.3-0.5 ms more per parcel at the median (docs/invariants.md)
+        #: The store's file (None: in memory, this process's alone).
+        self.path = None if path is None else Path(path)
         self._db = open_store(path if path is not None else ":memory:", synchronous="FULL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()

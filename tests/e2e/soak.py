@@ -338,7 +338,7 @@ class Soak:
         alarms = Counter(name for name, _, _ in named)
         released_other = [m for m in cmp.mismatches if m["chute"] not in NON_RELEASE_CHUTES]
         plc_read = [t.plc_read_s for t in self.takeovers if t.plc_read_s is not None]
-        started = time.time() - (time.monotonic() - self._belt_at)  # epoch of the belt's start
+        started = self._belt_epoch()
         return {
             "options": {
                 k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.opts).items()
@@ -398,19 +398,24 @@ class Soak:
         finally:
             engine.dispose()
 
+    def _belt_epoch(self) -> float:
+        """When the belt started, in epoch seconds (the alarms' and the slips' clock)."""
+        return time.time() - (time.monotonic() - self._belt_at)
+
     def _overwritten(self, alarms: list[tuple[str, float, str]]) -> dict[str, Any]:
         """Sum the confirmations the ring overwrote: within 10 s of a kill, within 2 s after
         the line simulator slipped (it then runs up to 100 ms of belt at once), and at other
         times; list each report's time (seconds after the belt started) and count."""
         kills = [t.killed_at for t in self.takeovers]
         slips = [at for at, _ in self.site.sim.slips()]
-        started = time.time() - (time.monotonic() - self._belt_at)
+        started = self._belt_epoch()
         near = after_slip = other = 0
         reports = []
         for name, at, detail in sorted(alarms, key=lambda a: a[1]):
             if name != "lost_confirms":
                 continue
-            n = int(detail.split()[0]) if detail.split() and detail.split()[0].isdigit() else 0
+            first = detail.split(maxsplit=1)[:1]
+            n = int(first[0]) if first and first[0].isdigit() else 0
             if any(0 <= at - k <= TAKEOVER_WINDOW_S for k in kills):
                 near += n
                 why = "kill"
@@ -431,7 +436,7 @@ class Soak:
 
 def _induction_rate(results: list[Any]) -> float | None:
     """Parcels per simulated second between the first induction and the last."""
-    times: list[float] = sorted(r.inducted_s for r in results if r.inducted_s is not None)
+    times: list[float] = sorted(r.inducted_s for r in results)
     if len(times) < 2 or times[-1] <= times[0]:
         return None
     return round(float(len(times) - 1) / (times[-1] - times[0]), 2)

@@ -297,7 +297,7 @@ def test_confirmations_read_but_not_handled_survive_a_kill(rules: RuleSet, tmp_p
     the restarted engine handles the inbox first and the PLC is read on from past it."""
     edge = Edge(rules, tmp_path / "state.db")
     read = _two_answered_and_diverted(edge)
-    edge.engine.journal(read)  # on the link's thread; the engine is far behind
+    edge.engine.state.journal_read(read)  # on the link's thread; the engine is far behind
     assert edge.state.confirm_cursor() == 102  # the ring is read on from here
     edge.engine.handle(read[0])  # one handled, then the kill
     assert edge.state.confirm_cursor() == 102  # handling never moves the cursor back
@@ -323,7 +323,7 @@ def test_confirmations_journaled_but_never_passed_on_are_handled_on_a_check(
     the check the link queues behind it has the engine handle it from the inbox, once."""
     edge = Edge(rules, tmp_path / "state.db")
     read = _two_answered_and_diverted(edge)
-    edge.engine.journal(read)  # in the link's process
+    edge.engine.state.journal_read(read)  # in the link's process
     edge.engine.handle(read[0])  # passed on; the process died before passing on the second
     check = InboxCheck()
     edge.engine.handle(check)

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -27,7 +26,7 @@ from hub.db.event_models import EVENT
 from inspection.formats import detect_format, read_records
 from inspection.formats.detect import HEAD_BYTES
 from inspection.model import Declaration, DocKind, Notice, Receipt
-from simulators.line.config import LineConfig, LineConfigError
+from simulators.line.config import LineConfig, check_line
 from sorting.chutes import ChutePlan
 
 log = logging.getLogger(__name__)
@@ -58,10 +57,7 @@ def carried(line: LineConfig) -> LineConfig:
     spacing_m = line.belt_speed_m_s * 3600.0 / line.induction.rate_per_h
     if line.induction.min_gap_m >= spacing_m:
         data["induction"]["min_gap_m"] = spacing_m / 2
-    try:
-        return LineConfig.model_validate(data)
-    except ValidationError as err:
-        raise LineConfigError(f"line {line.name}: {err.errors()[0]['msg']}") from None
+    return check_line(data)
 
 
 def free_line(line: LineConfig, rate_per_s: float, xray_width_px: int) -> LineConfig:

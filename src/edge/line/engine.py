@@ -266,11 +266,6 @@ class LineEngine(Answering):
                 partial(ev.Alarm, alarm=alarm.kind.value, detail=alarm.detail), event.item_id, None
             )
 
-    def journal(self, confirms: list[DivertConfirmed]) -> None:
-        """Commit confirmations as the PLC link reads them (any thread), before the engine
-        handles them: a kill meanwhile loses none, however far behind the engine is."""
-        self.state.journal_read(confirms)
-
     def replay_inbox(self) -> list[DivertConfirmed]:
         """The confirmations journaled before a restart and not handled, as events to handle
         first (then the link reads on from the journal's cursor)."""

@@ -7,20 +7,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from contracts.clock import Clock
 from devices.adapters.plc import PlcAdapter
-from devices.events import DivertConfirmed
 from edge.config import EdgeConfig
 from edge.line.heartbeat import BeatFigures, Heartbeat
 from edge.line.plc_child import ChildSettings, endpoint_of
 from edge.line.plc_link import PlcLink
 from edge.line.plc_process import PlcProcessLink, WarmProcess
 from edge.state import SafetyState
-
-#: Where the edge and the PLC link's process keep the safety store (and its confirm inbox).
-STATE_FILE = "state.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +36,19 @@ def wire_plc(
     stop: threading.Event,
     *,
     alive: Callable[[], bool],
-    journal: Callable[[list[DivertConfirmed]], None],
     warm: WarmProcess | None = None,
 ) -> PlcWiring:
-    """Build the PLC link of ``cfg``; events go to ``sink``, ``alive()`` gates the heartbeat.
+    """Build the PLC link of ``cfg``; events go to ``sink``, ``alive()`` gates the heartbeat,
+    and the confirmations read are journaled in ``state`` before the engine gets them.
 
     ``warm`` is a PLC link process started ahead (closed unused with ``plc_link: thread``).
     """
     if cfg.plc_link == "process":  # polls, replies, confirm journal and heartbeat there
+        if state.path is None:
+            raise ValueError("a PLC link process needs the safety store in a file")
         settings = ChildSettings(
             device=cfg.plc,
-            state_path=str(Path(cfg.store_dir) / STATE_FILE),
+            state_path=str(state.path),
             anchor_at=steady.now(),
             anchor_mono=time.monotonic(),
             log_level=logging.getLogger().getEffectiveLevel(),
@@ -70,4 +67,5 @@ def wire_plc(
     )
     # the heartbeat has its own thread and connection: never late while the edge is busy
     beat = Heartbeat(endpoint_of(cfg.plc), stop, alive=alive)
-    return PlcWiring(PlcLink(adapter, sink, stop, journal=journal), adapter, beat, beat)
+    thread_link = PlcLink(adapter, sink, stop, journal=state.journal_read)
+    return PlcWiring(thread_link, adapter, beat, beat)

@@ -133,7 +133,7 @@ class EdgeRuntime:
         self.availability = AvailabilityBoard(self.link, site, self.stop_event)
         plc = wire_plc(
             cfg, self.state, self.steady, self._device_event, self.stop_event,
-            alive=self._engine_alive, journal=self.engine.journal, warm=plc_process,
+            alive=self._engine_alive, warm=plc_process,
         )  # fmt: skip
         self.plc_link = plc.link
         self.plc = plc.adapter  # None when the link runs in a process of its own

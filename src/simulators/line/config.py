@@ -256,6 +256,21 @@ def _node_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
     return line
 
 
+def check_line(data: dict[str, Any], what: str = "") -> LineConfig:
+    """Validate one line's settings (a ``LineConfig.model_dump()``, changed or not): a
+    ``model_copy`` skips the checks, a line model must not. Raises ``LineConfigError`` naming
+    the line, ``what`` was changed, and each problem."""
+    try:
+        return LineConfig.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] if e["loc"] else e["msg"]
+            for e in err.errors()
+        )
+        head = f"line {data.get('name')}: " + (f"{what}: " if what else "")
+        raise LineConfigError(head + problems) from None
+
+
 def parse_site(text: str, source: str = "<string>") -> SiteConfig:
     """Parse and validate a site YAML document; errors name ``source``, line and key."""
     try:

@@ -19,12 +19,10 @@ import logging
 import random
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from contracts import registers as reg
 from contracts.statuses import ConfirmStatus, PlcState
 from devices import modbus_maps as mm
-from simulators.line.config import LineConfig, LineConfigError
+from simulators.line.config import LineConfig, check_line
 from simulators.line.core import EventCore, Timer
 from simulators.line.sorter import PlcRegisters
 from simulators.line.tracking import Disposition, Lane, LineStats, Parcel
@@ -59,14 +57,7 @@ class LineModel:
         Raises ``LineConfigError`` when ``line`` does not hold together (a copy made without
         validation, say, whose belt cannot carry its induction rate).
         """
-        try:  # the checks of LineConfig again: a model_copy skips them
-            self.line = LineConfig.model_validate(line.model_dump())
-        except ValidationError as err:
-            problems = "; ".join(
-                ".".join(str(p) for p in e["loc"]) + ": " + e["msg"] if e["loc"] else e["msg"]
-                for e in err.errors()
-            )
-            raise LineConfigError(f"line {line.name}: {problems}") from None
+        self.line = check_line(line.model_dump())  # a model_copy skipped LineConfig's checks
         self.core = core or EventCore()
         self.rng = random.Random(seed)
         self.plc = PlcRegisters(line.plc.word_order, heartbeat_s=heartbeat_s)
@@ -359,10 +350,7 @@ class LineModel:
             update["min_gap_m"] = min_gap_m
         induction = self.line.induction.model_copy(update=update)
         data = {**self.line.model_dump(), "induction": induction.model_dump()}
-        try:
-            self.line = LineConfig.model_validate(data)
-        except ValidationError as err:
-            raise LineConfigError(f"line {self.line.name}: induction {update}: {err}") from None
+        self.line = check_line(data, f"induction {update}")
 
     def _schedule_induction(self, first: bool = False) -> None:
         """Schedule the next arrival: fixed spacing, or Poisson shifted by ``min_gap_m``.

@@ -320,9 +320,7 @@ def test_the_wiring_follows_plc_link(tmp_path: Path) -> None:
     state = SafetyState(tmp_path / "state.db")
     stop = threading.Event()
     try:
-        proc = wire_plc(
-            base, state, SteadyClock(), lambda e: None, stop, alive=lambda: True, journal=print
-        )
+        proc = wire_plc(base, state, SteadyClock(), lambda e: None, stop, alive=lambda: True)
         assert isinstance(proc.link, PlcProcessLink) and proc.beat is proc.link.beat
         assert proc.adapter is None and proc.beat_thread is None
         assert proc.link.settings.state_path == str(tmp_path / "state.db")
@@ -334,7 +332,6 @@ def test_the_wiring_follows_plc_link(tmp_path: Path) -> None:
             lambda e: None,
             stop,
             alive=lambda: True,
-            journal=lambda c: None,
             warm=warm,
         )
         assert isinstance(thread.link, PlcLink) and thread.adapter is thread.link.adapter
