@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from sqlalchemy.engine import Engine
 from contracts.clock import ManualClock
 from hub.db.engine import create_tables, make_engine
 from hub.db.models import DECLARATION, DECLARATION_LINE, RECEIPT, STATUS_HISTORY
-from hub.importing.importer import FileReport, import_records
+from hub.importing.importer import FileReport, import_file, import_records
 from hub.importing.loader import iter_declarations, latest_statuses
 from inspection.model import (
     LINELESS_KINDS,
@@ -350,4 +351,19 @@ def test_a_payment_or_waybill_with_goods_lines_is_refused_by_name(engine: Engine
         (1, "lines", "a payment has no goods lines, yet 1 came"),
         (2, "lines", "a waybill has no goods lines, yet 1 came"),
     ]
+    assert _count(engine, DECLARATION_LINE) == 0
+
+
+def test_payment_and_waybill_files_import_whole_with_no_goods_lines(engine: Engine) -> None:
+    # head-only messages as the CEB411 and CEB511 layouts give them (PaymentHead, LogisticsHead),
+    # through the real reader: the refusal above never turns such a record away
+    data = Path(__file__).resolve().parents[2] / "inspection" / "data" / "ceb"
+    for name in ("ceb411_payments.xml", "ceb511_waybills.xml"):
+        report = import_file(engine, data / name)
+        assert report.error is None and report.accepted > 0, name
+        # the files' own broken records (a missing field) are refused for that, none for lines
+        assert all(r.field != "lines" for r in report.rejections), report.rejections
+    with engine.connect() as conn:
+        kinds = set(conn.execute(select(DECLARATION.c.kind).distinct()).scalars())
+    assert kinds == {"payment", "waybill"}
     assert _count(engine, DECLARATION_LINE) == 0
