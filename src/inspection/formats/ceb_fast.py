@@ -173,7 +173,9 @@ class FastReader:
         self.pass_over = pass_over
         self.count = 0
         p = re.escape(plan.prefix)
-        field = f"(?:<{p}({_NAME})>[^<]*</{p}\\{{n}}>|<{p}{_NAME}{_WS}/>)"
+        # a block between records (``BaseTransfer``) is passed over only when its texts hold
+        # no reference: ``&`` may be malformed (``DXPEN&T``, ``&#0;``), which lxml must judge
+        field = f"(?:<{p}({_NAME})>[^<&]*</{p}\\{{n}}>|<{p}{_NAME}{_WS}/>)"
         # A field's text is taken only when it has no whitespace at either end (``\\s`` is
         # what ``str.strip()`` removes); a padded one leaves the record to lxml.
         self._field = re.compile(f"<{p}({_NAME})>(?!\\s)([^<]*+)(?<!\\s)</{p}\\1>")
