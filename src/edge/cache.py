@@ -151,8 +151,8 @@ class DeclarationCache:
         moved = self._put_in_place(self._building)
         loaded.timings["commit_s"] = time.monotonic() - t0
         how = "file replaced" if moved else "copied in: the store was open elsewhere"
-        log.info("edge cache %s: snapshot of %d declarations at cursor %s (%s)",
-                 self.path, loaded.count, loaded.cursor, how)  # fmt: skip
+        log.info("edge cache %s: snapshot of %s declarations at cursor %s (%s)",
+                 self.path, f"{loaded.count:,}", f"{int(loaded.cursor):,}", how)  # fmt: skip
         return loaded
 
     def _put_in_place(self, new: Path) -> bool:
@@ -211,7 +211,9 @@ class DeclarationCache:
         with self._lock:
             self._db.execute("DROP TABLE decl")
             self._db.execute("DROP TABLE status")
-        log.info("edge cache %s: %d declarations of an older copy indexed", self.path, len(decls))
+        log.info(
+            "edge cache %s: %s declarations of an older copy indexed", self.path, f"{len(decls):,}"
+        )
         return len(decls)
 
     def declarations(self, chunk: int = 5000) -> Iterator[Declaration]:

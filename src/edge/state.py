@@ -283,7 +283,11 @@ class SafetyState:
                 "DELETE FROM answer WHERE at < ?", ((now - self._answer_retain).isoformat(),)
             ).rowcount
         if keys or answers:
-            log.info("safety store: %d released keys and %d answers past their time", keys, answers)
+            log.info(
+                "safety store: %s released keys and %s answers past their time",
+                f"{keys:,}",
+                f"{answers:,}",
+            )
         return keys, answers
 
 

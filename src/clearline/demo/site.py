@@ -261,7 +261,7 @@ def start_site(
         for edge_id, key in trust.api_keys.items():
             os.environ[api_key_env(edge_id)] = key
         stored = _import(db_url, scenario)
-        log.info("hub holds %d declarations and receipts of the scenario", stored)
+        log.info("hub holds %s declarations and receipts of the scenario", f"{stored:,}")
         run.accounts = create_accounts(db_url)
         run.bot = InspectorBot(
             broker_url=trust.url(broker, INSPECTOR_USER),

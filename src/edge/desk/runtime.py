@@ -300,7 +300,7 @@ class DeskRuntime:
         """Open the index kept in the local cache; return how many parcel declarations it holds."""
         self.cache.upgrade()  # a cache an older edge left: indexed once
         n = len(self.index)
-        log.info("desk %s: %d parcel declarations in the local cache", self.cfg.desk_id, n)
+        log.info("desk %s: %s parcel declarations in the local cache", self.cfg.desk_id, f"{n:,}")
         return n
 
     def start(self) -> None:

@@ -203,7 +203,7 @@ class EdgeRuntime:
         """Open the index kept in the local cache; return how many parcel declarations it holds."""
         self.cache.upgrade()  # a cache an older edge left: indexed once
         n = len(self.index)
-        log.info("edge %s: %d parcel declarations in the local cache", self.cfg.edge_id, n)
+        log.info("edge %s: %s parcel declarations in the local cache", self.cfg.edge_id, f"{n:,}")
         # Freeze what start-up built (modules, rules, config) out of the cyclic collector,
         # whose full passes over a big heap would stall every thread (the PLC poll too) and
         # let PLC requests be overwritten before they are read. The index lives in SQLite.

@@ -269,5 +269,5 @@ def generate(
         assumptions=ASSUMPTIONS,
     )
     (out / SUMMARY_FILE).write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    logger.info("scenario: %d parcels from seed %s written to %s", parcels, seed, out)
+    logger.info("scenario: %s parcels from seed %s written to %s", f"{parcels:,}", seed, out)
     return summary

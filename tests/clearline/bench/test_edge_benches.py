@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from clearline.bench import edge_restart, edge_sync
@@ -31,6 +32,23 @@ def test_edge_restart_answers_from_the_store_it_built(tmp_path: Path) -> None:
     assert 0 < restart.floor_value < restart.value
     assert results["edge_store_rss_mb"].value > 0
     assert results["edge_store_decision_p99_ms"].value > 0
+    plc = results["edge_restart_plc_s"]
+    # the whole edge, spawned on the store, answered the peer PLC in time with the outcome
+    # decide_parcel gives the same parcel on the same store
+    assert plc.details["outcome"] == plc.details["expected_outcome"]
+    assert plc.meets_target is (plc.value <= edge_restart.TARGET_RESTART_S)
+    assert 0 < plc.details["scanner_linked_s"] < plc.value
+    assert 0 < plc.floor_value < plc.value
+    assert plc.details["reply_ms"] > 0
+
+
+def test_restart_to_plc_names_an_edge_that_does_not_start(tmp_path: Path) -> None:
+    from clearline.bench.edge_restart_plc import restart_to_plc
+
+    not_a_dir = tmp_path / "store"
+    not_a_dir.write_text("a file where the edge's store folder should be", "utf-8")
+    with pytest.raises(RuntimeError, match="the restarted edge exited"):
+        restart_to_plc(tmp_path, not_a_dir, [("YT000000000001", 1.0)])
 
 
 def test_edge_sync_brings_every_declaration_of_the_hub(tmp_path: Path) -> None:

@@ -95,13 +95,18 @@ class Phase:
 _NO_WEIGHT = REASON_INDEX[Reason.NO_WEIGHT]
 
 
-def rules_without_xray() -> RuleSet:
-    """Return the packaged rules for a line without an X-ray machine (no image required)."""
+def rules_text_without_xray() -> str:
+    """Return the packaged rules' YAML with no X-ray image required."""
     text = resources.files("inspection").joinpath("data/rules.yaml").read_text("utf-8")
     marker = "xray:\n  required: true\n"
     if marker not in text:
         raise RuntimeError("the packaged rules no longer say 'xray: required: true'")
-    return parse_rules(text.replace(marker, "xray:\n  required: false\n"), "rules (no X-ray)")
+    return text.replace(marker, "xray:\n  required: false\n")
+
+
+def rules_without_xray() -> RuleSet:
+    """Return the packaged rules for a line without an X-ray machine (no image required)."""
+    return parse_rules(rules_text_without_xray(), "rules (no X-ray)")
 
 
 class PeerRig:
