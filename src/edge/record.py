@@ -34,7 +34,7 @@ KEEP_EXTRA = ("goodsInfo", "insuredFee")
 
 _FIELDS = tuple(f.name for f in fields(Declaration))
 _DEC = tuple(i for i, f in enumerate(fields(Declaration)) if "Decimal" in str(f.type))
-_LINE_DEC = frozenset(i for i, f in enumerate(fields(GoodsLine)) if "Decimal" in str(f.type))
+_LINE_DEC = tuple(i for i, f in enumerate(fields(GoodsLine)) if "Decimal" in str(f.type))
 _LINE_FIELDS = tuple(f.name for f in fields(GoodsLine))
 _TIME, _LINES, _EXTRA = (_FIELDS.index(n) for n in ("decl_time", "lines", "extra"))
 _KINDS = {k.value: k for k in DocKind}
@@ -94,10 +94,11 @@ def encode(decl: Declaration) -> bytes:
 
 
 def _line(values: list[Any] | tuple[Any, ...]) -> GoodsLine:
-    args: list[Any] = [
-        Decimal(x) if j in _LINE_DEC and x is not None else x for j, x in enumerate(values)
-    ]
-    return GoodsLine(*args)
+    v = list(values)
+    for j in _LINE_DEC:
+        if v[j] is not None:
+            v[j] = Decimal(v[j])
+    return GoodsLine(*v)
 
 
 def _json(text: str) -> Any:
