@@ -161,11 +161,14 @@ def _history(returned: bool, status: int | None) -> str:
     return json.dumps(history)
 
 
-def _record(r: list[bytes]) -> bytes:
-    """The text record (``edge.record``) of a row split at its tabs, in place: its own bytes
-    from the declaration's first field, the fields left out blanked."""
-    for i in _DROP_AT:
-        r[i] = b""
+def _record(raw: bytes, r: list[bytes], whole: bool) -> bytes:
+    """The text record (``edge.record``) of a row ``raw`` split at its tabs into ``r``: the
+    row's own bytes from the declaration's first field, the fields left out blanked. With
+    ``whole`` False (``extra`` rewritten in ``r``) it is joined again from ``r``."""
+    d1, d2, d3 = _DROP_AT
+    if whole and not (r[d1] or r[d2] or r[d3]):  # nothing to leave out: the row's own tail
+        return TEXT_HEAD + raw[len(r[0]) + len(r[1]) + len(r[2]) + 2 :]
+    r[d1] = r[d2] = r[d3] = b""
     r[_AT - 1] = TEXT_HEAD
     return b"\t".join(r[_AT - 1 :])
 
@@ -193,6 +196,7 @@ _PARCEL_AT = itemgetter(*(_AT + FIELDS.index(n) for n in _Parcel._fields[1:]))
 _BUYER_AT, _TIME_AT = _AT + FIELDS.index("buyer_id_number"), _AT + FIELDS.index("decl_time")
 _KINDS = {k.value: k for k in DocKind}
 _KIND_OF = {k.value.encode(): k.value for k in DocKind}
+_BACKSLASH, _OPEN, _CLOSE = ord("\\"), ord("["), ord("]")
 
 
 class SnapshotWriter:
@@ -270,7 +274,7 @@ class SnapshotWriter:
         r = raw.split(b"\t")
         if len(r) != _WIDTH:
             raise SnapshotError(f"snapshot row of {len(r)} fields, not {_WIDTH}")
-        text: Callable[[bytes], str] = bytes.decode if b"\\" not in raw else _text
+        text: Callable[[bytes], str] = _text if _BACKSLASH in raw else bytes.decode
         kind = _KIND_OF.get(r[_KIND_AT]) or text(r[_KIND_AT])
         key = text(r[_KEY_AT])
         status = int(r[1]) if r[1] else None
@@ -281,10 +285,11 @@ class SnapshotWriter:
             else:
                 self._status += (kind, key, status)
         lines, extra = r[_LINES_AT], r[_EXTRA_AT]
-        if not (lines.startswith(b"[") and lines.endswith(b"]")):
+        if not lines or lines[0] != _OPEN or lines[-1] != _CLOSE:
             raise SnapshotError(f"snapshot goods lines are not a JSON array: {lines[:60]!r}")
         withdrawn = False
-        if extra != b"{}":
+        whole = extra == b"{}"
+        if not whole:
             withdrawn = self._extra(r, text)
         if kind in _DOCS:
             at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
@@ -295,9 +300,9 @@ class SnapshotWriter:
                     self._doc += (*doc, _TOMBSTONE)
                     self._withdrawn.append(doc)
                 else:
-                    self._doc += (*doc, _record(r))
+                    self._doc += (*doc, _record(raw, r, whole))
         elif kind in _PARCELS and not withdrawn and r[2] != b"cancelled":
-            self._parcel(r, kind, key, status, r[2] == b"returned", text)
+            self._parcel(raw, r, kind, key, status, text, whole)
         self._pending += 1
         if self._pending >= BATCH:
             self._flush()
@@ -314,11 +319,12 @@ class SnapshotWriter:
         r[_EXTRA_AT] = escape(json_text(kept)).encode() if kept else b"{}"
         return bool(extra.get("appType", "").strip() == "3")
 
-    def _parcel(self, r: list[bytes], kind: str, key: str, status: int | None, returned: bool,
-                text: Callable[[bytes], str]) -> None:  # fmt: skip
+    def _parcel(self, raw: bytes, r: list[bytes], kind: str, key: str, status: int | None,
+                text: Callable[[bytes], str], whole: bool) -> None:  # fmt: skip
         decl = cast(Declaration, _Parcel(_KINDS[kind], *map(text, _PARCEL_AT(r))))
-        buyer, at_text = r[_BUYER_AT], r[_TIME_AT]
-        self._entry += (kind, key, _record(r), status, 0, int(returned), _history(returned, status))
+        buyer, at_text, returned = r[_BUYER_AT], r[_TIME_AT], r[2] == b"returned"
+        body = _record(raw, r, whole)
+        self._entry += (kind, key, body, status, 0, int(returned), _history(returned, status))
         for code in parcel_codes(decl):
             self._code += (code, kind, key)
         if buyer and is_cbec_retail_import(decl):
