@@ -48,6 +48,7 @@ _ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 _SPECIAL = re.compile(r"[\\\n\r\t]")
 #: The JSON decoder's own scanner: one value from an index, without ``json.loads``' layers.
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def unescape(field: str) -> str:
@@ -65,7 +66,7 @@ def escape(text: str) -> str:
 
 def json_text(value: Any) -> str:
     """``value`` as the compact JSON a record holds."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _JSON(value)
 
 
 def kept_extra(extra: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,14 @@ def encode(decl: Declaration) -> bytes:
     v[_LINES] = json_text([list(map(_text, _ALL_LINE(ln))) for ln in lines]) if lines else "[]"
     kept = kept_extra(v[_EXTRA])
     v[_EXTRA] = json_text(kept) if kept else "{}"
-    return TEXT_HEAD + ("\t" + "\t".join(map(escape, v))).encode()
+    try:
+        text = "\t".join(v)
+    except TypeError:  # a text field that is None (the snapshot files it empty too)
+        v = ["" if x is None else str(x) for x in v]
+        text = "\t".join(v)
+    if "\\" in text or "\n" in text or "\r" in text or text.count("\t") >= len(v):
+        text = "\t".join(map(escape, v))
+    return TEXT_HEAD + ("\t" + text).encode()
 
 
 def _line(values: list[Any] | tuple[Any, ...]) -> GoodsLine:

@@ -136,7 +136,7 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _json_value(text: str) -> Any:
-    """One JSON value that fills ``text`` (the ``lines`` and ``extra`` fields)."""
+    """One JSON value that fills ``text`` (the ``extra`` field)."""
     try:
         value, end = _SCAN(text, 0)
     except (StopIteration, ValueError) as err:

@@ -146,3 +146,9 @@ def test_the_snapshot_files_the_record_encode_makes(decl: Declaration) -> None:
     postal = replace(decl, kind=DocKind.POSTAL) if decl.kind is DocKind.INVENTORY else decl
     for variant in _with_everything(postal):
         assert decode(_written(variant)) == decode(encode(variant)) == _kept(variant)
+
+
+def test_a_text_field_that_is_none_is_kept_empty_as_the_snapshot_keeps_it() -> None:
+    decl = _sets()[0]
+    odd = replace(decl, pre_no=None)  # type: ignore[arg-type]
+    assert decode(encode(odd)) == replace(_kept(decl), pre_no="")
