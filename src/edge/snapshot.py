@@ -6,7 +6,8 @@ delta sync does, would give exactly what :class:`SnapshotWriter` writes here in 
 (kind, business key) comes once, so no entry replaces another, no notice waits for its list,
 and a withdrawn or cancelled list leaves only its customs status behind. The writer computes
 the index's rows (entries with status and history, codes, documents, statuses, the buyer
-ledger) from each line and inserts them by multi-row ``INSERT``s into a fresh file whose
+ledger) from each line, whose own bytes are the record it files (``edge.record``: the stream's
+row is a text record's layout), and inserts them by multi-row ``INSERT``s into a fresh file whose
 tables have no keys yet (:data:`BULK_SCHEMA`): the unique keys of entries, documents and
 statuses, then the code and ledger indexes, are built once at the end, from rows in place,
 rather than searched for each row. Documents are keyed by their normalised numbers, which two
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import marshal
 import re
 import sqlite3
 import threading
@@ -30,11 +30,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import lru_cache
-from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
-from edge.store import DROPPED, KEEP_EXTRA, SCHEMA
+from edge.record import DROPPED, TEXT_HEAD, escape, json_text, kept_extra, unescape
+from edge.store import SCHEMA
 from inspection.books import sort_time
 from inspection.checks import is_cbec_retail_import
 from inspection.identity import normalise
@@ -51,19 +51,13 @@ BATCH = 20_000
 FIELDS = tuple(f.name for f in fields(Declaration) if f.name not in ("lines", "extra"))
 LINE_FIELDS = tuple(f.name for f in fields(GoodsLine))
 _N = len(FIELDS)
-_KIND, _KEY = FIELDS.index("kind"), FIELDS.index("business_key")
-_DROP_AT = tuple(FIELDS.index(n) for n in sorted(DROPPED))
-_ORDER_AT = (FIELDS.index("ebp_code"), FIELDS.index("order_no"))
-_WAYBILL_AT = (FIELDS.index("logistics_code"), FIELDS.index("logistics_no"))
+#: Where a declaration's fields start in a row (after change, customs status, listState).
+_AT = 3
+_KIND_AT, _KEY_AT = _AT + FIELDS.index("kind"), _AT + FIELDS.index("business_key")
+_DROP_AT = tuple(_AT + FIELDS.index(n) for n in sorted(DROPPED))
+_ORDER_AT = (_AT + FIELDS.index("ebp_code"), _AT + FIELDS.index("order_no"))
+_WAYBILL_AT = (_AT + FIELDS.index("logistics_code"), _AT + FIELDS.index("logistics_no"))
 _WIDTH = 5 + _N
-#: Amounts and times: an empty field there is null.
-_NULLABLE = tuple(
-    i
-    for i, f in enumerate(fields(Declaration))
-    if "Decimal" in str(f.type) or "datetime" in str(f.type)
-)
-_ESCAPED = re.compile(r"\\(.)")
-_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v"}
 _PARCELS = frozenset(k.value for k in PARCEL_KINDS)
 _DOCS = frozenset(k.value for k in (DocKind.ORDER, DocKind.PAYMENT, DocKind.WAYBILL))
 #: Indexes built after the rows are in (the same statements as the store's schema).
@@ -101,15 +95,18 @@ def _insert_sql(name: str, rows: int) -> str:
     return head + ", ".join([one] * rows)
 
 
-def _insert(db: sqlite3.Connection, name: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` into table ``name`` in their order, many to a statement."""
-    per = ROWS_PER_INSERT
-    whole = len(rows) - len(rows) % per
-    many = _insert_sql(name, per)
-    for i in range(0, whole, per):
-        db.execute(many, tuple(chain.from_iterable(rows[i : i + per])))
-    if whole < len(rows):
-        db.executemany(_insert_sql(name, 1), rows[whole:])
+def _insert(db: sqlite3.Connection, name: str, values: list[Any]) -> None:
+    """Insert the rows whose values ``values`` holds one after another into table ``name``,
+    in their order, many to a statement."""
+    width = _INSERT[name][1]
+    step = ROWS_PER_INSERT * width
+    whole = len(values) - len(values) % step
+    many = _insert_sql(name, ROWS_PER_INSERT)
+    for i in range(0, whole, step):
+        db.execute(many, values[i : i + step])
+    if whole < len(values):
+        rest = values[whole:]
+        db.executemany(_insert_sql(name, 1), zip(*[iter(rest)] * width, strict=True))
 
 
 class SnapshotError(ValueError):
@@ -138,25 +135,11 @@ def split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
 
 
-def _unescape(field: str) -> str:
-    """Undo COPY's text-format escapes in one field."""
-    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), field)
-
-
-def _fields(raw: bytes) -> list[str]:
-    """Split one row into its fields, unescaped."""
-    text = raw.decode()
-    fields_ = text.split("\t")
-    if "\\" in text:
-        return [_unescape(f) if "\\" in f else f for f in fields_]
-    return fields_
-
-
 def _json_value(text: str) -> Any:
-    """One JSON value that fills ``text`` (the ``lines`` and ``extra`` fields)."""
+    """One JSON value that fills ``text`` (the ``extra`` field)."""
     try:
         value, end = _SCAN(text, 0)
-    except StopIteration as err:
+    except (StopIteration, ValueError) as err:
         raise SnapshotError(f"snapshot field is not JSON: {text[:60]!r}") from err
     if end != len(text):
         raise SnapshotError(f"snapshot field has more than one JSON value: {text[:60]!r}")
@@ -165,9 +148,7 @@ def _json_value(text: str) -> Any:
 
 #: The JSON decoder's own scanner: one value from an index, without ``json.loads``' layers.
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-#: ``extra`` when the row has none (never changed).
-_NO_EXTRA: dict[str, Any] = {}
-_LINES_AT, _EXTRA_AT = 3 + _N, 4 + _N
+_LINES_AT, _EXTRA_AT = _AT + _N, _AT + _N + 1
 
 
 @lru_cache(maxsize=256)
@@ -180,16 +161,21 @@ def _history(returned: bool, status: int | None) -> str:
     return json.dumps(history)
 
 
-def _body(vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> bytes:
-    """The compact record ``edge.store.encode`` makes of the same declaration (``vals`` is
-    the row's own list: the fields left out are blanked in it)."""
-    for i in _DROP_AT:
-        vals[i] = ""
-    vals.append(lines)
-    vals.append({k: extra[k] for k in KEEP_EXTRA if extra.get(k)} if extra else {})
-    body = marshal.dumps(vals)
-    del vals[_N:]
-    return body
+def _record(raw: bytes, r: list[bytes], whole: bool) -> bytes:
+    """The text record (``edge.record``) of a row ``raw`` split at its tabs into ``r``: the
+    row's own bytes from the declaration's first field, the fields left out blanked. With
+    ``whole`` False (``extra`` rewritten in ``r``) it is joined again from ``r``."""
+    d1, d2, d3 = _DROP_AT
+    if whole and not (r[d1] or r[d2] or r[d3]):  # nothing to leave out: the row's own tail
+        return TEXT_HEAD + raw[len(r[0]) + len(r[1]) + len(r[2]) + 2 :]
+    r[d1] = r[d2] = r[d3] = b""
+    r[_AT - 1] = TEXT_HEAD
+    return b"\t".join(r[_AT - 1 :])
+
+
+def _text(field: bytes) -> str:
+    """One field of a row with escapes in it, as text."""
+    return unescape(field.decode())
 
 
 class _Parcel(NamedTuple):
@@ -206,9 +192,11 @@ class _Parcel(NamedTuple):
     ie_flag: str
 
 
-_PARCEL_AT = itemgetter(*(FIELDS.index(n) for n in _Parcel._fields))
-_BUYER_AT, _TIME_AT = FIELDS.index("buyer_id_number"), FIELDS.index("decl_time")
+_PARCEL_AT = itemgetter(*(_AT + FIELDS.index(n) for n in _Parcel._fields[1:]))
+_BUYER_AT, _TIME_AT = _AT + FIELDS.index("buyer_id_number"), _AT + FIELDS.index("decl_time")
 _KINDS = {k.value: k for k in DocKind}
+_KIND_OF = {k.value.encode(): k.value for k in DocKind}
+_BACKSLASH, _OPEN, _CLOSE = ord("\\"), ord("["), ord("]")
 
 
 class SnapshotWriter:
@@ -216,7 +204,8 @@ class SnapshotWriter:
 
     def __init__(self, db: sqlite3.Connection, lock: threading.Lock, alarms: list[str]) -> None:
         self._db, self._lock, self._alarms = db, lock, alarms
-        self._rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _INSERT}
+        #: each table's rows to insert, their values one after another
+        self._rows: dict[str, list[Any]] = {name: [] for name in _INSERT}
         self._entry, self._code, self._doc = (
             self._rows["entry"],
             self._rows["code"],
@@ -242,7 +231,7 @@ class SnapshotWriter:
                 trailer = json.loads(raw)
                 break
             if raw:
-                row(_fields(raw))
+                row(raw)
                 n += 1
         self._flush()
         if trailer is None or not trailer.get("end"):
@@ -280,53 +269,68 @@ class SnapshotWriter:
             for table in ("entry", "code", "doc", "status", "pending", "ledger"):
                 self._db.execute(f"DELETE FROM ix_{table}")
 
-    def _row(self, r: list[str]) -> None:
+    def _row(self, raw: bytes) -> None:
         """File one declaration as ``DeclarationIndex.add`` then ``set_status`` would."""
+        r = raw.split(b"\t")
         if len(r) != _WIDTH:
             raise SnapshotError(f"snapshot row of {len(r)} fields, not {_WIDTH}")
+        text: Callable[[bytes], str] = _text if _BACKSLASH in raw else bytes.decode
+        kind = _KIND_OF.get(r[_KIND_AT]) or text(r[_KIND_AT])
+        key = text(r[_KEY_AT])
         status = int(r[1]) if r[1] else None
-        state, vals = r[2], r[3:_LINES_AT]
-        for i in _NULLABLE:
-            if not vals[i]:
-                vals[i] = None  # type: ignore[call-overload]
-        raw_lines, raw_extra = r[_LINES_AT], r[_EXTRA_AT]
-        lines = _json_value(raw_lines) if raw_lines != "[]" else []
-        extra = _json_value(raw_extra) if raw_extra not in ("{}", "") else _NO_EXTRA
-        kind, key = vals[_KIND], vals[_KEY]
         if status is not None:
             if status < 0:
                 self._alarms.append(f"customs error {status} about {key}")
                 status = None
             else:
-                self._status.append((kind, key, status))
-        withdrawn = extra is not _NO_EXTRA and extra.get("appType", "").strip() == "3"
+                self._status += (kind, key, status)
+        lines, extra = r[_LINES_AT], r[_EXTRA_AT]
+        if not lines or lines[0] != _OPEN or lines[-1] != _CLOSE:
+            raise SnapshotError(f"snapshot goods lines are not a JSON array: {lines[:60]!r}")
+        withdrawn = False
+        whole = extra == b"{}"
+        if not whole:
+            withdrawn = self._extra(r, text)
         if kind in _DOCS:
             at = _WAYBILL_AT if kind == "waybill" else _ORDER_AT
-            number = vals[at[1]]
+            number = r[at[1]]
             if number:
-                doc = (kind, vals[at[0]].strip().upper(), normalise(number))
+                doc = (kind, text(r[at[0]]).strip().upper(), normalise(text(number)))
                 if withdrawn:  # drops what came before it, not after
-                    self._doc.append((*doc, _TOMBSTONE))
+                    self._doc += (*doc, _TOMBSTONE)
                     self._withdrawn.append(doc)
                 else:
-                    self._doc.append((*doc, _body(vals, lines, extra)))
-        elif kind in _PARCELS and not withdrawn and state != "cancelled":
-            self._parcel(kind, key, status, state == "returned", vals, lines, extra)
+                    self._doc += (*doc, _record(raw, r, whole))
+        elif kind in _PARCELS and not withdrawn and r[2] != b"cancelled":
+            self._parcel(raw, r, kind, key, status, text, whole)
         self._pending += 1
         if self._pending >= BATCH:
             self._flush()
 
-    def _parcel(self, kind: str, key: str, status: int | None, returned: bool,
-                vals: list[Any], lines: list[Any], extra: dict[str, Any]) -> None:  # fmt: skip
-        view = _Parcel(_KINDS[kind], *_PARCEL_AT(vals)[1:])
-        decl = cast(Declaration, view)
-        buyer, at_text = vals[_BUYER_AT], vals[_TIME_AT]
-        body = _body(vals, lines, extra)
-        self._entry.append((kind, key, body, status, 0, int(returned), _history(returned, status)))
-        self._code.extend((code, kind, key) for code in parcel_codes(decl))
+    @staticmethod
+    def _extra(r: list[bytes], text: Callable[[bytes], str]) -> bool:
+        """Keep only the ``extra`` fields the edge keeps, in the row; return True when the
+        declaration is withdrawn (``appType`` 3)."""
+        raw = r[_EXTRA_AT]
+        extra = _json_value(text(raw)) if raw else {}
+        if not isinstance(extra, dict):
+            raise SnapshotError(f"snapshot extra is not a JSON object: {raw[:60]!r}")
+        kept = kept_extra(extra)
+        r[_EXTRA_AT] = escape(json_text(kept)).encode() if kept else b"{}"
+        return bool(extra.get("appType", "").strip() == "3")
+
+    def _parcel(self, raw: bytes, r: list[bytes], kind: str, key: str, status: int | None,
+                text: Callable[[bytes], str], whole: bool) -> None:  # fmt: skip
+        decl = cast(Declaration, _Parcel(_KINDS[kind], *map(text, _PARCEL_AT(r))))
+        buyer, at_text, returned = r[_BUYER_AT], r[_TIME_AT], r[2] == b"returned"
+        body = _record(raw, r, whole)
+        self._entry += (kind, key, body, status, 0, int(returned), _history(returned, status))
+        for code in parcel_codes(decl):
+            self._code += (code, kind, key)
         if buyer and is_cbec_retail_import(decl):
-            at = datetime.fromisoformat(at_text) if at_text else None
-            self._ledger.append((normalise(buyer), china_year(at), max(sort_time(at), -1e300), key))
+            at = datetime.fromisoformat(text(at_text)) if at_text else None
+            t = max(sort_time(at), -1e300)
+            self._ledger += (normalise(text(buyer)), china_year(at), t, key)
 
     def _journal(self, mode: str) -> None:
         """Commit what is written and go on in a new transaction with journal ``mode``."""

@@ -10,7 +10,6 @@ and answers: nothing is loaded into memory first.
 from __future__ import annotations
 
 import json
-import marshal
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -18,13 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
-from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
+from edge.record import DROPPED, KEEP_EXTRA, decode, encode
 from inspection.books import Entry, Key, Pair, sort_time
 from inspection.index import order_pair, parcel_codes, waybill_pair
-from inspection.model import Declaration, DocKind, GoodsLine, Notice
+from inspection.model import Declaration, DocKind, Notice
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ix_entry (
@@ -49,64 +47,9 @@ CREATE TABLE IF NOT EXISTS ix_ledger (
 CREATE INDEX IF NOT EXISTS ix_ledger_buyer ON ix_ledger (buyer, year, t, key);
 """
 
-#: Fields no check reads; left out of the edge's copy (privacy and space).
-DROPPED = frozenset({"buyer_telephone", "sender", "addressee"})
-#: ``extra`` fields a decision reads: goods description, insured fee (dutiable value).
-KEEP_EXTRA = ("goodsInfo", "insuredFee")
-
-_FIELDS = tuple(f.name for f in fields(Declaration))
-_DEC = tuple(i for i, f in enumerate(fields(Declaration)) if "Decimal" in str(f.type))
-_LINE_DEC = frozenset(i for i, f in enumerate(fields(GoodsLine)) if "Decimal" in str(f.type))
-_LINE_FIELDS = tuple(f.name for f in fields(GoodsLine))
-_TIME, _LINES, _EXTRA = (_FIELDS.index(n) for n in ("decl_time", "lines", "extra"))
 _KINDS = {k.value: k for k in DocKind}
 _NOTICE_FIELDS = tuple(f.name for f in fields(Notice))
-
-
-_ALL = attrgetter(*_FIELDS)
-_ALL_LINE = attrgetter(*_LINE_FIELDS)
-_DROPPED_AT = tuple(_FIELDS.index(n) for n in sorted(DROPPED))
-
-
-def _text(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def encode(decl: Declaration) -> bytes:
-    """Return the compact record of what the edge keeps of a declaration."""
-    v = list(_ALL(decl))
-    for i in _DEC:
-        if v[i] is not None:
-            v[i] = str(v[i])
-    for i in _DROPPED_AT:
-        v[i] = ""
-    if v[_TIME] is not None:
-        v[_TIME] = v[_TIME].isoformat()
-    v[_LINES] = tuple(tuple(map(_text, _ALL_LINE(ln))) for ln in v[_LINES])
-    extra = v[_EXTRA]
-    v[_EXTRA] = {k: extra[k] for k in KEEP_EXTRA if extra.get(k)}
-    v[0] = v[0].value
-    return marshal.dumps(tuple(v))
-
-
-def _line(values: tuple[Any, ...]) -> GoodsLine:
-    args: list[Any] = [
-        Decimal(x) if j in _LINE_DEC and x is not None else x for j, x in enumerate(values)
-    ]
-    return GoodsLine(*args)
-
-
-def decode(body: bytes) -> Declaration:
-    """Rebuild a declaration from :func:`encode`'s record."""
-    v = list(marshal.loads(body))
-    for i in _DEC:
-        if v[i] is not None:
-            v[i] = Decimal(v[i])
-    if v[_TIME] is not None:
-        v[_TIME] = datetime.fromisoformat(v[_TIME])
-    v[_LINES] = tuple(_line(ln) for ln in v[_LINES])
-    v[0] = _KINDS[v[0]]
-    return Declaration(*v)
+__all__ = ["DROPPED", "KEEP_EXTRA", "SCHEMA", "SqliteBooks", "decode", "encode"]
 
 
 def _encode_notice(notice: Notice) -> bytes:

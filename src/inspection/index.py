@@ -44,11 +44,19 @@ def waybill_pair(decl: Declaration) -> Pair:
     return _pair(decl.logistics_code, decl.logistics_no)
 
 
+#: Parcel kinds also found by their business key (an S10 id, a generic row's own key).
+_FOUND_BY_KEY = frozenset({DocKind.POSTAL, DocKind.GENERIC})
+
+
 def parcel_codes(decl: Declaration) -> list[str]:
-    """The normalised codes a parcel declaration is found by."""
-    raw = (decl.logistics_no, decl.invt_no, decl.order_no, decl.cop_no)
-    codes = list(dict.fromkeys(normalise(c) for c in raw if c))
-    if decl.kind in (DocKind.POSTAL, DocKind.GENERIC):
+    """The normalised codes a parcel declaration is found by (each once, in this order)."""
+    codes: list[str] = []
+    for raw in (decl.logistics_no, decl.invt_no, decl.order_no, decl.cop_no):
+        if raw:
+            code = normalise(raw)
+            if code not in codes:
+                codes.append(code)
+    if decl.kind in _FOUND_BY_KEY:
         codes.append(normalise(decl.business_key))
     return codes
 
