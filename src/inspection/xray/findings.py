@@ -19,6 +19,7 @@ from inspection.xray.signatures import (
     _areas,
     _components,
     _full,
+    _outline,
     _rect_mm,
     _score,
     attenuations,
@@ -63,6 +64,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
         cm2 = area * px_cm2
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
+        at = _outline(own, box, px_mm)
         if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
             bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
             if bar is not None:
@@ -77,6 +79,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                         f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
                         cm2,
                         (length, width),
+                        outline=at,
                     )
                 )
                 if s >= 0.5:
@@ -91,6 +94,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                     f"{thick_cm2:.1f} cm² of thick metal, {size}",
                     thick_cm2,
                     (length, width),
+                    outline=at,
                 )
             )
         lo, hi = cfg.cell_long_mm
@@ -105,6 +109,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                     f"compact cell-like metal block, {size}",
                     cm2,
                     (length, width),
+                    outline=at,
                 )
             )
             continue
@@ -127,6 +132,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                         f"elongated metal, {size}",
                         cm2,
                         (length, width),
+                        outline=at,
                     )
                 )
                 continue
@@ -139,6 +145,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                 f"{cm2:.1f} cm² of metal, {size}",
                 cm2,
                 (length, width),
+                outline=at,
             )
         )
     return out

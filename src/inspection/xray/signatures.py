@@ -55,6 +55,7 @@ class Signature:
     area_cm2: float = 0.0  # area of the region itself
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
+    outline: tuple[tuple[float, float], ...] = ()  # corners of its rectangle on the belt, mm
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -263,6 +264,13 @@ def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, fl
     (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
     length, width = max(rw, rh) + 1.0, min(rw, rh) + 1.0
     return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
+
+
+def _outline(own: npt.NDArray[np.bool_], box: Box, px_mm: float) -> tuple[tuple[float, float], ...]:
+    """Corners (mm on the belt) of a region's minimum-area rectangle; ``box`` in its pixels."""
+    pts = (np.argwhere(own)[:, ::-1] + np.array(box[:2])).astype(np.float32)
+    corners = cv2.boxPoints(cv2.minAreaRect(pts))
+    return tuple((float(cx) * px_mm, float(cy) * px_mm) for cx, cy in corners)
 
 
 def width_spread(own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
