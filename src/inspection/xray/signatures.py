@@ -107,6 +107,15 @@ class SignatureConfig(BaseModel):
     strip_width_cv: float = Field(
         0.15, gt=0.0, description="Largest spread (std/mean) of a strip's width along it."
     )
+    cut_mm: float = Field(
+        20.0,
+        gt=0.0,
+        description="Broadest part (mm) cut off a metal region as a long narrow part of its own "
+        "(a shaft, a blade or a shank lying across a phone).",
+    )
+    cut_length_mm: float = Field(
+        50.0, gt=0.0, description="Shortest long narrow part cut off a metal region, mm."
+    )
     cell_fill: float = Field(0.7, gt=0.0, le=1.0, description="Least fill of a cell pack.")
     cell_steel_mm: float = Field(0.8, gt=0.0, description="Least steel-equivalent of cells, mm.")
     cell_short_mm: float = Field(14.0, gt=0.0, description="Least short side of cells, mm.")
