@@ -174,7 +174,7 @@ class _Slot:
         """True when this slot can explain ``s`` by its kind, area and size."""
         fits = s.size_mm[0] <= self.size_mm[0] and s.size_mm[1] <= self.size_mm[1]
         same = self.kind is s.kind and self.edge_on == s.edge_on
-        return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
+        return same and not s.cut and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
 
 def _corners(s: Signature) -> list[tuple[float, float]]:

@@ -57,25 +57,27 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
     out: list[Signature] = []
     min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
     for box, region, _ in _components(mask, min_px):
-        for (x, y, w, h), own in _split(box, region, maps.steel_mm, min_px, cfg):
-            out += _classify(maps, (x, y, w, h), own, cfg)
+        for piece, own, cut in _split(box, region, maps.steel_mm, min_px, cfg):
+            out += _classify(maps, piece, own, cfg, cut)
     return out
 
 
 def _split(
     box: Box, region: npt.NDArray[np.bool_], steel: F32, min_px: int, cfg: SignatureConfig
-) -> list[tuple[Box, npt.NDArray[np.bool_]]]:
+) -> list[tuple[Box, npt.NDArray[np.bool_], bool]]:
     """A metal region cut into its thin long parts and the rest, each with its own box.
 
     Items lying across one another merge into one region (an umbrella over a phone). An
     opening by a disc ``cut_mm`` across keeps the broad parts; what it takes away and is
     long, narrow and thin (sheet metal: a shaft, a blade, a shank; not a tool's forged
     arm nor anything on its edge) becomes a region of its own, so that each
-    item is measured and explained on its own. The rest stays whole.
+    item is measured on its own. The rest stays whole. A part cut off is marked: it may be
+    only the end of something whose rest stays in the block (a knife across a phone), so
+    no declaration explains it.
     """
     px_mm = 2 * cfg.pixel_mm
     d = round(cfg.cut_mm / px_mm) | 1
-    whole = [(box, region)]
+    whole = [(box, region, False)]
     if min(region.shape) <= d:
         return whole
     u8 = region.astype(np.uint8)
@@ -97,13 +99,15 @@ def _split(
             long[ty : ty + th, tx : tx + tw] |= part
     if not long.any():
         return whole
-    pieces = _components(long.astype(np.uint8), min_px)
-    pieces += _components((region & ~long).astype(np.uint8), min_px)
-    return [((x0 + px, y0 + py, pw, ph), own) for (px, py, pw, ph), own, _ in pieces]
+    out = []
+    for mask, cut in ((long, True), (region & ~long, False)):
+        for (px, py, pw, ph), own, _ in _components(mask.astype(np.uint8), min_px):
+            out.append(((x0 + px, y0 + py, pw, ph), own, cut))
+    return out
 
 
 def _classify(
-    maps: Maps, box: Box, own: npt.NDArray[np.bool_], cfg: SignatureConfig
+    maps: Maps, box: Box, own: npt.NDArray[np.bool_], cfg: SignatureConfig, cut: bool
 ) -> list[Signature]:
     """The signatures of one metal region."""
     px_mm = 2 * cfg.pixel_mm
@@ -135,6 +139,7 @@ def _classify(
                     cm2,
                     (length, width),
                     outline=at,
+                    cut=cut,
                 )
             )
             if s >= 0.5:
@@ -150,6 +155,7 @@ def _classify(
                 thick_cm2,
                 (length, width),
                 outline=at,
+                cut=cut,
             )
         )
     lo, hi = cfg.cell_long_mm
@@ -165,6 +171,7 @@ def _classify(
                 cm2,
                 (length, width),
                 outline=at,
+                cut=cut,
             )
         )
         return out
@@ -186,6 +193,7 @@ def _classify(
                     cm2,
                     (length, width),
                     outline=at,
+                    cut=cut,
                 )
             )
             return out
@@ -199,6 +207,7 @@ def _classify(
             cm2,
             (length, width),
             outline=at,
+            cut=cut,
         )
     )
     return out

@@ -56,6 +56,7 @@ class Signature:
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
     outline: tuple[tuple[float, float], ...] = ()  # corners of its rectangle on the belt, mm
+    cut: bool = False  # a long thin part cut off a merged metal region: never explained
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
