@@ -3,11 +3,13 @@
 A goods line is put in a family by its HS code (4-digit heading, else chapter) or, failing
 that, by name keywords. A family says how many regions of each kind one such item shows
 and how large each may be (cm², and its longest and widest side in ``SIZES``: a region
-that merged an item with something else is too big for the item); the quantity
-multiplies the count (up to 5). A LIQUID region shaped as a slab on its edge is explained
-only by books and footwear (``EDGE_ON``), never by drinks or food, and a book explains no
-other region. Regions are matched largest first; a region no remaining
-budget covers stays unexplained. Kinds that no goods explain (impenetrable, high-Z,
+that merged an item with something else is too big for the item); the quantity gives
+one such item per unit (up to 5), and all the regions one item explains lie together
+within one item's outline (``EXTENT``). A LIQUID region shaped as a slab on its edge is
+explained only by books and footwear (``EDGE_ON``), never by drinks or food, and a book
+explains no other region. Regions are matched to items as a largest matching, blocking
+regions first; a region no remaining budget covers stays unexplained, and so does a part
+cut off a merged metal region. Kinds that no goods explain (impenetrable, high-Z,
 blades, guns) never appear in a budget, and no family can remove a rule: a declaration
 can only fail to explain.
 """
