@@ -23,6 +23,7 @@ from inspection.xray.signatures import (
     SignatureConfig,
     _components,
     _full,
+    _outline,
     _rect_mm,
     _score,
 )
@@ -228,6 +229,7 @@ def _liquid(
         area * px_cm2,
         (length, width),
         edge_on,
+        _outline(own, box, 2 * cfg.pixel_mm),
     )
     return sig, bg
 
