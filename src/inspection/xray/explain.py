@@ -3,13 +3,11 @@
 A goods line is put in a family by its HS code (4-digit heading, else chapter) or, failing
 that, by name keywords. A family says how many regions of each kind one such item shows
 and how large each may be (cm², and its longest and widest side in ``SIZES``: a region
-that merged an item with something else is too big for the item); the quantity gives
-one such item per unit (up to 5), and all the regions one item explains lie together
-within one item's outline (``EXTENT``). A LIQUID region shaped as a slab on its edge is
-explained only by books and footwear (``EDGE_ON``), never by drinks or food, and a book
-explains no other region. Regions are matched to items as a largest matching, blocking
-regions first; a region no remaining budget covers stays unexplained, and so does a part
-cut off a merged metal region. Kinds that no goods explain (impenetrable, high-Z,
+that merged an item with something else is too big for the item); the quantity
+multiplies the count (up to 5). A LIQUID region shaped as a slab on its edge is explained
+only by books and footwear (``EDGE_ON``), never by drinks or food, and a book explains no
+other region. Regions are matched largest first; a region no remaining
+budget covers stays unexplained. Kinds that no goods explain (impenetrable, high-Z,
 blades, guns) never appear in a budget, and no family can remove a rule: a declaration
 can only fail to explain.
 """
@@ -17,9 +15,6 @@ can only fail to explain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
 
 from inspection.model import Declaration, GoodsLine
 from inspection.xray.signatures import SigKind, Signature
@@ -62,7 +57,7 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
         (K.THICK_METAL, 2, 20.0),
         (K.STRIP, 2, 40.0),
     ),
-    "tool": ((K.METAL, 2, 150.0), (K.THICK_METAL, 2, 40.0), (K.STRIP, 1, 40.0)),
+    "tool": ((K.METAL, 1, 150.0), (K.THICK_METAL, 1, 40.0), (K.STRIP, 1, 40.0)),
     "coins": ((K.METAL, 6, 30.0), (K.THICK_METAL, 6, 20.0)),
     "toy": ((K.METAL, 1, 15.0), (K.THICK_METAL, 1, 5.0), (K.STRIP, 1, 20.0)),
     "tin": ((K.METAL, 2, 150.0), (K.THICK_METAL, 1, 10.0), (K.LIQUID, 1, 150.0)),
@@ -150,22 +145,11 @@ class Finding:
         return {**self.signature.as_dict(), "explained_by": self.explained_by}
 
 
-#: Longest and widest outline (mm) of one whole item of a family: every region one item
-#: explains lies within it together (a phone's block and its frame, a pair of shoes' two
-#: shanks), so an item never explains a region across the parcel from itself.
-EXTENT: dict[str, tuple[float, float]] = {
-    **SIZES,
-    "footwear": (320.0, 240.0),
-    "textiles": (400.0, 300.0),
-    "book": (260.0, 200.0),
-}
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Slot:
-    """What one item of a goods line can explain of one kind."""
+    """What one goods line can still explain of one kind."""
 
-    unit: int
+    name: str
     kind: SigKind
     count: int
     cm2: float
@@ -173,132 +157,33 @@ class _Slot:
     edge_on: bool = False
 
     def takes(self, s: Signature) -> bool:
-        """True when this slot can explain ``s`` by its kind, area and size."""
+        """True when this slot can still explain ``s``."""
         fits = s.size_mm[0] <= self.size_mm[0] and s.size_mm[1] <= self.size_mm[1]
         same = self.kind is s.kind and self.edge_on == s.edge_on
-        return same and not s.cut and self.count > 0 and s.area_cm2 <= self.cm2 and fits
-
-
-def _corners(s: Signature) -> list[tuple[float, float]]:
-    """Corners (mm) of a region's rectangle; at the origin when its place is not known."""
-    if s.outline:
-        return list(s.outline)
-    length, width = s.size_mm
-    return [(0.0, 0.0), (length, 0.0), (length, width), (0.0, width)]
-
-
-def _together(sigs: list[Signature], extent: tuple[float, float]) -> bool:
-    """True when regions lie together within one item's outline (longest, widest side)."""
-    pts = np.array([c for s in sigs for c in _corners(s)], np.float32)
-    (_, _), (w, h), _ = cv2.minAreaRect(pts)
-    return max(w, h) <= extent[0] and min(w, h) <= extent[1]
+        return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
 
 def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Finding, ...]:
-    """Pair signatures with the items of goods lines, within each item's budget and outline."""
-    names: list[str] = []
-    extents: list[tuple[float, float]] = []
-    slots: list[_Slot] = []
+    """Pair signatures with goods lines within each line's budget, largest regions first."""
+    left: list[_Slot] = []
     if declaration is not None:
         for line in declaration.lines:
             fam = family(line)
             if fam is None:
                 continue
-            for _ in range(int(min(max(line.qty or 1, 1), 5))):
-                unit = len(names)
-                names.append(line.name or line.hs_code)
-                extents.append(EXTENT[fam])
-                for kind, count, cm2 in BUDGETS[fam]:
-                    slots.append(_Slot(unit, kind, count, cm2, SIZES[fam]))
-                if fam in EDGE_ON:
-                    count, cm2, size = EDGE_ON[fam]
-                    slots.append(_Slot(unit, K.LIQUID, count, cm2, size, edge_on=True))
-    of = _Match(sigs, slots, extents).run()
-    return tuple(
-        Finding(s, names[slots[k].unit] if k is not None else "")
-        for s, k in zip(sigs, of, strict=True)
-    )
-
-
-class _Match:
-    """Regions given to item slots: blocking regions first, then the largest.
-
-    Each region in turn is given a slot that can take it. When no slot is free, regions
-    already placed are moved to other slots (an augmenting path); when the region does not
-    lie together with what that item already explains, those regions are moved to other
-    items. A region once placed stays explained, so the order decides only which regions
-    are left over when the budgets run out. Every region one item explains lies with the
-    others it explains within one item's outline (``EXTENT``).
-    """
-
-    def __init__(
-        self, sigs: list[Signature], slots: list[_Slot], extents: list[tuple[float, float]]
-    ) -> None:
-        """Candidate slots of every region."""
-        self.sigs, self.slots, self.extents = sigs, slots, extents
-        self.held: list[list[int]] = [[] for _ in slots]
-        self.fits = [[k for k, slot in enumerate(slots) if slot.takes(s)] for s in sigs]
-
-    def _unit(self, k: int) -> list[tuple[int, int]]:
-        """(slot, region) pairs the item of slot ``k`` explains."""
-        unit = self.slots[k].unit
-        return [
-            (q, j) for q, slot in enumerate(self.slots) if slot.unit == unit for j in self.held[q]
-        ]
-
-    def _with(self, k: int, i: int, members: list[tuple[int, int]]) -> bool:
-        """True when region ``i`` and ``members`` lie within the outline of slot ``k``'s item."""
-        group = [self.sigs[j] for _, j in members] + [self.sigs[i]]
-        return _together(group, self.extents[self.slots[k].unit])
-
-    def _place(self, i: int, seen: set[int], depth: int = 0) -> bool:
-        """Find region ``i`` a slot, moving placed regions when that frees one."""
-        for k in self.fits[i]:
-            if k in seen:
-                continue
-            seen.add(k)
-            members = self._unit(k)
-            if len(self.held[k]) < self.slots[k].count and self._with(k, i, members):
-                self.held[k].append(i)
-                return True
-            if depth >= 3:
-                continue
-            for j in list(self.held[k]):
-                rest = [m for m in members if m[1] != j]
-                if self._with(k, i, rest) and self._move(k, i, [(k, j)], seen, depth):
-                    return True
-            away = [m for m in members if not self._with(k, i, [m])]
-            free = len(self.held[k]) < self.slots[k].count
-            near = [m for m in members if m not in away]
-            if free and away and self._with(k, i, near) and self._move(k, i, away, seen, depth):
-                return True
-        return False
-
-    def _move(
-        self, k: int, i: int, moving: list[tuple[int, int]], seen: set[int], depth: int
-    ) -> bool:
-        """Put region ``i`` in slot ``k`` and move ``moving`` elsewhere; undo when one can't."""
-        saved = [list(h) for h in self.held]
-        for q, j in moving:
-            self.held[q].remove(j)
-        self.held[k].append(i)
-        for _, j in moving:
-            if not self._place(j, set(seen), depth + 1):
-                self.held = saved
-                return False
-        return True
-
-    def run(self) -> list[int | None]:
-        """The slot of every region (None: unexplained)."""
-        order = sorted(
-            range(len(self.sigs)),
-            key=lambda i: (self.sigs[i].score < 0.5, -self.sigs[i].area_cm2),
-        )
-        for i in order:
-            if self.fits[i]:
-                self._place(i, set())
-        of: list[int | None] = [None] * len(self.sigs)
-        for k, regions in enumerate(self.held):
-            for j in regions:
-                of[j] = k
-        return of
+            qty = int(min(max(line.qty or 1, 1), 5))
+            name = line.name or line.hs_code
+            for kind, count, cm2 in BUDGETS[fam]:
+                left.append(_Slot(name, kind, count * qty, cm2, SIZES[fam]))
+            if fam in EDGE_ON:
+                count, cm2, size = EDGE_ON[fam]
+                left.append(_Slot(name, K.LIQUID, count * qty, cm2, size, edge_on=True))
+    by_sig: dict[int, str] = {}
+    for i in sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2):
+        s = sigs[i]
+        for slot in left:
+            if slot.takes(s):
+                slot.count -= 1
+                by_sig[i] = slot.name
+                break
+    return tuple(Finding(s, by_sig.get(i, "")) for i, s in enumerate(sigs))

@@ -6,14 +6,12 @@ import math
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
 from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration
 from inspection.xray.liquids import liquids
 from inspection.xray.signatures import (
     F32,
     U16,
-    Box,
     Maps,
     SigKind,
     Signature,
@@ -21,7 +19,6 @@ from inspection.xray.signatures import (
     _areas,
     _components,
     _full,
-    _outline,
     _rect_mm,
     _score,
     attenuations,
@@ -56,160 +53,94 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
     mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
     out: list[Signature] = []
     min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
-    for box, region, _ in _components(mask, min_px):
-        for piece, own, cut in _split(box, region, maps.steel_mm, min_px, cfg):
-            out += _classify(maps, piece, own, cfg, cut)
-    return out
-
-
-def _split(
-    box: Box, region: npt.NDArray[np.bool_], steel: F32, min_px: int, cfg: SignatureConfig
-) -> list[tuple[Box, npt.NDArray[np.bool_], bool]]:
-    """A metal region cut into its thin long parts and the rest, each with its own box.
-
-    Items lying across one another merge into one region (an umbrella over a phone). An
-    opening by a disc ``cut_mm`` across keeps the broad parts; what it takes away and is
-    long, narrow and thin (sheet metal: a shaft, a blade, a shank; not a tool's forged
-    arm nor anything on its edge) becomes a region of its own, so that each
-    item is measured on its own. The rest stays whole. A part cut off is marked: it may be
-    only the end of something whose rest stays in the block (a knife across a phone), so
-    no declaration explains it.
-    """
-    px_mm = 2 * cfg.pixel_mm
-    d = round(cfg.cut_mm / px_mm) | 1
-    whole = [(box, region, False)]
-    if min(region.shape) <= d:
-        return whole
-    u8 = region.astype(np.uint8)
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d))
-    core = np.asarray(cv2.morphologyEx(u8, cv2.MORPH_OPEN, disc), bool)
-    if not core.any():
-        return whole
-    thin = np.asarray(
-        cv2.morphologyEx((region & ~core).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3))),
-        np.uint8,
-    )
-    long = np.zeros_like(region)
-    x0, y0 = box[:2]
-    for (tx, ty, tw, th), part, _ in _components(thin, min_px):
-        length, width, _ = _rect_mm(part, px_mm)
-        win = steel[y0 + ty : y0 + ty + th, x0 + tx : x0 + tx + tw][part]
-        sheet = float(np.median(win)) <= cfg.strip_steel_mm
-        if sheet and length >= cfg.cut_length_mm and length >= cfg.blade_elongation * width:
-            long[ty : ty + th, tx : tx + tw] |= part
-    if not long.any():
-        return whole
-    out = []
-    for mask, cut in ((long, True), (region & ~long, False)):
-        for (px, py, pw, ph), own, _ in _components(mask.astype(np.uint8), min_px):
-            out.append(((x0 + px, y0 + py, pw, ph), own, cut))
-    return out
-
-
-def _classify(
-    maps: Maps, box: Box, own: npt.NDArray[np.bool_], cfg: SignatureConfig, cut: bool
-) -> list[Signature]:
-    """The signatures of one metal region."""
-    px_mm = 2 * cfg.pixel_mm
-    px_cm2 = (px_mm / 10.0) ** 2
-    area = int(own.sum())
-    out: list[Signature] = []
-    x, y, w, h = box
-    steel = maps.steel_mm[y : y + h, x : x + w][own]
-    thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
-    gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
-    median = float(np.median(steel))
-    length, width, fill = _rect_mm(own, px_mm)
-    cm2 = area * px_cm2
-    size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
-    full = _full(box, 2)
-    at = _outline(own, box, px_mm)
-    if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
-        bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
-        if bar is not None:
-            bar_cm2, bar_mm = bar
-            s = _score(bar_cm2, cfg.gun_thick_cm2)
+    for box, own, area in _components(mask, min_px):
+        x, y, w, h = box
+        steel = maps.steel_mm[y : y + h, x : x + w][own]
+        thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
+        gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
+        median = float(np.median(steel))
+        length, width, fill = _rect_mm(own, px_mm)
+        cm2 = area * px_cm2
+        size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
+        full = _full(box, 2)
+        if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
+            bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
+            if bar is not None:
+                bar_cm2, bar_mm = bar
+                s = _score(bar_cm2, cfg.gun_thick_cm2)
+                out.append(
+                    Signature(
+                        SigKind.GUN,
+                        s,
+                        full,
+                        bar_cm2,
+                        f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
+                        cm2,
+                        (length, width),
+                    )
+                )
+                if s >= 0.5:
+                    continue
+        if thick_cm2 >= 0.5 * cfg.thick_cm2:
             out.append(
                 Signature(
-                    SigKind.GUN,
-                    s,
+                    SigKind.THICK_METAL,
+                    _score(thick_cm2, cfg.thick_cm2),
                     full,
-                    bar_cm2,
-                    f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
-                    cm2,
+                    thick_cm2,
+                    f"{thick_cm2:.1f} cm² of thick metal, {size}",
+                    thick_cm2,
                     (length, width),
-                    outline=at,
-                    cut=cut,
                 )
             )
-            if s >= 0.5:
-                return out
-    if thick_cm2 >= 0.5 * cfg.thick_cm2:
-        out.append(
-            Signature(
-                SigKind.THICK_METAL,
-                _score(thick_cm2, cfg.thick_cm2),
-                full,
-                thick_cm2,
-                f"{thick_cm2:.1f} cm² of thick metal, {size}",
-                thick_cm2,
-                (length, width),
-                outline=at,
-                cut=cut,
+        lo, hi = cfg.cell_long_mm
+        cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
+        if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
+            out.append(
+                Signature(
+                    SigKind.BATTERY,
+                    _score(fill, cfg.cell_fill),
+                    full,
+                    fill,
+                    f"compact cell-like metal block, {size}",
+                    cm2,
+                    (length, width),
+                )
             )
-        )
-    lo, hi = cfg.cell_long_mm
-    cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
-    if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
+            continue
+        blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
+        if length >= 0.5 * cfg.blade_length_mm and blade_like:
+            elong = length / max(width, 1e-3)
+            if elong >= cfg.blade_elongation:
+                even = width_spread(own) <= cfg.strip_width_cv
+                foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
+                strip = foil or (
+                    width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm and even
+                )
+                kind = SigKind.STRIP if strip else SigKind.BLADE
+                out.append(
+                    Signature(
+                        kind,
+                        _score(length, cfg.blade_length_mm),
+                        full,
+                        length,
+                        f"elongated metal, {size}",
+                        cm2,
+                        (length, width),
+                    )
+                )
+                continue
         out.append(
             Signature(
-                SigKind.BATTERY,
-                _score(fill, cfg.cell_fill),
+                SigKind.METAL,
+                _score(cm2, cfg.metal_cm2),
                 full,
-                fill,
-                f"compact cell-like metal block, {size}",
+                cm2,
+                f"{cm2:.1f} cm² of metal, {size}",
                 cm2,
                 (length, width),
-                outline=at,
-                cut=cut,
             )
         )
-        return out
-    blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
-    if length >= 0.5 * cfg.blade_length_mm and blade_like:
-        elong = length / max(width, 1e-3)
-        if elong >= cfg.blade_elongation:
-            even = width_spread(own) <= cfg.strip_width_cv
-            foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
-            strip = foil or (width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm and even)
-            kind = SigKind.STRIP if strip else SigKind.BLADE
-            out.append(
-                Signature(
-                    kind,
-                    _score(length, cfg.blade_length_mm),
-                    full,
-                    length,
-                    f"elongated metal, {size}",
-                    cm2,
-                    (length, width),
-                    outline=at,
-                    cut=cut,
-                )
-            )
-            return out
-    out.append(
-        Signature(
-            SigKind.METAL,
-            _score(cm2, cfg.metal_cm2),
-            full,
-            cm2,
-            f"{cm2:.1f} cm² of metal, {size}",
-            cm2,
-            (length, width),
-            outline=at,
-            cut=cut,
-        )
-    )
     return out
 
 

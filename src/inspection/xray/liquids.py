@@ -23,7 +23,6 @@ from inspection.xray.signatures import (
     SignatureConfig,
     _components,
     _full,
-    _outline,
     _rect_mm,
     _score,
 )
@@ -229,7 +228,6 @@ def _liquid(
         area * px_cm2,
         (length, width),
         edge_on,
-        _outline(own, box, 2 * cfg.pixel_mm),
     )
     return sig, bg
 

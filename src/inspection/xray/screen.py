@@ -8,9 +8,7 @@ Rules, none of which configuration or a declaration can switch off:
 * BATTERY is explained only by goods that hold cells (phones, computers, batteries) —
   never by toys; THICK_METAL, METAL, STRIP and LIQUID by the goods that contain them,
   each goods line only as many regions of a kind, and as large, as such an item shows
-  (``explain.BUDGETS``), all lying together within one item's outline;
-* a long thin part cut off a merged metal region is never explained: an alarm, or, when
-  it is an even strip or sheet at least ``cut_pending_mm`` long, PENDING;
+  (``explain.BUDGETS``);
 * a declaration can only add suspicion (weapons, knives or explosives declared);
 * an image is CLEARED only when a declaration was given, every signature at or above
   the policy threshold is explained, and no goods line's explained metal adds up to
@@ -53,13 +51,6 @@ NEVER_EXPLAINED = frozenset(
     {SigKind.IMPENETRABLE, SigKind.HIGH_Z, SigKind.EDGE_BLADE, SigKind.BLADE, SigKind.GUN}
 )
 
-#: Kinds of a long thin part cut off a merged metal region that send the image to an
-#: inspector rather than raise an alarm when at least ``cut_pending_mm`` long: an umbrella's
-#: shaft across a phone. No declaration explains such a part, as none can say it is whole;
-#: shorter parts (a knife's handle, whose blade stays in the phone's block) and blade-shaped
-#: ones stay alarms.
-CUT_PENDING = frozenset({SigKind.STRIP, SigKind.METAL})
-
 #: Explained kinds whose large regions can hide another object without changing shape.
 _HIDING = frozenset({SigKind.METAL, SigKind.THICK_METAL, SigKind.BATTERY})
 
@@ -78,13 +69,6 @@ class ScreenConfig(BaseModel):
         0.5, ge=0.25, le=1.0, description="Score from which an unexplained signature blocks."
     )
     image: ImageConfig = Field(ImageConfig(), description="PNG size limits.")
-    cut_pending_mm: float = Field(
-        150.0,
-        gt=0.0,
-        description="Shortest long thin part cut off a merged metal region (an even strip or "
-        "sheet) that sends the image to an inspector instead of raising an alarm: longer than "
-        "a knife's handle, whose blade may be hidden in the block it was cut from.",
-    )
     hide_cm2: float = Field(
         150.0,
         gt=0.0,
@@ -167,13 +151,9 @@ def screen(
     sigs, _ = find_signatures(low, high, calibration, cfg.signatures)
     findings = explain(sigs, declaration)
     reasons = [] if declaration is None else _restricted(declaration)
-    crossing: list[str] = []
     for f in findings:
         s = f.signature
         if s.score >= cfg.threshold and not f.explained_by:
-            if s.cut and s.kind in CUT_PENDING and s.size_mm[0] >= cfg.cut_pending_mm:
-                crossing.append(f"{s.kind.value} lies across another item: {s.detail}")
-                continue
             never = " (never cleared by image)" if s.kind in NEVER_EXPLAINED else ""
             reasons.append(f"{s.kind.value} unexplained{never}: {s.detail}")
     covered: dict[str, float] = {}
@@ -192,11 +172,6 @@ def screen(
     elif declaration is None:
         state = XrayState.PENDING
         reasons.append("no declaration to explain the image")
-    elif crossing:
-        state = XrayState.PENDING
-        reasons += [
-            f"{c}: whether it is whole cannot be read, an inspector must look" for c in crossing
-        ]
     elif hiding:
         state = XrayState.PENDING
         cm2, name = max(hiding)

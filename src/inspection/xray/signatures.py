@@ -55,8 +55,6 @@ class Signature:
     area_cm2: float = 0.0  # area of the region itself
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
-    outline: tuple[tuple[float, float], ...] = ()  # corners of its rectangle on the belt, mm
-    cut: bool = False  # a long thin part cut off a merged metal region: never explained
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -107,15 +105,6 @@ class SignatureConfig(BaseModel):
     foil_steel_mm: float = Field(1.0, gt=0.0, description="Thickest thin strip, steel mm.")
     strip_width_cv: float = Field(
         0.15, gt=0.0, description="Largest spread (std/mean) of a strip's width along it."
-    )
-    cut_mm: float = Field(
-        20.0,
-        gt=0.0,
-        description="Broadest part (mm) cut off a metal region as a long narrow part of its own "
-        "(a shaft, a blade or a shank lying across a phone).",
-    )
-    cut_length_mm: float = Field(
-        50.0, gt=0.0, description="Shortest long narrow part cut off a metal region, mm."
     )
     cell_fill: float = Field(0.7, gt=0.0, le=1.0, description="Least fill of a cell pack.")
     cell_steel_mm: float = Field(0.8, gt=0.0, description="Least steel-equivalent of cells, mm.")
@@ -274,13 +263,6 @@ def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, fl
     (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
     length, width = max(rw, rh) + 1.0, min(rw, rh) + 1.0
     return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
-
-
-def _outline(own: npt.NDArray[np.bool_], box: Box, px_mm: float) -> tuple[tuple[float, float], ...]:
-    """Corners (mm on the belt) of a region's minimum-area rectangle; ``box`` in its pixels."""
-    pts = (np.argwhere(own)[:, ::-1] + np.array(box[:2])).astype(np.float32)
-    corners = cv2.boxPoints(cv2.minAreaRect(pts))
-    return tuple((float(cx) * px_mm, float(cy) * px_mm) for cx, cy in corners)
 
 
 def width_spread(own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
