@@ -21,14 +21,16 @@ from typing import Any
 
 import yaml
 
-from clearline.bench.line_rig import ChildBroker, reachable
+from clearline.bench.line_rig import bench_broker
 from clearline.bench.peers.process import Geometry, PeerLineProcess
-from clearline.bench.peers.rig import rules_text_without_xray, rules_without_xray
-from clearline.demo.site_run import OUTCOME_OF_CHUTE, PLAN
+from clearline.bench.peers.rig import (
+    peer_edge_config,
+    rules_text_without_xray,
+    rules_without_xray,
+)
+from clearline.demo.site_run import OUTCOME_OF_CHUTE
 from contracts.reasons import Outcome
-from devices.profiles import TunnelScannerProfile
-from edge.config import DecisionSettings, EdgeConfig, EdgeSite, ModbusDevice
-from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT
+from edge.config import EdgeSite
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +42,7 @@ GIVE_UP_S = 120.0
 
 def _site_file(workdir: Path, store_dir: Path, ports: dict[str, int], broker_url: str) -> Path:
     """Write a site file with one edge on ``store_dir`` linked to the peer line's ports."""
-    cfg = EdgeConfig(
-        edge_id="restart-edge",
-        line="restart-line",
-        broker_url=broker_url,
-        store_dir=store_dir,
-        plc=ModbusDevice(device_id="plc1", port=ports["plc"]),
-        checkweigher=ModbusDevice(device_id="cw1", port=ports["checkweigher"]),
-        tunnel_scanner=TunnelScannerProfile.model_validate(
-            {
-                "kind": "tunnel_scanner",
-                "device_id": "tunnel1",
-                "serial": {"port": f"socket://127.0.0.1:{ports['scanner']}"},
-            }
-        ),
-        chutes=PLAN,
-        decision=DecisionSettings(),
-    )
+    cfg = peer_edge_config("restart-edge", "restart-line", broker_url, store_dir, ports)
     site = EdgeSite(site="restart-site", edges=[cfg])
     path = workdir / "restart-site.yaml"
     path.write_text(
@@ -82,12 +68,7 @@ def restart_to_plc(
 
     ``parcels`` are ``(code, weight_kg)`` of the store, sent one at a time until one is
     answered in time; the result names that parcel, its outcome and the seconds."""
-    broker: ChildBroker | None = None
-    if reachable(MOSQUITTO_HOST, MOSQUITTO_PORT):
-        broker_url = f"mqtt://{MOSQUITTO_HOST}:{MOSQUITTO_PORT}"
-    else:
-        broker = ChildBroker()
-        broker_url = broker.url
+    broker_url, _name, broker = bench_broker()
     edge_log = workdir / "restart-edge.log"
     try:
         with PeerLineProcess(GEOMETRY) as peers:

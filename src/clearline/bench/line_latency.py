@@ -28,11 +28,10 @@ from typing import Any
 from pymodbus.client import ModbusTcpClient
 
 from clearline.bench.core import BenchContext, BenchResult, percentile
-from clearline.bench.line_rig import ChildBroker, reachable
+from clearline.bench.line_rig import bench_broker
 from clearline.bench.peers.process import Geometry
 from clearline.bench.peers.rig import PeerRig, Phase
 from contracts import registers as reg
-from simulators.broker import MOSQUITTO_HOST, MOSQUITTO_PORT
 
 #: 40,000 parcels/h in parcels/s.
 LINE_RATE_PER_S = 40_000 / 3600.0
@@ -166,12 +165,7 @@ def measure(ctx: BenchContext, plan: LatencyPlan) -> list[BenchResult]:
     geometry = Geometry(
         weigh_before_scan_s=WEIGH_BEFORE_SCAN_S, scan_to_decision_s=SCAN_TO_DECISION_S
     )
-    broker: ChildBroker | None = None
-    if reachable(MOSQUITTO_HOST, MOSQUITTO_PORT):
-        url, broker_name = f"mqtt://{MOSQUITTO_HOST}:{MOSQUITTO_PORT}", "Mosquitto"
-    else:
-        broker = ChildBroker()
-        url, broker_name = broker.url, "embedded amqtt in a child process"
+    url, broker_name, broker = bench_broker()
     try:
         rig = PeerRig(
             ctx.workdir,

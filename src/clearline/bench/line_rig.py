@@ -143,6 +143,15 @@ class ChildBroker:
             proc.wait(5.0)
 
 
+def bench_broker() -> tuple[str, str, ChildBroker | None]:
+    """The broker a benchmark uses: Mosquitto when it answers, else the embedded one in a
+    child process; returns its URL, its name and the child to stop (None for Mosquitto)."""
+    if reachable(MOSQUITTO_HOST, MOSQUITTO_PORT):
+        return f"mqtt://{MOSQUITTO_HOST}:{MOSQUITTO_PORT}", "Mosquitto", None
+    child = ChildBroker()
+    return child.url, "embedded amqtt in a child process", child
+
+
 class LineRig:
     """Scenario, simulated line and edge, started together; a context manager.
 

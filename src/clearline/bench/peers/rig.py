@@ -109,6 +109,29 @@ def rules_without_xray() -> RuleSet:
     return parse_rules(rules_text_without_xray(), "rules (no X-ray)")
 
 
+def peer_edge_config(
+    edge_id: str, line: str, broker_url: str, store_dir: Path, ports: dict[str, int]
+) -> EdgeConfig:
+    """An edge on ``store_dir`` linked to the peer line's PLC, checkweigher and scanner."""
+    return EdgeConfig(
+        edge_id=edge_id,
+        line=line,
+        broker_url=broker_url,
+        store_dir=store_dir,
+        plc=ModbusDevice(device_id="plc1", port=ports["plc"]),
+        checkweigher=ModbusDevice(device_id="cw1", port=ports["checkweigher"]),
+        tunnel_scanner=TunnelScannerProfile.model_validate(
+            {
+                "kind": "tunnel_scanner",
+                "device_id": "tunnel1",
+                "serial": {"port": f"socket://127.0.0.1:{ports['scanner']}"},
+            }
+        ),
+        chutes=PLAN,
+        decision=DecisionSettings(),
+    )
+
+
 class PeerRig:
     """Scenario, peer line and edge, started together; a context manager."""
 
@@ -160,22 +183,8 @@ class PeerRig:
             self.expected[int(e["seq"])] = e["outcome"]
         self._peers = PeerLineProcess(self.geometry)
         ports = self._peers.ports
-        cfg = EdgeConfig(
-            edge_id="peer-edge",
-            line="peer-line",
-            broker_url=self.broker_url,
-            store_dir=self.workdir / "peer-edge",
-            plc=ModbusDevice(device_id="plc1", port=ports["plc"]),
-            checkweigher=ModbusDevice(device_id="cw1", port=ports["checkweigher"]),
-            tunnel_scanner=TunnelScannerProfile.model_validate(
-                {
-                    "kind": "tunnel_scanner",
-                    "device_id": "tunnel1",
-                    "serial": {"port": f"socket://127.0.0.1:{ports['scanner']}"},
-                }
-            ),
-            chutes=PLAN,
-            decision=DecisionSettings(),
+        cfg = peer_edge_config(
+            "peer-edge", "peer-line", self.broker_url, self.workdir / "peer-edge", ports
         )
         edge = EdgeRuntime(self.site, cfg, rules)
         self._edge = edge
