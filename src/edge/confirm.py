@@ -60,6 +60,10 @@ class HubConfirmer:
         """Start the thread."""
         self._thread.start()
 
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
+
     def join(self, timeout_s: float = 10.0) -> None:
         """Wait for the thread (if started) after the stop event was set; close the client."""
         if self._thread.ident is not None:

@@ -37,6 +37,10 @@ class OutboxPublisher:
         """Start the thread."""
         self._thread.start()
 
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
+
     def join(self, timeout_s: float = 5.0) -> None:
         """Wait for the thread after the stop event was set."""
         self._thread.join(timeout_s)

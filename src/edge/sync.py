@@ -106,6 +106,10 @@ class HubSync:
         """Pull now (the hub announced new data)."""
         self._wake.set()
 
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread.is_alive()
+
     def join(self, timeout_s: float = 10.0) -> None:
         """Wait for the thread after the stop event was set."""
         self._wake.set()

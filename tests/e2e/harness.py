@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
@@ -452,12 +453,18 @@ class EdgeProcess:
         return self
 
     def health(self) -> dict[str, Any] | None:
-        """Return the edge's health report, or None while it does not answer."""
+        """Return the edge's health report, or None while it does not answer.
+
+        A degraded edge (a device offline, e.g. a scanner silent when the belt stopped)
+        answers 503 with the same report in its body: that report is returned too.
+        """
         url = f"http://127.0.0.1:{self.health_port}/healthz"
         try:
-            with urllib.request.urlopen(url, timeout=1.0) as resp:
-                body: dict[str, Any] = json.loads(resp.read())
-                return body
+            with urllib.request.urlopen(url, timeout=2.0) as resp:
+                return _report(resp.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                return _report(err.read()) if err.code == 503 else None
         except (OSError, ValueError):
             return None
 
@@ -517,6 +524,15 @@ class EdgeProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _report(body: bytes) -> dict[str, Any] | None:
+    """Return a health report read from a response body (None when it is not one)."""
+    try:
+        report = json.loads(body)
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
 
 
 def _ended(proc: psutil.Process) -> bool:

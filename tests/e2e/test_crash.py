@@ -122,7 +122,11 @@ def start_edge(site: FaultSite, edge: EdgeProcess) -> float:
 
 def drained(site: FaultSite, edge: EdgeProcess) -> None:
     """Wait until the edge's outbox is empty (the hub confirmed every event)."""
-    wait_until(lambda: edge.outbox_pending() == 0, 40, lambda: f"empty outbox\n{edge.log_tail()}")
+    wait_until(
+        lambda: edge.outbox_pending() == 0,
+        40,
+        lambda: f"empty outbox\n{edge.health()}\n{edge.log_tail()}",
+    )
 
 
 def test_edge_killed_with_holds_and_duplicates_pending(site: FaultSite) -> None:

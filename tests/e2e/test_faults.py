@@ -157,7 +157,9 @@ def test_edge_killed_and_restarted(site: FaultSite) -> None:
         edge.wait_ready(site.index_size, 60)
         results = site.finish()
         wait_until(
-            lambda: edge.outbox_pending() == 0, 40, lambda: f"empty outbox\n{edge.log_tail()}"
+            lambda: edge.outbox_pending() == 0,
+            40,
+            lambda: f"empty outbox\n{edge.health()}\n{edge.log_tail()}",
         )
     finally:
         edge.stop()

@@ -340,12 +340,17 @@ class EdgeRuntime:
         """Return the health report: devices, outbox, counters."""
         s = self.engine.stats
         offline = [d for d, up in self.engine.devices.items() if not up]
+        down = self._threads_down()
         return {
-            "status": "ok" if self.link.connected and not offline else "degraded",
+            "status": "ok" if self.link.connected and not offline and not down else "degraded",
             "edge_id": self.cfg.edge_id,
             "broker_connected": self.link.connected,
             "devices": dict(self.engine.devices),
             "outbox_pending": self.outbox.pending(),
+            "outbox_unsent": self.outbox.unsent(),
+            "published": self.publisher.sent,
+            "confirmed": self.confirmer.confirmed if self.confirmer else 0,
+            "threads_down": down,
             "engine_backlog": self.loop.backlog(),
             "declarations": len(self.index),
             "verdicts": {
@@ -371,6 +376,17 @@ class EdgeRuntime:
                 "by_outcome": dict(s.by_outcome),
             },
         }
+
+    def _threads_down(self) -> list[str]:
+        """Name the threads that ended while the edge runs, and an engine stalled for 5 s."""
+        if self.stop_event.is_set():
+            return []
+        named = [("publisher", self.publisher.alive()), ("engine", self.loop.alive(5.0))]
+        if self.confirmer is not None:
+            named.append(("confirmer", self.confirmer.alive()))
+        if self.sync is not None:
+            named.append(("sync", self.sync.alive()))
+        return [name for name, up in named if not up]
 
     def _process(self) -> dict[str, Any]:
         """The active process: pid, when it took the lock and first read the PLC (epoch s)."""
