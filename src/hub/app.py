@@ -151,6 +151,25 @@ def _start_images(db: Engine, mqtt: Any, settings: HubSettings, clock: Clock) ->
     return images.start()
 
 
+def _start_snapshot_keeper(db: Engine, settings: HubSettings, app_: FastAPI) -> Any:
+    """On PostgreSQL, serve first syncs from a kept snapshot file and keep it recent."""
+    app_.state.snapshot_store = None
+    if db.dialect.name != "postgresql" or settings.sync_snapshot_check_s <= 0:
+        return None
+    from hub.services.snapshot_keep import SnapshotKeeper, SnapshotStore
+
+    store = SnapshotStore(settings.snapshot_dir())
+    app_.state.snapshot_store = store
+    return SnapshotKeeper(
+        db,
+        store,
+        check_s=settings.sync_snapshot_check_s,
+        rebuild_changes=settings.sync_snapshot_rebuild_changes,
+        max_age_s=settings.sync_snapshot_max_age_s,
+        min_declarations=settings.sync_snapshot_min_declarations,
+    ).start()
+
+
 def create_app(
     settings: HubSettings | None = None,
     *,
@@ -175,6 +194,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         mqtt = images = deadlines = None
+        keeper = _start_snapshot_keeper(db, settings, app_)
         if settings.mqtt_url:
             from hub.ingest.mqtt import start_hub_mqtt
             from hub.ingest.trust import VerdictSigner, load_hub_key
@@ -203,6 +223,8 @@ def create_app(
         try:
             yield
         finally:
+            if keeper is not None:
+                keeper.stop()
             if deadlines is not None:
                 deadlines.stop()
             if images is not None:

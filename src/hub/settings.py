@@ -190,6 +190,38 @@ class HubSettings(CommonSettings):
         "It runs in every hub that takes events from a broker (CLEARLINE_MQTT_URL).",
     )
 
+    sync_snapshot_check_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=86400,
+        title="Kept sync snapshot: check interval",
+        description="Seconds between looks at the snapshot file an edge's first sync is served "
+        "from (hub.services.snapshot_keep; PostgreSQL only); 0 serves every snapshot live.",
+    )
+    sync_snapshot_rebuild_changes: int = Field(
+        default=50_000,
+        ge=1,
+        title="Kept sync snapshot: changes before a rebuild",
+        description="Rebuild the kept snapshot once this many declarations changed since it "
+        "was read (the delta sync carries the rest to an edge).",
+    )
+    sync_snapshot_max_age_s: float = Field(
+        default=3600.0,
+        ge=1,
+        title="Kept sync snapshot: oldest age",
+        description="Rebuild the kept snapshot when anything changed and it is this old.",
+    )
+    sync_snapshot_min_declarations: int = Field(
+        default=10_000,
+        ge=0,
+        title="Kept sync snapshot: smallest site",
+        description="Keep no file below this many declarations (a live snapshot is quick).",
+    )
+
+    def snapshot_dir(self) -> Path:
+        """Return where the site's kept sync snapshot lives, under the data dir."""
+        return Path(self.data_dir) / "snapshots" / self.site_id
+
     def spool_path(self) -> Path:
         """Return the event spool file: the one set, else the site's own under the data dir."""
         if self.event_spool_path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -98,6 +98,7 @@ def sync_declarations(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 def sync_snapshot(
+    request: Request,
     principal: EdgeMachine,
     session: SessionDep,
     engine: EngineDep,
@@ -106,7 +107,9 @@ def sync_snapshot(
 ) -> StreamingResponse:
     """Stream every declaration in its current state, with the cursor the delta sync goes on
     from (`hub.services.snapshot`; header and trailer JSON, rows in PostgreSQL's COPY text
-    format); the edge's key is checked as for the delta sync."""
+    format); the rows come from the kept snapshot file when there is one (its cursor may be
+    some changes behind: the delta sync brings them). The edge's key is checked as for the
+    delta sync."""
     bound_edge(session, principal)  # a revoked edge's key is refused
     verdicts = None
     if verdicts_after is not None:
@@ -114,5 +117,8 @@ def sync_snapshot(
         verdicts = {"verdicts": found, "next_verdicts": after}
     session.close()
     return StreamingResponse(
-        snapshot.stream(engine, rules_digest, verdicts), media_type="application/x-ndjson"
+        snapshot.stream(
+            engine, rules_digest, verdicts, getattr(request.app.state, "snapshot_store", None)
+        ),
+        media_type="application/x-ndjson",
     )

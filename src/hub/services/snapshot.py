@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Numeric, func, select
@@ -31,6 +32,7 @@ from sqlmodel import Session
 from hub.db.models import DECLARATION, DECLARATION_LINE, UTCDateTime, table_of
 from hub.db.sync_models import SyncChange
 from hub.importing.notices import LIST_STATE
+from hub.services.snapshot_keep import SnapshotStore
 from hub.services.sync import DECL_FIELDS, LINE_FIELDS, MAX_SYNC_LIMIT, page, rules_meta
 from inspection.model import LINELESS_KINDS
 
@@ -154,14 +156,11 @@ def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("SELECT 1 FROM sync_change LIMIT 1").all()  # fixes the snapshot
 
 
-def stream(
-    engine: Engine, known_digest: str = "", verdicts: dict[str, Any] | None = None
-) -> Iterator[bytes]:
-    """Yield the snapshot's bytes: header, one line per declaration, trailer.
+@contextmanager
+def read_rows(engine: Engine) -> Iterator[tuple[Connection, int, int, Iterator[bytes]]]:
+    """Open one read snapshot; give its connection, cursor, row count and the rows' bytes.
 
-    The whole stream is read inside one transaction; a client that goes away ends it.
-    ``verdicts`` (``verdicts`` and ``next_verdicts``, as a delta page has them) go in the
-    header.
+    The rows are read lazily inside the transaction, which ends when the block does.
     """
     options: dict[str, Any] = {}
     if engine.dialect.name == "postgresql":
@@ -175,20 +174,60 @@ def stream(
                 select(func.count()).select_from(_SYNC).where(_SYNC.c.seq <= upto)
             ).scalar_one()
         )
-        header = {
-            "snapshot": FORMAT,
-            "cursor": str(upto),
-            "count": count,
-            "fields": list(DECL_FIELDS),
-            "line_fields": list(LINE_FIELDS),
-            "rules": rules_meta(Session(bind=conn), known_digest),
-            **(verdicts or {}),
-        }
-        yield (json.dumps(header, ensure_ascii=False) + "\n").encode()
         rows = _pg_rows if conn.dialect.name == "postgresql" else _page_rows
+        try:
+            yield conn, upto, count, rows(conn, upto)
+        finally:
+            conn.rollback()
+
+
+def _header(conn: Connection, cursor: int, count: int, known_digest: str,
+            verdicts: dict[str, Any] | None) -> bytes:  # fmt: skip
+    """The stream's first line: format, cursor, count, field names, rules, verdicts."""
+    header = {
+        "snapshot": FORMAT,
+        "cursor": str(cursor),
+        "count": count,
+        "fields": list(DECL_FIELDS),
+        "line_fields": list(LINE_FIELDS),
+        "rules": rules_meta(Session(bind=conn), known_digest),
+        **(verdicts or {}),
+    }
+    return (json.dumps(header, ensure_ascii=False) + "\n").encode()
+
+
+def stream(
+    engine: Engine,
+    known_digest: str = "",
+    verdicts: dict[str, Any] | None = None,
+    kept: SnapshotStore | None = None,
+) -> Iterator[bytes]:
+    """Yield the snapshot's bytes: header, one line per declaration, trailer.
+
+    With ``kept`` and a usable file in it the rows are that file's, headed by its cursor
+    (``hub.services.snapshot_keep``); otherwise the whole stream is read inside one
+    transaction, which a client that goes away ends. ``verdicts`` (``verdicts`` and
+    ``next_verdicts``, as a delta page has them) go in the header.
+    """
+    if kept is not None:
+        with engine.connect() as conn:
+            ready = kept.usable(conn)
+            head = None if ready is None else _header(
+                conn, ready.cursor, ready.count, known_digest, verdicts
+            )  # fmt: skip
+            conn.rollback()
+        if ready is not None and head is not None:
+            yield head
+            sent = 0
+            for chunk in ready.chunks(CHUNK):
+                sent += chunk.count(b"\n")
+                yield chunk
+            yield (json.dumps({"end": True, "count": sent}) + "\n").encode()
+            return
+    with read_rows(engine) as (conn, upto, count, rows):
+        yield _header(conn, upto, count, known_digest, verdicts)
         sent = 0
-        for chunk in rows(conn, upto):
+        for chunk in rows:
             sent += chunk.count(b"\n")
             yield chunk
-        conn.rollback()
-        yield (json.dumps({"end": True, "count": sent}) + "\n").encode()
+    yield (json.dumps({"end": True, "count": sent}) + "\n").encode()
