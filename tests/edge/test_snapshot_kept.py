@@ -20,6 +20,7 @@ from sqlmodel import Session
 from contracts.clock import ManualClock
 from edge.cache import DeclarationCache
 from edge.sync import HubSync
+from hub.api.sync import SOURCE_HEADER
 from hub.app import create_app
 from hub.db.auth_models import Role
 from hub.db.migrate import upgrade
@@ -54,9 +55,10 @@ def _store(client: TestClient) -> SnapshotStore:
     return store
 
 
-def _header(client: TestClient, key: str) -> dict[str, Any]:
-    body = client.get("/api/v1/sync/snapshot", headers={"X-API-Key": key}).content
-    lines = body.split(b"\n")
+def _header(client: TestClient, key: str, source: str = "kept") -> dict[str, Any]:
+    resp = client.get("/api/v1/sync/snapshot", headers={"X-API-Key": key})
+    assert resp.headers[SOURCE_HEADER] == source
+    lines = resp.content.split(b"\n")
     assert json.loads(lines[-2])["count"] == len(lines) - 3  # header, rows, trailer, ""
     header: dict[str, Any] = json.loads(lines[0])
     return header
@@ -75,6 +77,7 @@ def test_a_sync_from_the_kept_file_gives_the_live_snapshots_store(
     hub: tuple[TestClient, str, list[str]], pg_engine: Engine, tmp_path: Path
 ) -> None:
     client, key, codes = hub
+    assert _header(client, key, "live")["count"] == 30 * 4 + 1  # no file yet
     live = _sync(client, key, tmp_path / "live.db")
     kept = _store(client).build(pg_engine)
     assert kept.count == 30 * 4 + 1 and kept.path.stat().st_size > 0
@@ -117,7 +120,7 @@ def test_a_file_of_another_database_is_not_served(
     import_records(
         pg_engine, _records(list(next(iter(parcel_sets(1, seed=5, start=900))).declarations()))
     )
-    header = _header(client, key)  # served live: the database's own newest change
+    header = _header(client, key, "live")  # the database's own newest change
     assert int(header["cursor"]) > kept.cursor and header["count"] == kept.count + 4
 
 
@@ -159,3 +162,19 @@ def test_the_keeper_builds_when_due_and_one_process_at_a_time(
                            max_age_s=3600, min_declarations=10_000)  # fmt: skip
     import_records(pg_engine, _records([one.waybill]))
     assert not small.due()  # a small site: served live, no file rebuilt
+
+
+def test_a_rebuild_during_a_sync_leaves_that_sync_its_file(
+    hub: tuple[TestClient, str, list[str]], pg_engine: Engine
+) -> None:
+    client, _key, _codes = hub
+    store = _store(client)
+    first = store.build(pg_engine)
+    serving = store.open_usable(pg_engine)
+    assert serving is not None and serving.kept == first
+    one = next(iter(parcel_sets(1, seed=8, start=800)))
+    import_records(pg_engine, _records([one.order]))
+    second = store.build(pg_engine)
+    assert second.cursor > first.cursor and not first.path.exists()
+    rows = b"".join(serving.chunks(1 << 10)).count(b"\n")
+    assert rows == first.count and serving.file.closed

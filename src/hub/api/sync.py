@@ -13,6 +13,9 @@ from hub.services import snapshot
 from hub.services import sync as service
 from hub.services.edges import bound_edge
 
+#: Response header of a snapshot: ``kept`` (the hub's file) or ``live`` (read at the request).
+SOURCE_HEADER = "X-Clearline-Snapshot"
+
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
 
@@ -116,9 +119,10 @@ def sync_snapshot(
         found, after = service.verdicts_since(session, verdicts_after)
         verdicts = {"verdicts": found, "next_verdicts": after}
     session.close()
+    store = getattr(request.app.state, "snapshot_store", None)
+    kept = store.open_usable(engine) if store is not None else None
     return StreamingResponse(
-        snapshot.stream(
-            engine, rules_digest, verdicts, getattr(request.app.state, "snapshot_store", None)
-        ),
+        snapshot.stream(engine, rules_digest, verdicts, kept),
         media_type="application/x-ndjson",
+        headers={SOURCE_HEADER: "kept" if kept is not None else "live"},
     )

@@ -32,7 +32,7 @@ from sqlmodel import Session
 from hub.db.models import DECLARATION, DECLARATION_LINE, UTCDateTime, table_of
 from hub.db.sync_models import SyncChange
 from hub.importing.notices import LIST_STATE
-from hub.services.snapshot_keep import SnapshotStore
+from hub.services.snapshot_keep import OpenSnapshot
 from hub.services.sync import DECL_FIELDS, LINE_FIELDS, MAX_SYNC_LIMIT, page, rules_meta
 from inspection.model import LINELESS_KINDS
 
@@ -200,34 +200,28 @@ def stream(
     engine: Engine,
     known_digest: str = "",
     verdicts: dict[str, Any] | None = None,
-    kept: SnapshotStore | None = None,
+    kept: OpenSnapshot | None = None,
 ) -> Iterator[bytes]:
     """Yield the snapshot's bytes: header, one line per declaration, trailer.
 
-    With ``kept`` and a usable file in it the rows are that file's, headed by its cursor
-    (``hub.services.snapshot_keep``); otherwise the whole stream is read inside one
+    With ``kept`` (``SnapshotStore.open_usable``) the rows are that file's, headed by its
+    cursor (``hub.services.snapshot_keep``); otherwise the whole stream is read inside one
     transaction, which a client that goes away ends. ``verdicts`` (``verdicts`` and
     ``next_verdicts``, as a delta page has them) go in the header.
     """
+    sent = 0
     if kept is not None:
         with engine.connect() as conn:
-            ready = kept.usable(conn)
-            head = None if ready is None else _header(
-                conn, ready.cursor, ready.count, known_digest, verdicts
-            )  # fmt: skip
+            head = _header(conn, kept.kept.cursor, kept.kept.count, known_digest, verdicts)
             conn.rollback()
-        if ready is not None and head is not None:
-            yield head
-            sent = 0
-            for chunk in ready.chunks(CHUNK):
-                sent += chunk.count(b"\n")
-                yield chunk
-            yield (json.dumps({"end": True, "count": sent}) + "\n").encode()
-            return
-    with read_rows(engine) as (conn, upto, count, rows):
-        yield _header(conn, upto, count, known_digest, verdicts)
-        sent = 0
-        for chunk in rows:
+        yield head
+        for chunk in kept.chunks(CHUNK):
             sent += chunk.count(b"\n")
             yield chunk
+    else:
+        with read_rows(engine) as (conn, upto, count, rows):
+            yield _header(conn, upto, count, known_digest, verdicts)
+            for chunk in rows:
+                sent += chunk.count(b"\n")
+                yield chunk
     yield (json.dumps({"end": True, "count": sent}) + "\n").encode()

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
@@ -53,10 +54,18 @@ class KeptSnapshot:
     built_at: float
     build_s: float
 
+
+@dataclass(frozen=True, slots=True)
+class OpenSnapshot:
+    """A kept snapshot with its rows file open: a rebuild that replaces it cannot take it away."""
+
+    kept: KeptSnapshot
+    file: BinaryIO
+
     def chunks(self, size: int) -> Iterator[bytes]:
-        """Yield the file's bytes ``size`` at a time (the file stays readable if replaced)."""
-        with self.path.open("rb") as f:
-            while chunk := f.read(size):
+        """Yield the file's bytes ``size`` at a time, then close it."""
+        with self.file:
+            while chunk := self.file.read(size):
                 yield chunk
 
 
@@ -114,6 +123,20 @@ class SnapshotStore:
             log.warning("kept snapshot %s is ahead of the database; serving live", kept.path.name)
             return None
         return kept
+
+    def open_usable(self, engine: Engine) -> OpenSnapshot | None:
+        """Open the kept snapshot for serving, if it is usable for ``engine``'s database."""
+        if engine.dialect.name != "postgresql":
+            return None
+        with engine.connect() as conn:
+            kept = self.usable(conn)
+            conn.rollback()
+        if kept is None:
+            return None
+        try:
+            return OpenSnapshot(kept, kept.path.open("rb"))
+        except FileNotFoundError:  # replaced by a rebuild just now: serve live this once
+            return None
 
     def build(self, engine: Engine) -> KeptSnapshot:
         """Read a snapshot's rows into a new file and make it the kept one; return it."""
