@@ -7,6 +7,7 @@ PostgreSQL only (the hub keeps no file on SQLite), on the real server.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from hub.app import create_app
 from hub.db.auth_models import Role
 from hub.db.migrate import upgrade
 from hub.importing.importer import import_records
+from hub.services import snapshot as snapshot_service
 from hub.services import users
 from hub.services.snapshot_keep import META, SnapshotKeeper, SnapshotStore
 from inspection.index import parcel_codes
@@ -178,3 +180,38 @@ def test_a_rebuild_during_a_sync_leaves_that_sync_its_file(
     assert second.cursor > first.cursor and not first.path.exists()
     rows = b"".join(serving.chunks(1 << 10)).count(b"\n")
     assert rows == first.count and serving.file.closed
+
+
+def test_a_kept_json_naming_another_file_is_not_served(
+    hub: tuple[TestClient, str, list[str]], pg_engine: Engine, tmp_path: Path
+) -> None:
+    client, key, _codes = hub
+    store = _store(client)
+    store.build(pg_engine)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a snapshot\n", encoding="utf-8")
+    meta_path = store.directory / META
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["file"] = os.path.relpath(secret, store.directory)  # a file that exists
+    assert (store.directory / meta["file"]).is_file()
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    assert store.current() is None
+    assert _header(client, key, "live")["count"] == 30 * 4 + 1
+
+
+def test_a_build_cut_short_leaves_no_file(
+    hub: tuple[TestClient, str, list[str]], pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _key, _codes = hub
+    store = _store(client)
+    real = snapshot_service._pg_rows
+
+    def cut(*args: Any, **kw: Any) -> Iterator[bytes]:
+        for chunk in real(*args, **kw):
+            yield chunk
+            raise ConnectionResetError("database went away")
+
+    monkeypatch.setattr(snapshot_service, "_pg_rows", cut)
+    with pytest.raises(ConnectionResetError):
+        store.build(pg_engine)
+    assert store.current() is None and not list(store.directory.glob("rows-*"))

@@ -23,6 +23,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: The kept snapshot's description, beside its rows.
 META = "kept.json"
+#: The only names a rows file has (``kept.json`` naming anything else is not served).
+_ROWS_NAME = re.compile(r"rows-[0-9]+\.copy")
 _SYNC = table_of(SyncChange)
 
 
@@ -106,6 +109,9 @@ class SnapshotStore:
         except (OSError, ValueError, KeyError, TypeError) as err:
             log.warning("kept snapshot in %s unreadable (%s); serving live", self.directory, err)
             return None
+        if _ROWS_NAME.fullmatch(kept.path.name) is None:  # only a file of the keeper's own
+            log.warning("kept snapshot names %r, not a rows file; serving live", meta["file"])
+            return None
         if not kept.path.is_file():
             return None
         return kept
@@ -145,13 +151,17 @@ class SnapshotStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         t0, started = time.monotonic(), time.time()
         tmp = self.directory / f"rows-{os.getpid()}.tmp"
-        with read_rows(engine) as (conn, upto, count, rows):
-            database = database_identity(conn)
-            with tmp.open("wb") as f:
-                for chunk in rows:
-                    f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
+        try:
+            with read_rows(engine) as (conn, upto, count, rows):
+                database = database_identity(conn)
+                with tmp.open("wb") as f:
+                    for chunk in rows:
+                        f.write(chunk)
+                    f.flush()
+                    os.fsync(f.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a build cut short leaves nothing behind
+            raise
         path = self.directory / f"rows-{upto}.copy"
         tmp.replace(path)
         kept = KeptSnapshot(path, upto, count, database, started, round(time.monotonic() - t0, 2))
