@@ -36,6 +36,7 @@ from clearline.demo.site_run import (
     free_line,
     scenario_records,
 )
+from clearline.processes import end_process
 from contracts.clock import SystemClock
 from contracts.events import EdgeEvent
 from contracts.topics import edge_event_filter
@@ -508,14 +509,8 @@ class EdgeProcess:
     def stop(self) -> None:
         """Ask the process to stop (SIGTERM), killing it if it does not within 15 s."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        if proc is not None:
+            end_process(proc, 15.0)
 
     def log_tail(self, lines: int = 40) -> str:
         """Return the end of the process's output (for failure messages)."""

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from clearline.demo.site import listening
 from clearline.demo.site_run import compare
+from clearline.processes import end_process
 from hub.db.engine import make_engine
 from hub.db.event_models import EVENT
 from hub.settings import HubSettings
@@ -137,13 +138,8 @@ class HubProcess(HubServer):
     def stop(self) -> None:
         """SIGTERM the hub and wait for it."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        if proc is not None:
+            end_process(proc, 30.0)
 
 
 def _rss_mb(pid: int | None) -> float | None:

@@ -29,6 +29,7 @@ from clearline.bench.peers.rig import (
     rules_without_xray,
 )
 from clearline.demo.site_run import OUTCOME_OF_CHUTE
+from clearline.processes import end_process
 from contracts.reasons import Outcome
 from edge.config import EdgeSite
 
@@ -82,12 +83,7 @@ def restart_to_plc(
                 try:
                     return _first_answer(peers, proc, t0, parcels, edge_log)
                 finally:
-                    proc.terminate()
-                    try:
-                        proc.wait(30)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(10)
+                    end_process(proc, 30.0, kill_wait_s=10.0)
     finally:
         if broker is not None:
             broker.stop()

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from clearline.demo.site_run import (
     wait_until,
 )
 from clearline.demo.trust import INSPECTOR_USER, SIM_USER, DemoTrust, api_key_env, enrol_demo
+from clearline.processes import end_process
 from edge.line.runtime import EdgeRuntime
 from edge.sync import parse_page
 from hub.db.auth_models import Role
@@ -68,13 +68,7 @@ class LineProcess:
 
     def stop(self) -> None:
         """Ask the simulator to stop (it writes its results) and wait for it."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        end_process(self.proc, 30.0, kill_wait_s=10.0)
 
 
 @dataclass
