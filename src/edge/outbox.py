@@ -162,6 +162,14 @@ class Outbox:
             row = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
         return int(row[0])
 
+    def counts(self) -> tuple[int, int]:
+        """Return ``(pending, unsent)`` read in one query (see ``pending`` and ``unsent``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(sent_at) FROM outbox"
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
     def unsent(self) -> int:
         """Return how many events the broker has not acknowledged yet."""
         with self._lock:

@@ -70,12 +70,12 @@ def test_sent_events_wait_for_the_hub(tmp_path: Path) -> None:
     first = ob.next_batch(10, now=100.0)
     ob.mark_sent([first[0].seq], now=101.0)
     assert [p.event_id for p in ob.next_batch(10, now=101.0)] == ["e2"]
-    assert (ob.pending(), ob.unsent()) == (2, 1)
+    assert (ob.pending(), ob.unsent()) == ob.counts() == (2, 1)
     assert ob.sent_batch(10, min_age_s=1.0, now=101.5) == []  # too fresh: MQTT may deliver it
     ready = ob.sent_batch(10, min_age_s=1.0, now=102.0)
     assert [p.event_id for p in ready] == ["e1"] and ready[0].payload == b"1"
     ob.ack([ready[0].seq])
-    assert (ob.pending(), ob.unsent()) == (1, 1)
+    assert (ob.pending(), ob.unsent()) == ob.counts() == (1, 1)
     ob.close()
 
 

@@ -341,13 +341,14 @@ class EdgeRuntime:
         s = self.engine.stats
         offline = [d for d, up in self.engine.devices.items() if not up]
         down = self._threads_down()
+        pending, unsent = self.outbox.counts()
         return {
             "status": "ok" if self.link.connected and not offline and not down else "degraded",
             "edge_id": self.cfg.edge_id,
             "broker_connected": self.link.connected,
             "devices": dict(self.engine.devices),
-            "outbox_pending": self.outbox.pending(),
-            "outbox_unsent": self.outbox.unsent(),
+            "outbox_pending": pending,
+            "outbox_unsent": unsent,
             "published": self.publisher.sent,
             "confirmed": self.confirmer.confirmed if self.confirmer else 0,
             "threads_down": down,
