@@ -160,10 +160,16 @@ def test_the_keeper_builds_when_due_and_one_process_at_a_time(
     assert keeper.look_once()
     second = store.current()
     assert second is not None and second.cursor > first.cursor and not first.path.exists()
+    import_records(pg_engine, _records([one.waybill]))  # 1 change: under rebuild_changes...
+    assert not keeper.due()
+    aged = SnapshotKeeper(pg_engine, store, check_s=3600, rebuild_changes=2,
+                          max_age_s=1e-6, min_declarations=0)  # fmt: skip
+    assert aged.due()  # ...but the file is older than max_age_s
+    (store.directory / META).unlink()  # no file: a site under min_declarations keeps none
     small = SnapshotKeeper(pg_engine, store, check_s=3600, rebuild_changes=1,
                            max_age_s=3600, min_declarations=10_000)  # fmt: skip
-    import_records(pg_engine, _records([one.waybill]))
-    assert not small.due()  # a small site: served live, no file rebuilt
+    assert not small.due() and not small.look_once() and store.current() is None
+    assert keeper.due()  # with no minimum, a missing file is due
 
 
 def test_a_rebuild_during_a_sync_leaves_that_sync_its_file(

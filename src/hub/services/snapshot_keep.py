@@ -242,14 +242,16 @@ class SnapshotKeeper:
         self._thread.join(timeout_s)
 
     def due(self) -> bool:
-        """Whether the kept file is missing, of another database, or too far behind."""
+        """Whether the kept file is missing, of another database, or too far behind.
+
+        With a usable file only the changes after its cursor are counted (a range of the
+        change numbers' index); the whole table is counted only while there is no file.
+        """
         with self.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(_SYNC)).scalar_one()
-            if int(count) < self.min_declarations:
-                return False
             kept = self.store.usable(conn)
             if kept is None:
-                return True
+                count = conn.execute(select(func.count()).select_from(_SYNC)).scalar_one()
+                return int(count) >= self.min_declarations
             changed = conn.execute(
                 select(func.count()).select_from(_SYNC).where(_SYNC.c.seq > kept.cursor)
             ).scalar_one()
