@@ -61,7 +61,6 @@ def test_edge_sync_brings_every_declaration_of_the_hub(tmp_path: Path) -> None:
     assert sync.details["hub_copied_parcel_sets"] == 0
     assert 0 < sync.details["snapshot_seconds"] <= sync.value
     assert sync.details["snapshot_served_from"] == "kept"  # the hub's file, not read live
-    assert sync.details["kept_snapshot_build_seconds"] >= 0
     assert sync.details["edge_cpu_us_per_declaration"] > 0
     assert sync.details["hub_process_cpu_seconds"] > 0  # the hub serves from this process
     # read from the backends' CPU times, counted in 10 ms ticks: 2,000 rows may cost less
