@@ -14,7 +14,12 @@ from devices.xray_image import decode_png, encode_png
 from inspection.formats.postal import read_postal_json
 from inspection.identity import s10_check_digit
 from inspection.model import Declaration
-from inspection.xray.calibration import BASES, Calibration, CalibrationError, calibrate
+from inspection.xray.calibration import (
+    WEDGE_MATERIALS,
+    Calibration,
+    CalibrationError,
+    calibrate,
+)
 from inspection.xray.image import XrayImageError
 from inspection.xray.screen import ScreenConfig, screen
 
@@ -40,9 +45,9 @@ def _fail(message: str) -> None:
 @xray_app.command("wedge")
 def wedge_command(
     machine: str = typer.Option(..., "--machine", help="Simulated machine profile."),
-    out: Path = typer.Option(Path("."), "--out", help="Directory for the three wedge PNGs."),
+    out: Path = typer.Option(Path("."), "--out", help="Directory for the four wedge PNGs."),
 ) -> None:
-    """Image the standard step wedges on a simulated machine: organic/aluminium/steel.png."""
+    """Image the standard step wedges on a simulated machine: organic/aluminium/steel/lead.png."""
     from simulators.xray.phantom import render_wedge
     from simulators.xray.physics import load_profiles
 
@@ -50,9 +55,9 @@ def wedge_command(
     if machine not in profiles:
         _fail(f"unknown machine profile {machine!r}; known: {sorted(profiles)}")
     out.mkdir(parents=True, exist_ok=True)
-    for base in BASES:
+    for base in WEDGE_MATERIALS:
         (out / f"{base}.png").write_bytes(encode_png(render_wedge(profiles[machine], base), 1))
-    typer.echo(f"wrote {', '.join(f'{b}.png' for b in BASES)} to {out}")
+    typer.echo(f"wrote {', '.join(f'{b}.png' for b in WEDGE_MATERIALS)} to {out}")
 
 
 @xray_app.command("calibrate")
@@ -60,13 +65,14 @@ def calibrate_command(
     organic: Path = typer.Option(..., "--organic", help="PNG of the organic (PMMA) wedge."),
     aluminium: Path = typer.Option(..., "--aluminium", help="PNG of the aluminium wedge."),
     steel: Path = typer.Option(..., "--steel", help="PNG of the steel wedge."),
+    lead: Path = typer.Option(..., "--lead", help="PNG of the lead wedge."),
     machine: str = typer.Option(..., "--machine", help="Machine id the calibration is for."),
     out: Path | None = typer.Option(None, "--out", help="File (default DIR/MACHINE.json)."),
     calibration_dir: Path = typer.Option(DEFAULT_DIR, "--calibration-dir"),
 ) -> None:
     """Fit the machine's material curves and flat field from its step-wedge images."""
     wedges = {}
-    for base, path in zip(BASES, (organic, aluminium, steel), strict=True):
+    for base, path in zip(WEDGE_MATERIALS, (organic, aluminium, steel, lead), strict=True):
         try:
             img = decode_png(path.read_bytes())
         except (OSError, XrayImageError) as err:
@@ -106,7 +112,12 @@ def screen_command(
 ) -> None:
     """Replay the pre-screen on stored images: file, state, flags, regions, scores per image."""
     cal_path = calibration_dir / f"{machine}.json"
-    cal = Calibration.load(cal_path) if cal_path.exists() else None
+    cal = None
+    if cal_path.exists():
+        try:
+            cal = Calibration.load(cal_path)
+        except (OSError, ValueError) as err:
+            _fail(f"{cal_path}: not a usable calibration: {err}")
     decls = _declarations(declarations)
     cfg = ScreenConfig()
     rows: list[dict[str, object]] = []

@@ -39,6 +39,9 @@ UNCALIBRATED = "UNCALIBRATED"
 COARSE = "COARSE_IMAGE"
 #: Flag of an image the pre-screen could not read.
 UNREADABLE = "UNREADABLE"
+#: Flag of an image that would have cleared on a machine that reads lead like organic
+#: matter (``Calibration.lead_blind``): lead cannot be ruled out by its two energies.
+LEAD_BLIND = "LEAD_BLIND"
 #: The coarsest pixel at the belt (mm) an image may be auto-cleared at. An edge-on blade is
 #: about 2 mm of steel: coarser pixels blur it below the blade rule's reach (a line run at
 #: 4.8 mm pixels had blades cleared), so such images always wait for an inspector.
@@ -89,6 +92,10 @@ def screen_image(
             }
         )
     )
+    if result.lead_blind:
+        return XrayScreened(
+            image.item_id, XrayState.PENDING, (LEAD_BLIND,), result.top_unexplained, image.device_id
+        )
     if result.state is not XrayState.CLEARED:
         return XrayScreened(
             image.item_id, result.state, flags, result.top_unexplained, image.device_id
@@ -124,6 +131,15 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
             calibration.machine,
         )
 
+    lead_min_z = (config or ScreenConfig()).signatures.lead_min_z
+    blind = None if calibration is None else calibration.lead_blind(lead_min_z)
+    if blind is not None:
+        log.warning(
+            "x-ray %s reads lead like organic matter (A_high %.2f-%.2f): no image of it is "
+            "auto-cleared",
+            device.device_id,
+            *blind,
+        )
     second = PrescreenConfig(image=ImageConfig(pixel_mm=device.pixel_mm))
     coarse = device.pixel_mm > MAX_CLEAR_PIXEL_MM
     if coarse:

@@ -44,6 +44,10 @@ FLAG_WORDS: dict[str, str] = {
     "UNCALIBRATED": N_("the machine has no usable calibration: the image waits for review"),
     "COARSE_IMAGE": N_("pixels too coarse to rule out a blade: the image waits for review"),
     "UNREADABLE": N_("the image could not be read: it waits for review"),
+    "LEAD_BLIND": N_(
+        "this machine reads lead like organic matter, so lead cannot be ruled out: "
+        "the image waits for review"
+    ),
 }
 
 

@@ -34,6 +34,7 @@ FLAG_NAMES: dict[str, str] = {
     "UNCALIBRATED": N_("machine not calibrated"),
     "COARSE_IMAGE": N_("image too coarse"),
     "UNREADABLE": N_("image unreadable"),
+    "LEAD_BLIND": N_("machine blind to lead"),
 }
 
 _N = r"(?P<{}>[\d.]+)"

@@ -1,6 +1,6 @@
 """Per-machine calibration from step-wedge images: flat field and the material curves.
 
-A step wedge is one material (organic = PMMA, aluminium, steel) in steps of known
+A step wedge is one material (organic = PMMA, aluminium, steel, lead) in steps of known
 thickness along the belt with air between them. From each machine's wedge images the
 calibration keeps the air level of every detector element (flat field) and, per material,
 the measured (thickness, A_low, A_high) of each step. The material map then places every
@@ -21,15 +21,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 F32 = npt.NDArray[np.float32]
 U16 = npt.NDArray[np.uint16]
 
-#: Wedge materials, in the order of their atomic number.
+#: Base materials of the z scale (0, 1, 2), in the order of their atomic number.
 BASES = ("organic", "aluminium", "steel")
+
+#: The high-Z wedge: where lead reads on this machine (its K-edge moves it from machine to
+#: machine: below organic, among the bases, or beyond steel).
+HIGH_Z = "lead"
+
+#: Every wedge a calibration is made from.
+WEDGE_MATERIALS = (*BASES, HIGH_Z)
 
 #: The Clearline standard wedge's step thicknesses, mm (see docs/xray-calibration.md).
 STANDARD_STEPS_MM: dict[str, tuple[float, ...]] = {
     "organic": (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 240.0),
     "aluminium": (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 48.0),
     "steel": (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 12.0),
+    "lead": (0.05, 0.1, 0.2, 0.4, 0.8),
 }
+
+#: File format version: 2 added the lead wedge.
+VERSION = 2
 
 
 #: Low-energy attenuation above which a step's low channel is too dark to measure (0.1 %).
@@ -51,11 +62,11 @@ class Step(BaseModel):
 
 
 class Calibration(BaseModel):
-    """What the pre-screen needs to know of one machine (file format version 1)."""
+    """What the pre-screen needs to know of one machine (file format version 2)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: int = Field(1, description="File format version.")
+    version: int = Field(VERSION, description="File format version.")
     machine: str = Field(min_length=1, description="Machine (profile or device) id.")
     width_px: int = Field(ge=8, description="Detector elements across the belt.")
     air_low: tuple[float, ...] = Field(description="Air counts of each low-energy element.")
@@ -64,11 +75,19 @@ class Calibration(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> Calibration:
-        """Refuse a calibration without every base material or with a wrong flat field."""
-        for name in BASES:
+        """Refuse a calibration without every wedge or with a wrong flat field."""
+        if self.version != VERSION:
+            raise ValueError(
+                f"calibration file version {self.version} is not {VERSION} (version 1 has no "
+                "lead wedge): image the four wedges and run `clearline xray calibrate` again"
+            )
+        for name in WEDGE_MATERIALS:
             steps = self.curves.get(name, ())
-            if len(steps) < 3:
-                raise ValueError(f"calibration needs at least 3 {name} steps, got {len(steps)}")
+            least = 2 if name == HIGH_Z else 3
+            if len(steps) < least:
+                raise ValueError(
+                    f"calibration needs at least {least} {name} steps, got {len(steps)}"
+                )
             highs = [s.a_high for s in steps]
             if any(b <= a for a, b in itertools.pairwise(highs)):
                 raise ValueError(f"{name} steps must attenuate more as they thicken: {highs}")
@@ -83,6 +102,36 @@ class Calibration(BaseModel):
         ratio = np.array([s.a_low / s.a_high for s in steps], np.float32)
         mm = np.array([s.mm for s in steps], np.float32)
         return hi, ratio, mm
+
+    def z_of(self, ratio: F32, a_high: F32) -> F32:
+        """Place ratios on the z scale at their A_high: organic 0, aluminium 1, steel 2."""
+        (ho, ro, _), (ha, ra, _), (hf, rf, _) = (self.table(b) for b in BASES)
+        r_o, r_a, r_f = (
+            np.interp(a_high, ho, ro),
+            np.interp(a_high, ha, ra),
+            np.interp(a_high, hf, rf),
+        )
+        return np.where(
+            ratio <= r_a,
+            (ratio - r_o) / np.maximum(r_a - r_o, 1e-3),
+            1.0 + (ratio - r_a) / np.maximum(r_f - r_a, 1e-3),
+        ).astype(np.float32)
+
+    def lead_z(self) -> tuple[F32, F32]:
+        """(A_high, z) of the lead steps, A_high rising: where lead reads on this machine."""
+        hi, ratio, _ = self.table(HIGH_Z)
+        return hi, self.z_of(ratio, hi)
+
+    def lead_blind(self, min_z: float) -> tuple[float, float] | None:
+        """The A_high span where lead reads within ``min_z`` of organic, or None.
+
+        There the machine cannot tell lead from organic matter by its two energies.
+        """
+        hi, z = self.lead_z()
+        close = np.abs(z) < min_z
+        if not close.any():
+            return None
+        return float(hi[close].min()), float(hi[close].max())
 
     def save(self, path: Path) -> None:
         """Write the calibration as JSON."""
@@ -156,18 +205,18 @@ def calibrate(
     wedges: dict[str, tuple[U16, U16]],
     steps_mm: dict[str, tuple[float, ...]] | None = None,
 ) -> Calibration:
-    """Fit a calibration from (low, high) count images of the organic, aluminium, steel wedges."""
+    """Fit a calibration from (low, high) count images of the four wedges (``WEDGE_MATERIALS``)."""
     steps = steps_mm or STANDARD_STEPS_MM
-    missing = [b for b in BASES if b not in wedges]
+    missing = [b for b in WEDGE_MATERIALS if b not in wedges]
     if missing:
         raise CalibrationError(f"wedge images missing for {missing}")
     widths = {v[0].shape[1] for v in wedges.values()}
     if len(widths) != 1:
         raise CalibrationError(f"wedge images differ in width: {sorted(widths)}")
-    airs = [flat_field(*wedges[b]) for b in BASES]
+    airs = [flat_field(*wedges[b]) for b in WEDGE_MATERIALS]
     air_low = np.median(np.stack([a[0] for a in airs]), axis=0)
     air_high = np.median(np.stack([a[1] for a in airs]), axis=0)
-    curves = {b: measure_steps(*wedges[b], (air_low, air_high), steps[b]) for b in BASES}
+    curves = {b: measure_steps(*wedges[b], (air_low, air_high), steps[b]) for b in WEDGE_MATERIALS}
     try:
         return Calibration(
             machine=machine,

@@ -14,10 +14,11 @@ can only fail to explain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from inspection.model import Declaration, GoodsLine
-from inspection.xray.signatures import SigKind, Signature
+from inspection.xray.signatures import Box, SigKind, Signature
 
 K = SigKind
 
@@ -145,11 +146,56 @@ class Finding:
         return {**self.signature.as_dict(), "explained_by": self.explained_by}
 
 
+#: Families whose item is one object: every region one item explains overlaps the first
+#: region it explained (a bottle's glass and its liquid, a tin's can and its contents, a
+#: phone's frame and its battery). Other families' items spread wider (a garment's zip and
+#: buttons, a pair of shoes) but still lie within the item's longest side of that region.
+ONE_OBJECT = frozenset({"drink", "tin", "phone", "power_bank"})
+
+#: The kind that places a one-object item: a tin is placed by its can, a drink by its
+#: contents. Its other kinds (a tin's contents, a bottle's glass) are explained only where
+#: they overlap a region of the placing kind that the same item explained.
+PLACED_BY: dict[str, SigKind] = {"tin": K.METAL, "drink": K.LIQUID}
+
+#: Least overlap (of the smaller box) of a one-object item's region with its first region.
+_OVERLAP = 0.6
+
+
+@dataclass(slots=True)
+class _Line:
+    """One goods line: its family, how many items it still may start, where its items lie."""
+
+    name: str
+    family: str
+    units: int
+    anchors: list[Box] = field(default_factory=list)
+
+    def holds(self, box: Box, px_mm: float) -> bool:
+        """True when ``box`` can belong to an item of this line already placed."""
+        reach_px = SIZES[self.family][0] / px_mm
+        return any(_near(box, a, reach_px, self.family in ONE_OBJECT) for a in self.anchors)
+
+
+def _near(box: Box, anchor: Box, reach_px: float, overlap: bool) -> bool:
+    """Within an item's reach of its first region (and overlapping it, for one object)."""
+    (x, y, w, h), (ax, ay, aw, ah) = box, anchor
+    dx = (x + w / 2) - (ax + aw / 2)
+    dy = (y + h / 2) - (ay + ah / 2)
+    if math.hypot(dx, dy) > reach_px:
+        return False
+    if not overlap:
+        return True
+    iw = min(x + w, ax + aw) - max(x, ax)
+    ih = min(y + h, ay + ah) - max(y, ay)
+    smaller = max(min(w * h, aw * ah), 1)
+    return iw > 0 and ih > 0 and iw * ih / smaller >= _OVERLAP
+
+
 @dataclass(slots=True)
 class _Slot:
     """What one goods line can still explain of one kind."""
 
-    name: str
+    line: _Line
     kind: SigKind
     count: int
     cm2: float
@@ -157,33 +203,62 @@ class _Slot:
     edge_on: bool = False
 
     def takes(self, s: Signature) -> bool:
-        """True when this slot can still explain ``s``."""
+        """True when this slot can still explain ``s`` (wherever it lies)."""
         fits = s.size_mm[0] <= self.size_mm[0] and s.size_mm[1] <= self.size_mm[1]
         same = self.kind is s.kind and self.edge_on == s.edge_on
         return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
 
-def explain(sigs: list[Signature], declaration: Declaration | None) -> tuple[Finding, ...]:
-    """Pair signatures with goods lines within each line's budget, largest regions first."""
+def _slots(declaration: Declaration | None) -> list[_Slot]:
+    """Every goods line's budget, in declaration order."""
     left: list[_Slot] = []
-    if declaration is not None:
-        for line in declaration.lines:
-            fam = family(line)
-            if fam is None:
-                continue
-            qty = int(min(max(line.qty or 1, 1), 5))
-            name = line.name or line.hs_code
-            for kind, count, cm2 in BUDGETS[fam]:
-                left.append(_Slot(name, kind, count * qty, cm2, SIZES[fam]))
-            if fam in EDGE_ON:
-                count, cm2, size = EDGE_ON[fam]
-                left.append(_Slot(name, K.LIQUID, count * qty, cm2, size, edge_on=True))
+    for line in declaration.lines if declaration is not None else ():
+        fam = family(line)
+        if fam is None:
+            continue
+        qty = int(min(max(line.qty or 1, 1), 5))
+        owner = _Line(line.name or line.hs_code, fam, qty)
+        for kind, count, cm2 in BUDGETS[fam]:
+            left.append(_Slot(owner, kind, count * qty, cm2, SIZES[fam]))
+        if fam in EDGE_ON:
+            count, cm2, size = EDGE_ON[fam]
+            left.append(_Slot(owner, K.LIQUID, count * qty, cm2, size, edge_on=True))
+    return left
+
+
+def explain(
+    sigs: list[Signature], declaration: Declaration | None, pixel_mm: float = 0.6
+) -> tuple[Finding, ...]:
+    """Pair signatures with goods lines within each line's budget, largest regions first.
+
+    A region goes first to a line with an item already placed where it lies, else to the
+    first line that may still start an item (an item per unit of its quantity); a line's
+    item explains only regions near the first one it explained (``ONE_OBJECT``, ``SIZES``).
+    """
+    left = _slots(declaration)
     by_sig: dict[int, str] = {}
     for i in sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2):
         s = sigs[i]
-        for slot in left:
-            if slot.takes(s):
-                slot.count -= 1
-                by_sig[i] = slot.name
-                break
+    order = sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2)
+    # Twice: a tin's contents may be larger than its can, which must be placed first.
+    for i in [*order, *order]:
+        if i in by_sig:
+            continue
+        s = sigs[i]
+        fits = [slot for slot in left if slot.takes(s)]
+        chosen = next((slot for slot in fits if slot.line.holds(s.box, pixel_mm)), None)
+        if chosen is None:
+            chosen = next((slot for slot in fits if _starts(slot, s)), None)
+            if chosen is None:
+                continue
+            chosen.line.units -= 1
+            chosen.line.anchors.append(s.box)
+        chosen.count -= 1
+        by_sig[i] = chosen.line.name
     return tuple(Finding(s, by_sig.get(i, "")) for i, s in enumerate(sigs))
+
+
+def _starts(slot: _Slot, s: Signature) -> bool:
+    """True when ``s`` may place a new item of the slot's line."""
+    placing = PLACED_BY.get(slot.line.family)
+    return slot.line.units > 0 and (placing is None or placing is s.kind)

@@ -6,6 +6,7 @@ import math
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration
 from inspection.xray.liquids import liquids
@@ -43,6 +44,11 @@ def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float
         if length >= cfg.gun_length_mm and wide and (best is None or cm2 > best[0]):
             best = (cm2, length)
     return best
+
+
+def _flat(steel: F32, median: float) -> float:
+    """Share of a region's pixels within 25 % of its median steel-equivalent."""
+    return float(np.mean((steel >= 0.75 * median) & (steel <= 1.25 * median)))
 
 
 def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
@@ -114,8 +120,14 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
             if elong >= cfg.blade_elongation:
                 even = width_spread(own) <= cfg.strip_width_cv
                 foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
+                # A plate of even thickness wider than a shank is a blade: a folded
+                # umbrella's shaft and ribs are as wide but far from even across.
+                plate = width > cfg.strip_plate_mm and _flat(steel, median) >= cfg.plate_flat
                 strip = foil or (
-                    width <= cfg.strip_width_mm and median <= cfg.strip_steel_mm and even
+                    width <= cfg.strip_width_mm
+                    and median <= cfg.strip_steel_mm
+                    and even
+                    and not plate
                 )
                 kind = SigKind.STRIP if strip else SigKind.BLADE
                 out.append(
@@ -144,11 +156,35 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
     return out
 
 
+def _segments(own: npt.NDArray[np.bool_], seg_px: float) -> list[npt.NDArray[np.bool_]]:
+    """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``)."""
+    ys, xs = np.nonzero(own)
+    pts = np.stack([xs, ys], axis=1).astype(np.float32)
+    centred = pts - pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(centred.T @ centred)
+    along = centred @ vecs[:, -1]
+    piece = np.floor((along - along.min()) / seg_px).astype(np.int32)
+    n = int(piece.max()) + 1
+    if n > 1 and int((piece == n - 1).sum()) < seg_px / 2:
+        piece[piece == n - 1] = n - 2  # a short tail joins the piece before it
+    out = []
+    for k in np.unique(piece):
+        mask = np.zeros_like(own)
+        sel = piece == k
+        mask[ys[sel], xs[sel]] = True
+        out.append(mask)
+    return out
+
+
 def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> float:
-    """Material of a thin line from its own excess in both channels (z: 0 organic, 1 Al, 2 Fe).
+    """Material of a thin line (piece) from its own excess in both channels (z: 0 organic).
 
     A line whose low channel comes anywhere near the noise floor reads as metal: there
-    (and, through the blur, beside it) the ratio is only a lower bound.
+    (and, through the blur, beside it) the ratio is only a lower bound. A line whose ratio
+    lies halfway or more from organic towards 1 reads as steel too: a sheet of metal seen
+    edge-on, thinner than a pixel, stops both energies alike where it lies and lets both
+    through beside it, so its ratio falls to 1, which no organic matter reaches (nor does
+    noise on a line this strong); lead and tungsten above their K-edges read there as well.
     """
     if float(a_low.max(initial=0.0)) >= LOW_FLOOR - 2.5:
         return 2.0
@@ -157,6 +193,8 @@ def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> fl
     at = float(np.median(ridge_high))
     (ho, ro, _), (ha, ra, _), _ = (cal.table(b) for b in BASES)
     r_o, r_a = float(np.interp(at, ho, ro)), float(np.interp(at, ha, ra))
+    if r <= (1.0 + r_o) / 2.0:
+        return 2.0
     return (r - r_o) / max(r_a - r_o, 1e-3)
 
 
@@ -183,7 +221,11 @@ def _lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> l
         if ridge_low is None:
             ridge_low = np.asarray(cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32)
         win = (slice(y, y + h), slice(x, x + w))
-        z = _line_z(ridge_low[win][own], ridge[win][own], a_low[win][own], cal)
+        # Read piece by piece: a blade running into its handle is steel where it is bare.
+        z = max(
+            _line_z(ridge_low[win][part], ridge[win][part], a_low[win][part], cal)
+            for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
+        )
         if z < cfg.ridge_min_z:
             continue
         contrast = float(np.percentile(ridge[win][own], 75))
@@ -210,6 +252,44 @@ def _solid(mask: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.dilate(core, kernel, anchor=(1, 1)), bool)
 
 
+def _off_scale(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> npt.NDArray[np.bool_]:
+    """Pixels that read as lead on this machine, or off the organic-to-steel scale.
+
+    Where the calibrated lead curve lies below organic (its K-edge between the energies),
+    a pixel past the midpoint from organic towards lead is high-Z; where it lies beyond
+    steel, a pixel past the midpoint from steel towards it. A pixel ``high_z_margin`` below
+    organic or that far beyond steel + 1 is high-Z whatever the lead curve says.
+    """
+    hi_pb, z_pb_steps = cal.lead_z()
+    z_pb = np.interp(maps.a_high, hi_pb, z_pb_steps).astype(np.float32)
+    m = cfg.high_z_margin
+    below = np.where(z_pb < 0.0, np.clip(z_pb / 2.0, -m, -m / 4.0), -m)
+    above = np.where(z_pb > 2.0, np.clip(z_pb / 2.0 + 1.0, 2.0 + m, 3.0 + m), 3.0 + m)
+    return np.asarray((maps.z <= below) | (maps.z >= above))
+
+
+def lead_blind_cm2(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> float:
+    """Area (cm²) that reads as lead does where this machine reads lead like organic matter.
+
+    Within the ``A_high`` span where the calibrated lead curve lies within ``lead_min_z`` of
+    organic (widened by half a step, a factor √2, each way), every pixel within
+    ``lead_min_z`` of the lead curve could be lead or organic matter alike. Regions of at
+    least ``high_z_cm2`` count. 0 on a machine that tells lead from organic everywhere.
+    """
+    span = cal.lead_blind(cfg.lead_min_z)
+    if span is None:
+        return 0.0
+    lo, hi = span[0] / math.sqrt(2.0), span[1] * math.sqrt(2.0)
+    hi_pb, z_pb_steps = cal.lead_z()
+    z_pb = np.interp(maps.a_high, hi_pb, z_pb_steps).astype(np.float32)
+    band = (maps.a_high >= lo) & (maps.a_high <= hi) & ~maps.impenetrable & ~maps.saturated
+    like = band & (np.abs(maps.z - z_pb) < cfg.lead_min_z)
+    mask = cv2.medianBlur(like.astype(np.uint8), 3)
+    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
+    min_px = max(1, math.ceil(cfg.high_z_cm2 / px_cm2))
+    return sum(area for _, _, area in _components(mask, min_px)) * px_cm2
+
+
 def find_signatures(
     low: U16, high: U16, cal: Calibration, cfg: SignatureConfig
 ) -> tuple[list[Signature], Maps]:
@@ -225,8 +305,7 @@ def find_signatures(
         "the X-rays do not penetrate",
     )
     usable = ~maps.impenetrable & ~maps.saturated & (maps.a_high >= cfg.high_z_min_high)
-    off = (maps.z <= -cfg.high_z_margin) | (maps.z >= 3.0 + cfg.high_z_margin)
-    high_z = cv2.medianBlur((usable & off).astype(np.uint8), 3) > 0
+    high_z = cv2.medianBlur((usable & _off_scale(maps, cal, cfg)).astype(np.uint8), 3) > 0
     sigs += _areas(
         high_z,
         SigKind.HIGH_Z,

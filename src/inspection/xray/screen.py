@@ -10,6 +10,8 @@ Rules, none of which configuration or a declaration can switch off:
   each goods line only as many regions of a kind, and as large, as such an item shows
   (``explain.BUDGETS``);
 * a declaration can only add suspicion (weapons, knives or explosives declared);
+* where a machine's calibrated lead curve lies within ``lead_min_z`` of organic, lead
+  and organic matter read alike: an image with such matter there is not cleared (PENDING);
 * an image is CLEARED only when a declaration was given, every signature at or above
   the policy threshold is explained, and no goods line's explained metal adds up to
   enough to hide something under it (``hide_cm2``: a laptop's chassis and cells);
@@ -28,7 +30,7 @@ from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import Finding, explain, family
-from inspection.xray.findings import find_signatures
+from inspection.xray.findings import find_signatures, lead_blind_cm2
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.signatures import SigKind, SignatureConfig
 
@@ -87,6 +89,7 @@ class ScreenResult:
     reasons: tuple[str, ...]
     width: int
     height: int
+    lead_blind: bool = False  # PENDING only because the machine reads lead like organic
 
     @property
     def top_unexplained(self) -> float:
@@ -148,8 +151,8 @@ def screen(
             w,
             h,
         )
-    sigs, _ = find_signatures(low, high, calibration, cfg.signatures)
-    findings = explain(sigs, declaration)
+    sigs, maps = find_signatures(low, high, calibration, cfg.signatures)
+    findings = explain(sigs, declaration, cfg.signatures.pixel_mm)
     reasons = [] if declaration is None else _restricted(declaration)
     for f in findings:
         s = f.signature
@@ -167,6 +170,7 @@ def screen(
             for line in declaration.lines
             if family(line) in HIDING_FAMILIES
         ]
+    blind: tuple[float, float] | None = None
     if reasons:
         state = XrayState.SUSPECT
     elif declaration is None:
@@ -179,10 +183,19 @@ def screen(
             f"{name} covers {cm2:.0f} cm² or more with metal: what lies under it cannot be "
             "read, an inspector must look"
         )
+    elif (blind_cm2 := lead_blind_cm2(maps, calibration, cfg.signatures)) > 0.0:
+        blind = calibration.lead_blind(cfg.signatures.lead_min_z)
+        state = XrayState.PENDING
+        lo, hi = blind or (0.0, 0.0)
+        reasons.append(
+            f"machine {calibration.machine} reads lead like organic matter (A_high "
+            f"{lo:.2f}–{hi:.2f}) and {blind_cm2:.0f} cm² of the image reads so: lead cannot be "
+            "ruled out, an inspector must look"
+        )
     else:
         state = XrayState.CLEARED
     logger.debug("screen: %s, %s findings", state.value, len(findings))
-    return ScreenResult(state, findings, tuple(reasons), w, h)
+    return ScreenResult(state, findings, tuple(reasons), w, h, lead_blind=blind is not None)
 
 
 __all__ = ["Finding", "ScreenConfig", "ScreenResult", "XrayImageError", "explain", "screen"]

@@ -84,6 +84,12 @@ class SignatureConfig(BaseModel):
         0.5, gt=0.0, description="How far below organic (or above steel + 1), in z units."
     )
     high_z_min_high: float = Field(0.3, gt=0.0, description="Least A_high for a high-Z pixel.")
+    lead_min_z: float = Field(
+        0.3,
+        gt=0.0,
+        description="Least distance (z units) between the calibrated lead and organic curves; "
+        "closer, the machine cannot tell lead from organic matter and clears nothing.",
+    )
     high_z_cm2: float = Field(0.5, gt=0.0, description="Smallest high-Z area, cm².")
     metal_steel_mm: float = Field(0.5, gt=0.0, description="Steel-equivalent of a metal pixel.")
     metal_cm2: float = Field(1.5, gt=0.0, description="Smallest metal region, cm².")
@@ -102,6 +108,15 @@ class SignatureConfig(BaseModel):
     strip_width_mm: float = Field(30.0, gt=0.0, description="Widest explainable strip, mm.")
     strip_steel_mm: float = Field(3.0, gt=0.0, description="Thickest explainable strip, mm.")
     foil_width_mm: float = Field(8.0, gt=0.0, description="Widest thin strip (zip), mm.")
+    strip_plate_mm: float = Field(
+        15.0, gt=0.0, description="Widest strip of even thickness (a shoe's shank), mm."
+    )
+    plate_flat: float = Field(
+        0.75,
+        gt=0.0,
+        le=1.0,
+        description="Share of pixels within 25 % of the median steel that makes a plate.",
+    )
     foil_steel_mm: float = Field(1.0, gt=0.0, description="Thickest thin strip, steel mm.")
     strip_width_cv: float = Field(
         0.15, gt=0.0, description="Largest spread (std/mean) of a strip's width along it."
@@ -119,6 +134,9 @@ class SignatureConfig(BaseModel):
     ridge_min_z: float = Field(
         0.5,
         description="Least material z of a blade-like line (0 organic, 1 aluminium, 2 steel).",
+    )
+    ridge_segment_mm: float = Field(
+        30.0, gt=0.0, description="Length of the pieces a line's material is read on, mm."
     )
     liquid_mm: float = Field(
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
@@ -228,13 +246,9 @@ def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfi
     lo, hi = _pool(a_low), _pool(a_high)
     safe = np.maximum(hi, np.float32(0.02))
     r = lo / safe
-    (ho, ro, mo), (ha, ra, _), (hf, rf, mf) = (cal.table(b) for b in BASES)
-    r_o, r_a, r_f = np.interp(hi, ho, ro), np.interp(hi, ha, ra), np.interp(hi, hf, rf)
-    z = np.where(
-        r <= r_a,
-        (r - r_o) / np.maximum(r_a - r_o, 1e-3),
-        1.0 + (r - r_a) / np.maximum(r_f - r_a, 1e-3),
-    ).astype(np.float32)
+    (ho, ro, mo), _, (hf, rf, mf) = (cal.table(b) for b in BASES)
+    r_o, r_f = np.interp(hi, ho, ro), np.interp(hi, hf, rf)
+    z = cal.z_of(np.asarray(r, np.float32), hi)
     saturated = lo >= LOW_FLOOR - 1.5
     steel_a = np.clip((lo - r_o * hi) / np.maximum(r_f - r_o, 1e-3), 0.0, hi).astype(np.float32)
     steel_a = np.where(saturated, hi, steel_a).astype(np.float32)

@@ -27,6 +27,7 @@ WEDGES: dict[str, tuple[str, tuple[float, ...]]] = {
     "organic": ("pmma", (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 240.0)),
     "aluminium": ("aluminium", (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 48.0)),
     "steel": ("steel", (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 12.0)),
+    "lead": ("lead", (0.05, 0.1, 0.2, 0.4, 0.8)),
 }
 
 
@@ -51,15 +52,21 @@ class Phantom:
     profile: str
 
 
+def _turned(shape: tuple[int, int], angle: float) -> tuple[int, int]:
+    """(width, height) px of a (height, width) map turned by ``angle`` degrees."""
+    th, tw = shape
+    rad = math.radians(angle)
+    cos, sin = abs(math.cos(rad)), abs(math.sin(rad))
+    return math.ceil(tw * cos + th * sin) + 2, math.ceil(tw * sin + th * cos) + 2
+
+
 def _place(
     paths: dict[str, F32], maps: dict[str, F32], angle: float, at: tuple[int, int]
 ) -> Box | None:
     """Rotate the object's maps in the belt plane and add them with top-left at ``at``."""
     first = next(iter(maps.values()))
     th, tw = first.shape
-    rad = math.radians(angle)
-    cos, sin = abs(math.cos(rad)), abs(math.sin(rad))
-    nw, nh = math.ceil(tw * cos + th * sin) + 2, math.ceil(tw * sin + th * cos) + 2
+    nw, nh = _turned((th, tw), angle)
     m = cv2.getRotationMatrix2D((tw / 2.0, th / 2.0), angle, 1.0)
     m[0, 2] += nw / 2.0 - tw / 2.0
     m[1, 2] += nh / 2.0 - th / 2.0
@@ -101,6 +108,15 @@ def _carton(rng: np.random.Generator, profile: MachineProfile, paths: dict[str, 
     return (x0, y0, cw, ch)
 
 
+def _inside(rng: np.random.Generator, start: int, span: int, size: int, limit: int) -> int:
+    """A top-left coordinate putting ``size`` px within ``span`` from ``start`` and the image."""
+    if size <= span:
+        return int(rng.integers(start, start + span - size + 1))
+    if size >= limit - 2:
+        return (limit - size) // 2  # larger than the image: centred on it
+    return int(min(max(start + (span - size) // 2, 1), limit - size - 1))
+
+
 def _benign(rng: np.random.Generator) -> Thing:
     """One benign item drawn by the goods' frequencies."""
     names = list(BENIGN)
@@ -125,10 +141,13 @@ def render_phantom(profile: MachineProfile, seed: int, threat: str | None = None
     placed: list[Placed] = []
     for thing in things:
         maps = project(thing.parts, thing.tilt_deg, profile.pixel_mm)
-        oh, ow = next(iter(maps.values())).shape
-        x = int(rng.integers(cx, max(cx + 1, cx + cw - min(ow, cw))))
-        y = int(rng.integers(cy, max(cy + 1, cy + ch - min(oh, ch))))
-        box = _place(paths, maps, float(rng.uniform(0, 360)), (x, y))
+        angle = float(rng.uniform(0, 360))
+        ow, oh = _turned(next(iter(maps.values())).shape, angle)
+        # Turned as it lies, the whole object stays inside the carton where it fits, and
+        # always inside the image: nothing in a parcel lies off the belt.
+        x = _inside(rng, cx, cw, ow, w)
+        y = _inside(rng, cy, ch, oh, h)
+        box = _place(paths, maps, angle, (x, y))
         if box is not None:
             placed.append(Placed(thing.cls, thing.threat, box))
     low, high = expose(profile, paths, rng)

@@ -160,7 +160,9 @@ def test_events_queued_for_a_stopped_hub_are_stored_when_it_starts_again(
         assert hub.wait_for(lambda _: _stored(hub_engine) >= before + len(events), WAIT_S), (
             f"{_stored(hub_engine) - before} of {len(events)} queued events stored"
         )
-        assert hub.stored == len(events)
+        # Each exactly once. Not ``hub.stored == len(events)``: a message already in flight to
+        # the stopping hub is spooled by it and stored by whichever hub drains the spool.
+        assert _stored(hub_engine) == before + len(events)
     finally:
         edge.stop()
         hub.stop()

@@ -9,8 +9,8 @@ import pytest
 import xraydb
 
 from inspection.xray.calibration import (
-    BASES,
     STANDARD_STEPS_MM,
+    WEDGE_MATERIALS,
     Calibration,
     CalibrationError,
     calibrate,
@@ -24,7 +24,7 @@ PROFILES = load_profiles()
 def wedges(name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     prof = PROFILES[name].model_copy(update={"width_px": 256, "height_px": 400})
     out = {}
-    for b in BASES:
+    for b in WEDGE_MATERIALS:
         img = render_wedge(prof, b)
         out[b] = (img.low, img.high)
     return out

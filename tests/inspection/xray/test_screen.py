@@ -155,6 +155,8 @@ def test_cli_calibrates_and_replays_stored_images(tmp_path: Path) -> None:
             str(w / "aluminium.png"),
             "--steel",
             str(w / "steel.png"),
+            "--lead",
+            str(w / "lead.png"),
             "--calibration-dir",
             str(tmp_path / "cal"),
         ],

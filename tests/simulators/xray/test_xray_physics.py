@@ -155,3 +155,14 @@ def test_tip_library_holds_each_threat_alone_as_its_transmission(tmp_path: Path)
         assert low.shape == (item["height"], item["width"]) and low.dtype == np.uint16
         assert low.min() < 0.5 * FULL  # the object stops much of the beam somewhere
         assert np.all(high.astype(int) >= low.astype(int) - 2)  # the high channel passes more
+
+
+def test_every_threat_lies_wholly_in_the_image() -> None:
+    """Turned as it lies, no threat runs off the belt: all of it is there to be seen."""
+    prof = load_profiles()["eff-60-100"]
+    for seed in range(2 * len(THREATS)):
+        ph = render_phantom(prof, seed, list(THREATS)[seed % len(THREATS)])
+        (obj,) = [o for o in ph.objects if o.threat is not None]
+        x, y, w, h = obj.box
+        assert x > 0 and y > 0, (seed, obj)
+        assert x + w < prof.width_px and y + h < prof.height_px, (seed, obj)
