@@ -145,7 +145,7 @@ class XrayGenerator:
         return XrayScan(image, tuple(objects), carton, seed, cfg)
 
     def wedge(self, base: str, steps_mm: tuple[float, ...], seed: int = 0) -> DualEnergyImage:
-        """Image a step wedge of ``base`` (organic, aluminium or steel) on this machine.
+        """Image a step wedge of ``base`` (organic, aluminium, steel or lead) on this machine.
 
         Steps of ``steps_mm`` lie along the belt with air between them, in the middle
         three fifths of the belt's width, as ``clearline xray calibrate`` expects.
