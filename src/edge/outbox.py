@@ -158,12 +158,10 @@ class Outbox:
 
     def pending(self) -> int:
         """Return how many events are not yet known to be delivered (unsent or unconfirmed)."""
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
-        return int(row[0])
+        return self.counts()[0]
 
     def counts(self) -> tuple[int, int]:
-        """Return ``(pending, unsent)`` read in one query (see ``pending`` and ``unsent``)."""
+        """Return ``(pending, unsent)`` read in one query."""
         with self._lock:
             row = self._db.execute(
                 "SELECT COUNT(*), COUNT(*) - COUNT(sent_at) FROM outbox"
@@ -172,6 +170,4 @@ class Outbox:
 
     def unsent(self) -> int:
         """Return how many events the broker has not acknowledged yet."""
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
-        return int(row[0])
+        return self.counts()[1]

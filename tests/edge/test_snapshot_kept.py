@@ -57,6 +57,15 @@ def _store(client: TestClient) -> SnapshotStore:
     return store
 
 
+def _edit_meta(store: SnapshotStore, edit: Any) -> dict[str, Any]:
+    """Rewrite ``kept.json`` as ``edit(meta)`` changes it (what a tampered or stale file holds)."""
+    meta_path = store.directory / META
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    edit(meta)
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    return dict(meta)
+
+
 def _header(client: TestClient, key: str, source: str = "kept") -> dict[str, Any]:
     resp = client.get("/api/v1/sync/snapshot", headers={"X-API-Key": key})
     assert resp.headers[SOURCE_HEADER] == source
@@ -113,10 +122,7 @@ def test_a_file_of_another_database_is_not_served(
     client, key, _codes = hub
     store = _store(client)
     kept = store.build(pg_engine)
-    meta_path = store.directory / META
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["database"] = meta["database"].rsplit("/", 1)[0] + "/another_schema"
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    _edit_meta(store, lambda m: m.update(database=m["database"].rsplit("/", 1)[0] + "/another"))
     with pg_engine.connect() as conn:
         assert store.usable(conn) is None
     import_records(
@@ -132,10 +138,8 @@ def test_a_file_ahead_of_the_database_is_not_served(
     client, _key, _codes = hub
     store = _store(client)
     store.build(pg_engine)
-    meta_path = store.directory / META
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["cursor"] += 1000  # what a database made anew, with fewer changes, would look like
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    # what a database made anew, with fewer changes, would look like
+    _edit_meta(store, lambda m: m.update(cursor=m["cursor"] + 1000))
     with pg_engine.connect() as conn:
         assert store.usable(conn) is None
 
@@ -196,11 +200,8 @@ def test_a_kept_json_naming_another_file_is_not_served(
     store.build(pg_engine)
     secret = tmp_path / "secret.txt"
     secret.write_text("not a snapshot\n", encoding="utf-8")
-    meta_path = store.directory / META
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["file"] = os.path.relpath(secret, store.directory)  # a file that exists
-    assert (store.directory / meta["file"]).is_file()
-    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    meta = _edit_meta(store, lambda m: m.update(file=os.path.relpath(secret, store.directory)))
+    assert (store.directory / meta["file"]).is_file()  # a file that exists
     assert store.current() is None
     assert _header(client, key, "live")["count"] == 30 * 4 + 1
 

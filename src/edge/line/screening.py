@@ -39,8 +39,9 @@ UNCALIBRATED = "UNCALIBRATED"
 COARSE = "COARSE_IMAGE"
 #: Flag of an image the pre-screen could not read.
 UNREADABLE = "UNREADABLE"
-#: Flag of an image that would have cleared on a machine that reads lead like organic
-#: matter (``Calibration.lead_blind``): lead cannot be ruled out by its two energies.
+#: Flag of an image that would have cleared but holds matter that reads as lead does where
+#: the machine reads lead like organic matter (``findings.lead_blind``): lead cannot be ruled
+#: out by the two energies there.
 LEAD_BLIND = "LEAD_BLIND"
 #: The coarsest pixel at the belt (mm) an image may be auto-cleared at. An edge-on blade is
 #: about 2 mm of steel: coarser pixels blur it below the blade rule's reach (a line run at
@@ -135,8 +136,8 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
     blind = None if calibration is None else calibration.lead_blind(lead_min_z)
     if blind is not None:
         log.warning(
-            "x-ray %s reads lead like organic matter (A_high %.2f-%.2f): no image of it is "
-            "auto-cleared",
+            "x-ray %s reads lead like organic matter (A_high %.2f-%.2f): an image holding "
+            "matter that reads so there is not auto-cleared (LEAD_BLIND)",
             device.device_id,
             *blind,
         )

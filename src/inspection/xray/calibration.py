@@ -122,6 +122,11 @@ class Calibration(BaseModel):
         hi, ratio, _ = self.table(HIGH_Z)
         return hi, self.z_of(ratio, hi)
 
+    def lead_z_at(self, a_high: F32) -> F32:
+        """Where lead reads (z) at each ``A_high``, from the lead steps (flat beyond them)."""
+        hi, z = self.lead_z()
+        return np.interp(a_high, hi, z).astype(np.float32)
+
     def lead_blind(self, min_z: float) -> tuple[float, float] | None:
         """The A_high span where lead reads within ``min_z`` of organic, or None.
 

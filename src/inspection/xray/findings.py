@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration
+from inspection.xray.calibration import LOW_FLOOR, Calibration
 from inspection.xray.liquids import liquids
 from inspection.xray.signatures import (
     F32,
@@ -188,14 +188,10 @@ def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> fl
     """
     if float(a_low.max(initial=0.0)) >= LOW_FLOOR - 2.5:
         return 2.0
-    dh = max(float(ridge_high.sum()), 1e-6)
-    r = float(ridge_low.sum()) / dh
+    r = float(ridge_low.sum()) / max(float(ridge_high.sum()), 1e-6)
     at = float(np.median(ridge_high))
-    (ho, ro, _), (ha, ra, _), _ = (cal.table(b) for b in BASES)
-    r_o, r_a = float(np.interp(at, ho, ro)), float(np.interp(at, ha, ra))
-    if r <= (1.0 + r_o) / 2.0:
-        return 2.0
-    return (r - r_o) / max(r_a - r_o, 1e-3)
+    z, z_one = cal.z_of(np.array([r, 1.0], np.float32), np.array([at, at], np.float32))
+    return 2.0 if z <= z_one / 2.0 else float(z)
 
 
 def _lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> list[Signature]:
@@ -260,34 +256,35 @@ def _off_scale(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> npt.NDArra
     steel, a pixel past the midpoint from steel towards it. A pixel ``high_z_margin`` below
     organic or that far beyond steel + 1 is high-Z whatever the lead curve says.
     """
-    hi_pb, z_pb_steps = cal.lead_z()
-    z_pb = np.interp(maps.a_high, hi_pb, z_pb_steps).astype(np.float32)
+    z_pb = cal.lead_z_at(maps.a_high)
     m = cfg.high_z_margin
     below = np.where(z_pb < 0.0, np.clip(z_pb / 2.0, -m, -m / 4.0), -m)
     above = np.where(z_pb > 2.0, np.clip(z_pb / 2.0 + 1.0, 2.0 + m, 3.0 + m), 3.0 + m)
     return np.asarray((maps.z <= below) | (maps.z >= above))
 
 
-def lead_blind_cm2(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> float:
+def lead_blind(
+    maps: Maps, cal: Calibration, cfg: SignatureConfig
+) -> tuple[float, tuple[float, float]] | None:
     """Area (cm²) that reads as lead does where this machine reads lead like organic matter.
 
     Within the ``A_high`` span where the calibrated lead curve lies within ``lead_min_z`` of
     organic (widened by half a step, a factor √2, each way), every pixel within
     ``lead_min_z`` of the lead curve could be lead or organic matter alike. Regions of at
-    least ``high_z_cm2`` count. 0 on a machine that tells lead from organic everywhere.
+    least ``high_z_cm2`` count. Return (that area, the span), or None when there is none:
+    always on a machine that tells lead from organic everywhere.
     """
     span = cal.lead_blind(cfg.lead_min_z)
     if span is None:
-        return 0.0
+        return None
     lo, hi = span[0] / math.sqrt(2.0), span[1] * math.sqrt(2.0)
-    hi_pb, z_pb_steps = cal.lead_z()
-    z_pb = np.interp(maps.a_high, hi_pb, z_pb_steps).astype(np.float32)
     band = (maps.a_high >= lo) & (maps.a_high <= hi) & ~maps.impenetrable & ~maps.saturated
-    like = band & (np.abs(maps.z - z_pb) < cfg.lead_min_z)
+    like = band & (np.abs(maps.z - cal.lead_z_at(maps.a_high)) < cfg.lead_min_z)
     mask = cv2.medianBlur(like.astype(np.uint8), 3)
     px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
     min_px = max(1, math.ceil(cfg.high_z_cm2 / px_cm2))
-    return sum(area for _, _, area in _components(mask, min_px)) * px_cm2
+    cm2 = sum(area for _, _, area in _components(mask, min_px)) * px_cm2
+    return (cm2, span) if cm2 > 0.0 else None
 
 
 def find_signatures(

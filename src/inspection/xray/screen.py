@@ -30,7 +30,7 @@ from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import Finding, explain, family
-from inspection.xray.findings import find_signatures, lead_blind_cm2
+from inspection.xray.findings import find_signatures, lead_blind
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.signatures import SigKind, SignatureConfig
 
@@ -170,7 +170,7 @@ def screen(
             for line in declaration.lines
             if family(line) in HIDING_FAMILIES
         ]
-    blind: tuple[float, float] | None = None
+    blind: tuple[float, tuple[float, float]] | None = None
     if reasons:
         state = XrayState.SUSPECT
     elif declaration is None:
@@ -183,13 +183,12 @@ def screen(
             f"{name} covers {cm2:.0f} cm² or more with metal: what lies under it cannot be "
             "read, an inspector must look"
         )
-    elif (blind_cm2 := lead_blind_cm2(maps, calibration, cfg.signatures)) > 0.0:
-        blind = calibration.lead_blind(cfg.signatures.lead_min_z)
+    elif (blind := lead_blind(maps, calibration, cfg.signatures)) is not None:
         state = XrayState.PENDING
-        lo, hi = blind or (0.0, 0.0)
+        cm2, (lo, hi) = blind
         reasons.append(
             f"machine {calibration.machine} reads lead like organic matter (A_high "
-            f"{lo:.2f}–{hi:.2f}) and {blind_cm2:.0f} cm² of the image reads so: lead cannot be "
+            f"{lo:.2f}–{hi:.2f}) and {cm2:.0f} cm² of the image reads so: lead cannot be "
             "ruled out, an inspector must look"
         )
     else:

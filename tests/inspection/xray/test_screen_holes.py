@@ -21,8 +21,9 @@ from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import explain
+from inspection.xray.findings import find_signatures
 from inspection.xray.screen import ScreenResult, screen
-from inspection.xray.signatures import SigKind, Signature
+from inspection.xray.signatures import SigKind, Signature, SignatureConfig
 from simulators.xray.catalogue import Thing, umbrella
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
@@ -143,3 +144,35 @@ def test_two_items_of_a_line_each_explain_their_own_place() -> None:
         True,
         False,
     ]
+
+
+def test_a_line_stopping_both_energies_alike_is_steel_whatever_made_the_image() -> None:
+    """Counts written from Beer-Lambert by hand, not by the simulator.
+
+    A sheet of metal on its edge, thinner than a pixel and opaque, lets through only the
+    share of a pixel beside it, the same share in both channels: A_low = A_high = -ln(share),
+    a ratio of 1. A wall of organic matter adds A_low = r_organic x A_high instead.
+    """
+    prof = PROFILES["eff-60-100"].model_copy(update={"width_px": 640, "height_px": 480})
+    cal = machine_calibration(prof)
+    ho, ro, _ = cal.table("organic")
+    h, w = prof.height_px, prof.width_px
+    base_high = np.full((h, w), 0.4, np.float32)  # 2 cm or so of plastic and clothes
+    base_low = base_high * np.float32(np.interp(0.4, ho, ro))
+    cfg = SignatureConfig(pixel_mm=prof.pixel_mm)
+
+    def lines(add_low: float, add_high: float) -> list[Signature]:
+        a_low, a_high = base_low.copy(), base_high.copy()
+        a_low[200:202, 100:350] += add_low  # 150 mm long, 1.2 mm wide
+        a_high[200:202, 100:350] += add_high
+        counts = [
+            np.clip(np.asarray(air, np.float32)[None, :] * np.exp(-a), 0, 65535).astype(np.uint16)
+            for air, a in ((cal.air_low, a_low), (cal.air_high, a_high))
+        ]
+        sigs, _ = find_signatures(counts[0], counts[1], cal, cfg)
+        return [s for s in sigs if s.kind is SigKind.EDGE_BLADE]
+
+    opaque = -float(np.log(0.3))  # 70 % of the pixel covered by the sheet
+    assert lines(opaque, opaque), "an opaque sub-pixel line is a blade"
+    r_org = float(np.interp(opaque, ho, ro))
+    assert not lines(r_org * opaque, opaque), "an organic wall is no blade"
