@@ -51,7 +51,9 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
         (K.THICK_METAL, 3, 30.0),
         (K.STRIP, 2, 40.0),
     ),
-    "power_bank": ((K.BATTERY, 1, 250.0), (K.METAL, 1, 250.0), (K.THICK_METAL, 1, 60.0)),
+    # Cells in a case read as a compact block (BATTERY) and their cans as thick metal; a
+    # metal region too ragged to read as cells is cells and something else merged.
+    "power_bank": ((K.BATTERY, 1, 250.0), (K.THICK_METAL, 1, 60.0)),
     "machine": (
         (K.METAL, 1, 400.0),
         (K.METAL, 3, 12.0),
@@ -69,6 +71,17 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
     "textiles": ((K.STRIP, 2, 25.0), (K.METAL, 2, 3.0)),
     "book": (),
 }
+
+#: Family → most elongated BATTERY region (long over short side) one item shows. A phone,
+#: a watch or a camera holds one flat pouch or prismatic cell, at most about 2.5 times as
+#: long as wide (a phone's 75-100 x 50-62 mm, a camera pack's 70 x 38 mm); a 140 x 22 mm
+#: "cell" in a phone's place is a tilted knife or a row of cylindrical cells.
+BATTERY_ELONGATION: dict[str, float] = {"phone": 3.0}
+
+#: Family → least solidity (area over convex hull) of a METAL region one item shows. A tin
+#: is a convex can, seen from any side a rectangle or a disc (0.93-0.97 measured, blur and
+#: noise included); a can merged with a knife or a blade lying by it is not (0.47-0.83).
+CONVEX: dict[str, float] = {"tin": 0.9}
 
 #: Family → (regions per item, largest region cm², longest and widest side mm) of organic
 #: slabs on their edge (LIQUID regions marked ``edge_on``) one item accounts for: a book
@@ -146,10 +159,11 @@ class Finding:
         return {**self.signature.as_dict(), "explained_by": self.explained_by}
 
 
-#: Families whose item is one object: every region one item explains overlaps the first
-#: region it explained (a bottle's glass and its liquid, a tin's can and its contents, a
-#: phone's frame and its battery). Other families' items spread wider (a garment's zip and
-#: buttons, a pair of shoes) but still lie within the item's longest side of that region.
+#: Families whose item is one object: every region one item explains lies within the
+#: first region it explained, give or take ``_MARGIN_MM`` (a bottle's glass around its
+#: liquid, a tin's contents in its can, a phone's battery in its frame). Other families'
+#: items spread wider (a garment's zip and buttons, a pair of shoes) but still lie within
+#: the item's longest side of that region.
 ONE_OBJECT = frozenset({"drink", "tin", "phone", "power_bank"})
 
 #: The kind that places a one-object item: a tin is placed by its can, a drink by its
@@ -157,8 +171,9 @@ ONE_OBJECT = frozenset({"drink", "tin", "phone", "power_bank"})
 #: they overlap a region of the placing kind that the same item explained.
 PLACED_BY: dict[str, SigKind] = {"tin": K.METAL, "drink": K.LIQUID}
 
-#: Least overlap (of the smaller box) of a one-object item's region with its first region.
-_OVERLAP = 0.6
+#: How far (mm) a one-object item's region may reach past its first region on any side: a
+#: bottle's glass past its liquid (wall, shoulder), a can's rim past its contents.
+_MARGIN_MM = 10.0
 
 
 @dataclass(slots=True)
@@ -172,23 +187,27 @@ class _Line:
 
     def holds(self, box: Box, px_mm: float) -> bool:
         """True when ``box`` can belong to an item of this line already placed."""
+        if self.family in ONE_OBJECT:
+            return any(_within(box, a, _MARGIN_MM / px_mm) for a in self.anchors)
         reach_px = SIZES[self.family][0] / px_mm
-        return any(_near(box, a, reach_px, self.family in ONE_OBJECT) for a in self.anchors)
+        return any(_near(box, a, reach_px) for a in self.anchors)
 
 
-def _near(box: Box, anchor: Box, reach_px: float, overlap: bool) -> bool:
-    """Within an item's reach of its first region (and overlapping it, for one object)."""
+def _near(box: Box, anchor: Box, reach_px: float) -> bool:
+    """True when the two regions' centres lie within an item's reach of each other."""
     (x, y, w, h), (ax, ay, aw, ah) = box, anchor
-    dx = (x + w / 2) - (ax + aw / 2)
-    dy = (y + h / 2) - (ay + ah / 2)
-    if math.hypot(dx, dy) > reach_px:
-        return False
-    if not overlap:
-        return True
-    iw = min(x + w, ax + aw) - max(x, ax)
-    ih = min(y + h, ay + ah) - max(y, ay)
-    smaller = max(min(w * h, aw * ah), 1)
-    return iw > 0 and ih > 0 and iw * ih / smaller >= _OVERLAP
+    return math.hypot((x + w / 2) - (ax + aw / 2), (y + h / 2) - (ay + ah / 2)) <= reach_px
+
+
+def _within(box: Box, anchor: Box, margin_px: float) -> bool:
+    """True when ``box`` lies inside ``anchor`` grown by ``margin_px`` on every side."""
+    (x, y, w, h), (ax, ay, aw, ah) = box, anchor
+    return (
+        x >= ax - margin_px
+        and y >= ay - margin_px
+        and x + w <= ax + aw + margin_px
+        and y + h <= ay + ah + margin_px
+    )
 
 
 @dataclass(slots=True)
@@ -205,6 +224,11 @@ class _Slot:
     def takes(self, s: Signature) -> bool:
         """True when this slot can still explain ``s`` (wherever it lies)."""
         fits = s.size_mm[0] <= self.size_mm[0] and s.size_mm[1] <= self.size_mm[1]
+        fam = self.line.family
+        if s.kind is K.BATTERY and fam in BATTERY_ELONGATION:
+            fits &= s.size_mm[0] <= BATTERY_ELONGATION[fam] * s.size_mm[1]
+        if s.kind is K.METAL and fam in CONVEX:
+            fits &= s.solidity >= CONVEX[fam]
         same = self.kind is s.kind and self.edge_on == s.edge_on
         return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
@@ -237,8 +261,6 @@ def explain(
     """
     left = _slots(declaration)
     by_sig: dict[int, str] = {}
-    for i in sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2):
-        s = sigs[i]
     order = sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2)
     # Twice: a tin's contents may be larger than its can, which must be placed first.
     for i in [*order, *order]:

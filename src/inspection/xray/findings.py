@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inspection.xray.calibration import LOW_FLOOR, Calibration
+from inspection.xray.calibration import Calibration
+from inspection.xray.lines import edge_lines
 from inspection.xray.liquids import liquids
 from inspection.xray.signatures import (
     F32,
@@ -24,6 +25,8 @@ from inspection.xray.signatures import (
     _score,
     attenuations,
     material_maps,
+    solidity,
+    thickness_steps,
     width_spread,
 )
 
@@ -123,11 +126,17 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                 # A plate of even thickness wider than a shank is a blade: a folded
                 # umbrella's shaft and ribs are as wide but far from even across.
                 plate = width > cfg.strip_plate_mm and _flat(steel, median) >= cfg.plate_flat
+                # A narrow strip that steps in thickness along its length is a knife tilted
+                # towards its edge (blade past channel), not a shank or a zip.
+                stepped = (
+                    width <= cfg.strip_plate_mm and thickness_steps(steel, own) < cfg.strip_steps
+                )
                 strip = foil or (
                     width <= cfg.strip_width_mm
                     and median <= cfg.strip_steel_mm
                     and even
                     and not plate
+                    and not stepped
                 )
                 kind = SigKind.STRIP if strip else SigKind.BLADE
                 out.append(
@@ -151,87 +160,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                 f"{cm2:.1f} cm² of metal, {size}",
                 cm2,
                 (length, width),
-            )
-        )
-    return out
-
-
-def _segments(own: npt.NDArray[np.bool_], seg_px: float) -> list[npt.NDArray[np.bool_]]:
-    """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``)."""
-    ys, xs = np.nonzero(own)
-    pts = np.stack([xs, ys], axis=1).astype(np.float32)
-    centred = pts - pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(centred.T @ centred)
-    along = centred @ vecs[:, -1]
-    piece = np.floor((along - along.min()) / seg_px).astype(np.int32)
-    n = int(piece.max()) + 1
-    if n > 1 and int((piece == n - 1).sum()) < seg_px / 2:
-        piece[piece == n - 1] = n - 2  # a short tail joins the piece before it
-    out = []
-    for k in np.unique(piece):
-        mask = np.zeros_like(own)
-        sel = piece == k
-        mask[ys[sel], xs[sel]] = True
-        out.append(mask)
-    return out
-
-
-def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> float:
-    """Material of a thin line (piece) from its own excess in both channels (z: 0 organic).
-
-    A line whose low channel comes anywhere near the noise floor reads as metal: there
-    (and, through the blur, beside it) the ratio is only a lower bound. A line whose ratio
-    lies halfway or more from organic towards 1 reads as steel too: a sheet of metal seen
-    edge-on, thinner than a pixel, stops both energies alike where it lies and lets both
-    through beside it, so its ratio falls to 1, which no organic matter reaches (nor does
-    noise on a line this strong); lead and tungsten above their K-edges read there as well.
-    """
-    if float(a_low.max(initial=0.0)) >= LOW_FLOOR - 2.5:
-        return 2.0
-    r = float(ridge_low.sum()) / max(float(ridge_high.sum()), 1e-6)
-    at = float(np.median(ridge_high))
-    z, z_one = cal.z_of(np.array([r, 1.0], np.float32), np.array([at, at], np.float32))
-    return 2.0 if z <= z_one / 2.0 else float(z)
-
-
-def _lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> list[Signature]:
-    """EDGE_BLADE: thin straight dense lines of inorganic matter at full resolution.
-
-    A white top-hat of ``A_high`` finds the lines; the same top-hat of ``A_low`` gives the
-    line's own dual-energy ratio, free of what lies under it, so the tangential walls of
-    organic things (a carton's sides, a shoe's upper, a book's spine) are not blades while
-    steel and ceramic (zirconia) are.
-    """
-    k = max(3, round(cfg.ridge_mm / cfg.pixel_mm) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    ridge = np.asarray(cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel), np.float32)
-    mask = (ridge >= 0.5 * cfg.ridge_contrast).astype(np.uint8)
-    min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
-    out: list[Signature] = []
-    ridge_low: F32 | None = None
-    for box, own, _ in _components(mask, min_px):
-        length, width, _ = _rect_mm(own, cfg.pixel_mm)
-        if length < cfg.ridge_length_mm or width > cfg.ridge_width_mm:
-            continue
-        x, y, w, h = box
-        if ridge_low is None:
-            ridge_low = np.asarray(cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32)
-        win = (slice(y, y + h), slice(x, x + w))
-        # Read piece by piece: a blade running into its handle is steel where it is bare.
-        z = max(
-            _line_z(ridge_low[win][part], ridge[win][part], a_low[win][part], cal)
-            for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
-        )
-        if z < cfg.ridge_min_z:
-            continue
-        contrast = float(np.percentile(ridge[win][own], 75))
-        out.append(
-            Signature(
-                SigKind.EDGE_BLADE,
-                _score(contrast, cfg.ridge_contrast),
-                box,
-                contrast,
-                f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}",
+                solidity=solidity(own),
             )
         )
     return out
@@ -310,7 +239,7 @@ def find_signatures(
         px_cm2,
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
-    sigs += _lines(a_low, a_high, cal, cfg)
+    sigs += edge_lines(a_low, a_high, cal, cfg)
     sigs += _metal(maps, cfg)
     sigs += liquids(maps, cal, cfg)
     sigs.sort(key=lambda s: -s.score)

@@ -55,6 +55,7 @@ class Signature:
     area_cm2: float = 0.0  # area of the region itself
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
+    solidity: float = 1.0  # METAL only: its area over its convex hull's (1 for a convex item)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -118,6 +119,14 @@ class SignatureConfig(BaseModel):
         description="Share of pixels within 25 % of the median steel that makes a plate.",
     )
     foil_steel_mm: float = Field(1.0, gt=0.0, description="Thickest thin strip, steel mm.")
+    strip_steps: float = Field(
+        0.55,
+        gt=0.0,
+        le=1.0,
+        description="Least ratio of a narrow strip's thinnest 10 mm stretch to its thickest: "
+        "a shank or a zip is even along its length, a utility knife steps where its blade "
+        "runs past its channel.",
+    )
     strip_width_cv: float = Field(
         0.15, gt=0.0, description="Largest spread (std/mean) of a strip's width along it."
     )
@@ -279,26 +288,66 @@ def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, fl
     return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
 
 
+def _stretches(
+    own: npt.NDArray[np.bool_], end: float, bin_px: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], int] | None:
+    """A region's pixels cut into stretches of ``bin_px`` along its main axis, ends aside.
+
+    Return (pixels kept, in ``own`` order; the stretch of each kept pixel; whole stretches),
+    or None for a region too small to cut. ``end`` is the percentage left out at each end.
+    """
+    ys, xs = np.nonzero(own)
+    if xs.size < 8:
+        return None
+    pts = np.stack([xs - xs.mean(), ys - ys.mean()]).astype(np.float64)
+    _, vecs = np.linalg.eigh(np.cov(pts))
+    along = vecs[:, 1] @ pts
+    lo, hi = np.percentile(along, (end, 100.0 - end))
+    keep = (along >= lo) & (along <= hi)
+    return keep, ((along[keep] - lo) // bin_px).astype(np.int64), int((hi - lo) // bin_px)
+
+
 def width_spread(own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
     """Spread (std/mean) of a region's width along its main axis, ends (10 %) left out.
 
     The width of each stretch is its pixel count over its length. An even strip or rod
     keeps its width; a blade narrows to its point and steps to its tang, at any tilt.
     """
-    ys, xs = np.nonzero(own)
-    if xs.size < 8:
+    cut = _stretches(own, 10.0, bin_px)
+    if cut is None or cut[2] < 2:
         return 1.0
-    pts = np.stack([xs - xs.mean(), ys - ys.mean()]).astype(np.float64)
-    _, vecs = np.linalg.eigh(np.cov(pts))
-    along = vecs[:, 1] @ pts
-    lo, hi = np.percentile(along, (10, 90))
-    keep = (along >= lo) & (along <= hi)
-    bins = ((along[keep] - lo) // bin_px).astype(np.int64)
-    full = int((hi - lo) // bin_px)
-    if full < 2:
-        return 1.0
+    _, bins, full = cut
     width = np.bincount(bins, minlength=full + 1)[:full] / bin_px
     return float(width.std() / max(width.mean(), 1e-6))
+
+
+def thickness_steps(values: F32, own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
+    """Thinnest over thickest stretch of a region along its main axis (medians, 5 % ends aside).
+
+    ``values`` holds the region's steel-equivalent at its own pixels (``own`` order). A
+    shank, a zip or a rod is as thick at one end as at the other (about 1); a utility knife's
+    blade runs past its steel channel, and its channel past the blade, in steps.
+    """
+    cut = _stretches(own, 5.0, bin_px)
+    if cut is None:
+        return 1.0
+    keep, bins, _ = cut
+    kept = values[keep]
+    medians = [float(np.median(kept[bins == k])) for k in np.unique(bins) if (bins == k).sum() >= 3]
+    if len(medians) < 2:
+        return 1.0
+    return min(medians) / max(*medians, 1e-6)
+
+
+def solidity(own: npt.NDArray[np.bool_]) -> float:
+    """A region's area over the area of its convex hull (1.0 for a convex region)."""
+    pts = np.argwhere(own)[:, ::-1].astype(np.int32)
+    if len(pts) < 3:
+        return 1.0
+    hull = cv2.convexHull(pts)
+    # Pixels inside a polygon through pixel centres: its area, half its perimeter, and one.
+    inside = float(cv2.contourArea(hull)) + float(cv2.arcLength(hull, True)) / 2.0 + 1.0
+    return min(1.0, float(own.sum()) / inside)
 
 
 def _full(box: Box, scale: int) -> Box:

@@ -1,0 +1,213 @@
+"""EDGE_BLADE: thin straight dense lines of inorganic matter, read at full resolution.
+
+A blade seen on its edge is a line a few tenths of a millimetre to a few millimetres wide.
+A white top-hat of ``A_high`` finds it; the same top-hat of ``A_low`` gives the line's own
+dual-energy ratio, free of what lies under it, so the tangential walls of organic things
+(a carton's sides, a shoe's upper, a book's spine) are not blades while steel and ceramic
+(zirconia) are. A line that touches another one (a blade lying across a tin, whose wall
+seen edge-on is a line too) is one branched region on the mask: it is cut into its
+straight parts, and each part is read as a line of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from inspection.xray.calibration import LOW_FLOOR, Calibration
+from inspection.xray.signatures import (
+    F32,
+    Box,
+    SigKind,
+    Signature,
+    SignatureConfig,
+    _components,
+    _rect_mm,
+    _score,
+)
+
+Mask = npt.NDArray[np.bool_]
+
+#: A line cut from a branched region is the outline of something dense (and not a blade)
+#: when one side is heavier than the other by this share of the line's own contrast...
+_OUTLINE_STEP = 0.5
+#: ...along this share of its length.
+_OUTLINE_SAME = 0.8
+
+#: Widest mean width of a straight part cut from a branched region, as a share of
+#: ``ridge_width_mm``: a line is a few pixels wide along its whole length, while a band cut
+#: through a broad region is as wide as the band everywhere.
+_PART_FILL = 0.6
+
+
+def _segments(own: Mask, seg_px: float) -> list[Mask]:
+    """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``)."""
+    ys, xs = np.nonzero(own)
+    pts = np.stack([xs, ys], axis=1).astype(np.float32)
+    centred = pts - pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(centred.T @ centred)
+    along = centred @ vecs[:, -1]
+    piece = np.floor((along - along.min()) / seg_px).astype(np.int32)
+    n = int(piece.max()) + 1
+    if n > 1 and int((piece == n - 1).sum()) < seg_px / 2:
+        piece[piece == n - 1] = n - 2  # a short tail joins the piece before it
+    out = []
+    for k in np.unique(piece):
+        mask = np.zeros_like(own)
+        sel = piece == k
+        mask[ys[sel], xs[sel]] = True
+        out.append(mask)
+    return out
+
+
+def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> float:
+    """Material of a thin line (piece) from its own excess in both channels (z: 0 organic).
+
+    A line whose low channel comes anywhere near the noise floor reads as metal: there
+    (and, through the blur, beside it) the ratio is only a lower bound. A line whose ratio
+    lies halfway or more from organic towards 1 reads as steel too: a sheet of metal seen
+    edge-on, thinner than a pixel, stops both energies alike where it lies and lets both
+    through beside it, so its ratio falls to 1, which no organic matter reaches (nor does
+    noise on a line this strong); lead and tungsten above their K-edges read there as well.
+    """
+    if float(a_low.max(initial=0.0)) >= LOW_FLOOR - 2.5:
+        return 2.0
+    r = float(ridge_low.sum()) / max(float(ridge_high.sum()), 1e-6)
+    at = float(np.median(ridge_high))
+    z, z_one = cal.z_of(np.array([r, 1.0], np.float32), np.array([at, at], np.float32))
+    return 2.0 if z <= z_one / 2.0 else float(z)
+
+
+def _straight_parts(own: Mask, cfg: SignatureConfig) -> Iterator[tuple[Box, Mask, float, float]]:
+    """The straight lines of a branched region: (box within ``own``, mask, length, width mm).
+
+    Candidate lines come from a probabilistic Hough transform, longest first; each takes
+    the region's pixels within half ``ridge_width_mm`` of it, and a candidate whose pixels
+    mostly belong to a part already taken is the same line seen again. Width is the span of
+    the middle 90 % of the pixels across the line, so that the stubs of lines crossing it
+    do not widen it.
+    """
+    length_px = cfg.ridge_length_mm / cfg.pixel_mm
+    half = cfg.ridge_width_mm / cfg.pixel_mm / 2.0
+    found = cv2.HoughLinesP(
+        own.astype(np.uint8),
+        1.0,
+        math.pi / 180.0,
+        threshold=max(3, round(length_px / 2.0)),
+        minLineLength=round(0.8 * length_px),
+        maxLineGap=3,
+    )
+    if found is None:
+        return
+    ys, xs = np.nonzero(own)
+    taken = np.zeros(xs.shape, bool)
+    segs = sorted(
+        found.reshape(-1, 4).tolist(), key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1])
+    )
+    for x1, y1, x2, y2 in segs:
+        run = math.hypot(x2 - x1, y2 - y1)
+        ux, uy = (x2 - x1) / run, (y2 - y1) / run
+        rx, ry = xs - x1, ys - y1
+        along, across = rx * ux + ry * uy, ry * ux - rx * uy
+        sel = (np.abs(across) <= half) & (along >= -half) & (along <= run + half)
+        if not sel.any() or taken[sel].mean() > 0.5:
+            continue
+        taken |= sel
+        x0, y0 = int(xs[sel].min()), int(ys[sel].min())
+        w, h = int(xs[sel].max()) - x0 + 1, int(ys[sel].max()) - y0 + 1
+        part = np.zeros((h, w), bool)
+        part[ys[sel] - y0, xs[sel] - x0] = True
+        lo, hi = np.percentile(across[sel], (5, 95))
+        length = (float(along[sel].max() - along[sel].min()) + 1.0) * cfg.pixel_mm
+        yield (x0, y0, w, h), part, length, (float(hi - lo) + 1.0) * cfg.pixel_mm
+
+
+def _outline(a_high: F32, box: Box, own: Mask, contrast: float, cfg: SignatureConfig) -> bool:
+    """True when a line is the edge of something dense: heavier on one side all along.
+
+    The wall of a can or a case seen edge-on is such a line, with the can on one side and
+    air on the other; a blade lying across the can has the same matter on both sides. The
+    two sides are read ``ridge_mm`` away from the line, past the top-hat's reach.
+    """
+    ys, xs = np.nonzero(own)
+    pts = np.stack([xs + box[0], ys + box[1]], axis=1).astype(np.float64)
+    centre = pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
+    u = vecs[:, 1]
+    normal = np.array([-u[1], u[0]]) * (cfg.ridge_mm / cfg.pixel_mm)
+    along = (pts - centre) @ u
+    q = centre + np.arange(along.min(), along.max(), 2.0)[:, None] * u
+    h, w = a_high.shape
+    a = np.rint(q + normal).astype(np.int64)
+    b = np.rint(q - normal).astype(np.int64)
+    inside = (a.min(axis=1) >= 0) & (b.min(axis=1) >= 0) & (a[:, 0] < w) & (b[:, 0] < w)
+    inside &= (a[:, 1] < h) & (b[:, 1] < h)
+    if int(inside.sum()) < 8:
+        return False
+    step = a_high[a[inside, 1], a[inside, 0]] - a_high[b[inside, 1], b[inside, 0]]
+    median = float(np.median(step))
+    same_way = float((np.sign(step) == np.sign(median)).mean())
+    return abs(median) >= _OUTLINE_STEP * contrast and same_way >= _OUTLINE_SAME
+
+
+def _candidates(
+    own: Mask, box: Box, cfg: SignatureConfig
+) -> Iterator[tuple[Box, Mask, tuple[float, float], bool]]:
+    """A region if it is one thin line, else its straight parts: (box, mask, mm, cut)."""
+    length, width, _ = _rect_mm(own, cfg.pixel_mm)
+    if width <= cfg.ridge_width_mm:
+        if length >= cfg.ridge_length_mm:
+            yield box, own, (length, width), False
+        return
+    x, y = box[0], box[1]
+    for (px, py, pw, ph), part, length, width in _straight_parts(own, cfg):
+        mean_mm = float(part.sum()) * cfg.pixel_mm**2 / length
+        if (
+            length >= cfg.ridge_length_mm
+            and width <= cfg.ridge_width_mm
+            and mean_mm <= _PART_FILL * cfg.ridge_width_mm
+        ):
+            yield (x + px, y + py, pw, ph), part, (length, width), True
+
+
+def edge_lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> list[Signature]:
+    """EDGE_BLADE signatures: straight lines of inorganic matter at least a blade long."""
+    k = max(3, round(cfg.ridge_mm / cfg.pixel_mm) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    ridge = np.asarray(cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel), np.float32)
+    mask = (ridge >= 0.5 * cfg.ridge_contrast).astype(np.uint8)
+    min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
+    out: list[Signature] = []
+    ridge_low: F32 | None = None
+    for region_box, region, _ in _components(mask, min_px):
+        for box, own, (length, width), cut in _candidates(region, region_box, cfg):
+            x, y, w, h = box
+            if ridge_low is None:
+                ridge_low = np.asarray(
+                    cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32
+                )
+            win = (slice(y, y + h), slice(x, x + w))
+            # Read piece by piece: a blade running into its handle is steel where it is bare.
+            z = max(
+                _line_z(ridge_low[win][part], ridge[win][part], a_low[win][part], cal)
+                for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
+            )
+            if z < cfg.ridge_min_z:
+                continue
+            contrast = float(np.percentile(ridge[win][own], 75))
+            if cut and _outline(a_high, box, own, contrast, cfg):
+                continue
+            out.append(
+                Signature(
+                    SigKind.EDGE_BLADE,
+                    _score(contrast, cfg.ridge_contrast),
+                    box,
+                    contrast,
+                    f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}",
+                )
+            )
+    return out
