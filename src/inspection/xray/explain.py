@@ -171,6 +171,12 @@ ONE_OBJECT = frozenset({"drink", "tin", "phone", "power_bank"})
 #: they overlap a region of the placing kind that the same item explained.
 PLACED_BY: dict[str, SigKind] = {"tin": K.METAL, "drink": K.LIQUID}
 
+#: Kinds read from one metal region (they share its box): whatever explains one of them
+#: explains them all or none. A phone merged with a ceramic knife has more thick metal than
+#: a phone shows; a declared pouch of coins must not explain that part while the phone
+#: explains the rest.
+ONE_REGION = frozenset({K.METAL, K.THICK_METAL, K.BATTERY, K.STRIP})
+
 #: How far (mm) a one-object item's region may reach past its first region on any side: a
 #: bottle's glass past its liquid (wall, shoulder), a can's rim past its contents.
 _MARGIN_MM = 10.0
@@ -261,6 +267,7 @@ def explain(
     """
     left = _slots(declaration)
     by_sig: dict[int, str] = {}
+    owner: dict[Box, _Line] = {}  # metal region (its box) → the line that explained it
     order = sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2)
     # Twice: a tin's contents may be larger than its can, which must be placed first.
     for i in [*order, *order]:
@@ -268,6 +275,8 @@ def explain(
             continue
         s = sigs[i]
         fits = [slot for slot in left if slot.takes(s)]
+        if s.kind in ONE_REGION and s.box in owner:
+            fits = [slot for slot in fits if slot.line is owner[s.box]]
         chosen = next((slot for slot in fits if slot.line.holds(s.box, pixel_mm)), None)
         if chosen is None:
             chosen = next((slot for slot in fits if _starts(slot, s)), None)
@@ -277,6 +286,8 @@ def explain(
             chosen.line.anchors.append(s.box)
         chosen.count -= 1
         by_sig[i] = chosen.line.name
+        if s.kind in ONE_REGION:
+            owner[s.box] = chosen.line
     return tuple(Finding(s, by_sig.get(i, "")) for i, s in enumerate(sigs))
 
 
