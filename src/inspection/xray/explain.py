@@ -167,12 +167,13 @@ class Finding:
 ONE_OBJECT = frozenset({"drink", "tin", "phone", "power_bank"})
 
 #: The kind that places a one-object item: a tin is placed by its can, a drink by its
-#: contents. Its other kinds (a tin's contents, a bottle's glass) are explained only where
-#: they overlap a region of the placing kind that the same item explained.
+#: contents. Its other kinds (a tin's contents, a bottle's glass) are explained only within
+#: the region of the placing kind that the same item explained.
 PLACED_BY: dict[str, SigKind] = {"tin": K.METAL, "drink": K.LIQUID}
 
-#: Kinds read from one metal region (they share its box): whatever explains one of them
-#: explains them all or none. A phone merged with a ceramic knife has more thick metal than
+#: Kinds read from one metal region (``findings._metal`` gives them all that region's box,
+#: which is how they are known to be one): whatever explains one of them explains them all
+#: or none. A phone merged with a ceramic knife has more thick metal than
 #: a phone shows; a declared pouch of coins must not explain that part while the phone
 #: explains the rest.
 ONE_REGION = frozenset({K.METAL, K.THICK_METAL, K.BATTERY, K.STRIP})

@@ -28,6 +28,7 @@ from inspection.xray.signatures import (
     _components,
     _rect_mm,
     _score,
+    main_axis,
 )
 
 Mask = npt.NDArray[np.bool_]
@@ -47,10 +48,7 @@ _PART_FILL = 0.6
 def _segments(own: Mask, seg_px: float) -> list[Mask]:
     """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``)."""
     ys, xs = np.nonzero(own)
-    pts = np.stack([xs, ys], axis=1).astype(np.float32)
-    centred = pts - pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(centred.T @ centred)
-    along = centred @ vecs[:, -1]
+    _, _, along = main_axis(own)
     piece = np.floor((along - along.min()) / seg_px).astype(np.int32)
     n = int(piece.max()) + 1
     if n > 1 and int((piece == n - 1).sum()) < seg_px / 2:
@@ -133,13 +131,9 @@ def _outline(a_high: F32, box: Box, own: Mask, contrast: float, cfg: SignatureCo
     air on the other; a blade lying across the can has the same matter on both sides. The
     two sides are read ``ridge_mm`` away from the line, past the top-hat's reach.
     """
-    ys, xs = np.nonzero(own)
-    pts = np.stack([xs + box[0], ys + box[1]], axis=1).astype(np.float64)
-    centre = pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
-    u = vecs[:, 1]
+    centre, u, along = main_axis(own)
+    centre = centre + np.array(box[:2], np.float64)  # in image pixels
     normal = np.array([-u[1], u[0]]) * (cfg.ridge_mm / cfg.pixel_mm)
-    along = (pts - centre) @ u
     q = centre + np.arange(along.min(), along.max(), 2.0)[:, None] * u
     h, w = a_high.shape
     a = np.rint(q + normal).astype(np.int64)

@@ -288,6 +288,19 @@ def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, fl
     return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
 
 
+def main_axis(own: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], ...]:
+    """(centre x y, unit vector along, each pixel's place along it) of a region's long axis.
+
+    Pixels are taken in ``np.nonzero`` order; the axis is the principal one of their spread.
+    """
+    ys, xs = np.nonzero(own)
+    pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    centre = pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
+    unit = vecs[:, 1]
+    return centre, unit, (pts - centre) @ unit
+
+
 def _stretches(
     own: npt.NDArray[np.bool_], end: float, bin_px: int
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], int] | None:
@@ -296,12 +309,9 @@ def _stretches(
     Return (pixels kept, in ``own`` order; the stretch of each kept pixel; whole stretches),
     or None for a region too small to cut. ``end`` is the percentage left out at each end.
     """
-    ys, xs = np.nonzero(own)
-    if xs.size < 8:
+    if int(own.sum()) < 8:
         return None
-    pts = np.stack([xs - xs.mean(), ys - ys.mean()]).astype(np.float64)
-    _, vecs = np.linalg.eigh(np.cov(pts))
-    along = vecs[:, 1] @ pts
+    _, _, along = main_axis(own)
     lo, hi = np.percentile(along, (end, 100.0 - end))
     keep = (along >= lo) & (along <= hi)
     return keep, ((along[keep] - lo) // bin_px).astype(np.int64), int((hi - lo) // bin_px)
