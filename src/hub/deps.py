@@ -8,6 +8,8 @@ Every route declares who may call it: ``Depends(require_roles(...))`` (or the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, tzinfo
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -18,7 +20,7 @@ from sqlmodel import Session
 from contracts.clock import Clock
 from hub.db.auth_models import Role
 from hub.ingest.xray_store import XrayStore
-from hub.services import users
+from hub.services import siteday, users
 from hub.services.auth import Principal, check_role
 from hub.services.errors import Forbidden, Unauthenticated
 from hub.services.login_limits import LoginLimiter
@@ -57,6 +59,20 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+@dataclass(frozen=True)
+class SiteDay:
+    """The site's time zone and the site day it is now."""
+
+    zone: tzinfo
+    today: date
+
+
+def get_site_day(request: Request) -> SiteDay:
+    """Return the site's zone and today's site day (by the app's clock)."""
+    zone = get_settings(request).zone()
+    return SiteDay(zone, siteday.today(get_clock(request).now(), zone))
+
+
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """Yield one session per request; it is closed (rolled back if open) afterwards."""
     with Session(engine) as session:
@@ -92,6 +108,7 @@ def get_publisher(request: Request) -> VerdictPublisher | None:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[HubSettings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+SiteDayDep = Annotated[SiteDay, Depends(get_site_day)]
 SessionDep = Annotated[Session, Depends(get_session)]
 StoreDep = Annotated[XrayStore, Depends(get_store)]
 PublisherDep = Annotated[VerdictPublisher | None, Depends(get_publisher)]

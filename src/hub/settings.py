@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.services import siteday
 
 #: Passwords that are never accepted for the bootstrap admin outside dev mode.
 KNOWN_WEAK_PASSWORDS = frozenset(
@@ -58,6 +61,26 @@ class HubSettings(CommonSettings):
         title="Site id",
         description="Site identifier used in MQTT topics and sync notices.",
     )
+    site_timezone: str = Field(
+        default=siteday.DEFAULT_SITE_TIMEZONE,
+        min_length=1,
+        max_length=64,
+        title="Site time zone",
+        description="IANA zone whose midnight starts the site's day in work lists, "
+        "statistics and inspector figures.",
+    )
+
+    @field_validator("site_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """Refuse a zone name the time zone database does not know."""
+        siteday.zone(value)
+        return value
+
+    def zone(self) -> ZoneInfo:
+        """The site's time zone."""
+        return siteday.zone(self.site_timezone)
+
     token_ttl_s: int = Field(
         default=8 * 3600,
         ge=60,

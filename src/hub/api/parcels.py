@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from contracts.reasons import Outcome, Reason
 from hub.db.auth_models import Role
-from hub.deps import SessionDep, Sites, require_roles
+from hub.deps import SessionDep, SiteDayDep, Sites, require_roles
 from hub.services import parcels as service
 from hub.services.auth import Principal
 from hub.services.parcel_schemas import ParcelPage, Timeline
@@ -28,19 +28,27 @@ def list_parcels(
     _viewer: ParcelViewer,
     sites: Sites,
     session: SessionDep,
+    site_day: SiteDayDep,
     outcome: Outcome | None = None,
     reason: Reason | None = None,
-    day: Annotated[date | None, Query(description="UTC day the parcel was first seen.")] = None,
+    day: Annotated[
+        date | None, Query(description="Site day (CLEARLINE_SITE_TIMEZONE) of the first sighting.")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Only parcels first seen at or after this time.")
+    ] = None,
     edge: Annotated[str | None, Query(max_length=64)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
 ) -> ParcelPage:
-    """Parcel passes, newest first, filtered by outcome, reason, UTC day and edge."""
+    """Parcel passes, newest first, filtered by outcome, reason, site day, time and edge."""
     return service.list_parcels(
         session,
         outcome=outcome.value if outcome else None,
         reason=reason.value if reason else None,
         day=day,
+        since=since,
+        zone=site_day.zone,
         edge=edge,
         limit=limit,
         offset=offset,

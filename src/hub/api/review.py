@@ -16,6 +16,7 @@ from hub.deps import (
     PublisherDep,
     SessionDep,
     SettingsDep,
+    SiteDayDep,
     Sites,
     StoreDep,
     require_roles,
@@ -86,14 +87,15 @@ def get_inspector_days(
     _viewer: Viewer,
     sites: Sites,
     session: SessionDep,
-    clock: ClockDep,
+    site_day: SiteDayDep,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> tip_stats.InspectorDays:
-    """Per inspector and UTC day: TIP hit rate, false-alarm rate, seconds per image
+    """Per inspector and site day: TIP hit rate, false-alarm rate, seconds per image
     (default: the last seven days)."""
-    end = date_to or clock.now().date()
-    return tip_stats.inspector_days(session, date_from or end - timedelta(days=6), end, sites)
+    end = date_to or site_day.today
+    start = date_from or end - timedelta(days=6)
+    return tip_stats.inspector_days(session, start, end, sites, zone=site_day.zone)
 
 
 @router.get(

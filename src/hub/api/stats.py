@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from hub.deps import ClockDep, SessionDep, Sites, Supervisor
+from hub.deps import SessionDep, SiteDayDep, Sites, Supervisor
 from hub.services import stats as service
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -25,12 +25,12 @@ def get_stats(
     _supervisor: Supervisor,
     sites: Sites,
     session: SessionDep,
-    clock: ClockDep,
+    site_day: SiteDayDep,
     date_from: Annotated[
-        date | None, Query(description="First UTC day (default: 6 days ago).")
+        date | None, Query(description="First site day (default: 6 days ago).")
     ] = None,
     date_to: Annotated[
-        date | None, Query(description="Last UTC day, included (default: today).")
+        date | None, Query(description="Last site day, included (default: today).")
     ] = None,
     group_by: Annotated[
         list[str],
@@ -40,9 +40,15 @@ def get_stats(
     format: Literal["json", "csv"] = "json",
 ) -> service.StatsReport | Response:
     """Counts and declared values grouped as asked; ``format=csv`` returns a CSV file."""
-    first, last = service.default_period(clock.now().date())
+    first, last = service.default_period(site_day.today)
     report = service.parcel_stats(
-        session, date_from or first, date_to or last, group_by, edge=edge, scope=sites
+        session,
+        date_from or first,
+        date_to or last,
+        group_by,
+        edge=edge,
+        scope=sites,
+        zone=site_day.zone,
     )
     if format == "csv":
         name = f"clearline-stats-{report.date_from}-{report.date_to}.csv"

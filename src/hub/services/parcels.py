@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, func, or_, select
@@ -14,6 +14,7 @@ from contracts.reasons import Outcome, Reason
 from hub.db.event_models import EVENT, PARCEL, PARCEL_CODE, VERDICT
 from hub.db.models import DECLARATION, DECLARATION_LINE
 from hub.ingest.projection import CODE_KINDS
+from hub.services import siteday
 from hub.services.errors import Invalid, NotFound
 from hub.services.parcel_schemas import (
     Comparison,
@@ -41,12 +42,6 @@ MAX_TIMELINE_EVENTS = 2000
 _FREE_TEXT = ("notes", "detail", "alarm")
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """Start and end (exclusive) of a UTC calendar day."""
-    start = datetime.combine(day, time(0), tzinfo=UTC)
-    return start, start + timedelta(days=1)
-
-
 def list_parcels(
     session: Session,
     *,
@@ -59,8 +54,13 @@ def list_parcels(
     offset: int = 0,
     enterprise: str | None = None,
     scope: SiteScope = ALL,
+    zone: tzinfo = siteday.DEFAULT_ZONE,
+    since: datetime | None = None,
 ) -> ParcelPage:
-    """Return one page of parcel passes matching every given filter, newest first."""
+    """Return one page of parcel passes matching every given filter, newest first.
+
+    ``day`` is a site day in ``zone``; ``since`` keeps the parcels first seen at or after it.
+    """
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be 1..{MAX_PAGE}", field="limit")
     if offset < 0:
@@ -75,8 +75,14 @@ def list_parcels(
             raise Invalid(f"reason {reason!r} is not a reason code", field="reason")
         conds.append(cast(PARCEL.c.reasons, Text).like(f'%"{reason}"%'))
     if day is not None:
-        start, end = day_bounds(day)
+        start, end = siteday.bounds(day, tz=zone)
         conds.append(and_(PARCEL.c.first_seen >= start, PARCEL.c.first_seen < end))
+    if since is not None:
+        if since.tzinfo is None:
+            raise Invalid(
+                "since must carry its time zone (e.g. 2026-12-06T08:00:00+08:00)", field="since"
+            )
+        conds.append(PARCEL.c.first_seen >= since)
     if edge is not None:
         conds.append(PARCEL.c.edge_id == edge)
     if site is not None:

@@ -3,7 +3,7 @@
 Grouping happens in the database. A parcel counts once per group; when ``reason`` is a group
 key it counts once per reason it has (``""`` for a parcel with none). Declared values (the
 goods value, else the sum of the goods lines) are summed per currency (``currency`` is always
-a group key), never converted. Days are UTC.
+a group key), never converted. Days are the site's own (``siteday``: China time by default).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from hub.db.event_models import PARCEL
 from hub.db.models import DECLARATION, DECLARATION_LINE
+from hub.services import siteday
 from hub.services.errors import Invalid
-from hub.services.parcels import day_bounds
 from hub.services.sites import ALL, SiteScope
 from inspection.formats.csvutil import spreadsheet_safe
 
@@ -43,7 +43,7 @@ class StatsRow(BaseModel):
 
 
 class StatsReport(BaseModel):
-    """A statistics report over a period of UTC days (both ends included)."""
+    """A statistics report over a period of site days (both ends included)."""
 
     date_from: date
     date_to: date
@@ -71,9 +71,10 @@ def parcel_stats(
     site: str | None = None,
     edge: str | None = None,
     scope: SiteScope = ALL,
+    zone: tzinfo = siteday.DEFAULT_ZONE,
 ) -> StatsReport:
-    """Count parcels (of the scope's sites) first seen between two UTC days (inclusive) and
-    sum declared values."""
+    """Count parcels (of the scope's sites) first seen between two site days of ``zone``
+    (inclusive) and sum declared values."""
     keys = check_group_by(group_by)
     if date_to < date_from:
         raise Invalid("date_to is before date_from", field="date_to")
@@ -81,8 +82,7 @@ def parcel_stats(
         raise Invalid(f"a report covers at most {MAX_DAYS} days", field="date_to")
     conn = session.connection()
     dialect = conn.dialect.name
-    start, _ = day_bounds(date_from)
-    _, end = day_bounds(date_to)
+    start, end = siteday.bounds(date_from, date_to, tz=zone)
     joined = PARCEL.outerjoin(
         DECLARATION,
         and_(
@@ -91,7 +91,7 @@ def parcel_stats(
         ),
     )
     columns: dict[str, ColumnElement[Any]] = {
-        "day": _day(PARCEL.c.first_seen, dialect),
+        "day": siteday.day_sql(PARCEL.c.first_seen, dialect, zone, start),
         "trade_mode": func.coalesce(DECLARATION.c.trade_mode, ""),
         "outcome": func.coalesce(PARCEL.c.outcome, ""),
         "ebc_code": func.coalesce(DECLARATION.c.ebc_code, ""),
@@ -155,13 +155,6 @@ def _declared_value() -> ColumnElement[Any]:
     return func.coalesce(DECLARATION.c.goods_value, lines)
 
 
-def _day(column: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC calendar day of a timestamp column, as ``YYYY-MM-DD`` text."""
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.substr(column, 1, 10)
-
-
 def to_csv(report: StatsReport) -> str:
     """Render a report as CSV: the group keys, currency, parcels, declared_value.
 
@@ -183,5 +176,5 @@ def to_csv(report: StatsReport) -> str:
 
 
 def default_period(today: date) -> tuple[date, date]:
-    """The default report period: the last seven UTC days up to ``today``."""
+    """The default report period: the last seven site days up to ``today``."""
     return today - timedelta(days=6), today

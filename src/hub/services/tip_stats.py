@@ -1,4 +1,4 @@
-"""Inspector statistics with threat image projection: per inspector and per day (UTC).
+"""Inspector statistics with threat image projection: per inspector and per site day.
 
 - *TIP hit rate*: projected threats marked suspect or held, per projected image answered.
 - *false-alarm rate*: alarms (suspect or hold) on real images whose parcel the manual desk
@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from hub.db.tip_models import TIP_PROJECTION
 from hub.db.xray_models import INSPECTION_RESULT, XRAY_IMAGE
+from hub.services import siteday
 from hub.services.errors import Invalid
 from hub.services.sites import ALL, SiteScope
 
@@ -58,16 +59,19 @@ def _rate(n: int, of: int) -> float | None:
 
 
 def inspector_days(
-    session: Session, date_from: date, date_to: date, scope: SiteScope = ALL
+    session: Session,
+    date_from: date,
+    date_to: date,
+    scope: SiteScope = ALL,
+    zone: tzinfo = siteday.DEFAULT_ZONE,
 ) -> InspectorDays:
-    """Figures per inspector and UTC day over the given days (both included), on the scope's
-    sites (a projection counts on the site of the image it was shown on)."""
+    """Figures per inspector and site day (of ``zone``) over the given days (both included), on
+    the scope's sites (a projection counts on the site of the image it was shown on)."""
     if date_to < date_from:
         raise Invalid("date_from must not be after date_to", field="date_from")
     if (date_to - date_from).days >= MAX_DAYS:
         raise Invalid(f"the period may span at most {MAX_DAYS} days", field="date_from")
-    start = datetime.combine(date_from, time(), UTC)
-    end = datetime.combine(date_to + timedelta(days=1), time(), UTC)
+    start, end = siteday.bounds(date_from, date_to, tz=zone)
     conn = session.connection()
     tips = conn.execute(
         select(
@@ -116,12 +120,12 @@ def inspector_days(
         lambda: {"shown": 0, "hits": 0, "images": 0, "alarms": 0, "false": 0, "secs": []}
     )
     for t in tips:
-        d = days[(t.inspector, t.answered_at.astimezone(UTC).date())]
+        d = days[(t.inspector, siteday.day_of(t.answered_at, zone))]
         d["shown"] += 1
         d["hits"] += 1 if t.hit else 0
         d["secs"].append((t.answered_at - t.shown_at).total_seconds())
     for r in real:
-        d = days[(r.reviewed_by, r.reviewed_at.astimezone(UTC).date())]
+        d = days[(r.reviewed_by, siteday.day_of(r.reviewed_at, zone))]
         d["images"] += 1
         if r.verdict in ("suspect", "hold"):
             d["alarms"] += 1

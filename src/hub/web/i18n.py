@@ -20,8 +20,10 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import tzinfo
 from pathlib import Path
 
+from babel.dates import get_timezone_location
 from fastapi import Request
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,11 @@ def translations(lang: str) -> gettext_module.NullTranslations:
 def current() -> str:
     """The language of the page being rendered."""
     return _current.get()
+
+
+def zone_name(zone: tzinfo) -> str:
+    """A time zone's place name in the page's language, e.g. 中国（上海）时间."""
+    return get_timezone_location(zone, locale=LANGUAGES.get(current(), "en"))
 
 
 def gettext(message: str) -> str:

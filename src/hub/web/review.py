@@ -15,6 +15,7 @@ from hub.deps import (
     ClockDep,
     SessionDep,
     SettingsDep,
+    SiteDayDep,
     Sites,
     StoreDep,
     client_address,
@@ -194,15 +195,15 @@ def inspectors_page(
     sites: Sites,
     request: Request,
     session: SessionDep,
-    clock: ClockDep,
+    site_day: SiteDayDep,
     store: StoreDep,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> HTMLResponse:
     """Per inspector and day: test threats found and missed, false alarms, time per image."""
-    end = date_to or clock.now().date()
+    end = date_to or site_day.today
     start = date_from or end - timedelta(days=6)
-    report = tip_stats.inspector_days(session, start, end, sites)
+    report = tip_stats.inspector_days(session, start, end, sites, zone=site_day.zone)
     settings = store.settings
     return page(
         request,

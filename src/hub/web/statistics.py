@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, Sites, require_roles
+from hub.deps import SessionDep, SiteDayDep, Sites, require_roles
 from hub.services import enterprises
 from hub.services import rules as rules_service
 from hub.services import stats as stats_service
@@ -73,16 +73,22 @@ def statistics_page(
     sites: Sites,
     request: Request,
     session: SessionDep,
-    clock: ClockDep,
+    site_day: SiteDayDep,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> HTMLResponse:
     """Parcels per day by outcome, the reasons and the enterprises of a period; CSV links."""
-    today = clock.now().date()
+    today, zone = site_day.today, site_day.zone
     start, end = date_from or today - timedelta(days=6), date_to or today
-    by_day_report = stats_service.parcel_stats(session, start, end, ("day", "outcome"), scope=sites)
-    reason_report = stats_service.parcel_stats(session, start, end, ("reason",), scope=sites)
-    ebc_report = stats_service.parcel_stats(session, start, end, ("ebc_code",), scope=sites)
+    by_day_report = stats_service.parcel_stats(
+        session, start, end, ("day", "outcome"), scope=sites, zone=zone
+    )
+    reason_report = stats_service.parcel_stats(
+        session, start, end, ("reason",), scope=sites, zone=zone
+    )
+    ebc_report = stats_service.parcel_stats(
+        session, start, end, ("ebc_code",), scope=sites, zone=zone
+    )
     by_day: dict[str, dict[str, int]] = defaultdict(dict)
     outcomes: dict[str, int] = defaultdict(int)
     for row in by_day_report.rows:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from contracts.reasons import Outcome, Reason
 from hub.db.auth_models import Role
-from hub.deps import ClockDep, SessionDep, Sites, require_roles
+from hub.deps import ClockDep, SessionDep, SiteDayDep, Sites, require_roles
 from hub.services import parcels as parcel_service
+from hub.services import siteday
 from hub.services.auth import Principal
 from hub.web import i18n
 from hub.web.i18n import N_
@@ -42,23 +43,30 @@ def work_page(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
+    site_day: SiteDayDep,
     outcome: Annotated[str, Query(max_length=16)] = "",
     reason: Annotated[str, Query(max_length=32)] = "",
     enterprise: Annotated[str, Query(max_length=64)] = "",
     line: Annotated[str, Query(max_length=64)] = "",
     day: date | None = None,
+    since: datetime | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    """Parcels of one UTC day by outcome, reason, enterprise and line; each row links to its
-    trace and the desk."""
-    the_day = day or clock.now().astimezone(UTC).date()
+    """Parcels of one site day (or since an instant) by outcome, reason, enterprise and line;
+    each row links to its trace and the desk."""
+    zone = site_day.zone
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=zone)  # a time without zone is the site's own
+    the_day = day or (siteday.day_of(since, zone) if since is not None else site_day.today)
     outcome = outcome.upper() if outcome.upper() in Outcome.__members__ else ""
     reason = reason.upper() if reason.upper() in Reason.__members__ else ""
     found = parcel_service.list_parcels(
         session,
         outcome=outcome or None,
         reason=reason or None,
-        day=the_day,
+        day=None if since is not None else the_day,
+        since=since,
+        zone=zone,
         edge=line or None,
         enterprise=enterprise or None,
         limit=PAGE,
@@ -69,7 +77,7 @@ def work_page(
         rows = [
             {
                 "code": p.parcel_code or "",
-                "seen": _hms(p.first_seen),
+                "seen": _hms(p.first_seen, zone),
                 "line": p.edge_id or i18n.gettext("desk"),
                 "item": p.item_id,
                 "outcome": p.outcome or "",
@@ -85,6 +93,7 @@ def work_page(
         )
         outcomes = [(o.value, outcome_badge(o.value)) for o in Outcome]
         lists = [(key, i18n.gettext(label), out) for key, label, out in LISTS]
+        zone_words = _zone_words(zone, clock.now())
     current = next((k for k, _, out in lists if out == outcome and not reason), "")
     return page(
         request,
@@ -95,6 +104,9 @@ def work_page(
         offset=offset,
         page_size=PAGE,
         day=the_day.isoformat(),
+        since=since.astimezone(zone).strftime("%H:%M") if since is not None else "",
+        since_q=since.isoformat() if since is not None else "",
+        zone=zone_words,
         outcome=outcome,
         reason=reason,
         enterprise=enterprise,
@@ -107,6 +119,13 @@ def work_page(
     )
 
 
-def _hms(at: datetime | None) -> str:
-    """A time of day, UTC."""
-    return at.strftime("%H:%M:%S") if at is not None else "—"
+def _hms(at: datetime | None, zone: tzinfo) -> str:
+    """A time of day in the site's zone."""
+    return at.astimezone(zone).strftime("%H:%M:%S") if at is not None else "—"
+
+
+def _zone_words(zone: tzinfo, now: datetime) -> str:
+    """The zone's name in the page's language and its offset now, e.g. ``China (Shanghai)
+    Time, UTC+08:00``."""
+    offset = now.astimezone(zone).strftime("%z")
+    return f"{i18n.zone_name(zone)}, UTC{offset[:3]}:{offset[3:]}"

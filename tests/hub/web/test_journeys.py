@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from hub.db.auth_models import Role, UserCreate
 from hub.db.engine import make_engine
 from hub.ingest.events import ingest
 from hub.ingest.xray_store import ReviewSettings, XrayStore, store_image
-from hub.services import users
+from hub.services import siteday, users
 from hub.settings import HubSettings
 from inspection.formats.ceb_write import write_ceb
 from simulators.sample_declarations import parcel_sets
@@ -77,6 +77,7 @@ class Scene:
     enterprise: str
     upload: Path
     uploaded: str
+    held_day: str
 
 
 def _now_s() -> float:
@@ -157,7 +158,9 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     server = Server(app)
     server.start()
     try:
-        yield Scene(server.url, codes, waiting, enterprise, upload, filed[0].logistics_no)
+        held_at = T0 + timedelta(seconds=now - 300 + 20 * 2)  # the site's day of the held parcel
+        held_day = siteday.day_of(held_at, settings.zone()).isoformat()
+        yield Scene(server.url, codes, waiting, enterprise, upload, filed[0].logistics_no, held_day)
     finally:
         server.stop()
         engine.dispose()
@@ -264,7 +267,7 @@ def test_supervisor_reads_statistics_and_takes_the_csv(
     for row in rows:
         by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + int(row["parcels"])
     assert by_outcome.get("INSPECT") == 2 and by_outcome.get("HOLD") == 1, by_outcome
-    page.goto(f"{scene.url}/work?outcome=HOLD")
+    page.goto(f"{scene.url}/work?outcome=HOLD&day={scene.held_day}")
     assert scene.codes["held"] in page.inner_text("#parcels")
     assert WORDS[lang]["held"] in page.inner_text("#parcels")
     _shot(page, "hold-cage", lang)
