@@ -78,10 +78,13 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
 #: "cell" in a phone's place is a tilted knife or a row of cylindrical cells.
 BATTERY_ELONGATION: dict[str, float] = {"phone": 3.0}
 
-#: Family → least solidity (area over convex hull) of a METAL region one item shows. A tin
+#: Family → (kind, least solidity: area over convex hull) of a region one item shows. A tin
 #: is a convex can, seen from any side a rectangle or a disc (0.93-0.97 measured, blur and
-#: noise included); a can merged with a knife or a blade lying by it is not (0.47-0.83).
-CONVEX: dict[str, float] = {"tin": 0.9}
+#: noise included); a can merged with a knife or a blade lying by it is not (0.47-0.83). A
+#: power bank's cells lie side by side in a box, so its cell block is a rectangle turned
+#: and tilted (0.952-0.98 on tuning seeds 440-539); the block merged with lead foil, a
+#: knife, a gun, cartridges or loose cells lying on it read 0.78-0.927.
+CONVEX: dict[str, tuple[SigKind, float]] = {"tin": (K.METAL, 0.9), "power_bank": (K.BATTERY, 0.94)}
 
 #: Family → (regions per item, largest region cm², longest and widest side mm) of organic
 #: slabs on their edge (LIQUID regions marked ``edge_on``) one item accounts for: a book
@@ -234,8 +237,8 @@ class _Slot:
         fam = self.line.family
         if s.kind is K.BATTERY and fam in BATTERY_ELONGATION:
             fits &= s.size_mm[0] <= BATTERY_ELONGATION[fam] * s.size_mm[1]
-        if s.kind is K.METAL and fam in CONVEX:
-            fits &= s.solidity >= CONVEX[fam]
+        if fam in CONVEX and s.kind is CONVEX[fam][0]:
+            fits &= s.solidity >= CONVEX[fam][1]
         same = self.kind is s.kind and self.edge_on == s.edge_on
         return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 

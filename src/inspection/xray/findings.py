@@ -72,6 +72,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
         cm2 = area * px_cm2
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
+        solid = solidity(own)
         if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
             bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
             if bar is not None:
@@ -100,6 +101,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                     f"{thick_cm2:.1f} cm² of thick metal, {size}",
                     thick_cm2,
                     (length, width),
+                    solidity=solid,
                 )
             )
         lo, hi = cfg.cell_long_mm
@@ -114,6 +116,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                     f"compact cell-like metal block, {size}",
                     cm2,
                     (length, width),
+                    solidity=solid,
                 )
             )
             continue
@@ -160,7 +163,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                 f"{cm2:.1f} cm² of metal, {size}",
                 cm2,
                 (length, width),
-                solidity=solidity(own),
+                solidity=solid,
             )
         )
     return out
