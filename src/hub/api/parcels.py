@@ -34,6 +34,9 @@ def list_parcels(
     day: Annotated[
         date | None, Query(description="Site day (CLEARLINE_SITE_TIMEZONE) of the first sighting.")
     ] = None,
+    to: Annotated[
+        date | None, Query(description="Last site day, included, of a period from `day`.")
+    ] = None,
     since: Annotated[
         datetime | None, Query(description="Only parcels first seen at or after this time.")
     ] = None,
@@ -48,6 +51,7 @@ def list_parcels(
         reason=reason.value if reason else None,
         day=day,
         since=since,
+        day_to=to,
         zone=site_day.zone,
         edge=edge,
         limit=limit,

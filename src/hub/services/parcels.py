@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, func, or_, select
@@ -37,6 +37,8 @@ from inspection.model import PARCEL_KINDS
 
 #: Most parcels one page may hold.
 MAX_PAGE = 500
+#: Longest period of days one list may cover.
+MAX_DAYS = 92
 #: Most events a timeline shows (a parcel has a handful per pass).
 MAX_TIMELINE_EVENTS = 2000
 _FREE_TEXT = ("notes", "detail", "alarm")
@@ -56,10 +58,12 @@ def list_parcels(
     scope: SiteScope = ALL,
     zone: tzinfo = siteday.DEFAULT_ZONE,
     since: datetime | None = None,
+    day_to: date | None = None,
 ) -> ParcelPage:
     """Return one page of parcel passes matching every given filter, newest first.
 
-    ``day`` is a site day in ``zone``; ``since`` keeps the parcels first seen at or after it.
+    ``day`` is a site day in ``zone`` (to ``day_to``, included, when given); ``since`` keeps
+    the parcels first seen at or after it.
     """
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be 1..{MAX_PAGE}", field="limit")
@@ -74,8 +78,12 @@ def list_parcels(
         if reason not in Reason.__members__:
             raise Invalid(f"reason {reason!r} is not a reason code", field="reason")
         conds.append(cast(PARCEL.c.reasons, Text).like(f'%"{reason}"%'))
+    if day_to is not None and day is None:
+        raise Invalid("a period's last day (to) needs its first (day)", field="to")
     if day is not None:
-        start, end = siteday.bounds(day, tz=zone)
+        if day_to is not None and not day <= day_to <= day + timedelta(days=MAX_DAYS):
+            raise Invalid(f"the last day must be 0 to {MAX_DAYS} days after the first", field="to")
+        start, end = siteday.bounds(day, day_to, tz=zone)
         conds.append(and_(PARCEL.c.first_seen >= start, PARCEL.c.first_seen < end))
     if since is not None:
         if since.tzinfo is None:

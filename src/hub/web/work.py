@@ -49,11 +49,12 @@ def work_page(
     enterprise: Annotated[str, Query(max_length=64)] = "",
     line: Annotated[str, Query(max_length=64)] = "",
     day: date | None = None,
+    to: date | None = None,
     since: datetime | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    """Parcels of one site day (or since an instant) by outcome, reason, enterprise and line;
-    each row links to its trace and the desk."""
+    """Parcels of one site day (or of the days ``day`` to ``to``, or since an instant) by
+    outcome, reason, enterprise and line; each row links to its trace and the desk."""
     zone = site_day.zone
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=zone)  # a time without zone is the site's own
@@ -65,6 +66,7 @@ def work_page(
         outcome=outcome or None,
         reason=reason or None,
         day=None if since is not None else the_day,
+        day_to=to if since is None and to is not None and to != the_day else None,
         since=since,
         zone=zone,
         edge=line or None,
@@ -104,6 +106,7 @@ def work_page(
         offset=offset,
         page_size=PAGE,
         day=the_day.isoformat(),
+        to=to.isoformat() if since is None and to is not None and to != the_day else "",
         since=since.astimezone(zone).strftime("%H:%M") if since is not None else "",
         since_q=since.isoformat() if since is not None else "",
         zone=zone_words,

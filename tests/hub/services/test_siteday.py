@@ -29,7 +29,12 @@ FIRST_SECOND_S = 8 * 3600 + 1
 def _two_parcels(eng: Engine) -> None:
     """One parcel first seen a second before midnight in China, one a second after."""
     ingest(eng, parcel_story(1, "RR000000011CN", start_s=LAST_SECOND_S))
-    ingest(eng, parcel_story(2, "RR000000025CN", start_s=FIRST_SECOND_S, outcome="HOLD"))
+    ingest(
+        eng,
+        parcel_story(
+            2, "RR000000025CN", start_s=FIRST_SECOND_S, outcome="HOLD", reasons=("NOT_DECLARED",)
+        ),
+    )
 
 
 def test_a_china_day_runs_from_16_00_to_16_00_utc() -> None:
@@ -96,3 +101,20 @@ def test_pages_and_api_use_the_site_day_by_default(hub: Hub) -> None:
         "/api/v1/parcels", params={"day": "2026-11-22"}, headers=hub.auth(Role.OPERATOR)
     ).json()
     assert [p["parcel_code"] for p in days["items"]] == ["RR000000011CN"]
+
+
+def test_a_statistics_bar_lists_the_parcels_of_its_whole_period(hub: Hub) -> None:
+    """A reason's bar counts the period, so its link lists the period, not its last day."""
+    _two_parcels(hub.engine)
+    hub.clock.current = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+    stats = hub.client.get("/statistics", headers=hub.auth(Role.SUPERVISOR)).text
+    assert "/work?reason=NOT_DECLARED&day=2026-11-17&to=2026-11-23" in stats
+    both = hub.client.get(
+        "/work", params={"day": "2026-11-17", "to": "2026-11-23"}, headers=hub.auth(Role.OPERATOR)
+    )
+    assert "RR000000011CN" in both.text and "RR000000025CN" in both.text
+    assert "2026-11-17 – 2026-11-23" in both.text
+    wrong = hub.client.get(
+        "/work", params={"day": "2026-11-23", "to": "2026-11-17"}, headers=hub.auth(Role.OPERATOR)
+    )
+    assert wrong.status_code == 422 and "the last day must be 0 to 92 days after" in wrong.text

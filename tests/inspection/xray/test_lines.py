@@ -132,3 +132,29 @@ def test_a_sheet_crossing_a_can_written_by_hand() -> None:
     assert len(got) == 1, [s.detail for s in got]
     _, _, bw, bh = got[0].box
     assert bw > 100 and bh > 100  # the diagonal, not a wall
+
+
+def _knife_on_its_edge(name: str, tilt_deg: float) -> XrayState:
+    """A snap-off knife alone, tilted ``tilt_deg`` from lying flat, under a declared T-shirt."""
+    prof = PROFILES[name].model_copy(update={"width_px": 640, "height_px": 480})
+    t = utility_knife(np.random.default_rng(1))
+    knife = Thing(t.cls, t.parts, tilt_deg, t.threat, None)
+    ph = render_scene(prof, [(knife, 80.0, (300, 150))], seed=3)
+    return screen(encode_png(ph.image, 0), machine_calibration(prof), decl(CLOTHES)).state
+
+
+@pytest.mark.parametrize("name", ["eff-60-100", "sandwich-120", "sandwich-135", "eff-50-90"])
+@pytest.mark.parametrize("tilt", [80.0, 86.0, 90.0])
+def test_a_knife_on_its_edge_is_flagged(name: str, tilt: float) -> None:
+    assert _knife_on_its_edge(name, tilt) is XrayState.SUSPECT
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="on the 150 kVp sandwich machine a blade exactly on its edge reads like organic "
+    "matter (excess ratio 1.14) and its low channel stays far from the floor, so the line is "
+    "taken for a shoe's sole on its side (a known hole, held-out seed 1,000,325: "
+    "docs/xray-prescreen.md)",
+)
+def test_a_knife_exactly_on_its_edge_on_the_150_kvp_machine() -> None:
+    assert _knife_on_its_edge("sandwich-150", 90.0) is XrayState.SUSPECT
