@@ -147,6 +147,15 @@ class SignatureConfig(BaseModel):
     ridge_segment_mm: float = Field(
         30.0, gt=0.0, description="Length of the pieces a line's material is read on, mm."
     )
+    ridge_sharp_mm: float = Field(
+        1.35,
+        gt=0.0,
+        description="Widest effective width (excess across over its peak) of a line as narrow "
+        "as the blur: steel seen edge-on, whatever its ratio reads, mm.",
+    )
+    ridge_sharp_contrast: float = Field(
+        1.2, gt=0.0, description="Least contrast of such a sharp line, A_high."
+    )
     liquid_mm: float = Field(
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
     )
