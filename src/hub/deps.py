@@ -70,7 +70,7 @@ class SiteDay:
 def get_site_day(request: Request) -> SiteDay:
     """Return the site's zone and today's site day (by the app's clock)."""
     zone = get_settings(request).zone()
-    return SiteDay(zone, siteday.today(get_clock(request).now(), zone))
+    return SiteDay(zone, siteday.day_of(get_clock(request).now(), zone))
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, and_, cast, func, or_, select
@@ -37,8 +37,6 @@ from inspection.model import PARCEL_KINDS
 
 #: Most parcels one page may hold.
 MAX_PAGE = 500
-#: Longest period of days one list may cover.
-MAX_DAYS = 92
 #: Most events a timeline shows (a parcel has a handful per pass).
 MAX_TIMELINE_EVENTS = 2000
 _FREE_TEXT = ("notes", "detail", "alarm")
@@ -81,8 +79,11 @@ def list_parcels(
     if day_to is not None and day is None:
         raise Invalid("a period's last day (to) needs its first (day)", field="to")
     if day is not None:
-        if day_to is not None and not day <= day_to <= day + timedelta(days=MAX_DAYS):
-            raise Invalid(f"the last day must be 0 to {MAX_DAYS} days after the first", field="to")
+        if day_to is not None and not 0 <= (day_to - day).days < siteday.MAX_PERIOD_DAYS:
+            raise Invalid(
+                f"a period runs forward and spans at most {siteday.MAX_PERIOD_DAYS} days",
+                field="to",
+            )
         start, end = siteday.bounds(day, day_to, tz=zone)
         conds.append(and_(PARCEL.c.first_seen >= start, PARCEL.c.first_seen < end))
     if since is not None:

@@ -18,6 +18,8 @@ from sqlalchemy.sql.elements import ColumnElement
 DEFAULT_SITE_TIMEZONE = "Asia/Shanghai"
 #: The zone used when a caller gives none.
 DEFAULT_ZONE: tzinfo = ZoneInfo(DEFAULT_SITE_TIMEZONE)
+#: Most site days one period may span (a statistics report, the work list it links to).
+MAX_PERIOD_DAYS = 400
 
 
 def zone(name: str) -> ZoneInfo:
@@ -30,13 +32,8 @@ def zone(name: str) -> ZoneInfo:
         ) from err
 
 
-def today(now: datetime, tz: tzinfo = DEFAULT_ZONE) -> date:
-    """The site's calendar day at the instant ``now`` (an aware time)."""
-    return now.astimezone(tz).date()
-
-
 def day_of(at: datetime, tz: tzinfo = DEFAULT_ZONE) -> date:
-    """The site's calendar day an instant falls on."""
+    """The site's calendar day an (aware) instant falls on: today's, given the time now."""
     return at.astimezone(tz).date()
 
 

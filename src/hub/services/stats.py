@@ -30,7 +30,7 @@ from inspection.formats.csvutil import spreadsheet_safe
 #: Keys a report may group by, in their column order.
 GROUP_KEYS = ("day", "trade_mode", "outcome", "reason", "ebc_code", "site", "edge")
 #: Longest period one report may cover, in days.
-MAX_DAYS = 400
+MAX_DAYS = siteday.MAX_PERIOD_DAYS
 
 
 class StatsRow(BaseModel):

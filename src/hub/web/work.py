@@ -59,6 +59,7 @@ def work_page(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=zone)  # a time without zone is the site's own
     the_day = day or (siteday.day_of(since, zone) if since is not None else site_day.today)
+    last = to if since is None and to is not None and to != the_day else None
     outcome = outcome.upper() if outcome.upper() in Outcome.__members__ else ""
     reason = reason.upper() if reason.upper() in Reason.__members__ else ""
     found = parcel_service.list_parcels(
@@ -66,7 +67,7 @@ def work_page(
         outcome=outcome or None,
         reason=reason or None,
         day=None if since is not None else the_day,
-        day_to=to if since is None and to is not None and to != the_day else None,
+        day_to=last,
         since=since,
         zone=zone,
         edge=line or None,
@@ -106,7 +107,7 @@ def work_page(
         offset=offset,
         page_size=PAGE,
         day=the_day.isoformat(),
-        to=to.isoformat() if since is None and to is not None and to != the_day else "",
+        to=last.isoformat() if last is not None else "",
         since=since.astimezone(zone).strftime("%H:%M") if since is not None else "",
         since_q=since.isoformat() if since is not None else "",
         zone=zone_words,

@@ -81,7 +81,7 @@ def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> fl
 
 
 def _effective_width(ridge: F32, own: Mask, pixel_mm: float) -> float:
-    """A line's excess across it over its peak, mm: the median along it, where it is strong.
+    """A line's excess across it over its peak, mm: the median of that along the line.
 
     A steel sheet seen edge-on, thinner than a pixel, shows the machine's blur and nothing
     wider (1.1-1.3 mm on the tuning machines); organic matter as strong in a line must be a
@@ -93,8 +93,8 @@ def _effective_width(ridge: F32, own: Mask, pixel_mm: float) -> float:
     mass = np.bincount(step, weights=values)
     peak = np.zeros(mass.shape, np.float64)
     np.maximum.at(peak, step, values)
-    strong = peak > 0.0
-    return float(np.median(mass[strong] / peak[strong])) * pixel_mm if strong.any() else 0.0
+    seen = peak > 0.0  # a step along the line that holds none of its pixels
+    return float(np.median(mass[seen] / peak[seen])) * pixel_mm
 
 
 def _straight_parts(own: Mask, cfg: SignatureConfig) -> Iterator[tuple[Box, Mask, float, float]]:
@@ -208,12 +208,13 @@ def edge_lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) 
                 for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
             )
             contrast = float(np.percentile(ridge[win][own], 75))
-            sharp = contrast >= cfg.ridge_sharp_contrast and (
-                _effective_width(ridge[win], own, cfg.pixel_mm) <= cfg.ridge_sharp_mm
-            )
-            if z < cfg.ridge_min_z and not sharp:
-                continue
-            blur = ", as narrow as the blur (steel on its edge)" if z < cfg.ridge_min_z else ""
+            blur = ""
+            if z < cfg.ridge_min_z:  # organic by its ratio, unless as narrow as the blur
+                if contrast < cfg.ridge_sharp_contrast or (
+                    _effective_width(ridge[win], own, cfg.pixel_mm) > cfg.ridge_sharp_mm
+                ):
+                    continue
+                blur = ", as narrow as the blur (steel on its edge)"
             if cut and _outline(a_high, box, own, contrast, cfg):
                 continue
             out.append(

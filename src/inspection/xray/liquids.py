@@ -25,7 +25,6 @@ from inspection.xray.signatures import (
     _full,
     _rect_mm,
     _score,
-    solidity,
 )
 
 #: Effective atomic numbers of the wedge materials (PMMA, aluminium, steel).
@@ -229,7 +228,6 @@ def _liquid(
         area * px_cm2,
         (length, width),
         edge_on,
-        solidity(own),
     )
     return sig, bg
 

@@ -55,7 +55,7 @@ class Signature:
     area_cm2: float = 0.0  # area of the region itself
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
-    solidity: float = 1.0  # region area over its convex hull's (1 for a convex item; not lines)
+    solidity: float = 1.0  # metal regions: area over their convex hull's (1 when convex)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""

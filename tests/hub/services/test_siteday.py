@@ -44,8 +44,8 @@ def test_a_china_day_runs_from_16_00_to_16_00_utc() -> None:
     assert end == datetime(2026, 12, 6, 16, 0, tzinfo=UTC)
     start, end = siteday.bounds(date(2026, 12, 1), date(2026, 12, 7), tz=SHANGHAI)
     assert (start, end - start) == (datetime(2026, 11, 30, 16, tzinfo=UTC), timedelta(days=7))
-    assert siteday.today(datetime(2026, 12, 5, 23, 59, tzinfo=UTC), SHANGHAI) == date(2026, 12, 6)
-    assert siteday.today(datetime(2026, 12, 5, 15, 59, tzinfo=UTC), SHANGHAI) == date(2026, 12, 5)
+    assert siteday.day_of(datetime(2026, 12, 5, 23, 59, tzinfo=UTC), SHANGHAI) == date(2026, 12, 6)
+    assert siteday.day_of(datetime(2026, 12, 5, 15, 59, tzinfo=UTC), SHANGHAI) == date(2026, 12, 5)
 
 
 def test_an_unknown_zone_is_refused_by_name() -> None:
@@ -117,4 +117,17 @@ def test_a_statistics_bar_lists_the_parcels_of_its_whole_period(hub: Hub) -> Non
     wrong = hub.client.get(
         "/work", params={"day": "2026-11-23", "to": "2026-11-17"}, headers=hub.auth(Role.OPERATOR)
     )
-    assert wrong.status_code == 422 and "the last day must be 0 to 92 days after" in wrong.text
+    assert wrong.status_code == 422
+    assert "a period runs forward and spans at most 400 days" in wrong.text
+
+
+def test_every_period_the_statistics_accept_opens_as_a_work_list(hub: Hub) -> None:
+    """A report may cover up to 400 days; the links of its bars must open, not fail."""
+    _two_parcels(hub.engine)
+    hub.clock.current = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+    period = {"date_from": "2025-10-25", "date_to": "2026-11-23"}  # 395 days
+    stats = hub.client.get("/statistics", params=period, headers=hub.auth(Role.SUPERVISOR))
+    link = "/work?reason=NOT_DECLARED&day=2025-10-25&to=2026-11-23"
+    assert stats.status_code == 200 and link in stats.text
+    opened = hub.client.get(link, headers=hub.auth(Role.OPERATOR))
+    assert opened.status_code == 200 and "RR000000025CN" in opened.text
