@@ -86,6 +86,14 @@ BATTERY_ELONGATION: dict[str, float] = {"phone": 3.0}
 #: knife, a gun, cartridges or loose cells lying on it read 0.78-0.927.
 CONVEX: dict[str, tuple[SigKind, float]] = {"tin": (K.METAL, 0.9), "power_bank": (K.BATTERY, 0.94)}
 
+#: Family → the largest part (mm²) of a metal region that no disc of the smallest coin
+#: lying in it reaches (``Signature.corner_mm2``). Coins are discs of 18 mm and more (a
+#: 1 jiao 19 mm, a 1 yuan 22.25 mm, a tenth-ounce gold panda 18 mm; docs/xray-prescreen.md),
+#: so a region of coins, loose, touching or piled, is a union of such discs and loses only
+#: slivers where two meet (at most 27 mm² on tuning seeds 0-149); a blade loses its point
+#: (a ceramic knife 99 mm² and more), and so does a region where coins lie on a tool.
+ROUND: dict[str, float] = {"coins": 50.0}
+
 #: Family → (regions per item, largest region cm², longest and widest side mm) of organic
 #: slabs on their edge (LIQUID regions marked ``edge_on``) one item accounts for: a book
 #: standing on its spine, the two soles of a pair of shoes on their side. No other family
@@ -239,6 +247,8 @@ class _Slot:
             fits &= s.size_mm[0] <= BATTERY_ELONGATION[fam] * s.size_mm[1]
         if fam in CONVEX and s.kind is CONVEX[fam][0]:
             fits &= s.solidity >= CONVEX[fam][1]
+        if fam in ROUND and s.kind in (K.METAL, K.THICK_METAL):
+            fits &= s.corner_mm2 <= ROUND[fam]
         same = self.kind is s.kind and self.edge_on == s.edge_on
         return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
@@ -281,6 +291,9 @@ def explain(
         fits = [slot for slot in left if slot.takes(s)]
         if s.kind in ONE_REGION and s.box in owner:
             fits = [slot for slot in fits if slot.line is owner[s.box]]
+        elif s.kind in ONE_REGION:
+            rest = [t for t in sigs if t.kind in ONE_REGION and t.box == s.box and t is not s]
+            fits = [slot for slot in fits if _takes_all(slot.line, rest, left)]
         chosen = next((slot for slot in fits if slot.line.holds(s.box, pixel_mm)), None)
         if chosen is None:
             chosen = next((slot for slot in fits if _starts(slot, s)), None)
@@ -292,7 +305,17 @@ def explain(
         by_sig[i] = chosen.line.name
         if s.kind in ONE_REGION:
             owner[s.box] = chosen.line
-    return tuple(Finding(s, by_sig.get(i, "")) for i, s in enumerate(sigs))
+    # A metal region some of whose signatures no line explains is explained by none.
+    left_open = {s.box for i, s in enumerate(sigs) if s.kind in ONE_REGION and i not in by_sig}
+    return tuple(
+        Finding(s, "" if s.kind in ONE_REGION and s.box in left_open else by_sig.get(i, ""))
+        for i, s in enumerate(sigs)
+    )
+
+
+def _takes_all(line: _Line, sigs: list[Signature], left: list[_Slot]) -> bool:
+    """True when ``line`` still has a slot for each of ``sigs`` (the rest of one region)."""
+    return all(any(o.line is line and o.takes(t) for o in left) for t in sigs)
 
 
 def _starts(slot: _Slot, s: Signature) -> bool:

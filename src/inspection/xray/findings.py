@@ -49,6 +49,21 @@ def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float
     return best
 
 
+def corner_mm2(own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float) -> float:
+    """Largest part (mm²) of a region that no disc of ``radius_mm`` lying in it covers.
+
+    An opening by a disc keeps exactly the union of the discs that fit in the region, so a
+    region made of coins loses only slivers where two coins meet, while a blade loses its
+    point and the square corners of its heel.
+    """
+    r = max(1, round(radius_mm / px_mm))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    padded = np.pad(own.astype(np.uint8), r)
+    opened = cv2.morphologyEx(padded, cv2.MORPH_OPEN, disc)[r:-r, r:-r]
+    rest = (own & (opened == 0)).astype(np.uint8)
+    return max((a for _, _, a in _components(rest, 1)), default=0) * px_mm**2
+
+
 def _flat(steel: F32, median: float) -> float:
     """Share of a region's pixels within 25 % of its median steel-equivalent."""
     return float(np.mean((steel >= 0.75 * median) & (steel <= 1.25 * median)))
@@ -73,6 +88,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
         solid = solidity(own)
+        corner = corner_mm2(own, cfg.round_mm, px_mm)
         if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
             bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
             if bar is not None:
@@ -102,6 +118,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                     thick_cm2,
                     (length, width),
                     solidity=solid,
+                    corner_mm2=corner,
                 )
             )
         lo, hi = cfg.cell_long_mm
@@ -164,6 +181,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
                 cm2,
                 (length, width),
                 solidity=solid,
+                corner_mm2=corner,
             )
         )
     return out

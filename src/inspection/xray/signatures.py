@@ -56,6 +56,7 @@ class Signature:
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
     solidity: float = 1.0  # metal regions: area over their convex hull's (1 when convex)
+    corner_mm2: float = 0.0  # metal regions: largest part no disc of ``round_mm`` reaches
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -156,6 +157,11 @@ class SignatureConfig(BaseModel):
     ridge_sharp_contrast: float = Field(
         1.2, gt=0.0, description="Least contrast of such a sharp line, A_high."
     )
+    round_mm: float = Field(
+        6.0,
+        gt=0.0,
+        description="Radius of the discs a region of coins is made of, less the blur, mm.",
+    )
     liquid_mm: float = Field(
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."
     )
@@ -164,7 +170,7 @@ class SignatureConfig(BaseModel):
     )
     liquid_cm2: float = Field(15.0, gt=0.0, description="Smallest liquid-like area, cm².")
     round_ratio: float = Field(
-        0.7,
+        0.6,
         gt=0.0,
         description="Depth (PMMA mm) over width at which a long organic region reads as a "
         "container lying down (a bottle is about as deep as it is wide) whatever its depth.",
