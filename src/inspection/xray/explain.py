@@ -147,6 +147,12 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def needs_corners(declaration: Declaration | None) -> bool:
+    """True when a line of ``declaration`` explains only round regions (``ROUND``)."""
+    lines = declaration.lines if declaration is not None else ()
+    return any(family(line) in ROUND for line in lines)
+
+
 def family(line: GoodsLine) -> str | None:
     """The goods family of one line, or None when it explains nothing."""
     digits = "".join(c for c in line.hs_code if c.isdigit())
@@ -282,6 +288,10 @@ def explain(
     left = _slots(declaration)
     by_sig: dict[int, str] = {}
     owner: dict[Box, _Line] = {}  # metal region (its box) → the line that explained it
+    region: dict[Box, list[Signature]] = {}  # metal region (its box) → its signatures
+    for s in sigs:
+        if s.kind in ONE_REGION:
+            region.setdefault(s.box, []).append(s)
     order = sorted(range(len(sigs)), key=lambda i: -sigs[i].area_cm2)
     # Twice: a tin's contents may be larger than its can, which must be placed first.
     for i in [*order, *order]:
@@ -292,8 +302,7 @@ def explain(
         if s.kind in ONE_REGION and s.box in owner:
             fits = [slot for slot in fits if slot.line is owner[s.box]]
         elif s.kind in ONE_REGION:
-            rest = [t for t in sigs if t.kind in ONE_REGION and t.box == s.box and t is not s]
-            fits = [slot for slot in fits if _takes_all(slot.line, rest, left)]
+            fits = [slot for slot in fits if _takes_all(slot.line, region[s.box], left)]
         chosen = next((slot for slot in fits if slot.line.holds(s.box, pixel_mm)), None)
         if chosen is None:
             chosen = next((slot for slot in fits if _starts(slot, s)), None)
@@ -314,7 +323,7 @@ def explain(
 
 
 def _takes_all(line: _Line, sigs: list[Signature], left: list[_Slot]) -> bool:
-    """True when ``line`` still has a slot for each of ``sigs`` (the rest of one region)."""
+    """True when ``line`` still has a slot for each of ``sigs`` (one region's)."""
     return all(any(o.line is line and o.takes(t) for o in left) for t in sigs)
 
 

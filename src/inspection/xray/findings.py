@@ -69,8 +69,11 @@ def _flat(steel: F32, median: float) -> float:
     return float(np.mean((steel >= 0.75 * median) & (steel <= 1.25 * median)))
 
 
-def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
-    """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region."""
+def _metal(maps: Maps, cfg: SignatureConfig, corners: bool) -> list[Signature]:
+    """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region.
+
+    ``corners``: measure how round each region is (only a declared line of coins reads it).
+    """
     px_mm = 2 * cfg.pixel_mm
     px_cm2 = (px_mm / 10.0) ** 2
     mask = ((maps.steel_mm >= cfg.metal_steel_mm) & (maps.a_high > 0.03)).astype(np.uint8)
@@ -88,7 +91,7 @@ def _metal(maps: Maps, cfg: SignatureConfig) -> list[Signature]:
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
         solid = solidity(own)
-        corner = corner_mm2(own, cfg.round_mm, px_mm)
+        corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
         if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
             bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
             if bar is not None:
@@ -238,9 +241,10 @@ def lead_blind(
 
 
 def find_signatures(
-    low: U16, high: U16, cal: Calibration, cfg: SignatureConfig
+    low: U16, high: U16, cal: Calibration, cfg: SignatureConfig, corners: bool = False
 ) -> tuple[list[Signature], Maps]:
-    """Every signature of one image (full-resolution counts of both channels)."""
+    """Every signature of one image (full-resolution counts of both channels); ``corners``
+    measures how round metal regions are, which only a declaration of coins asks."""
     a_low, a_high = attenuations(low, high, cal)
     maps = material_maps(a_low, a_high, cal, cfg)
     px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
@@ -261,7 +265,7 @@ def find_signatures(
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
     sigs += edge_lines(a_low, a_high, cal, cfg)
-    sigs += _metal(maps, cfg)
+    sigs += _metal(maps, cfg, corners)
     sigs += liquids(maps, cal, cfg)
     sigs.sort(key=lambda s: -s.score)
     return sigs, maps

@@ -56,7 +56,8 @@ class Signature:
     size_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of its rectangle
     edge_on: bool = False  # LIQUID only: a narrow organic slab deeper than wide (on its edge)
     solidity: float = 1.0  # metal regions: area over their convex hull's (1 when convex)
-    corner_mm2: float = 0.0  # metal regions: largest part no disc of ``round_mm`` reaches
+    corner_mm2: float = math.inf  # metal regions: largest part no disc of ``round_mm``
+    # reaches; measured only when a declared line asks (``explain.ROUND``), else not round
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""

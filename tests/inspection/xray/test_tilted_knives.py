@@ -188,3 +188,14 @@ def test_one_metal_region_is_explained_by_one_line_or_none() -> None:
         PHONE[1],
         PHONE[1],
     ]
+
+
+def test_a_region_left_part_unexplained_is_explained_by_no_line() -> None:
+    """The line that took a region's first signature could take its second then, but another
+    region used that budget first: neither signature of the first region is explained."""
+    big = (100, 100, 100, 100)
+    metal = Signature(SigKind.METAL, 1.0, big, 100.0, "", 100.0, (60.0, 60.0))
+    thick = Signature(SigKind.THICK_METAL, 1.0, big, 4.0, "", 4.0, (60.0, 60.0))
+    inner = Signature(SigKind.THICK_METAL, 1.0, (120, 120, 20, 20), 4.5, "", 4.5, (12.0, 12.0))
+    got = explain([metal, thick, inner], decl(PHONE))
+    assert [f.explained_by for f in got] == ["", "", PHONE[1]]
