@@ -61,8 +61,14 @@ def _forged(site: str, items: range) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def test_a_flood_of_forged_clear_verdicts_releases_nothing(tmp_path: Path) -> None:
-    run = start_site(CONFIG, load_rules(None), tmp_path / "demo", parcels=40, seed=11, rate_per_s=5)
+def test_a_flood_of_forged_clear_verdicts_releases_nothing(
+    tmp_path: Path, memory_dir: Path | None
+) -> None:
+    """Forged clear verdicts flood in while parcels flow: none applied, none releases."""
+    # the site's stores on memory-backed files where there are some: the subject is the flood,
+    # not a shared disk whose slow fsyncs hold up the edge's answers and the reviews behind them
+    workdir = (memory_dir if memory_dir is not None else tmp_path) / "demo"
+    run = start_site(CONFIG, load_rules(None), workdir, parcels=40, seed=11, rate_per_s=5)
     stop = threading.Event()
     sent = {"batches": 0}
     try:
@@ -117,10 +123,15 @@ def test_a_flood_of_forged_clear_verdicts_releases_nothing(tmp_path: Path) -> No
     gate = run.edges[0].gate.stats
     assert sent["batches"] >= 2
     assert summary["wrong_releases"] == 0 and summary["unaccounted"] == 0
-    assert summary["mismatches"] == 0, summary["mismatch_examples"]
+    assert summary["mismatches"] == 0, (
+        f"{summary['mismatches']} parcels not as expected ({summary['mismatches_by_cause']}; "
+        f"{summary['late_reviews']} reviews too late; decision latency "
+        f"{summary['decision_latency']}; reasons {summary['by_reason']}): "
+        f"{summary['mismatch_examples']}"
+    )
     assert gate.refused >= 100, "the forged verdicts never reached the edge"
     assert gate.applied == summary["inspector_verdicts"] > 0
-    engine = make_engine(f"sqlite:///{tmp_path / 'demo' / 'hub.db'}")
+    engine = make_engine(f"sqlite:///{workdir / 'hub.db'}")
     try:
         with engine.connect() as conn:
             alarms = conn.execute(
