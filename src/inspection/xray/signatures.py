@@ -58,6 +58,8 @@ class Signature:
     solidity: float = 1.0  # metal regions: area over their convex hull's (1 when convex)
     corner_mm2: float = math.inf  # metal regions: largest part no disc of ``round_mm``
     # reaches; measured only when a declared line asks (``explain.ROUND``), else not round
+    core: tuple[float, float, float] = (0.0, math.inf, math.inf)  # METAL: its core's shape
+    # (``findings.core_shape``), read only when a declared line asks (``explain.CORE``)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -162,6 +164,9 @@ class SignatureConfig(BaseModel):
         6.0,
         gt=0.0,
         description="Radius of the discs a region of coins is made of, less the blur, mm.",
+    )
+    core_mm: float = Field(
+        6.0, gt=0.0, description="Half the width of the parts a region's core leaves out, mm."
     )
     liquid_mm: float = Field(
         50.0, gt=0.0, description="Organic thickness (PMMA mm) a liquid-like object adds."

@@ -178,7 +178,8 @@ def test_one_metal_region_is_explained_by_one_line_or_none() -> None:
     region's metal and a pouch of coins its thick part, which no phone shows. Now no line
     explains any of it: the phone cannot take the thick part, the coins not the metal."""
     box = (422, 270, 158, 224)
-    metal = Signature(SigKind.METAL, 1.0, box, 63.9, "", 63.9, (127.0, 88.0))
+    core = (0.95, 95.0, 0.0)  # read as a phone's cell (explain.CORE)
+    metal = Signature(SigKind.METAL, 1.0, box, 63.9, "", 63.9, (127.0, 88.0), core=core)
     thick = Signature(SigKind.THICK_METAL, 1.0, box, 9.8, "", 9.8, (127.0, 88.0))
     coins = ("7118900000", "commemorative coins 纪念币")
     got = explain([metal, thick], decl(PHONE, coins))
@@ -194,7 +195,8 @@ def test_a_region_left_part_unexplained_is_explained_by_no_line() -> None:
     """The line that took a region's first signature could take its second then, but another
     region used that budget first: neither signature of the first region is explained."""
     big = (100, 100, 100, 100)
-    metal = Signature(SigKind.METAL, 1.0, big, 100.0, "", 100.0, (60.0, 60.0))
+    cell = (0.95, 60.0, 0.0)  # read as a phone's cell (explain.CORE)
+    metal = Signature(SigKind.METAL, 1.0, big, 100.0, "", 100.0, (60.0, 60.0), core=cell)
     thick = Signature(SigKind.THICK_METAL, 1.0, big, 4.0, "", 4.0, (60.0, 60.0))
     inner = Signature(SigKind.THICK_METAL, 1.0, (120, 120, 20, 20), 4.5, "", 4.5, (12.0, 12.0))
     got = explain([metal, thick, inner], decl(PHONE))
