@@ -160,16 +160,11 @@ _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def needs_corners(declaration: Declaration | None) -> bool:
-    """True when a line of ``declaration`` explains only round regions (``ROUND``)."""
-    lines = declaration.lines if declaration is not None else ()
-    return any(family(line) in ROUND for line in lines)
-
-
-def needs_cores(declaration: Declaration | None) -> bool:
-    """True when a line of ``declaration`` explains only METAL with a convex core (``CORE``)."""
-    lines = declaration.lines if declaration is not None else ()
-    return any(family(line) in CORE for line in lines)
+def measures(declaration: Declaration | None) -> tuple[bool, bool]:
+    """(corners, cores): whether a line of ``declaration`` reads how round metal regions are
+    (``ROUND``) and what their cores are (``CORE``); regions are measured only then."""
+    families = {family(line) for line in (declaration.lines if declaration is not None else ())}
+    return bool(families & ROUND.keys()), bool(families & CORE.keys())
 
 
 def family(line: GoodsLine) -> str | None:

@@ -49,6 +49,14 @@ def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float
     return best
 
 
+def _opened(own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float) -> npt.NDArray[np.uint8]:
+    """A region opened by a disc of ``radius_mm``: the union of the discs that fit in it."""
+    r = max(1, round(radius_mm / px_mm))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    padded = np.pad(own.astype(np.uint8), r)  # a disc may touch the box's edge
+    return np.asarray(cv2.morphologyEx(padded, cv2.MORPH_OPEN, disc)[r:-r, r:-r], np.uint8)
+
+
 def corner_mm2(own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float) -> float:
     """Largest part (mm²) of a region that no disc of ``radius_mm`` lying in it covers.
 
@@ -56,11 +64,7 @@ def corner_mm2(own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float) -> fl
     region made of coins loses only slivers where two coins meet, while a blade loses its
     point and the square corners of its heel.
     """
-    r = max(1, round(radius_mm / px_mm))
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    padded = np.pad(own.astype(np.uint8), r)
-    opened = cv2.morphologyEx(padded, cv2.MORPH_OPEN, disc)[r:-r, r:-r]
-    rest = (own & (opened == 0)).astype(np.uint8)
+    rest = (own & (_opened(own, radius_mm, px_mm) == 0)).astype(np.uint8)
     return max((a for _, _, a in _components(rest, 1)), default=0) * px_mm**2
 
 
@@ -76,11 +80,7 @@ def core_shape(
     disc, stays: in the cell's piece, longer than a cell and, where it reaches out, no longer
     convex, or as a long piece of its own.
     """
-    r = max(1, round(radius_mm / px_mm))
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    padded = np.pad(own.astype(np.uint8), r)
-    opened = np.asarray(cv2.morphologyEx(padded, cv2.MORPH_OPEN, disc)[r:-r, r:-r], np.uint8)
-    parts = sorted(_components(opened, 1), key=lambda p: -p[2])
+    parts = sorted(_components(_opened(own, radius_mm, px_mm), 1), key=lambda p: -p[2])
     if not parts:
         return 1.0, 0.0, 0.0  # nothing wider than the disc: no core that could hide a blade
     big = parts[0][1]
@@ -116,7 +116,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
         solid = solidity(own)
-        corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
+        corner = math.inf  # measured for the kinds a line of coins reads (THICK_METAL, METAL)
         if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
             bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
             if bar is not None:
@@ -136,6 +136,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
                 if s >= 0.5:
                     continue
         if thick_cm2 >= 0.5 * cfg.thick_cm2:
+            corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
             out.append(
                 Signature(
                     SigKind.THICK_METAL,
@@ -199,6 +200,8 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
                     )
                 )
                 continue
+        if corners and corner == math.inf:  # not measured yet (no thick metal)
+            corner = corner_mm2(own, cfg.round_mm, px_mm)
         core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
         out.append(
             Signature(

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
-from inspection.xray.explain import Finding, explain, family, needs_cores, needs_corners
+from inspection.xray.explain import Finding, explain, family, measures
 from inspection.xray.findings import find_signatures, lead_blind
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.signatures import SigKind, SignatureConfig
@@ -151,7 +151,7 @@ def screen(
             w,
             h,
         )
-    corners, cores = needs_corners(declaration), needs_cores(declaration)
+    corners, cores = measures(declaration)
     sigs, maps = find_signatures(low, high, calibration, cfg.signatures, corners, cores)
     findings = explain(sigs, declaration, cfg.signatures.pixel_mm)
     reasons = [] if declaration is None else _restricted(declaration)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
+from clearline.bench.xray_phys import machine_calibration
 from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
+from inspection.xray.calibration import Calibration
 from simulators.xray import ContentItem, GeneratorConfig, ItemKind, ParcelContents, XrayGenerator
 from simulators.xray.generator import XrayScan
+from simulators.xray.physics import MachineProfile, load_profiles
 
 #: A 640 x 480 machine at the default 0.6 mm pitch: the same physics, a smaller belt.
 SMALL = GeneratorConfig(width_px=640, height_px=480, variants=2)
+
+
+@functools.cache
+def small_machine(name: str) -> tuple[MachineProfile, Calibration]:
+    """Profile ``name`` on a 640 x 480 belt, calibrated from its own wedges (once per name)."""
+    prof = load_profiles()[name].model_copy(update={"width_px": 640, "height_px": 480})
+    return prof, machine_calibration(prof)
 
 
 def scan_of(gen: XrayGenerator, *items: ContentItem, seed: int = 1) -> XrayScan:

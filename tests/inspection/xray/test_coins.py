@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clearline.bench.xray_phys import machine_calibration
 from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.xray.calibration import Calibration
@@ -20,18 +19,17 @@ from inspection.xray.screen import ScreenResult, screen
 from inspection.xray.signatures import SigKind, Signature
 from simulators.xray.catalogue import Thing, coins
 from simulators.xray.phantom import render_scene
-from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import Part, Plate, rect, taper
+from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, decl
 
-PROFILES = load_profiles()
 COINS = ("7118900000", "commemorative coins 纪念币")
 
 
 @pytest.fixture(scope="module", params=("eff-60-100", "sandwich-150", "sandwich-135"))
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = PROFILES[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def _ceramic_knife(blade_mm: float, width_mm: float, tilt_deg: float) -> Thing:

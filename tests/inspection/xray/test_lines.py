@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clearline.bench.xray_phys import machine_calibration
 from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.xray.calibration import Calibration
@@ -22,19 +21,18 @@ from inspection.xray.screen import screen
 from inspection.xray.signatures import SigKind, Signature, SignatureConfig
 from simulators.xray.catalogue import Thing, tin
 from simulators.xray.phantom import render_scene
-from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import Cyl
 from simulators.xray.threats import utility_knife
+from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, decl
 
-PROFILES = load_profiles()
 TIN = ("1604140000", "canned tuna 金枪鱼罐头")
 
 
 @pytest.fixture(scope="module", params=("eff-60-100", "sandwich-120"))
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = PROFILES[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def a_tin(seed: int) -> Thing:
@@ -97,8 +95,7 @@ def _hand_lines(crossing: bool) -> list[Signature]:
     9 mm of steel); the sheet adds -ln(0.3) in both channels over 2 pixels (70 % of each
     pixel covered), from outside the can to its middle.
     """
-    prof = PROFILES["eff-60-100"].model_copy(update={"width_px": 640, "height_px": 480})
-    cal = machine_calibration(prof)
+    prof, cal = small_machine("eff-60-100")
     ho, ro, _ = cal.table("organic")
     hs, rs, _ = cal.table("steel")
     h, w = prof.height_px, prof.width_px
@@ -137,11 +134,11 @@ def test_a_sheet_crossing_a_can_written_by_hand() -> None:
 
 def _knife_on_its_edge(name: str, tilt_deg: float) -> XrayState:
     """A snap-off knife alone, tilted ``tilt_deg`` from lying flat, under a declared T-shirt."""
-    prof = PROFILES[name].model_copy(update={"width_px": 640, "height_px": 480})
+    prof, cal = small_machine(name)
     t = utility_knife(np.random.default_rng(1))
     knife = Thing(t.cls, t.parts, tilt_deg, t.threat, None)
     ph = render_scene(prof, [(knife, 80.0, (300, 150))], seed=3)
-    return screen(encode_png(ph.image, 0), machine_calibration(prof), decl(CLOTHES)).state
+    return screen(encode_png(ph.image, 0), cal, decl(CLOTHES)).state
 
 
 @pytest.mark.parametrize("name", ["eff-60-100", "sandwich-120", "sandwich-135", "eff-50-90"])

@@ -18,6 +18,7 @@ from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import render_phantom, render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
 from simulators.xray.solids import Cyl, Part, Plate, rect
+from tests.inspection.xray.scans import small_machine
 
 BOOKS = ("4901990000", "printed books 图书")
 SHOES = ("6404110000", "sports shoes")
@@ -60,8 +61,7 @@ PROFILES = ("eff-60-100", "sandwich-120")
 
 @pytest.fixture(scope="module", params=PROFILES)
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = load_profiles()[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def png_of(prof: MachineProfile, things: list[tuple[Thing, float, tuple[int, int]]]) -> bytes:

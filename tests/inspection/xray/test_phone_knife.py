@@ -5,7 +5,7 @@ with the cell as one 169 x 72 mm METAL region, which the phone explained: the pa
 cleared on four of the five machines. Laid along the cell, knife and cell read as one
 139 x 64 mm cell-like block, which the phone explained as its battery. A phone's cell is at
 most 100 mm long; a zip or a frame's rail crossing it is narrower than 12 mm, a knife's
-blade and channel are 18-21 mm wide and 140 mm long.
+blade and channel are 18-20 mm wide and 140 mm long.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from simulators.xray.catalogue import phone
 from simulators.xray.phantom import render_phantom, render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
 from simulators.xray.threats import utility_knife
+from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, decl
 
 PROFILES = load_profiles()
@@ -37,8 +38,7 @@ PX_MM = 1.2  # a pooled pixel of the metal maps
 
 @pytest.fixture(scope="module", params=("eff-60-100", "sandwich-150", "sandwich-135"))
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = PROFILES[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def _phone_under_shirt(

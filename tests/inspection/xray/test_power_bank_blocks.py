@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clearline.bench.xray_phys import machine_calibration
 from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.xray.calibration import Calibration
@@ -20,18 +19,17 @@ from inspection.xray.screen import ScreenResult, screen
 from inspection.xray.signatures import SigKind, Signature
 from simulators.xray.catalogue import Thing, power_bank
 from simulators.xray.phantom import render_scene
-from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import Part, Plate, rect
+from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, decl
 
-PROFILES = load_profiles()
 POWER_BANK = ("8507600090", "power bank 充电宝")
 
 
 @pytest.fixture(scope="module", params=("eff-60-100", "sandwich-120", "sandwich-135"))
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = PROFILES[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def _foil(length_mm: float, width_mm: float, layer_mm: float) -> Thing:
@@ -84,5 +82,4 @@ def test_a_power_bank_explains_a_convex_cell_block_only() -> None:
     "docs/xray-prescreen.md)",
 )
 def test_lead_foil_lying_on_a_power_bank_on_a_lead_seeing_machine() -> None:
-    prof = PROFILES["sandwich-135"].model_copy(update={"width_px": 640, "height_px": 480})
-    assert _bank((prof, machine_calibration(prof)), (240, 160)).state is XrayState.SUSPECT
+    assert _bank(small_machine("sandwich-135"), (240, 160)).state is XrayState.SUSPECT

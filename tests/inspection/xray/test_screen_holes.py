@@ -16,7 +16,6 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from clearline.bench.xray_phys import machine_calibration
 from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
@@ -27,12 +26,12 @@ from inspection.xray.screen import ScreenResult, screen
 from inspection.xray.signatures import SigKind, Signature, SignatureConfig
 from simulators.xray.catalogue import Thing, umbrella
 from simulators.xray.phantom import render_scene
-from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import Part, Plate, rect, taper
 from simulators.xray.threats import knife, utility_knife
+from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, DRINK, decl
 
-PROFILES = load_profiles()
 TUNING = ("eff-60-100", "sandwich-120")
 
 UMBRELLA = ("6601910000", "umbrella 雨伞")
@@ -41,8 +40,7 @@ TIN = ("1604140000", "canned tuna 金枪鱼罐头")
 
 @pytest.fixture(scope="module", params=TUNING)
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = PROFILES[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def kitchen_knife(blade: float, width: float, thick: float, tilt: float) -> Thing:
@@ -165,8 +163,7 @@ def test_a_line_stopping_both_energies_alike_is_steel_whatever_made_the_image() 
     edge) is flagged all the same: a knife on its edge in its plastic handle reads so where
     its steel does not drive the low channel to the floor (held-out seed 1,000,325).
     """
-    prof = PROFILES["eff-60-100"].model_copy(update={"width_px": 640, "height_px": 480})
-    cal = machine_calibration(prof)
+    prof, cal = small_machine("eff-60-100")
     ho, ro, _ = cal.table("organic")
     h, w = prof.height_px, prof.width_px
     base_high = np.full((h, w), 0.4, np.float32)  # 2 cm or so of plastic and clothes

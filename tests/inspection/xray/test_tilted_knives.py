@@ -23,7 +23,6 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from clearline.bench.xray_phys import machine_calibration
 from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
@@ -33,11 +32,11 @@ from inspection.xray.screen import ScreenResult, screen
 from inspection.xray.signatures import SigKind, Signature, thickness_steps
 from simulators.xray.catalogue import Thing, power_bank, shoes, tin
 from simulators.xray.phantom import render_scene
-from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.physics import MachineProfile
 from simulators.xray.threats import ceramic_knife, utility_knife
+from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, decl
 
-PROFILES = load_profiles()
 SHOES = ("6404110000", "sports shoes 运动鞋")
 PHONE = ("8517130000", "mobile phone 手机")
 POWER_BANK = ("8507600090", "power bank 充电宝")
@@ -46,8 +45,7 @@ TIN = ("1604140000", "canned tuna 金枪鱼罐头")
 
 @pytest.fixture(scope="module", params=("eff-60-100", "sandwich-120"))
 def machine(request: pytest.FixtureRequest) -> tuple[MachineProfile, Calibration]:
-    prof = PROFILES[request.param].model_copy(update={"width_px": 640, "height_px": 480})
-    return prof, machine_calibration(prof)
+    return small_machine(request.param)
 
 
 def test_thickness_steps_written_by_hand() -> None:
