@@ -31,9 +31,10 @@ from simulators.xray.threats import THREATS
 #: rule, 1,000,320-1,000,359 the seventh, 1,000,360-1,000,399 the eighth,
 #: 1,000,400-1,000,439 the ninth's round coins (parcels of those were then looked at),
 #: 1,000,440-1,000,479 the ninth, 1,000,480-1,000,519 the ninth again on another machine
-#: (a parcel that cleared was looked at: the tenth change), 1,000,520-1,000,599 the tenth:
-#: none of them is held out any more (docs/xray-prescreen.md).
-HELD_OUT_SEED = 1_000_600
+#: (a parcel that cleared was looked at: the tenth change), 1,000,520-1,000,599 the tenth,
+#: 1,000,600-1,000,639 the eleventh: none of them is held out any more
+#: (docs/xray-prescreen.md).
+HELD_OUT_SEED = 1_000_640
 
 
 def declaration_of(phantom: Phantom, key: str) -> Declaration:

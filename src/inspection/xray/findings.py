@@ -163,6 +163,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
                     cm2,
                     (length, width),
                     solidity=solid,
+                    flatness=_flat(steel, median),
                 )
             )
             continue

@@ -60,6 +60,7 @@ class Signature:
     # reaches; measured only when a declared line asks (``explain.ROUND``), else not round
     core: tuple[float, float, float] = (0.0, math.inf, math.inf)  # METAL: its core's shape
     # (``findings.core_shape``), read only when a declared line asks (``explain.CORE``)
+    flatness: float = 1.0  # BATTERY: share of its pixels within 25 % of its median steel
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""

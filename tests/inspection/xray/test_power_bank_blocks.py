@@ -63,9 +63,12 @@ def test_lead_foil_half_over_a_power_bank_is_not_its_battery(
     assert both.state is XrayState.SUSPECT, both.reasons
 
 
-def _block(solidity: float) -> Signature:
+def _block(
+    solidity: float, flatness: float = 0.8, size: tuple[float, float] = (126.0, 111.0)
+) -> Signature:
+    box = (100, 100, 200, 180)
     return Signature(
-        SigKind.BATTERY, 0.6, (100, 100, 200, 180), 0.8, "", 90.0, (126.0, 111.0), solidity=solidity
+        SigKind.BATTERY, 0.6, box, 0.8, "", 90.0, size, solidity=solidity, flatness=flatness
     )
 
 
@@ -73,6 +76,15 @@ def test_a_power_bank_explains_a_convex_cell_block_only() -> None:
     """Written from the measured ranges: cells alone 0.952-0.98, merged 0.78-0.927."""
     assert explain([_block(0.96)], decl(POWER_BANK))[0].explained_by == POWER_BANK[1]
     assert not explain([_block(0.87)], decl(POWER_BANK))[0].explained_by
+
+
+def test_a_power_bank_explains_an_uneven_block_only() -> None:
+    """Cells are cylinders, uneven across (0.47-0.89 measured); a plate is even (0.95-1.0)."""
+    assert explain([_block(0.96, 0.88)], decl(POWER_BANK))[0].explained_by == POWER_BANK[1]
+    assert not explain([_block(0.96, 0.95)], decl(POWER_BANK))[0].explained_by
+    assert not explain([_block(0.96, 1.0)], decl(POWER_BANK))[0].explained_by, "not measured"
+    long = _block(0.96, 0.8, (179.0, 32.0))  # a kitchen knife's size
+    assert not explain([long], decl(POWER_BANK))[0].explained_by
 
 
 @pytest.mark.xfail(
