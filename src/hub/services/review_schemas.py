@@ -45,8 +45,8 @@ FLAG_WORDS: dict[str, str] = {
     "COARSE_IMAGE": N_("pixels too coarse to rule out a blade: the image waits for review"),
     "UNREADABLE": N_("the image could not be read: it waits for review"),
     "LEAD_BLIND": N_(
-        "this machine reads lead like organic matter, so lead cannot be ruled out: "
-        "the image waits for review"
+        "this machine reads lead like matter in this image (organic matter, or a declared "
+        "item's metal), so lead cannot be ruled out: the image waits for review"
     ),
 }
 

@@ -92,6 +92,13 @@ BATTERY_SHAPE: dict[str, tuple[float, float]] = {"phone": (3.0, 125.0), "power_b
 #: (0.96-0.98) and is not held to this.
 FLAT_CELLS: dict[str, float] = {"power_bank": 0.92}
 
+#: Family → the most steel-equivalent (median, mm) of a BATTERY block one item shows. A
+#: phone's pouch cell is about 1 g/cm² of foils and oxide over its face and reads 1.2-2.2 mm
+#: (tuning seeds 0-149, both tuning machines); 18650 cells lying down are about 4 g/cm² and
+#: read 3.2 mm on the second machine (tests/inspection/xray/peer.py), where a phone explained
+#: four of them as its cell until 2026-12-06, and 6-12 mm on the simulator's machines.
+CELL_STEEL_MM: dict[str, float] = {"phone": 2.6}
+
 #: Family → (kind, least solidity: area over convex hull) of a region one item shows. A tin
 #: is a convex can, seen from any side a rectangle or a disc (0.93-0.97 measured, blur and
 #: noise included); a can merged with a knife or a blade lying by it is not (0.47-0.83). A
@@ -279,6 +286,8 @@ class _Slot:
             fits &= s.size_mm[0] <= min(elongation * s.size_mm[1], longest)
         if s.kind is K.BATTERY and fam in FLAT_CELLS:
             fits &= s.flatness <= FLAT_CELLS[fam]
+        if s.kind is K.BATTERY and fam in CELL_STEEL_MM:
+            fits &= s.steel_mm <= CELL_STEEL_MM[fam]
         if fam in CONVEX and s.kind is CONVEX[fam][0]:
             fits &= s.solidity >= CONVEX[fam][1]
         if fam in ROUND and s.kind in (K.METAL, K.THICK_METAL):

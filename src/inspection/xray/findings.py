@@ -14,6 +14,7 @@ from inspection.xray.liquids import liquids
 from inspection.xray.signatures import (
     F32,
     U16,
+    Box,
     Maps,
     SigKind,
     Signature,
@@ -93,7 +94,17 @@ def _flat(steel: F32, median: float) -> float:
     return float(np.mean((steel >= 0.75 * median) & (steel <= 1.25 * median)))
 
 
-def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list[Signature]:
+def _lead_gap(maps: Maps, cal: Calibration, box: Box, own: npt.NDArray[np.bool_]) -> float:
+    """How far (z) a metal region's median reading lies from lead's on this machine."""
+    x, y, w, h = box
+    z = float(np.median(maps.z[y : y + h, x : x + w][own]))
+    a_high = np.array([np.median(maps.a_high[y : y + h, x : x + w][own])], np.float32)
+    return abs(z - float(cal.lead_z_at(a_high)[0]))
+
+
+def _metal(
+    maps: Maps, cal: Calibration, cfg: SignatureConfig, corners: bool, cores: bool
+) -> list[Signature]:
     """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region.
 
     ``corners``: measure how round each region is (only a declared line of coins reads it);
@@ -116,6 +127,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
         size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
         full = _full(box, 2)
         solid = solidity(own)
+        lead_gap = _lead_gap(maps, cal, box, own)
         corner = math.inf  # measured for the kinds a line of coins reads (THICK_METAL, METAL)
         if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
             bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
@@ -148,6 +160,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
                     (length, width),
                     solidity=solid,
                     corner_mm2=corner,
+                    lead_gap=lead_gap,
                 )
             )
         lo, hi = cfg.cell_long_mm
@@ -164,6 +177,8 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
                     (length, width),
                     solidity=solid,
                     flatness=_flat(steel, median),
+                    steel_mm=median,
+                    lead_gap=lead_gap,
                 )
             )
             continue
@@ -216,6 +231,7 @@ def _metal(maps: Maps, cfg: SignatureConfig, corners: bool, cores: bool) -> list
                 solidity=solid,
                 corner_mm2=corner,
                 core=core,
+                lead_gap=lead_gap,
             )
         )
     return out
@@ -302,7 +318,7 @@ def find_signatures(
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
     sigs += edge_lines(a_low, a_high, cal, cfg)
-    sigs += _metal(maps, cfg, corners, cores)
+    sigs += _metal(maps, cal, cfg, corners, cores)
     sigs += liquids(maps, cal, cfg)
     sigs.sort(key=lambda s: -s.score)
     return sigs, maps

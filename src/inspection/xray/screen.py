@@ -172,6 +172,7 @@ def screen(
             if family(line) in HIDING_FAMILIES
         ]
     blind: tuple[float, tuple[float, float]] | None = None
+    lead: Finding | None = None
     if reasons:
         state = XrayState.SUSPECT
     elif declaration is None:
@@ -192,10 +193,33 @@ def screen(
             f"{lo:.2f}–{hi:.2f}) and {cm2:.0f} cm² of the image reads so: lead cannot be "
             "ruled out, an inspector must look"
         )
+    elif (lead := _lead_like(findings, cfg.signatures.lead_like_z)) is not None:
+        state = XrayState.PENDING
+        reasons.append(
+            f"{lead.signature.kind.value} region explained by {lead.explained_by} reads as lead "
+            f"does on machine {calibration.machine} (within {cfg.signatures.lead_like_z:g} z of "
+            "its lead curve): lead cannot be ruled out, an inspector must look"
+        )
     else:
         state = XrayState.CLEARED
     logger.debug("screen: %s, %s findings", state.value, len(findings))
-    return ScreenResult(state, findings, tuple(reasons), w, h, lead_blind=blind is not None)
+    lead_only = blind is not None or (state is XrayState.PENDING and lead is not None)
+    return ScreenResult(state, findings, tuple(reasons), w, h, lead_blind=lead_only)
+
+
+def _lead_like(findings: tuple[Finding, ...], max_gap: float) -> Finding | None:
+    """An explained metal region that reads as lead does on this machine, if any.
+
+    Where a machine reads lead between organic matter and steel (a two-layer detector or a
+    switched tube straddling lead's K-edge), a lead sheet reads as a metal item would: a
+    phone's cell, a tin. A declaration explains such a region's shape, not its material.
+    """
+    near = [
+        f
+        for f in findings
+        if f.explained_by and f.signature.kind in _HIDING and f.signature.lead_gap <= max_gap
+    ]
+    return min(near, key=lambda f: f.signature.lead_gap, default=None)
 
 
 __all__ = ["Finding", "ScreenConfig", "ScreenResult", "XrayImageError", "explain", "screen"]

@@ -61,6 +61,9 @@ class Signature:
     core: tuple[float, float, float] = (0.0, math.inf, math.inf)  # METAL: its core's shape
     # (``findings.core_shape``), read only when a declared line asks (``explain.CORE``)
     flatness: float = 1.0  # BATTERY: share of its pixels within 25 % of its median steel
+    steel_mm: float = math.inf  # BATTERY: its median steel-equivalent, mm
+    lead_gap: float = 0.0  # METAL, THICK_METAL, BATTERY: |median z - the lead curve's z| at
+    # its median A_high; 0 (reads as lead) unless measured
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -97,6 +100,12 @@ class SignatureConfig(BaseModel):
         "closer, the machine cannot tell lead from organic matter and clears nothing.",
     )
     high_z_cm2: float = Field(0.5, gt=0.0, description="Smallest high-Z area, cm².")
+    lead_like_z: float = Field(
+        0.1,
+        ge=0.0,
+        description="A metal region whose median z lies within this of the calibrated lead "
+        "curve (at its median A_high) may be lead: explained, it still clears nothing.",
+    )
     metal_steel_mm: float = Field(0.5, gt=0.0, description="Steel-equivalent of a metal pixel.")
     metal_cm2: float = Field(1.5, gt=0.0, description="Smallest metal region, cm².")
     thick_steel_mm: float = Field(6.0, gt=0.0, description="Steel-equivalent of thick metal.")

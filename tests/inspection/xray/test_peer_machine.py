@@ -20,6 +20,7 @@ from inspection.xray.calibration import Calibration, calibrate
 from inspection.xray.screen import ScreenResult, screen
 from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import render_scene
+from simulators.xray.solids import Plate, rect
 from simulators.xray.threats import folding_knife, knife, lead_box, lead_foil, utility_knife
 from tests.inspection.xray.peer import PeerMachine, Scene, cells, linear_mu, mass_mu, wedges
 from tests.inspection.xray.scans import declared, small_machine
@@ -211,3 +212,37 @@ def test_threats_declared_as_a_power_bank_on_the_simulator(
     ph = render_scene(prof, [(thing, 20.0 * seed, (200, 150))], seed, clothes_cm=2.0)
     res = screen(encode_png(ph.image, 0), cal, declared(SHIRT, POWER_BANK))
     assert res.state.value != "CLEARED", res.reasons
+
+
+PHONE = ("8517130000", "mobile phone 手机")
+
+
+@pytest.mark.parametrize("mm", [0.2, 0.3, 0.5])
+def test_a_phone_declared_explains_no_lead_sheet(mm: float) -> None:
+    """A 90 x 55 mm lead sheet reads as a phone's cell in shape and steel-equivalent.
+
+    This machine reads lead between aluminium and steel, where a phone's parts read too;
+    the region lies on the calibrated lead curve, so it may be lead and nothing clears it
+    (PENDING, flagged as lead the machine cannot rule out). Cleared before 2026-12-06.
+    """
+    res = _screen(_parcel().box("lead", 190, 140, 90, 55, mm, 10), SHIRT, PHONE)
+    assert res.state.value == "PENDING", res.reasons
+    assert res.lead_blind and "reads as lead" in res.reasons[-1]
+
+
+def test_a_phone_declared_explains_no_four_18650_cells() -> None:
+    """Four cylindrical cells are four times a phone's pouch cell over their face."""
+    res = _screen(cells(_parcel(), 190, 140, 4, 20), SHIRT, PHONE)
+    assert res.state.value == "SUSPECT", res.reasons
+
+
+@pytest.mark.parametrize(
+    ("profile", "mm"), [("sandwich-120", 0.2), ("sandwich-135", 0.2), ("sandwich-135", 0.3)]
+)
+def test_a_lead_sheet_declared_as_a_phone_on_the_simulator(profile: str, mm: float) -> None:
+    """The same on the simulator's machines that read lead between organic and steel."""
+    prof, cal = small_machine(profile)
+    sheet = Thing("lead_foil", [Plate("lead", 0, 90, rect(0, 55), 0, mm)], 0.0, "lead", None)
+    ph = render_scene(prof, [(sheet, 15.0, (250, 180))], 3, clothes_cm=2.0)
+    res = screen(encode_png(ph.image, 0), cal, declared(SHIRT, PHONE))
+    assert res.state.value == "PENDING", res.reasons

@@ -143,7 +143,7 @@ def _metal(core: tuple[float, float, float]) -> Signature:
 
 
 def _cell(size: tuple[float, float]) -> Signature:
-    return Signature(SigKind.BATTERY, 1.0, (100, 100, 200, 120), 0.9, "", 60.0, size)
+    return Signature(SigKind.BATTERY, 1.0, (100, 100, 200, 120), 0.9, "", 60.0, size, steel_mm=1.3)
 
 
 def test_a_phone_explains_metal_only_with_a_cell_shaped_core() -> None:

@@ -123,7 +123,10 @@ def test_never_kinds_are_never_in_a_budget() -> None:
 
 
 def test_budget_counts_regions_and_quantity_multiplies() -> None:
-    cells = [Signature(SigKind.BATTERY, 1.0, (0, 2 * i, 1, 1), 1.0, "", 40.0) for i in range(3)]
+    cells = [
+        Signature(SigKind.BATTERY, 1.0, (0, 2 * i, 1, 1), 1.0, "", 40.0, steel_mm=1.3)
+        for i in range(3)
+    ]
     assert sum(bool(f.explained_by) for f in explain(cells, decl(PHONE))) == 1
     assert sum(bool(f.explained_by) for f in explain(cells, decl(PHONE, qty=2))) == 2
     assert not any(f.explained_by for f in explain(cells, decl(TOY)))

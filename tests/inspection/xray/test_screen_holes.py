@@ -107,7 +107,7 @@ def test_a_folded_umbrella_is_still_a_strip(machine: tuple[MachineProfile, Calib
 
 
 def sig(kind: SigKind, box: tuple[int, int, int, int], cm2: float = 40.0) -> Signature:
-    return Signature(kind, 1.0, box, 1.0, "", cm2, (90.0, 60.0))
+    return Signature(kind, 1.0, box, 1.0, "", cm2, (90.0, 60.0), steel_mm=1.3)  # a pouch cell
 
 
 def test_a_bottle_explains_glass_only_where_its_liquid_is() -> None:

@@ -89,7 +89,8 @@ def test_a_pair_of_shoes_still_explains_its_shanks(
 
 
 def _block(long_mm: float, short_mm: float) -> Signature:
-    return Signature(SigKind.BATTERY, 0.8, (100, 100, 200, 60), 0.8, "", 30.0, (long_mm, short_mm))
+    box = (100, 100, 200, 60)
+    return Signature(SigKind.BATTERY, 0.8, box, 0.8, "", 30.0, (long_mm, short_mm), steel_mm=1.3)
 
 
 def test_a_phone_explains_a_flat_cell_not_a_long_bar() -> None:
