@@ -152,15 +152,17 @@ def _join_shallow(markers: np.ndarray, depth: F32, n: int, valley_mm: float) -> 
     items whose depth falls by ``valley_mm`` between them stay apart.
     """
     peak = [0.0] + [float(depth[markers == k].max()) for k in range(1, n + 1)]
+    border = markers == -1
+    kernel = np.ones((3, 3), np.uint8)
+    near = [
+        border & (cv2.dilate((markers == k).astype(np.uint8), kernel) > 0) for k in range(1, n + 1)
+    ]
     saddle: dict[tuple[int, int], float] = {}
-    ys, xs = np.nonzero(markers == -1)
-    h, w = markers.shape
-    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
-        near = markers[max(0, y - 1) : min(h, y + 2), max(0, x - 1) : min(w, x + 2)]
-        ks = sorted({int(k) for k in np.unique(near) if 1 <= k <= n})
-        for i, a in enumerate(ks):
-            for b in ks[i + 1 :]:
-                saddle[(a, b)] = max(saddle.get((a, b), 0.0), float(depth[y, x]))
+    for a in range(1, n + 1):
+        for b in range(a + 1, n + 1):
+            both = near[a - 1] & near[b - 1]
+            if both.any():
+                saddle[(a, b)] = float(depth[both].max())
     root = list(range(n + 1))
 
     def find(k: int) -> int:
