@@ -221,7 +221,7 @@ PHONE = ("8517130000", "mobile phone 手机")
 def test_a_phone_declared_explains_no_lead_sheet(mm: float) -> None:
     """A 90 x 55 mm lead sheet reads as a phone's cell in shape and steel-equivalent.
 
-    This machine reads lead between aluminium and steel, where a phone's parts read too;
+    This machine reads lead near aluminium, among the metals, where a phone's parts read too;
     the region lies on the calibrated lead curve, so it may be lead and nothing clears it
     (PENDING, flagged as lead the machine cannot rule out). Cleared before 2026-12-06.
     """
