@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -48,6 +49,19 @@ def test_images_become_events_and_presence_is_tracked(broker: EmbeddedBroker) ->
         online = states.get(timeout=WAIT_S)
         assert (online.device_id, online.kind, online.online) == ("xr1", "xray", True)
         assert adapter.online is True
+        # "online" proves the availability subscription only: the image subscription may
+        # still be on its way to the broker. Probe until an image gets through.
+        probe: ImageCaptured | None = None
+        for _ in range(int(WAIT_S / 0.25)):
+            machine.publish(xray_image_topic(site, "xr1", 41), _png(7))
+            try:
+                probe = images.get(timeout=0.25)
+                break
+            except queue.Empty:
+                continue
+        assert probe is not None and probe.item_id == 41
+        time.sleep(0.3)  # redeliveries of the probe (one capture only, as tested below)
+        assert images.empty()
 
         machine.publish(xray_image_topic(site, "xr1", 42), _png(1000))
         event = images.get(timeout=WAIT_S)
