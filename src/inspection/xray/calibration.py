@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 F32 = npt.NDArray[np.float32]
 U16 = npt.NDArray[np.uint16]
@@ -72,7 +72,6 @@ class Calibration(BaseModel):
     air_low: tuple[float, ...] = Field(description="Air counts of each low-energy element.")
     air_high: tuple[float, ...] = Field(description="Air counts of each high-energy element.")
     curves: dict[str, tuple[Step, ...]] = Field(description="Measured steps per wedge material.")
-    _tables: dict[str, tuple[F32, F32, F32]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _complete(self) -> Calibration:
@@ -97,16 +96,12 @@ class Calibration(BaseModel):
         return self
 
     def table(self, base: str) -> tuple[F32, F32, F32]:
-        """(A_high, ratio, mm) of a base material's steps, A_high rising (built once)."""
-        if base not in self._tables:
-            steps = self.curves[base]
-            hi = np.array([s.a_high for s in steps], np.float32)
-            ratio = np.array([s.a_low / s.a_high for s in steps], np.float32)
-            mm = np.array([s.mm for s in steps], np.float32)
-            for a in (hi, ratio, mm):
-                a.flags.writeable = False
-            self._tables[base] = (hi, ratio, mm)
-        return self._tables[base]
+        """(A_high, ratio, mm) of a base material's steps, A_high rising."""
+        steps = self.curves[base]
+        hi = np.array([s.a_high for s in steps], np.float32)
+        ratio = np.array([s.a_low / s.a_high for s in steps], np.float32)
+        mm = np.array([s.mm for s in steps], np.float32)
+        return hi, ratio, mm
 
     def z_of(self, ratio: F32, a_high: F32) -> F32:
         """Place ratios on the z scale at their A_high: organic 0, aluminium 1, steel 2."""

@@ -94,7 +94,8 @@ FLAT_CELLS: dict[str, float] = {"power_bank": 0.92}
 
 #: Family → the most steel-equivalent (median, mm) of a BATTERY block one item shows. A
 #: phone's pouch cell is about 1 g/cm² of foils and oxide over its face and reads 1.2-2.2 mm
-#: (tuning seeds 0-149, both tuning machines); 18650 cells lying down are about 4 g/cm² and
+#: (tuning seeds 0-149, both tuning machines; one 56 x 27 mm block of 3.0-3.1 mm, seed 98, in
+#: a parcel that is SUSPECT with and without this rule); 18650 cells lying down are 4 g/cm² and
 #: read 3.2 mm on the second machine (tests/inspection/xray/peer.py), where a phone explained
 #: four of them as its cell until 2026-12-06, and 6-12 mm on the simulator's machines.
 CELL_STEEL_MM: dict[str, float] = {"phone": 2.6}

@@ -203,7 +203,7 @@ def screen(
     else:
         state = XrayState.CLEARED
     logger.debug("screen: %s, %s findings", state.value, len(findings))
-    lead_only = blind is not None or (state is XrayState.PENDING and lead is not None)
+    lead_only = blind is not None or lead is not None  # each is set only on its PENDING branch
     return ScreenResult(state, findings, tuple(reasons), w, h, lead_blind=lead_only)
 
 
