@@ -30,6 +30,16 @@ from inspection.xray.signatures import (
     thickness_steps,
     width_spread,
 )
+from inspection.xray.strips import split_strips
+
+Mask = npt.NDArray[np.bool_]
+#: A metal region's box, its pixels in the box, its area (pooled pixels) and the pixels
+#: its steel is read on (all of them, or a strip's less where other strips cross it).
+Piece = tuple[Box, Mask, int, Mask]
+
+#: Solidity under which a thin metal region may be strips lying across each other: two
+#: zips crossing read 0.1-0.4, a zip or a shank alone 0.9 and more.
+STRIPS_BELOW = 0.6
 
 
 def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float, float] | None:
@@ -105,7 +115,8 @@ def _lead_gap(maps: Maps, cal: Calibration, box: Box, own: npt.NDArray[np.bool_]
 def _metal(
     maps: Maps, cal: Calibration, cfg: SignatureConfig, corners: bool, cores: bool
 ) -> list[Signature]:
-    """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region.
+    """GUN, THICK_METAL, BATTERY, BLADE, STRIP or METAL for every metal region, or for
+    each strip of a region that is only thin strips lying across each other (``_pieces``).
 
     ``corners``: measure how round each region is (only a declared line of coins reads it);
     ``cores``: how convex each METAL region's core is (only a declared phone reads it).
@@ -117,123 +128,166 @@ def _metal(
     out: list[Signature] = []
     min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
     for box, own, area in _components(mask, min_px):
-        x, y, w, h = box
-        steel = maps.steel_mm[y : y + h, x : x + w][own]
-        thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
-        gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
-        median = float(np.median(steel))
-        length, width, fill = _rect_mm(own, px_mm)
-        cm2 = area * px_cm2
-        size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
-        full = _full(box, 2)
-        solid = solidity(own)
-        lead_gap = _lead_gap(maps, cal, box, own)
-        corner = math.inf  # measured for the kinds a line of coins reads (THICK_METAL, METAL)
-        if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
-            bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], own, cfg)
-            if bar is not None:
-                bar_cm2, bar_mm = bar
-                s = _score(bar_cm2, cfg.gun_thick_cm2)
-                out.append(
-                    Signature(
-                        SigKind.GUN,
-                        s,
-                        full,
-                        bar_cm2,
-                        f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
-                        cm2,
-                        (length, width),
-                    )
-                )
-                if s >= 0.5:
-                    continue
-        if thick_cm2 >= 0.5 * cfg.thick_cm2:
-            corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
+        for part in _pieces(maps, box, own, area, cfg):
+            out += _region(maps, cal, cfg, part, corners, cores)
+    return out
+
+
+def _pieces(maps: Maps, box: Box, own: Mask, area: int, cfg: SignatureConfig) -> list[Piece]:
+    """A metal region whole, or the thin straight strips it is made of (``strips``).
+
+    Only a ragged region (solidity under ``STRIPS_BELOW``) of thin metal is cut: one with
+    thick metal anywhere (a tool, a gun, cells) is read whole. Each strip's steel is read
+    where no other strip crosses it, so that a crossing, two layers thick, does not make an
+    even zip look stepped like a blade.
+    """
+    whole = [(box, own, area, own)]
+    if solidity(own) >= STRIPS_BELOW:
+        return whole
+    x, y, w, h = box
+    thick = np.count_nonzero(maps.steel_mm[y : y + h, x : x + w][own] >= cfg.thick_steel_mm)
+    if thick * (2 * cfg.pixel_mm / 10.0) ** 2 >= 0.5 * cfg.thick_cm2:
+        return whole
+    strips = split_strips(own, 2 * cfg.pixel_mm, cfg.strip_width_mm, cfg.blade_length_mm)
+    if not strips:
+        return whole
+    out: list[Piece] = []
+    for k, strip in enumerate(strips):
+        alone = strip & ~np.logical_or.reduce([s for j, s in enumerate(strips) if j != k])
+        ys, xs = np.nonzero(strip)
+        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+        sub = (box[0] + x0, box[1] + y0, x1 - x0, y1 - y0)
+        out.append((sub, strip[y0:y1, x0:x1], int(strip.sum()), alone[y0:y1, x0:x1]))
+    return out
+
+
+def _region(
+    maps: Maps, cal: Calibration, cfg: SignatureConfig, piece: Piece, corners: bool, cores: bool
+) -> list[Signature]:
+    """The signatures of one metal region or strip (see ``_metal``)."""
+    px_mm = 2 * cfg.pixel_mm
+    px_cm2 = (px_mm / 10.0) ** 2
+    out: list[Signature] = []
+    box, own, area, alone = piece
+    if not alone.any():
+        alone = own
+    x, y, w, h = box
+    steel = maps.steel_mm[y : y + h, x : x + w][alone]
+    thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
+    gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
+    median = float(np.median(steel))
+    length, width, fill = _rect_mm(alone, px_mm)  # a strip's size where it lies alone
+    cm2 = area * px_cm2
+    size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
+    full = _full(box, 2)
+    solid = solidity(own)
+    lead_gap = _lead_gap(maps, cal, box, own)
+    corner = math.inf  # measured for the kinds a line of coins reads (THICK_METAL, METAL)
+    if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
+        bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], alone, cfg)
+        if bar is not None:
+            bar_cm2, bar_mm = bar
+            s = _score(bar_cm2, cfg.gun_thick_cm2)
             out.append(
                 Signature(
-                    SigKind.THICK_METAL,
-                    _score(thick_cm2, cfg.thick_cm2),
+                    SigKind.GUN,
+                    s,
                     full,
-                    thick_cm2,
-                    f"{thick_cm2:.1f} cm² of thick metal, {size}",
-                    thick_cm2,
-                    (length, width),
-                    solidity=solid,
-                    corner_mm2=corner,
-                    lead_gap=lead_gap,
-                )
-            )
-        lo, hi = cfg.cell_long_mm
-        cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
-        if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
-            out.append(
-                Signature(
-                    SigKind.BATTERY,
-                    _score(fill, cfg.cell_fill),
-                    full,
-                    fill,
-                    f"compact cell-like metal block, {size}",
+                    bar_cm2,
+                    f"gun-like thick bar {bar_mm:.0f} mm long, {size}",
                     cm2,
                     (length, width),
-                    solidity=solid,
-                    flatness=_flat(steel, median),
-                    steel_mm=median,
-                    lead_gap=lead_gap,
                 )
             )
-            continue
-        blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
-        if length >= 0.5 * cfg.blade_length_mm and blade_like:
-            elong = length / max(width, 1e-3)
-            if elong >= cfg.blade_elongation:
-                even = width_spread(own) <= cfg.strip_width_cv
-                foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
-                # A plate of even thickness wider than a shank is a blade: a folded
-                # umbrella's shaft and ribs are as wide but far from even across.
-                plate = width > cfg.strip_plate_mm and _flat(steel, median) >= cfg.plate_flat
-                # A narrow strip that steps in thickness along its length is a knife tilted
-                # towards its edge (blade past channel), not a shank or a zip.
-                stepped = (
-                    width <= cfg.strip_plate_mm and thickness_steps(steel, own) < cfg.strip_steps
-                )
-                strip = foil or (
-                    width <= cfg.strip_width_mm
-                    and median <= cfg.strip_steel_mm
-                    and even
-                    and not plate
-                    and not stepped
-                )
-                kind = SigKind.STRIP if strip else SigKind.BLADE
-                out.append(
-                    Signature(
-                        kind,
-                        _score(length, cfg.blade_length_mm),
-                        full,
-                        length,
-                        f"elongated metal, {size}",
-                        cm2,
-                        (length, width),
-                    )
-                )
-                continue
-        if corners and corner == math.inf:  # not measured yet (no thick metal)
-            corner = corner_mm2(own, cfg.round_mm, px_mm)
-        core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
+            if s >= 0.5:
+                return out
+    if thick_cm2 >= 0.5 * cfg.thick_cm2:
+        corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
         out.append(
             Signature(
-                SigKind.METAL,
-                _score(cm2, cfg.metal_cm2),
+                SigKind.THICK_METAL,
+                _score(thick_cm2, cfg.thick_cm2),
                 full,
-                cm2,
-                f"{cm2:.1f} cm² of metal, {size}",
-                cm2,
+                thick_cm2,
+                f"{thick_cm2:.1f} cm² of thick metal, {size}",
+                thick_cm2,
                 (length, width),
                 solidity=solid,
                 corner_mm2=corner,
-                core=core,
                 lead_gap=lead_gap,
             )
         )
+    lo, hi = cfg.cell_long_mm
+    cell_like = fill >= cfg.cell_fill and median >= cfg.cell_steel_mm
+    if cell_like and width >= cfg.cell_short_mm and lo <= length <= hi:
+        out.append(
+            Signature(
+                SigKind.BATTERY,
+                _score(fill, cfg.cell_fill),
+                full,
+                fill,
+                f"compact cell-like metal block, {size}",
+                cm2,
+                (length, width),
+                solidity=solid,
+                flatness=_flat(steel, median),
+                steel_mm=median,
+                lead_gap=lead_gap,
+            )
+        )
+        return out
+    blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
+    if length >= 0.5 * cfg.blade_length_mm and blade_like:
+        elong = length / max(width, 1e-3)
+        if elong >= cfg.blade_elongation:
+            even = width_spread(own) <= cfg.strip_width_cv
+            foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
+            # A plate of even thickness wider than a shank is a blade: a folded
+            # umbrella's shaft and ribs are as wide but far from even across.
+            plate = width > cfg.strip_plate_mm and _flat(steel, median) >= cfg.plate_flat
+            # A narrow strip that steps in thickness along its length is a knife tilted
+            # towards its edge (blade past channel), not a shank or a zip.
+            stepped = (
+                width <= cfg.strip_plate_mm and thickness_steps(steel, alone) < cfg.strip_steps
+            )
+            strip = foil or (
+                width <= cfg.strip_width_mm
+                and median <= cfg.strip_steel_mm
+                and even
+                and not plate
+                and not stepped
+            )
+            kind = SigKind.STRIP if strip else SigKind.BLADE
+            out.append(
+                Signature(
+                    kind,
+                    _score(length, cfg.blade_length_mm),
+                    full,
+                    length,
+                    f"elongated metal, {size}",
+                    cm2,
+                    (length, width),
+                )
+            )
+            return out
+    if corners and corner == math.inf:  # not measured yet (no thick metal)
+        corner = corner_mm2(own, cfg.round_mm, px_mm)
+    core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
+    out.append(
+        Signature(
+            SigKind.METAL,
+            _score(cm2, cfg.metal_cm2),
+            full,
+            cm2,
+            f"{cm2:.1f} cm² of metal, {size}",
+            cm2,
+            (length, width),
+            solidity=solid,
+            corner_mm2=corner,
+            core=core,
+            lead_gap=lead_gap,
+        )
+    )
     return out
 
 
