@@ -115,20 +115,6 @@ def _same_line(centre: F64, unit: F64, half: float, c: F64, u: F64, h: float) ->
     return abs(float((centre - c) @ np.array([-u[1], u[0]]))) <= h + half
 
 
-def taken_at(
-    taken: npt.NDArray[np.bool_],
-    own: Mask,
-    px: npt.NDArray[np.int64],
-    py: npt.NDArray[np.int64],
-    iy: npt.NDArray[np.int64],
-    ix: npt.NDArray[np.int64],
-) -> float:
-    """Share of a segment's points that lie on pixels a strip already took."""
-    grid = np.zeros(own.shape, bool)
-    grid[iy[taken], ix[taken]] = True
-    return float(grid[py, px].mean())
-
-
 def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) -> list[Mask]:
     """The straight strips ``own`` is made of (masks like ``own``), or [] when it is not.
 
@@ -151,7 +137,8 @@ def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) 
         return []
     iy, ix = np.nonzero(own)
     xs, ys = ix.astype(np.float64), iy.astype(np.float64)
-    taken = np.zeros(xs.shape, bool)
+    taken = np.zeros(xs.shape, bool)  # per pixel of the region
+    taken_at = np.zeros(own.shape, bool)  # the same, on the region's grid
     parts: list[npt.NDArray[np.bool_]] = []
     axes: list[tuple[F64, F64, float]] = []
     segs = sorted(
@@ -162,8 +149,8 @@ def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) 
         n = max(2, round(math.hypot(x2 - x1, y2 - y1)))
         px = np.rint(np.linspace(x1, x2, n)).astype(np.int64)
         py = np.rint(np.linspace(y1, y2, n)).astype(np.int64)
-        if taken_at(taken, own, px, py, iy, ix) > 0.5:
-            continue
+        if float(taken_at[py, px].mean()) > 0.5:
+            continue  # a line along a strip already taken
         # Half the strip's width: the middle of its inscribed radii along the segment
         # (larger where another strip crosses), then the band is refitted to its pixels.
         half = float(np.percentile(dist[py, px], 75)) + 0.5
@@ -173,7 +160,7 @@ def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) 
         unit = np.array([x2 - x1, y2 - y1], np.float64) / max(n - 1, 1)
         unit /= np.linalg.norm(unit)
         sel, length = _band(xs, ys, centre, unit, half)
-        sel &= ~taken  # fitted on its own pixels: a strip it meets at a sharp angle pulls
+        sel &= ~taken  # fit the axis to pixels no strip took: one met at a sharp angle pulls it
         if sel.sum() < 8:
             continue
         centre, unit = _fit(xs, ys, sel)
@@ -190,6 +177,7 @@ def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) 
         if not _bordered(own, xs[sel], ys[sel], centre, unit, half):
             continue  # a band cut out of something broader: a blade, a plate
         taken |= sel
+        taken_at[iy[sel], ix[sel]] = True
         parts.append(sel)
         axes.append((centre, unit, half))
     if len(parts) < 2:
