@@ -143,11 +143,11 @@ def _pieces(maps: Maps, box: Box, own: Mask, area: int, cfg: SignatureConfig) ->
     even zip look stepped like a blade.
     """
     whole = [(box, own, area, own)]
-    if solidity(own) >= STRIPS_BELOW:
-        return whole
     x, y, w, h = box
     thick = np.count_nonzero(maps.steel_mm[y : y + h, x : x + w][own] >= cfg.thick_steel_mm)
     if thick * (2 * cfg.pixel_mm / 10.0) ** 2 >= 0.5 * cfg.thick_cm2:
+        return whole
+    if solidity(own) >= STRIPS_BELOW:
         return whole
     strips = split_strips(own, 2 * cfg.pixel_mm, cfg.strip_width_mm, cfg.blade_length_mm)
     if not strips:

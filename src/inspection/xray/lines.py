@@ -30,6 +30,7 @@ from inspection.xray.signatures import (
     _score,
     main_axis,
 )
+from inspection.xray.strips import segments
 
 Mask = npt.NDArray[np.bool_]
 
@@ -108,22 +109,9 @@ def _straight_parts(own: Mask, cfg: SignatureConfig) -> Iterator[tuple[Box, Mask
     """
     length_px = cfg.ridge_length_mm / cfg.pixel_mm
     half = cfg.ridge_width_mm / cfg.pixel_mm / 2.0
-    found = cv2.HoughLinesP(
-        own.astype(np.uint8),
-        1.0,
-        math.pi / 180.0,
-        threshold=max(3, round(length_px / 2.0)),
-        minLineLength=round(0.8 * length_px),
-        maxLineGap=3,
-    )
-    if found is None:
-        return
     ys, xs = np.nonzero(own)
     taken = np.zeros(xs.shape, bool)
-    segs = sorted(
-        found.reshape(-1, 4).tolist(), key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1])
-    )
-    for x1, y1, x2, y2 in segs:
+    for x1, y1, x2, y2 in segments(own, length_px, 1.0, 3):
         run = math.hypot(x2 - x1, y2 - y1)
         ux, uy = (x2 - x1) / run, (y2 - y1) / run
         rx, ry = xs - x1, ys - y1

@@ -326,10 +326,15 @@ def main_axis(own: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], ...]
     """
     ys, xs = np.nonzero(own)
     pts = np.stack([xs, ys], axis=1).astype(np.float64)
+    centre, unit = principal_axis(pts)
+    return centre, unit, (pts - centre) @ unit
+
+
+def principal_axis(pts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:
+    """(centre, unit vector along) of the principal axis of points (n x 2, x y)."""
     centre = pts.mean(axis=0)
     _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
-    unit = vecs[:, 1]
-    return centre, unit, (pts - centre) @ unit
+    return centre, vecs[:, 1]
 
 
 def _stretches(

@@ -17,9 +17,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from inspection.xray.signatures import principal_axis
+
 Mask = npt.NDArray[np.bool_]
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+Segment = tuple[int, int, int, int]  # x1, y1, x2, y2 (pixels)
 
 #: Largest share of a region's pixels that may be left out of every strip for it to count
 #: as strips only (anti-aliased corners where two strips cross).
@@ -55,23 +58,45 @@ def _band(
     return sel, float(ends[k] - starts[k]) + 1.0
 
 
-def _fit(xs: F64, ys: F64, sel: npt.NDArray[np.bool_]) -> tuple[F64, F64]:
-    """(centre, unit vector along) of the principal axis of the selected pixels."""
-    pts = np.stack([xs[sel], ys[sel]], axis=1)
-    centre = pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
-    return centre, vecs[:, 1]
+def segments(mask: Mask, length_px: float, step_deg: float, gap_px: int) -> list[Segment]:
+    """Straight segments of a mask at least 0.8 ``length_px`` long, longest first.
+
+    A probabilistic Hough transform (one pixel, ``step_deg``), bridging gaps of ``gap_px``.
+    """
+    found = cv2.HoughLinesP(
+        mask.astype(np.uint8),
+        1.0,
+        math.radians(step_deg),
+        threshold=max(3, round(length_px / 2.0)),
+        minLineLength=round(0.8 * length_px),
+        maxLineGap=gap_px,
+    )
+    if found is None:
+        return []
+    return sorted(
+        ((int(a), int(b), int(c), int(d)) for a, b, c, d in found.reshape(-1, 4)),
+        key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1]),
+    )
+
+
+def _on_axis(
+    shape: tuple[int, ...], xs: F64, ys: F64, centre: F64, unit: F64, shift: F64
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """(rows, cols, inside the grid) of the points one pixel apart along an axis, as far as
+    the pixels ``xs``, ``ys`` reach along it, moved across it by ``shift``."""
+    along = (xs - centre[0]) * unit[0] + (ys - centre[1]) * unit[1]
+    t = np.arange(float(along.min()), float(along.max()) + 1.0)
+    cols = np.rint(centre[0] + t * unit[0] + shift[0]).astype(np.int64)
+    rows = np.rint(centre[1] + t * unit[1] + shift[1]).astype(np.int64)
+    inside = (cols >= 0) & (cols < shape[1]) & (rows >= 0) & (rows < shape[0])
+    return rows, cols, inside
 
 
 def _half_width(dist: F32, xs: F64, ys: F64, centre: F64, unit: F64) -> float:
     """Half a strip's width (px): its inscribed radius along its axis (middle value), plus
     half a pixel, so that the band around the axis takes the strip's edge pixels too."""
-    along = (xs - centre[0]) * unit[0] + (ys - centre[1]) * unit[1]
-    t = np.arange(float(along.min()), float(along.max()) + 1.0)
-    h, w = dist.shape
-    cols = np.clip(np.rint(centre[0] + t * unit[0]).astype(np.int64), 0, w - 1)
-    rows = np.clip(np.rint(centre[1] + t * unit[1]).astype(np.int64), 0, h - 1)
-    return float(np.median(dist[rows, cols])) + 0.5
+    rows, cols, inside = _on_axis(dist.shape, xs, ys, centre, unit, np.zeros(2))
+    return float(np.median(dist[rows[inside], cols[inside]])) + 0.5
 
 
 def _bordered(own: Mask, xs: F64, ys: F64, centre: F64, unit: F64, half: float) -> bool:
@@ -80,19 +105,14 @@ def _bordered(own: Mask, xs: F64, ys: F64, centre: F64, unit: F64, half: float) 
     A strip lies alone but where others cross it; a band cut lengthwise out of a broader
     piece (a knife's blade, a plate) has the rest of that piece beside it all along.
     """
-    along = (xs - centre[0]) * unit[0] + (ys - centre[1]) * unit[1]
-    t = np.arange(float(along.min()), float(along.max()) + 1.0)
     normal = np.array([-unit[1], unit[0]]) * (half + 1.5)
-    h, w = own.shape
-    clear = np.ones(t.shape, bool)
+    clear: npt.NDArray[np.bool_] | None = None
     for side in (normal, -normal):
-        cols = np.rint(centre[0] + t * unit[0] + side[0]).astype(np.int64)
-        rows = np.rint(centre[1] + t * unit[1] + side[1]).astype(np.int64)
-        inside = (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
-        hit = np.zeros(t.shape, bool)
+        rows, cols, inside = _on_axis(own.shape, xs, ys, centre, unit, side)
+        hit = np.zeros(rows.shape, bool)
         hit[inside] = own[rows[inside], cols[inside]]
-        clear &= ~hit
-    return float(clear.mean()) >= BORDERED
+        clear = ~hit if clear is None else clear & ~hit
+    return clear is not None and float(clear.mean()) >= BORDERED
 
 
 def _even(xs: F64, ys: F64, sel: npt.NDArray[np.bool_], unit: F64) -> bool:
@@ -125,27 +145,13 @@ def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) 
     region = own.astype(np.uint8)
     dist = np.asarray(cv2.distanceTransform(region, cv2.DIST_L2, 3), np.float32)
     shortest = shortest_mm / px_mm
-    found = cv2.HoughLinesP(
-        region,
-        1.0,
-        math.pi / 360.0,
-        threshold=max(3, round(shortest / 2.0)),
-        minLineLength=round(0.8 * shortest),
-        maxLineGap=6,
-    )
-    if found is None:
-        return []
     iy, ix = np.nonzero(own)
     xs, ys = ix.astype(np.float64), iy.astype(np.float64)
     taken = np.zeros(xs.shape, bool)  # per pixel of the region
     taken_at = np.zeros(own.shape, bool)  # the same, on the region's grid
     parts: list[npt.NDArray[np.bool_]] = []
     axes: list[tuple[F64, F64, float]] = []
-    segs = sorted(
-        ((int(a), int(b), int(c), int(d)) for a, b, c, d in found.reshape(-1, 4)),
-        key=lambda s: -math.hypot(s[2] - s[0], s[3] - s[1]),
-    )
-    for x1, y1, x2, y2 in segs:
+    for x1, y1, x2, y2 in segments(own, shortest, 0.5, 6):
         n = max(2, round(math.hypot(x2 - x1, y2 - y1)))
         px = np.rint(np.linspace(x1, x2, n)).astype(np.int64)
         py = np.rint(np.linspace(y1, y2, n)).astype(np.int64)
@@ -163,7 +169,7 @@ def split_strips(own: Mask, px_mm: float, widest_mm: float, shortest_mm: float) 
         sel &= ~taken  # fit the axis to pixels no strip took: one met at a sharp angle pulls it
         if sel.sum() < 8:
             continue
-        centre, unit = _fit(xs, ys, sel)
+        centre, unit = principal_axis(np.stack([xs[sel], ys[sel]], axis=1))
         half = _half_width(dist, xs[sel], ys[sel], centre, unit)
         if 2.0 * half * px_mm > widest_mm:
             continue

@@ -246,3 +246,23 @@ def test_a_lead_sheet_declared_as_a_phone_on_the_simulator(profile: str, mm: flo
     ph = render_scene(prof, [(sheet, 15.0, (250, 180))], 3, clothes_cm=2.0)
     res = screen(encode_png(ph.image, 0), cal, declared(SHIRT, PHONE))
     assert res.state.value == "PENDING", res.reasons
+
+
+def _zips(scene: Scene) -> Scene:
+    """Two garments' steel zips (200 x 5 x 1 mm) lying across each other."""
+    scene.box("steel", 190, 140, 200, 5, 1.0, 10)
+    return scene.box("steel", 190, 150, 200, 5, 1.0, 60)
+
+
+def test_crossing_zips_are_each_explained_by_a_garment_on_the_second_machine() -> None:
+    """Zips of two T-shirts crossing, drawn and imaged apart from the simulator."""
+    res = _screen(_zips(_parcel()), SHIRT, SHIRT)
+    strips = [f for f in res.findings if f.signature.kind.value == "STRIP"]
+    assert len(strips) == 2 and all(f.explained_by for f in strips), res.reasons
+    assert res.state.value == "CLEARED", res.reasons
+
+
+def test_a_knife_across_crossing_zips_on_the_second_machine() -> None:
+    res = _screen(_knife(_zips(_parcel())), SHIRT, SHIRT)
+    assert res.state.value == "SUSPECT"
+    assert _unexplained(res) & {"BLADE", "METAL", "THICK_METAL", "BATTERY", "EDGE_BLADE"}
