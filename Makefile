@@ -35,15 +35,11 @@ UNIT_TESTS := $(wildcard tests/contracts tests/inspection tests/sorting tests/de
 unit: venv
 	$(BIN)/python -m pytest -q $(UNIT_TESTS)
 
-# The suite in three parts: the tests that are not slow two files at a time (pytest-xdist, one
-# file per worker); the slow ones (the whole-site tests) two files at a time too, as they mostly
-# wait on their sites' clocks and share no port or file between files; then the few held to a
-# deadline at line rate (marked alone) by themselves, as a second site beside them can make one
-# reply late. On a 2-core machine the slow tests took 435 s one at a time.
+# The suite in two parts: the tests that are not slow two at a time (pytest-xdist, one file per
+# worker), then the slow ones (the whole-site tests) alone, as their timing expects.
 test: venv system-deps lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations=10
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "slow and not alone" --durations=10
-	$(BIN)/python -m pytest -m alone --durations=10
+	$(BIN)/python -m pytest -m slow --durations=10
 
 demo: venv
 	$(BIN)/clearline demo

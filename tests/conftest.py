@@ -1,6 +1,5 @@
 """Suite-wide fixtures: service gating, a check that no test leaves threads behind, and the
-``slow`` mark on every end-to-end test (``make test`` runs those after the rest, two files at a
-time, and the ones also marked ``alone`` by themselves).
+``slow`` mark on every end-to-end test (``make test`` runs those alone, the rest two at a time).
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-#: Where the whole-site tests live: each starts a site of its own on ports of its own.
+#: Where the whole-site tests live: timed against a simulated line, they run one at a time.
 E2E = os.path.join("tests", "e2e") + os.sep
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every end-to-end test ``slow``: ``make test`` runs them after the rest."""
+    """Mark every end-to-end test ``slow``: ``make test`` runs them after the rest, alone."""
     for item in items:
         if E2E in str(item.path):
             item.add_marker(pytest.mark.slow)

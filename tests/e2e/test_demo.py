@@ -12,7 +12,6 @@ from clearline.cli import app
 
 
 @pytest.mark.slow
-@pytest.mark.alone
 def test_headless_demo_matches_expected(tmp_path: Path) -> None:
     """Every parcel accounted for, none wrongly released, every outcome as expected."""
     result = CliRunner().invoke(

@@ -57,7 +57,6 @@ def _retained(url: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.alone
 def test_edge_against_independent_peers_at_100_per_s(tmp_path: Path) -> None:
     require_service("Mosquitto", MOSQUITTO_HOST, MOSQUITTO_PORT)
     url = f"mqtt://{MOSQUITTO_HOST}:{MOSQUITTO_PORT}"

@@ -34,7 +34,6 @@ MOSQUITTO_PUB = "/usr/bin/mosquitto_pub"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.alone,  # its parcels are held to their deadlines while the flood runs
     pytest.mark.skipif(shutil.which("mosquitto_pub") is None, reason="needs mosquitto_pub"),
 ]
 

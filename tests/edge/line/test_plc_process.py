@@ -285,7 +285,6 @@ def test_the_config_chooses_the_link() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.alone
 def test_a_busy_interpreter_delays_the_thread_but_not_the_process() -> None:
     """100 parcels/s (the ring holds 0.16 s), 10 threads of pure-Python work beside the link.
 
