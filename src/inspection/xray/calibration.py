@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 U16 = npt.NDArray[np.uint16]
 
 #: Base materials of the z scale (0, 1, 2), in the order of their atomic number.
@@ -103,19 +104,14 @@ class Calibration(BaseModel):
         mm = np.array([s.mm for s in steps], np.float32)
         return hi, ratio, mm
 
+    def ratios_at(self, a_high: F32) -> tuple[F64, F64, F64]:
+        """The organic, aluminium and steel curves' ratios at each ``A_high``."""
+        (ho, ro, _), (ha, ra, _), (hf, rf, _) = (self.table(b) for b in BASES)
+        return np.interp(a_high, ho, ro), np.interp(a_high, ha, ra), np.interp(a_high, hf, rf)
+
     def z_of(self, ratio: F32, a_high: F32) -> F32:
         """Place ratios on the z scale at their A_high: organic 0, aluminium 1, steel 2."""
-        (ho, ro, _), (ha, ra, _), (hf, rf, _) = (self.table(b) for b in BASES)
-        r_o, r_a, r_f = (
-            np.interp(a_high, ho, ro),
-            np.interp(a_high, ha, ra),
-            np.interp(a_high, hf, rf),
-        )
-        return np.where(
-            ratio <= r_a,
-            (ratio - r_o) / np.maximum(r_a - r_o, 1e-3),
-            1.0 + (ratio - r_a) / np.maximum(r_f - r_a, 1e-3),
-        ).astype(np.float32)
+        return z_between(ratio, *self.ratios_at(a_high))
 
     def lead_z(self) -> tuple[F32, F32]:
         """(A_high, z) of the lead steps, A_high rising: where lead reads on this machine."""
@@ -232,3 +228,12 @@ def calibrate(
         )
     except ValueError as err:
         raise CalibrationError(str(err)) from err
+
+
+def z_between(ratio: F32, r_o: F64, r_a: F64, r_f: F64) -> F32:
+    """Place ratios on the z scale between the curves' ratios at their A_high."""
+    return np.where(
+        ratio <= r_a,
+        (ratio - r_o) / np.maximum(r_a - r_o, 1e-3),
+        1.0 + (ratio - r_a) / np.maximum(r_f - r_a, 1e-3),
+    ).astype(np.float32)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from inspection.xray.calibration import Calibration
 from inspection.xray.lines import edge_lines
 from inspection.xray.liquids import liquids
+from inspection.xray.shapes import components, rect_mm, solidity, thickness_steps, width_spread
 from inspection.xray.signatures import (
     F32,
     U16,
@@ -20,15 +21,10 @@ from inspection.xray.signatures import (
     Signature,
     SignatureConfig,
     _areas,
-    _components,
     _full,
-    _rect_mm,
     _score,
     attenuations,
     material_maps,
-    solidity,
-    thickness_steps,
-    width_spread,
 )
 from inspection.xray.strips import split_strips
 
@@ -52,8 +48,8 @@ def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float
         cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)), np.uint8
     )
     best: tuple[float, float] | None = None
-    for _, part, area in _components(thick, 4):
-        length, width, _ = _rect_mm(part, px_mm)
+    for _, part, area in components(thick, 4):
+        length, width, _ = rect_mm(part, px_mm)
         cm2 = area * (px_mm / 10.0) ** 2
         wide = width >= cfg.gun_width_mm
         if length >= cfg.gun_length_mm and wide and (best is None or cm2 > best[0]):
@@ -77,7 +73,7 @@ def corner_mm2(own: npt.NDArray[np.bool_], radius_mm: float, px_mm: float) -> fl
     point and the square corners of its heel.
     """
     rest = (own & (_opened(own, radius_mm, px_mm) == 0)).astype(np.uint8)
-    return max((a for _, _, a in _components(rest, 1)), default=0) * px_mm**2
+    return max((a for _, _, a in components(rest, 1)), default=0) * px_mm**2
 
 
 def core_shape(
@@ -92,12 +88,12 @@ def core_shape(
     disc, stays: in the cell's piece, longer than a cell and, where it reaches out, no longer
     convex, or as a long piece of its own.
     """
-    parts = sorted(_components(_opened(own, radius_mm, px_mm), 1), key=lambda p: -p[2])
+    parts = sorted(components(_opened(own, radius_mm, px_mm), 1), key=lambda p: -p[2])
     if not parts:
         return 1.0, 0.0, 0.0  # nothing wider than the disc: no core that could hide a blade
     big = parts[0][1]
-    others = max((_rect_mm(p[1], px_mm)[0] for p in parts[1:]), default=0.0)
-    return solidity(big), _rect_mm(big, px_mm)[0], others
+    others = max((rect_mm(p[1], px_mm)[0] for p in parts[1:]), default=0.0)
+    return solidity(big), rect_mm(big, px_mm)[0], others
 
 
 def _flat(steel: F32, median: float) -> float:
@@ -128,7 +124,7 @@ def _metal(
     mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
     out: list[Signature] = []
     min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
-    for box, own, area in _components(mask, min_px):
+    for box, own, area in components(mask, min_px):
         for part in _pieces(maps, box, own, area, cfg):
             out += _region(maps, cal, cfg, part, corners, cores)
     return out
@@ -177,7 +173,7 @@ def _region(
     thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
     gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
     median = float(np.median(steel))
-    length, width, fill = _rect_mm(alone, px_mm)  # a strip's size where it lies alone
+    length, width, fill = rect_mm(alone, px_mm)  # a strip's size where it lies alone
     cm2 = area * px_cm2
     size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
     full = _full(box, 2)
@@ -338,7 +334,7 @@ def lead_blind(
     mask = cv2.medianBlur(like.astype(np.uint8), 3)
     px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
     min_px = max(1, math.ceil(cfg.high_z_cm2 / px_cm2))
-    cm2 = sum(area for _, _, area in _components(mask, min_px)) * px_cm2
+    cm2 = sum(area for _, _, area in components(mask, min_px)) * px_cm2
     return (cm2, span) if cm2 > 0.0 else None
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from contracts.config import ConfigModel
+from inspection.xray.image import label
 from inspection.xray.materials import MaterialConfig
 from inspection.xray.regions import Blob, BlobMap, Box, Planes
 
@@ -159,7 +160,7 @@ def score_impenetrable(planes: Planes, materials: MaterialConfig, cfg: FlagConfi
     mask = (planes.high >= materials.impenetrable_min_high).astype(np.uint8)
     if not mask.any():
         return []
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, _, stats = label(mask)
     flags: list[Flag] = []
     for i in range(1, n):
         area = float(stats[i, cv2.CC_STAT_AREA]) * planes.pixel_cm2
@@ -214,7 +215,7 @@ def gun_likeness(
     smooth = cv2.medianBlur(np.ascontiguousarray(metal), 5) if min(metal.shape) >= 5 else metal
     thick = (comp & (smooth >= barrel_level)).astype(np.uint8)
     thick = cv2.morphologyEx(thick, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(thick, connectivity=8)
+    n, lab, stats = label(np.asarray(thick, np.uint8))
     if n < 2:
         return 0.0
     big = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))

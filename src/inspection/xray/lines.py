@@ -19,16 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from inspection.xray.calibration import LOW_FLOOR, Calibration
+from inspection.xray.shapes import components, main_axis, rect_mm
 from inspection.xray.signatures import (
     F32,
     Box,
     SigKind,
     Signature,
     SignatureConfig,
-    _components,
-    _rect_mm,
     _score,
-    main_axis,
 )
 from inspection.xray.strips import segments
 
@@ -157,7 +155,7 @@ def _candidates(
     own: Mask, box: Box, cfg: SignatureConfig
 ) -> Iterator[tuple[Box, Mask, tuple[float, float], bool]]:
     """A region if it is one thin line, else its straight parts: (box, mask, mm, cut)."""
-    length, width, _ = _rect_mm(own, cfg.pixel_mm)
+    length, width, _ = rect_mm(own, cfg.pixel_mm)
     if width <= cfg.ridge_width_mm:
         if length >= cfg.ridge_length_mm:
             yield box, own, (length, width), False
@@ -182,7 +180,7 @@ def edge_lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) 
     min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
     out: list[Signature] = []
     ridge_low: F32 | None = None
-    for region_box, region, _ in _components(mask, min_px):
+    for region_box, region, _ in components(mask, min_px):
         for box, own, (length, width), cut in _candidates(region, region_box, cfg):
             x, y, w, h = box
             if ridge_low is None:

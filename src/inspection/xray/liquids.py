@@ -15,15 +15,15 @@ import cv2
 import numpy as np
 
 from inspection.xray.calibration import BASES, Calibration
+from inspection.xray.image import label
+from inspection.xray.shapes import components, rect_mm
 from inspection.xray.signatures import (
     F32,
     Maps,
     SigKind,
     Signature,
     SignatureConfig,
-    _components,
     _full,
-    _rect_mm,
     _score,
 )
 
@@ -104,7 +104,7 @@ def liquids(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> list[Signatur
     out: list[Signature] = []
     bg: tuple[F32, F32] | None = None
     min_px = max(1, math.ceil(cfg.liquid_cm2 / px_cm2))
-    for box, region, _ in _components(mask.astype(np.uint8), min_px):
+    for box, region, _ in components(mask.astype(np.uint8), min_px):
         depth = excess[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
         pieces = _pieces(region, depth, min_px, cfg)
         for cut in pieces:
@@ -129,7 +129,7 @@ def _pieces(region: np.ndarray, depth: F32, min_px: int, cfg: SignatureConfig) -
     """
     core = (region & (depth >= cfg.liquid_mm)).astype(np.uint8)
     min_core = max(1, math.ceil(cfg.split_core_cm2 / (2 * cfg.pixel_mm / 10.0) ** 2))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(core, connectivity=8)
+    n, labels, stats = label(core)
     keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_core]
     if len(keep) < 2:
         return [region]
@@ -199,7 +199,7 @@ def _liquid(
     area = int(own.sum())
     win = (slice(y, y + h), slice(x, x + w))
     mm = float(np.percentile(excess[win][own], 90))
-    length, width, _ = _rect_mm(own, 2 * cfg.pixel_mm)
+    length, width, _ = rect_mm(own, 2 * cfg.pixel_mm)
     edge_on = whole and _edge_on(mm, length, width, cfg)
     what = ""
     if edge_on:

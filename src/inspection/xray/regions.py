@@ -11,7 +11,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from contracts.config import ConfigModel
-from inspection.xray.image import ImageConfig, attenuation
+from inspection.xray.image import ImageConfig, attenuation, label
 from inspection.xray.materials import (
     MaterialConfig,
     classify,
@@ -236,7 +236,7 @@ def measure_blobs(
     if mask is None:
         mask = metal_mask(planes, materials, cfg.metal_min_high, math.inf)
     ring_exclude = mask if metal_any is None else metal_any
-    n, raw, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, raw, stats = label(mask)
     labels = np.asarray(raw, np.int32)
     min_px = max(4, math.ceil(cfg.min_blob_cm2 / planes.pixel_cm2))
     order = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_px]

@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration
+from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration, z_between
+from inspection.xray.shapes import components
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
@@ -286,9 +287,9 @@ def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfi
     lo, hi = _pool(a_low), _pool(a_high)
     safe = np.maximum(hi, np.float32(0.02))
     r = lo / safe
-    (ho, ro, mo), _, (hf, rf, mf) = (cal.table(b) for b in BASES)
-    r_o, r_f = np.interp(hi, ho, ro), np.interp(hi, hf, rf)
-    z = cal.z_of(np.asarray(r, np.float32), hi)
+    (ho, _, mo), _, (hf, _, mf) = (cal.table(b) for b in BASES)
+    r_o, r_a, r_f = cal.ratios_at(hi)
+    z = z_between(np.asarray(r, np.float32), r_o, r_a, r_f)
     saturated = lo >= LOW_FLOOR - 1.5
     steel_a = np.clip((lo - r_o * hi) / np.maximum(r_f - r_o, 1e-3), 0.0, hi).astype(np.float32)
     steel_a = np.where(saturated, hi, steel_a).astype(np.float32)
@@ -296,104 +297,6 @@ def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfi
     organic = np.maximum(_interp((hi - steel_a).astype(np.float32), ho, mo), np.float32(0.0))
     imp = hi >= -math.log(cfg.impenetrable_transmission)
     return Maps(lo, hi, z, steel, organic, saturated, imp)
-
-
-def _components(mask: U8, min_px: int) -> list[tuple[Box, npt.NDArray[np.bool_], int]]:
-    """Connected regions of at least ``min_px`` pixels: (box, own mask in box, area)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    out = []
-    for i in range(1, n):
-        area = int(stats[i, cv2.CC_STAT_AREA])
-        if area < min_px:
-            continue
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        out.append(((x, y, w, h), labels[y : y + h, x : x + w] == i, area))
-    return out
-
-
-def _rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, float]:
-    """(length mm, width mm, fill) of a region's minimum-area rectangle."""
-    pts = np.argwhere(own)[:, ::-1].astype(np.float32)
-    (_, _), (rw, rh), _ = cv2.minAreaRect(pts)
-    length, width = max(rw, rh) + 1.0, min(rw, rh) + 1.0
-    return length * px_mm, width * px_mm, float(own.sum()) / (length * width)
-
-
-def main_axis(own: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], ...]:
-    """(centre x y, unit vector along, each pixel's place along it) of a region's long axis.
-
-    Pixels are taken in ``np.nonzero`` order; the axis is the principal one of their spread.
-    """
-    ys, xs = np.nonzero(own)
-    pts = np.stack([xs, ys], axis=1).astype(np.float64)
-    centre, unit = principal_axis(pts)
-    return centre, unit, (pts - centre) @ unit
-
-
-def principal_axis(pts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:
-    """(centre, unit vector along) of the principal axis of points (n x 2, x y)."""
-    centre = pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
-    return centre, vecs[:, 1]
-
-
-def _stretches(
-    own: npt.NDArray[np.bool_], end: float, bin_px: int
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], int] | None:
-    """A region's pixels cut into stretches of ``bin_px`` along its main axis, ends aside.
-
-    Return (pixels kept, in ``own`` order; the stretch of each kept pixel; whole stretches),
-    or None for a region too small to cut. ``end`` is the percentage left out at each end.
-    """
-    if int(own.sum()) < 8:
-        return None
-    _, _, along = main_axis(own)
-    lo, hi = np.percentile(along, (end, 100.0 - end))
-    keep = (along >= lo) & (along <= hi)
-    return keep, ((along[keep] - lo) // bin_px).astype(np.int64), int((hi - lo) // bin_px)
-
-
-def width_spread(own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
-    """Spread (std/mean) of a region's width along its main axis, ends (10 %) left out.
-
-    The width of each stretch is its pixel count over its length. An even strip or rod
-    keeps its width; a blade narrows to its point and steps to its tang, at any tilt.
-    """
-    cut = _stretches(own, 10.0, bin_px)
-    if cut is None or cut[2] < 2:
-        return 1.0
-    _, bins, full = cut
-    width = np.bincount(bins, minlength=full + 1)[:full] / bin_px
-    return float(width.std() / max(width.mean(), 1e-6))
-
-
-def thickness_steps(values: F32, own: npt.NDArray[np.bool_], bin_px: int = 8) -> float:
-    """Thinnest over thickest stretch of a region along its main axis (medians, 5 % ends aside).
-
-    ``values`` holds the region's steel-equivalent at its own pixels (``own`` order). A
-    shank, a zip or a rod is as thick at one end as at the other (about 1); a utility knife's
-    blade runs past its steel channel, and its channel past the blade, in steps.
-    """
-    cut = _stretches(own, 5.0, bin_px)
-    if cut is None:
-        return 1.0
-    keep, bins, _ = cut
-    kept = values[keep]
-    medians = [float(np.median(kept[bins == k])) for k in np.unique(bins) if (bins == k).sum() >= 3]
-    if len(medians) < 2:
-        return 1.0
-    return min(medians) / max(*medians, 1e-6)
-
-
-def solidity(own: npt.NDArray[np.bool_]) -> float:
-    """A region's area over the area of its convex hull (1.0 for a convex region)."""
-    pts = np.argwhere(own)[:, ::-1].astype(np.int32)
-    if len(pts) < 3:
-        return 1.0
-    hull = cv2.convexHull(pts)
-    # Pixels inside a polygon through pixel centres: its area, half its perimeter, and one.
-    inside = float(cv2.contourArea(hull)) + float(cv2.arcLength(hull, True)) / 2.0 + 1.0
-    return min(1.0, float(own.sum()) / inside)
 
 
 def _full(box: Box, scale: int) -> Box:
@@ -407,7 +310,7 @@ def _areas(
     """One signature per region of ``mask`` scored by its area against ``rule_cm2``."""
     out: list[Signature] = []
     min_px = max(1, math.ceil(0.5 * rule_cm2 / px_cm2))
-    for box, _, area in _components(mask.astype(np.uint8), min_px):
+    for box, _, area in components(mask.astype(np.uint8), min_px):
         cm2 = area * px_cm2
         out.append(
             Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2, f"{cm2:.1f} cm² {what}", cm2)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from inspection.xray.signatures import principal_axis
+from inspection.xray.shapes import principal_axis
 
 Mask = npt.NDArray[np.bool_]
 F32 = npt.NDArray[np.float32]

@@ -29,7 +29,8 @@ from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import explain
 from inspection.xray.screen import ScreenResult, screen
-from inspection.xray.signatures import SigKind, Signature, thickness_steps
+from inspection.xray.shapes import thickness_steps
+from inspection.xray.signatures import SigKind, Signature
 from simulators.xray.catalogue import Thing, power_bank, shoes, tin
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile
