@@ -5,7 +5,9 @@ own step wedges, then one clean parcel and one parcel of every threat class are 
 per held-out seed. Reported per profile: threats auto-cleared (target 0), threats flagged
 (≥ 95 %), false alarms (≤ 15 %), clean auto-cleared (≥ 80 %), images/s on one core
 (≥ 20); per class in the details, with the threshold curve, written as data and as an
-SVG to ``bench-results/xray-heldout-curve.json`` and ``bench-results/xray-heldout.svg``.
+SVG to ``bench-results/xray-heldout-curve.json`` and ``bench-results/xray-heldout.svg``;
+why clean parcels were flagged (parcels per kind of unexplained finding) in the details and
+as a bar chart, ``bench-results/xray-heldout-alarms.svg``.
 The floor is the bare PNG decode of an image of the same size.
 """
 
@@ -19,7 +21,14 @@ import cv2
 import numpy as np
 
 from clearline.bench.core import BenchContext, BenchResult
-from clearline.bench.xray_phys import HELD_OUT_SEED, curve, figures, run_profile, svg_plot
+from clearline.bench.xray_phys import (
+    HELD_OUT_SEED,
+    curve,
+    figures,
+    run_profile,
+    svg_alarms,
+    svg_plot,
+)
 from simulators.xray.physics import MachineProfile, load_profiles, profile_split
 
 #: Where the plot and its data are also written (relative to the current directory).
@@ -40,10 +49,18 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             results.append(_profile(ctx, profiles[name], seeds, name in tuning, curves))
     finally:
         cv2.setNumThreads(threads)
+    causes = {
+        r.name.removeprefix("xray_heldout_"): r.details["false_alarm_causes"] for r in results
+    }
+    alarms = svg_alarms(
+        {name: c["parcels_with_kind"] for name, c in causes.items()},
+        {r.name.removeprefix("xray_heldout_"): r.details["clean_images"] for r in results},
+    )
     for folder in (ctx.workdir, PLOT_DIR):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "xray-heldout.svg").write_text(svg_plot(curves), "utf-8")
         (folder / "xray-heldout-curve.json").write_text(json.dumps(curves), "utf-8")
+        (folder / "xray-heldout-alarms.svg").write_text(alarms, "utf-8")
     return results
 
 

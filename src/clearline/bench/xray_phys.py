@@ -10,7 +10,7 @@ attenuation and object geometry); nothing there reads a detector setting.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -73,6 +73,7 @@ class Tally:
     scores_clean: list[float] = field(default_factory=list)
     seconds: float = 0.0
     images: int = 0
+    alarms: list[tuple[str, ...]] = field(default_factory=list)  # per false alarm: its kinds
 
 
 def run_profile(
@@ -97,6 +98,8 @@ def run_profile(
             if threat is None:
                 out.clean.append(res.state.value)
                 out.scores_clean.append(res.top_unexplained)
+                if res.state is XrayState.SUSPECT:
+                    out.alarms.append(alarm_kinds(res, cfg.threshold))
             else:
                 out.threats[threat].append(res.state.value)
                 out.scores_threat.append(res.top_unexplained)
@@ -104,6 +107,32 @@ def run_profile(
             if missed is not None and wrong:
                 missed.append((threat or "clean", seed, profile.name, res))
     return out
+
+
+def alarm_kinds(res: ScreenResult, threshold: float) -> tuple[str, ...]:
+    """The kinds of a SUSPECT parcel's unexplained findings at or above ``threshold``.
+
+    A parcel SUSPECT for its declaration alone (restricted goods listed) gives
+    ``("DECLARATION",)``.
+    """
+    kinds = {
+        f.signature.kind.value
+        for f in res.findings
+        if not f.explained_by and f.signature.score >= threshold
+    }
+    return tuple(sorted(kinds)) or ("DECLARATION",)
+
+
+def alarm_causes(t: Tally) -> dict[str, Any]:
+    """Why clean parcels were flagged: parcels per kind, per kind alone, per number of kinds."""
+    each: Counter[str] = Counter(k for kinds in t.alarms for k in kinds)
+    alone: Counter[str] = Counter(kinds[0] for kinds in t.alarms if len(kinds) == 1)
+    count: Counter[int] = Counter(len(kinds) for kinds in t.alarms)
+    return {
+        "parcels_with_kind": dict(each.most_common()),
+        "parcels_with_kind_alone": dict(alone.most_common()),
+        "parcels_by_number_of_kinds": {str(n): count[n] for n in sorted(count)},
+    }
 
 
 def figures(t: Tally, threshold: float = 0.5) -> dict[str, Any]:
@@ -126,6 +155,7 @@ def figures(t: Tally, threshold: float = 0.5) -> dict[str, Any]:
             }
             for k, v in sorted(t.threats.items())
         },
+        "false_alarm_causes": alarm_causes(t),
     }
 
 
@@ -144,10 +174,14 @@ def curve(t: Tally, steps: int = 16) -> list[tuple[float, float, float]]:
     return out
 
 
+#: One colour per machine profile, in name order, on every chart.
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
 def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float = 0.5) -> str:
     """An SVG chart of detection (y) against clean auto-clear (x), one line per profile."""
     w, h, m = 520, 400, 50
-    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+    colours = COLOURS
 
     def xy(x: float, y: float) -> str:
         return f"{m + x * (w - 2 * m):.1f},{h - m - y * (h - 2 * m):.1f}"
@@ -178,5 +212,48 @@ def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float 
                     f'cy="{xy(clr, det).split(",")[1]}" r="4" fill="{c}"/>'
                 )
         parts.append(f'<text x="{w - m - 130}" y="{m + 16 * i + 40}" fill="{c}">{name}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def svg_alarms(causes: dict[str, dict[str, int]], clean: dict[str, int]) -> str:
+    """An SVG bar chart: per kind of unexplained finding, the share of each profile's clean
+    parcels flagged with it (a parcel counts under each of its kinds)."""
+    kinds = sorted(
+        {k for per in causes.values() for k in per},
+        key=lambda k: -sum(per.get(k, 0) for per in causes.values()),
+    )
+    names = sorted(causes)
+    bar, gap, left, m, w = 9, 10, 120, 40, 560
+    h = m + len(kinds) * (len(names) * bar + gap) + 60
+
+    def x(share: float) -> float:
+        return left + share * (w - left - 20)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<rect width="{w}" height="{h}" fill="white"/>',
+        '<text x="10" y="20">clean parcels flagged, by kind of unexplained finding</text>',
+    ]
+    y = m
+    for kind in kinds:
+        parts.append(f'<text x="10" y="{y + len(names) * bar / 2 + 4:.1f}">{kind}</text>')
+        for i, name in enumerate(names):
+            share = causes[name].get(kind, 0) / max(clean.get(name, 0), 1)
+            parts.append(
+                f'<rect x="{left}" y="{y + i * bar}" width="{x(share) - left:.1f}" '
+                f'height="{bar - 1}" fill="{COLOURS[i % len(COLOURS)]}"/>'
+            )
+        y += len(names) * bar + gap
+    parts.append(f'<line x1="{left}" y1="{m - 4}" x2="{left}" y2="{y}" stroke="black"/>')
+    for v in (0.0, 0.5, 1.0):
+        parts.append(f'<text x="{x(v) - 8:.1f}" y="{y + 14}">{v:.1f}</text>')
+    parts.append(f'<text x="{left}" y="{y + 30}">share of clean parcels</text>')
+    for i, name in enumerate(names):
+        parts.append(
+            f'<text x="{left + 130 * (i % 3)}" y="{y + 46 + 14 * (i // 3)}" '
+            f'fill="{COLOURS[i % len(COLOURS)]}">{name}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -6,7 +6,19 @@ import xml.etree.ElementTree as ET
 
 from clearline.bench.cli import registry
 from clearline.bench.xray_heldout import run
-from clearline.bench.xray_phys import HELD_OUT_SEED, Tally, curve, figures, svg_plot
+from clearline.bench.xray_phys import (
+    HELD_OUT_SEED,
+    Tally,
+    alarm_kinds,
+    curve,
+    figures,
+    svg_alarms,
+    svg_plot,
+)
+from contracts.statuses import XrayState
+from inspection.xray.explain import Finding
+from inspection.xray.screen import ScreenResult
+from inspection.xray.signatures import SigKind, Signature
 
 
 def tally() -> Tally:
@@ -49,3 +61,55 @@ def test_svg_is_well_formed_with_one_line_per_profile() -> None:
     root = ET.fromstring(svg)
     lines = [e for e in root.iter() if e.tag.endswith("polyline") and e.get("stroke") != "black"]
     assert len(lines) == 2
+
+
+def _finding(kind: SigKind, score: float, by: str = "") -> Finding:
+    return Finding(Signature(kind, score, (0, 0, 10, 10), 1.0, kind.value), by)
+
+
+def test_a_false_alarm_counts_its_unexplained_kinds_at_the_threshold() -> None:
+    """Explained findings and findings below the threshold are no cause."""
+    res = ScreenResult(
+        XrayState.SUSPECT,
+        (
+            _finding(SigKind.LIQUID, 0.9),
+            _finding(SigKind.EDGE_BLADE, 0.5),
+            _finding(SigKind.LIQUID, 0.7),
+            _finding(SigKind.METAL, 1.0, by="umbrella"),
+            _finding(SigKind.IMPENETRABLE, 0.49),
+        ),
+        ("LIQUID unexplained",),
+        10,
+        10,
+    )
+    assert alarm_kinds(res, 0.5) == ("EDGE_BLADE", "LIQUID")
+    alone = ScreenResult(XrayState.SUSPECT, (), ("restricted goods declared",), 10, 10)
+    assert alarm_kinds(alone, 0.5) == ("DECLARATION",)
+
+
+def test_figures_say_why_clean_parcels_were_flagged() -> None:
+    """Parcels per kind, per kind alone and per number of kinds."""
+    t = tally()
+    t.alarms = [
+        ("LIQUID",),
+        ("EDGE_BLADE", "LIQUID"),
+        ("LIQUID",),
+        ("EDGE_BLADE", "LIQUID", "METAL"),
+    ]
+    causes = figures(t)["false_alarm_causes"]
+    assert causes["parcels_with_kind"] == {"LIQUID": 4, "EDGE_BLADE": 2, "METAL": 1}
+    assert causes["parcels_with_kind_alone"] == {"LIQUID": 2}
+    assert causes["parcels_by_number_of_kinds"] == {"1": 2, "2": 1, "3": 1}
+
+
+def test_alarm_chart_has_one_bar_per_kind_and_profile_scaled_to_clean_parcels() -> None:
+    """Bars are as long as the share of the profile's clean parcels; a missing kind is 0."""
+    svg = svg_alarms({"a": {"LIQUID": 10, "METAL": 5}, "b": {"LIQUID": 20}}, {"a": 20, "b": 20})
+    root = ET.fromstring(svg)
+    bars = [e for e in root.iter() if e.tag.endswith("rect") and e.get("fill") != "white"]
+    assert len(bars) == 4  # two kinds x two profiles
+    widths = [float(e.get("width", "0")) for e in bars]
+    full = widths[1]  # b's LIQUID: 20 of 20
+    assert widths[0] == full / 2 and widths[2] == full / 4 and widths[3] == 0.0
+    texts = [e.text for e in root.iter() if e.tag.endswith("text")]
+    assert "LIQUID" in texts and "METAL" in texts and texts.index("LIQUID") < texts.index("METAL")
