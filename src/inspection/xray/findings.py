@@ -314,30 +314,6 @@ def _off_scale(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> npt.NDArra
     return np.asarray((maps.z <= below) | (maps.z >= above))
 
 
-def lead_blind(
-    maps: Maps, cal: Calibration, cfg: SignatureConfig
-) -> tuple[float, tuple[float, float]] | None:
-    """Area (cm²) that reads as lead does where this machine reads lead like organic matter.
-
-    Within the ``A_high`` span where the calibrated lead curve lies within ``lead_min_z`` of
-    organic (widened by half a step, a factor √2, each way), every pixel within
-    ``lead_min_z`` of the lead curve could be lead or organic matter alike. Regions of at
-    least ``high_z_cm2`` count. Return (that area, the span), or None when there is none:
-    always on a machine that tells lead from organic everywhere.
-    """
-    span = cal.lead_blind(cfg.lead_min_z)
-    if span is None:
-        return None
-    lo, hi = span[0] / math.sqrt(2.0), span[1] * math.sqrt(2.0)
-    band = (maps.a_high >= lo) & (maps.a_high <= hi) & ~maps.impenetrable & ~maps.saturated
-    like = band & (np.abs(maps.z - cal.lead_z_at(maps.a_high)) < cfg.lead_min_z)
-    mask = cv2.medianBlur(like.astype(np.uint8), 3)
-    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
-    min_px = max(1, math.ceil(cfg.high_z_cm2 / px_cm2))
-    cm2 = sum(area for _, _, area in components(mask, min_px)) * px_cm2
-    return (cm2, span) if cm2 > 0.0 else None
-
-
 def find_signatures(
     low: U16,
     high: U16,

@@ -12,6 +12,8 @@ Rules, none of which configuration or a declaration can switch off:
 * a declaration can only add suspicion (weapons, knives or explosives declared);
 * where a machine's calibrated lead curve lies within ``lead_min_z`` of organic, lead
   and organic matter read alike: an image with such matter there is not cleared (PENDING);
+  where the curve lies between organic matter and steel, an image with a sheet of at
+  least ``lead_sheet_cm2`` reading as lead is not cleared either (PENDING);
 * an image is CLEARED only when a declaration was given, every signature at or above
   the policy threshold is explained, and no goods line's explained metal adds up to
   enough to hide something under it (``hide_cm2``: a laptop's chassis and cells);
@@ -30,8 +32,9 @@ from contracts.statuses import XrayState
 from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
 from inspection.xray.explain import Finding, explain, family, measures
-from inspection.xray.findings import find_signatures, lead_blind
+from inspection.xray.findings import find_signatures
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
+from inspection.xray.lead import lead_blind, lead_sheet
 from inspection.xray.signatures import SigKind, SignatureConfig
 
 logger = logging.getLogger(__name__)
@@ -172,6 +175,7 @@ def screen(
             if family(line) in HIDING_FAMILIES
         ]
     blind: tuple[float, tuple[float, float]] | None = None
+    sheet: float | None = None
     lead: Finding | None = None
     if reasons:
         state = XrayState.SUSPECT
@@ -193,6 +197,13 @@ def screen(
             f"{lo:.2f}–{hi:.2f}) and {cm2:.0f} cm² of the image reads so: lead cannot be "
             "ruled out, an inspector must look"
         )
+    elif (sheet := lead_sheet(maps, calibration, cfg.signatures)) is not None:
+        state = XrayState.PENDING
+        reasons.append(
+            f"{sheet:.0f} cm² of the image reads as lead does on machine {calibration.machine} "
+            f"(within {cfg.signatures.lead_like_z:g} z of its lead curve, which lies between "
+            "organic matter and steel): lead cannot be ruled out, an inspector must look"
+        )
     elif (lead := _lead_like(findings, cfg.signatures.lead_like_z)) is not None:
         state = XrayState.PENDING
         reasons.append(
@@ -203,7 +214,8 @@ def screen(
     else:
         state = XrayState.CLEARED
     logger.debug("screen: %s, %s findings", state.value, len(findings))
-    lead_only = blind is not None or lead is not None  # each is set only on its PENDING branch
+    # each is set only on its PENDING branch (or before it, to None)
+    lead_only = blind is not None or sheet is not None or lead is not None
     return ScreenResult(state, findings, tuple(reasons), w, h, lead_blind=lead_only)
 
 

@@ -107,6 +107,12 @@ class SignatureConfig(BaseModel):
         description="A metal region whose median z lies within this of the calibrated lead "
         "curve (at its median A_high) may be lead: explained, it still clears nothing.",
     )
+    lead_sheet_cm2: float = Field(
+        20.0,
+        gt=0.0,
+        description="Least area, cm², reading as lead where the machine's lead curve lies "
+        "between organic matter and steel: a sheet that large clears nothing.",
+    )
     metal_steel_mm: float = Field(0.5, gt=0.0, description="Steel-equivalent of a metal pixel.")
     metal_cm2: float = Field(1.5, gt=0.0, description="Smallest metal region, cm².")
     thick_steel_mm: float = Field(6.0, gt=0.0, description="Steel-equivalent of thick metal.")

@@ -1,0 +1,65 @@
+"""Where a machine reads lead as it reads other matter: the image cannot rule lead out.
+
+Lead's K-edge (88 keV) lies between or near a machine's two energies, so its calibrated
+lead curve (``Calibration.lead_z``) may lie below organic matter (high-Z, a finding), near
+organic matter (the machine is blind to lead there) or between organic matter and steel
+(a lead sheet reads as organic matter with some metal in it). In the last two cases the
+image alone cannot clear the parcel; these measure how much of it reads so.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from inspection.xray.calibration import Calibration
+from inspection.xray.shapes import components
+from inspection.xray.signatures import Maps, SignatureConfig
+
+
+def lead_blind(
+    maps: Maps, cal: Calibration, cfg: SignatureConfig
+) -> tuple[float, tuple[float, float]] | None:
+    """Area (cm²) that reads as lead does where this machine reads lead like organic matter.
+
+    Within the ``A_high`` span where the calibrated lead curve lies within ``lead_min_z`` of
+    organic (widened by half a step, a factor √2, each way), every pixel within
+    ``lead_min_z`` of the lead curve could be lead or organic matter alike. Regions of at
+    least ``high_z_cm2`` count. Return (that area, the span), or None when there is none:
+    always on a machine that tells lead from organic everywhere.
+    """
+    span = cal.lead_blind(cfg.lead_min_z)
+    if span is None:
+        return None
+    lo, hi = span[0] / math.sqrt(2.0), span[1] * math.sqrt(2.0)
+    band = (maps.a_high >= lo) & (maps.a_high <= hi) & ~maps.impenetrable & ~maps.saturated
+    like = band & (np.abs(maps.z - cal.lead_z_at(maps.a_high)) < cfg.lead_min_z)
+    mask = cv2.medianBlur(like.astype(np.uint8), 3)
+    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
+    min_px = max(1, math.ceil(cfg.high_z_cm2 / px_cm2))
+    cm2 = sum(area for _, _, area in components(mask, min_px)) * px_cm2
+    return (cm2, span) if cm2 > 0.0 else None
+
+
+def lead_sheet(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> float | None:
+    """Area (cm²) of the largest sheet that reads as lead where lead reads as a mixture.
+
+    Where the calibrated lead curve lies between organic matter (at least ``lead_min_z``
+    from it; nearer, ``lead_blind`` holds) and steel, a lead sheet reads as organic matter
+    with a little metal in it, which no rule flags: a 0.2-0.8 mm foil standing 35 mm
+    (PMMA-equivalent) out of its surroundings. Every usable pixel within ``lead_like_z`` of
+    the lead curve at its own ``A_high`` counts (a 5 x 5 median first, so that scattered
+    mixed pixels do not join). Return the largest region's area when it reaches
+    ``lead_sheet_cm2``, else None.
+    """
+    z_pb = cal.lead_z_at(maps.a_high)
+    usable = ~maps.impenetrable & ~maps.saturated & (maps.a_high >= cfg.high_z_min_high)
+    between = (z_pb >= cfg.lead_min_z) & (z_pb <= 2.0)
+    like = usable & between & (np.abs(maps.z - z_pb) < cfg.lead_like_z)
+    mask = cv2.medianBlur(like.astype(np.uint8), 5)
+    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
+    min_px = max(1, math.ceil(cfg.lead_sheet_cm2 / px_cm2))
+    largest = max((area for _, _, area in components(mask, min_px)), default=0)
+    return largest * px_cm2 if largest else None
