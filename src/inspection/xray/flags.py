@@ -16,9 +16,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from contracts.config import ConfigModel
-from inspection.xray.image import label
 from inspection.xray.materials import MaterialConfig
 from inspection.xray.regions import Blob, BlobMap, Box, Planes
+from inspection.xray.shapes import label
 
 #: Score of a flag exactly at its report level and at its alarm level.
 REPORT_SCORE = 0.25

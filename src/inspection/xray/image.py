@@ -154,15 +154,3 @@ def decode_attenuation(data: bytes, cfg: ImageConfig | None = None) -> tuple[F32
     cfg = cfg or ImageConfig()
     low, high = decode_counts(data, cfg)
     return attenuation(low, cfg.air_counts), attenuation(high, cfg.air_counts)
-
-
-def label(mask: npt.NDArray[np.uint8]) -> tuple[int, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """8-connected regions of a mask: (count with background, labels, stats per label).
-
-    The block-based (BBDT) scan labels alike to OpenCV's default and, on one thread, about
-    three times faster on the sparse masks of a parcel image.
-    """
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        mask, 8, cv2.CV_32S, cv2.CCL_BBDT
-    )
-    return int(n), np.asarray(labels, np.int32), np.asarray(stats, np.int32)

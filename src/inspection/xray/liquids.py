@@ -15,8 +15,7 @@ import cv2
 import numpy as np
 
 from inspection.xray.calibration import BASES, Calibration
-from inspection.xray.image import label
-from inspection.xray.shapes import components, rect_mm
+from inspection.xray.shapes import components, label, rect_mm
 from inspection.xray.signatures import (
     F32,
     Maps,

@@ -11,13 +11,14 @@ import numpy.typing as npt
 from pydantic import Field
 
 from contracts.config import ConfigModel
-from inspection.xray.image import ImageConfig, attenuation, label
+from inspection.xray.image import ImageConfig, attenuation
 from inspection.xray.materials import (
     MaterialConfig,
     classify,
     curve_value,
     metal_equivalent,
 )
+from inspection.xray.shapes import label
 
 F32 = npt.NDArray[np.float32]
 U16 = npt.NDArray[np.uint16]

@@ -14,8 +14,7 @@ import pytest
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
-from inspection.xray.image import label
-from inspection.xray.shapes import outline, rect_mm, solidity
+from inspection.xray.shapes import label, outline, rect_mm, solidity
 
 
 def _masks(seed: int, n: int) -> list[np.ndarray]:
