@@ -49,12 +49,10 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             results.append(_profile(ctx, profiles[name], seeds, name in tuning, curves))
     finally:
         cv2.setNumThreads(threads)
-    causes = {
-        r.name.removeprefix("xray_heldout_"): r.details["false_alarm_causes"] for r in results
-    }
+    named = {r.name.removeprefix("xray_heldout_"): r.details for r in results}
     alarms = svg_alarms(
-        {name: c["parcels_with_kind"] for name, c in causes.items()},
-        {r.name.removeprefix("xray_heldout_"): r.details["clean_images"] for r in results},
+        {name: d["false_alarm_causes"]["parcels_with_kind"] for name, d in named.items()},
+        {name: d["clean_images"] for name, d in named.items()},
     )
     for folder in (ctx.workdir, PLOT_DIR):
         folder.mkdir(parents=True, exist_ok=True)

@@ -184,7 +184,6 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float = 0.5) -> str:
     """An SVG chart of detection (y) against clean auto-clear (x), one line per profile."""
     w, h, m = 520, 400, 50
-    colours = COLOURS
 
     def xy(x: float, y: float) -> str:
         return f"{m + x * (w - 2 * m):.1f},{h - m - y * (h - 2 * m):.1f}"
@@ -205,7 +204,7 @@ def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float 
         parts.append(f'<text x="{m + v * (w - 2 * m) - 8:.1f}" y="{h - m + 16}">{v:.1f}</text>')
         parts.append(f'<text x="{m - 30}" y="{h - m - v * (h - 2 * m) + 4:.1f}">{v:.1f}</text>')
     for i, (name, pts) in enumerate(sorted(curves.items())):
-        c = colours[i % len(colours)]
+        c = COLOURS[i % len(COLOURS)]
         line = " ".join(xy(clr, det) for _, det, clr in pts)
         parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{line}"/>')
         for tau, det, clr in pts:

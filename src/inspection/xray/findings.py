@@ -29,9 +29,10 @@ from inspection.xray.signatures import (
 from inspection.xray.strips import split_strips
 
 Mask = npt.NDArray[np.bool_]
-#: A metal region's box, its pixels in the box, its area (pooled pixels) and the pixels
-#: its steel is read on (all of them, or a strip's less where other strips cross it).
-Piece = tuple[Box, Mask, int, Mask]
+#: A metal region's box, its pixels in the box, its area (pooled pixels), the pixels its
+#: steel is read on (all of them, or a strip's less where other strips cross it) and its
+#: solidity when already measured (else None).
+Piece = tuple[Box, Mask, int, Mask, float | None]
 
 #: Solidity under which a thin metal region may be strips lying across each other: the three
 #: crossing zips of tuning seed 3 (``eff-60-100``) read 0.19; a strip alone is a rectangle
@@ -118,13 +119,10 @@ def _metal(
     ``corners``: measure how round each region is (only a declared line of coins reads it);
     ``cores``: how convex each METAL region's core is (only a declared phone reads it).
     """
-    px_mm = 2 * cfg.pixel_mm
-    px_cm2 = (px_mm / 10.0) ** 2
     mask = ((maps.steel_mm >= cfg.metal_steel_mm) & (maps.a_high > 0.03)).astype(np.uint8)
     mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), np.uint8)
     out: list[Signature] = []
-    min_px = max(1, math.ceil(0.5 * cfg.metal_cm2 / px_cm2))
-    for box, own, area in components(mask, min_px):
+    for box, own, area in components(mask, cfg.pooled_px(0.5 * cfg.metal_cm2)):
         for part in _pieces(maps, box, own, area, cfg):
             out += _region(maps, cal, cfg, part, corners, cores)
     return out
@@ -138,12 +136,13 @@ def _pieces(maps: Maps, box: Box, own: Mask, area: int, cfg: SignatureConfig) ->
     where no other strip crosses it, so that a crossing, two layers thick, does not make an
     even zip look stepped like a blade.
     """
-    whole = [(box, own, area, own)]
     x, y, w, h = box
     thick = np.count_nonzero(maps.steel_mm[y : y + h, x : x + w][own] >= cfg.thick_steel_mm)
-    if thick * (2 * cfg.pixel_mm / 10.0) ** 2 >= 0.5 * cfg.thick_cm2:
-        return whole
-    if solidity(own) >= STRIPS_BELOW:
+    if thick * cfg.pooled_cm2 >= 0.5 * cfg.thick_cm2:
+        return [(box, own, area, own, None)]
+    solid = solidity(own)
+    whole: list[Piece] = [(box, own, area, own, solid)]
+    if solid >= STRIPS_BELOW:
         return whole
     strips = split_strips(own, 2 * cfg.pixel_mm, cfg.strip_width_mm, cfg.blade_length_mm)
     if not strips:
@@ -154,7 +153,7 @@ def _pieces(maps: Maps, box: Box, own: Mask, area: int, cfg: SignatureConfig) ->
         ys, xs = np.nonzero(strip)
         y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
         sub = (box[0] + x0, box[1] + y0, x1 - x0, y1 - y0)
-        out.append((sub, strip[y0:y1, x0:x1], int(strip.sum()), alone[y0:y1, x0:x1]))
+        out.append((sub, strip[y0:y1, x0:x1], int(strip.sum()), alone[y0:y1, x0:x1], None))
     return out
 
 
@@ -162,10 +161,9 @@ def _region(
     maps: Maps, cal: Calibration, cfg: SignatureConfig, piece: Piece, corners: bool, cores: bool
 ) -> list[Signature]:
     """The signatures of one metal region or strip (see ``_metal``)."""
-    px_mm = 2 * cfg.pixel_mm
-    px_cm2 = (px_mm / 10.0) ** 2
+    px_mm, px_cm2 = 2 * cfg.pixel_mm, cfg.pooled_cm2
     out: list[Signature] = []
-    box, own, area, alone = piece
+    box, own, area, alone, solid = piece
     if not alone.any():
         alone = own
     x, y, w, h = box
@@ -177,7 +175,7 @@ def _region(
     cm2 = area * px_cm2
     size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
     full = _full(box, 2)
-    solid = solidity(own)
+    solid = solidity(own) if solid is None else solid
     lead_gap = _lead_gap(maps, cal, box, own)
     corner = math.inf  # measured for the kinds a line of coins reads (THICK_METAL, METAL)
     if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
@@ -299,7 +297,7 @@ def _solid(mask: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.dilate(core, kernel, anchor=(1, 1)), bool)
 
 
-def _off_scale(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> npt.NDArray[np.bool_]:
+def _off_scale(maps: Maps, cfg: SignatureConfig) -> npt.NDArray[np.bool_]:
     """Pixels that read as lead on this machine, or off the organic-to-steel scale.
 
     Where the calibrated lead curve lies below organic (its K-edge between the energies),
@@ -307,7 +305,7 @@ def _off_scale(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> npt.NDArra
     steel, a pixel past the midpoint from steel towards it. A pixel ``high_z_margin`` below
     organic or that far beyond steel + 1 is high-Z whatever the lead curve says.
     """
-    z_pb = cal.lead_z_at(maps.a_high)
+    z_pb = maps.z_lead
     m = cfg.high_z_margin
     below = np.where(z_pb < 0.0, np.clip(z_pb / 2.0, -m, -m / 4.0), -m)
     above = np.where(z_pb > 2.0, np.clip(z_pb / 2.0 + 1.0, 2.0 + m, 3.0 + m), 3.0 + m)
@@ -327,21 +325,20 @@ def find_signatures(
     ``cores`` how convex their cores are, which only a declared phone asks."""
     a_low, a_high = attenuations(low, high, cal)
     maps = material_maps(a_low, a_high, cal, cfg)
-    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
     sigs = _areas(
         _solid(maps.impenetrable),
         SigKind.IMPENETRABLE,
         cfg.impenetrable_cm2,
-        px_cm2,
+        cfg,
         "the X-rays do not penetrate",
     )
-    usable = ~maps.impenetrable & ~maps.saturated & (maps.a_high >= cfg.high_z_min_high)
-    high_z = cv2.medianBlur((usable & _off_scale(maps, cal, cfg)).astype(np.uint8), 3) > 0
+    usable = maps.readable(cfg.high_z_min_high)
+    high_z = cv2.medianBlur((usable & _off_scale(maps, cfg)).astype(np.uint8), 3) > 0
     sigs += _areas(
         high_z,
         SigKind.HIGH_Z,
         cfg.high_z_cm2,
-        px_cm2,
+        cfg,
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
     sigs += edge_lines(a_low, a_high, cal, cfg)

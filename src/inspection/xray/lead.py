@@ -13,10 +13,20 @@ import math
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from inspection.xray.calibration import Calibration
 from inspection.xray.shapes import components
 from inspection.xray.signatures import Maps, SignatureConfig
+
+
+def _areas_cm2(
+    like: npt.NDArray[np.bool_], blur: int, min_cm2: float, cfg: SignatureConfig
+) -> list[float]:
+    """Areas (cm²) of the regions of ``like`` of at least ``min_cm2``, after a ``blur``
+    median (so that scattered pixels reading so do not join into a region)."""
+    mask = np.asarray(cv2.medianBlur(like.astype(np.uint8), blur), np.uint8)
+    return [area * cfg.pooled_cm2 for _, _, area in components(mask, cfg.pooled_px(min_cm2))]
 
 
 def lead_blind(
@@ -35,31 +45,25 @@ def lead_blind(
         return None
     lo, hi = span[0] / math.sqrt(2.0), span[1] * math.sqrt(2.0)
     band = (maps.a_high >= lo) & (maps.a_high <= hi) & ~maps.impenetrable & ~maps.saturated
-    like = band & (np.abs(maps.z - cal.lead_z_at(maps.a_high)) < cfg.lead_min_z)
-    mask = cv2.medianBlur(like.astype(np.uint8), 3)
-    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
-    min_px = max(1, math.ceil(cfg.high_z_cm2 / px_cm2))
-    cm2 = sum(area for _, _, area in components(mask, min_px)) * px_cm2
+    like = band & (np.abs(maps.z - maps.z_lead) < cfg.lead_min_z)
+    cm2 = sum(_areas_cm2(like, 3, cfg.high_z_cm2, cfg))
     return (cm2, span) if cm2 > 0.0 else None
 
 
-def lead_sheet(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> float | None:
+def lead_sheet(maps: Maps, cfg: SignatureConfig) -> float | None:
     """Area (cm²) of the largest sheet that reads as lead where lead reads as a mixture.
 
     Where the calibrated lead curve lies between organic matter (at least ``lead_min_z``
     from it; nearer, ``lead_blind`` holds) and steel, a lead sheet reads as organic matter
     with a little metal in it, which no rule flags: a 0.2-0.8 mm foil standing 35 mm
-    (PMMA-equivalent) out of its surroundings. Every usable pixel within ``lead_like_z`` of
-    the lead curve at its own ``A_high`` counts (a 5 x 5 median first, so that scattered
-    mixed pixels do not join). Return the largest region's area when it reaches
-    ``lead_sheet_cm2``, else None.
+    (PMMA-equivalent) out of its surroundings. Every readable pixel within ``lead_like_z``
+    of the lead curve at its own ``A_high`` counts (a 5 x 5 median first). Return the
+    largest region's area when it reaches ``lead_sheet_cm2``, else None.
     """
-    z_pb = cal.lead_z_at(maps.a_high)
-    usable = ~maps.impenetrable & ~maps.saturated & (maps.a_high >= cfg.high_z_min_high)
+    z_pb = maps.z_lead
     between = (z_pb >= cfg.lead_min_z) & (z_pb <= 2.0)
-    like = usable & between & (np.abs(maps.z - z_pb) < cfg.lead_like_z)
-    mask = cv2.medianBlur(like.astype(np.uint8), 5)
-    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
-    min_px = max(1, math.ceil(cfg.lead_sheet_cm2 / px_cm2))
-    largest = max((area for _, _, area in components(mask, min_px)), default=0)
-    return largest * px_cm2 if largest else None
+    near = np.abs(maps.z - z_pb) < cfg.lead_like_z
+    areas = _areas_cm2(
+        maps.readable(cfg.high_z_min_high) & between & near, 5, cfg.lead_sheet_cm2, cfg
+    )
+    return max(areas, default=None)

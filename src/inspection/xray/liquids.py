@@ -91,7 +91,6 @@ def slab_material(
 
 def liquids(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> list[Signature]:
     """LIQUID signatures of one image's maps."""
-    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (_span(cfg), _span(cfg)))
     excess = np.asarray(cv2.morphologyEx(maps.organic_mm, cv2.MORPH_TOPHAT, kernel), np.float32)
     mask = (
@@ -102,7 +101,7 @@ def liquids(maps: Maps, cal: Calibration, cfg: SignatureConfig) -> list[Signatur
     mask = cv2.medianBlur(mask.astype(np.uint8), 3) > 0
     out: list[Signature] = []
     bg: tuple[F32, F32] | None = None
-    min_px = max(1, math.ceil(cfg.liquid_cm2 / px_cm2))
+    min_px = cfg.pooled_px(cfg.liquid_cm2)
     for box, region, _ in components(mask.astype(np.uint8), min_px):
         depth = excess[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
         pieces = _pieces(region, depth, min_px, cfg)
@@ -127,7 +126,7 @@ def _pieces(region: np.ndarray, depth: F32, min_px: int, cfg: SignatureConfig) -
     a region of its own), and each piece keeps the depth of its own core.
     """
     core = (region & (depth >= cfg.liquid_mm)).astype(np.uint8)
-    min_core = max(1, math.ceil(cfg.split_core_cm2 / (2 * cfg.pixel_mm / 10.0) ** 2))
+    min_core = cfg.pooled_px(cfg.split_core_cm2)
     n, labels, stats = label(core)
     keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_core]
     if len(keep) < 2:
@@ -193,7 +192,7 @@ def _liquid(
     A piece cut from a merged region is never a slab on its edge: only a whole region
     may be explained by a book or a pair of shoes.
     """
-    px_cm2 = (2 * cfg.pixel_mm / 10.0) ** 2
+    px_cm2 = cfg.pooled_cm2
     x, y, w, h = box
     area = int(own.sum())
     win = (slice(y, y + h), slice(x, x + w))

@@ -197,7 +197,7 @@ def screen(
             f"{lo:.2f}–{hi:.2f}) and {cm2:.0f} cm² of the image reads so: lead cannot be "
             "ruled out, an inspector must look"
         )
-    elif (sheet := lead_sheet(maps, calibration, cfg.signatures)) is not None:
+    elif (sheet := lead_sheet(maps, cfg.signatures)) is not None:
         state = XrayState.PENDING
         reasons.append(
             f"{sheet:.0f} cm² of the image reads as lead does on machine {calibration.machine} "

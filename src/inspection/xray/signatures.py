@@ -241,6 +241,15 @@ class SignatureConfig(BaseModel):
         "sole may explain: paper reads about 6.9, water 7.3 and above.",
     )
 
+    @property
+    def pooled_cm2(self) -> float:
+        """Area of one pixel of the 2 x 2 pooled grid the regions are cut on, cm²."""
+        return (2 * self.pixel_mm / 10.0) ** 2
+
+    def pooled_px(self, cm2: float) -> int:
+        """Least whole number of pooled pixels (at least one) covering ``cm2``."""
+        return max(1, math.ceil(cm2 / self.pooled_cm2))
+
 
 def _score(value: float, rule: float) -> float:
     """0.5 at the rule's value, 1.0 at twice it, linear (0.25 at half)."""
@@ -275,6 +284,12 @@ class Maps:
     organic_mm: F32
     saturated: npt.NDArray[np.bool_]
     impenetrable: npt.NDArray[np.bool_]
+    z_lead: F32  # where lead reads (z) at each pixel's A_high, from the calibrated lead steps
+
+    def readable(self, min_high: float) -> npt.NDArray[np.bool_]:
+        """Pixels whose two energies can be read: penetrated, unsaturated, ``A_high`` at least
+        ``min_high`` (below it the ratio is noise)."""
+        return ~self.impenetrable & ~self.saturated & (self.a_high >= min_high)
 
 
 def attenuations(low: U16, high: U16, cal: Calibration) -> tuple[F32, F32]:
@@ -302,7 +317,7 @@ def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfi
     steel = np.maximum(_interp(steel_a, hf, mf), np.float32(0.0))
     organic = np.maximum(_interp((hi - steel_a).astype(np.float32), ho, mo), np.float32(0.0))
     imp = hi >= -math.log(cfg.impenetrable_transmission)
-    return Maps(lo, hi, z, steel, organic, saturated, imp)
+    return Maps(lo, hi, z, steel, organic, saturated, imp, cal.lead_z_at(hi))
 
 
 def _full(box: Box, scale: int) -> Box:
@@ -311,13 +326,12 @@ def _full(box: Box, scale: int) -> Box:
 
 
 def _areas(
-    mask: npt.NDArray[np.bool_], kind: SigKind, rule_cm2: float, px_cm2: float, what: str
+    mask: npt.NDArray[np.bool_], kind: SigKind, rule_cm2: float, cfg: SignatureConfig, what: str
 ) -> list[Signature]:
     """One signature per region of ``mask`` scored by its area against ``rule_cm2``."""
     out: list[Signature] = []
-    min_px = max(1, math.ceil(0.5 * rule_cm2 / px_cm2))
-    for box, _, area in components(mask.astype(np.uint8), min_px):
-        cm2 = area * px_cm2
+    for box, _, area in components(mask.astype(np.uint8), cfg.pooled_px(0.5 * rule_cm2)):
+        cm2 = area * cfg.pooled_cm2
         out.append(
             Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2, f"{cm2:.1f} cm² {what}", cm2)
         )

@@ -65,9 +65,10 @@ def machine(profile: MachineProfile) -> Calibration:
     return calibrate(profile.name, wedges)
 
 
-def foil(mm: float) -> Thing:
-    """A flat lead sheet, 120 x 80 mm."""
-    return Thing("lead_foil", [Plate("lead", 0, 120, rect(0, 80), 0, mm)], 0.0, "lead", None)
+def foil(mm: float, length: float = 120.0, width: float = 80.0) -> Thing:
+    """A flat lead sheet ``mm`` thick, ``length`` x ``width`` mm."""
+    parts = [Plate("lead", 0, length, rect(0, width), 0, mm)]
+    return Thing("lead_foil", parts, 0.0, "lead", None)
 
 
 def test_lead_wedge_reads_the_tabulated_ratio() -> None:

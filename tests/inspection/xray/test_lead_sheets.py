@@ -20,20 +20,19 @@ from inspection.xray.screen import ScreenConfig, ScreenResult, screen
 from inspection.xray.signatures import SignatureConfig
 from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import render_scene
-from simulators.xray.physics import Layer, MachineProfile
-from simulators.xray.solids import Plate, rect
-from tests.inspection.xray.test_lead import CLOTHES, SIZE, machine
+from simulators.xray.physics import Layer
+from tests.inspection.xray.test_lead import CLOTHES, SANDWICH_160, foil, machine
 
-#: 160 kVp behind 3 mm of aluminium and 0.3 mm of copper; 0.2 mm GOS, 1.2 mm Cu, 3 mm CsI.
-SANDWICH_160B = MachineProfile(
-    name="probe-sandwich-160b",
-    kind="sandwich",
-    kvp=160,
-    filters=(Layer(material="aluminium", mm=3.0), Layer(material="copper", mm=0.3)),
-    front=Layer(material="gos", mm=0.2),
-    interlayer=Layer(material="copper", mm=1.2),
-    back=Layer(material="csi", mm=3.0),
-    **SIZE,
+#: test_lead's 160 kVp machine with more copper: 3 mm Al + 0.3 mm Cu at the tube; 0.2 mm
+#: GOS, 1.2 mm Cu, 3 mm CsI. Thin lead reads low among the bases on it.
+SANDWICH_160B = SANDWICH_160.model_copy(
+    update={
+        "name": "probe-sandwich-160b",
+        "filters": (Layer(material="aluminium", mm=3.0), Layer(material="copper", mm=0.3)),
+        "front": Layer(material="gos", mm=0.2),
+        "interlayer": Layer(material="copper", mm=1.2),
+        "back": Layer(material="csi", mm=3.0),
+    }
 )
 
 RULE_OFF = ScreenConfig(signatures=SignatureConfig(lead_sheet_cm2=1e6))
@@ -43,11 +42,6 @@ RULE_OFF = ScreenConfig(signatures=SignatureConfig(lead_sheet_cm2=1e6))
 def calibration() -> Calibration:
     """The probe machine calibrated from its own wedges."""
     return machine(SANDWICH_160B)
-
-
-def sheet(mm: float, length: float = 120.0, width: float = 80.0) -> Thing:
-    """A flat lead sheet, ``length`` x ``width`` mm."""
-    return Thing("lead_foil", [Plate("lead", 0, length, rect(0, width), 0, mm)], 0.0, "lead", None)
 
 
 def scan(things: list[Thing], config: ScreenConfig | None = None) -> ScreenResult:
@@ -69,20 +63,20 @@ def test_the_machine_reads_thin_lead_between_organic_and_steel() -> None:
 
 def test_a_thin_lead_sheet_is_held_for_an_inspector() -> None:
     """A 0.2 mm sheet of 96 cm² is PENDING for the lead it may be, not cleared."""
-    res = scan([sheet(0.2)])
+    res = scan([foil(0.2)])
     assert res.state is XrayState.PENDING and res.lead_blind
     assert any("reads as lead does" in r and "cm²" in r for r in res.reasons), res.reasons
 
 
 def test_without_the_sheet_rule_the_same_sheet_clears() -> None:
     """The rule is what holds it: no other rule sees the sheet."""
-    assert scan([sheet(0.2)], RULE_OFF).state is XrayState.CLEARED
+    assert scan([foil(0.2)], RULE_OFF).state is XrayState.CLEARED
 
 
 @pytest.mark.parametrize("mm", [0.2, 0.3, 0.4, 0.6, 0.8])
 def test_no_lead_sheet_clears(mm: float) -> None:
     """Thicker sheets read as metal or as deep organic matter; none clears."""
-    assert scan([sheet(mm)]).state is not XrayState.CLEARED
+    assert scan([foil(mm)]).state is not XrayState.CLEARED
 
 
 def test_clothes_alone_still_clear() -> None:
@@ -97,4 +91,4 @@ def test_clothes_alone_still_clear() -> None:
 )
 def test_a_small_lead_sheet_is_held_too() -> None:
     """A 40 x 30 mm sheet of 0.2 mm (12 cm²)."""
-    assert scan([sheet(0.2, 40.0, 30.0)]).state is not XrayState.CLEARED
+    assert scan([foil(0.2, 40.0, 30.0)]).state is not XrayState.CLEARED

@@ -15,14 +15,24 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.xray.calibration import Calibration, calibrate
-from inspection.xray.screen import ScreenResult, screen
+from inspection.xray.screen import ScreenConfig, ScreenResult, screen
+from inspection.xray.signatures import SignatureConfig
 from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import render_scene
 from simulators.xray.solids import Plate, rect
 from simulators.xray.threats import folding_knife, knife, lead_box, lead_foil, utility_knife
-from tests.inspection.xray.peer import PeerMachine, Scene, cells, linear_mu, mass_mu, wedges
+from tests.inspection.xray.peer import (
+    Channel,
+    PeerMachine,
+    Scene,
+    cells,
+    linear_mu,
+    mass_mu,
+    wedges,
+)
 from tests.inspection.xray.scans import declared, small_machine
 
 SHIRT = ("6109100000", "cotton T-shirt 棉质T恤")
@@ -266,3 +276,42 @@ def test_a_knife_across_crossing_zips_on_the_second_machine() -> None:
     res = _screen(_knife(_zips(_parcel())), SHIRT, SHIRT)
     assert res.state.value == "SUSPECT"
     assert _unexplained(res) & {"BLADE", "METAL", "THICK_METAL", "BATTERY", "EDGE_BLADE"}
+
+
+@functools.cache
+def hard_peer() -> tuple[PeerMachine, Calibration]:
+    """The second machine switched at 120 and 160 kVp, both behind copper.
+
+    Lead reads low among the bases on it (z 0.5 at the thinnest lead step, falling to
+    organic matter at the thickest): a thin lead sheet is organic matter with some metal.
+    """
+    m = PeerMachine(
+        low=Channel(120.0, (("aluminium", 2.0), ("copper", 0.5)), 42000.0),
+        high=Channel(160.0, (("aluminium", 2.0), ("copper", 2.0)), 56000.0),
+    )
+    return m, calibrate("peer-120-160", wedges(m))
+
+
+def _hard_parcel(sheet_mm: float, config: ScreenConfig | None = None) -> ScreenResult:
+    """A T-shirt declared, on the hard machine, with a 100 x 60 mm lead sheet in it."""
+    m, cal = hard_peer()
+    scene = Scene(m).carton().box("cotton", 190, 140, 250, 200, 20.0, 5)
+    if sheet_mm > 0:
+        scene.box("lead", 190, 140, 100, 60, sheet_mm, 10)
+    return screen(scene.png(7), cal, declared(SHIRT), config or ScreenConfig())
+
+
+def test_a_thin_lead_sheet_on_the_hard_second_machine_is_held() -> None:
+    """0.1 mm of lead in a T-shirt is held for an inspector; without the sheet rule it
+    clears. Thicker sheets are flagged; the T-shirt alone clears."""
+    _, cal = hard_peer()
+    _, z = cal.lead_z()
+    assert 0.3 < float(z[0]) < 1.0 and float(z[-1]) < 0.3  # low among the bases, then organic
+    held = _hard_parcel(0.1)
+    assert held.state is XrayState.PENDING and held.lead_blind, held.reasons
+    assert any("reads as lead does" in r for r in held.reasons)
+    rule_off = ScreenConfig(signatures=SignatureConfig(lead_sheet_cm2=1e6))
+    assert _hard_parcel(0.1, rule_off).state is XrayState.CLEARED
+    for mm in (0.2, 0.4, 0.8):
+        assert _hard_parcel(mm).state is XrayState.SUSPECT
+    assert _hard_parcel(0.0).state is XrayState.CLEARED
