@@ -265,6 +265,21 @@ def _region(
                 )
             )
             return out
+    # Thicker than a blade lying flat, as narrow as one tilted towards its edge: a bar is
+    # a blade too, and its metal is still read below (a BLADE alone might not alarm).
+    narrow = width <= cfg.bar_width_mm and length >= 0.5 * cfg.blade_length_mm
+    if narrow and length >= cfg.blade_elongation * width:
+        out.append(
+            Signature(
+                SigKind.BLADE,
+                _score(length, cfg.blade_length_mm),
+                full,
+                length,
+                f"narrow bar of thick metal (a blade tilted towards its edge), {size}",
+                cm2,
+                (length, width),
+            )
+        )
     if corners and corner == math.inf:  # not measured yet (no thick metal)
         corner = corner_mm2(own, cfg.round_mm, px_mm)
     core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)

@@ -127,6 +127,12 @@ class SignatureConfig(BaseModel):
     blade_steel_mm: float = Field(
         6.0, gt=0.0, description="Thickest blade (steel-equivalent, 2.5 mm at 65° tilt), mm."
     )
+    bar_width_mm: float = Field(
+        20.0,
+        gt=0.0,
+        description="Widest bar read as a blade however thick its steel: a knife tilted 70-89° "
+        "towards its edge is a 5-19 mm wide bar of 6-25 mm steel-equivalent.",
+    )
     strip_width_mm: float = Field(30.0, gt=0.0, description="Widest explainable strip, mm.")
     strip_steel_mm: float = Field(3.0, gt=0.0, description="Thickest explainable strip, mm.")
     foil_width_mm: float = Field(8.0, gt=0.0, description="Widest thin strip (zip), mm.")

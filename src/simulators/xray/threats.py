@@ -17,8 +17,12 @@ R = np.random.Generator
 
 
 def _pose(rng: R, edge_share: float) -> float:
-    """A tilt: on its edge (90°) with ``edge_share``, else anything from flat to steep."""
-    return 90.0 if rng.random() < edge_share else float(rng.uniform(0, 70))
+    """A tilt: on its edge (90°) with ``edge_share``, else anything from flat to on edge.
+
+    Until 2026-12-06 the other tilts stopped at 70°, and a knife tilted 70-89° was never
+    drawn: it read as a bar of thick metal, which a declared tool or tin explained.
+    """
+    return 90.0 if rng.random() < edge_share else float(rng.uniform(0, 90))
 
 
 def knife(rng: R) -> Thing:

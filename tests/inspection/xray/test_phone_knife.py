@@ -24,6 +24,7 @@ from inspection.xray.explain import CORE, explain
 from inspection.xray.findings import core_shape
 from inspection.xray.screen import ScreenResult, screen
 from inspection.xray.signatures import SigKind, Signature
+from simulators.xray import threats
 from simulators.xray.catalogue import phone
 from simulators.xray.phantom import render_phantom, render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
@@ -73,9 +74,33 @@ def test_a_utility_knife_on_a_declared_phone_is_never_cleared(
     assert any(r.startswith(("METAL", "BATTERY")) for r in both.reasons), both.reasons
 
 
+def _old_pose(rng: np.random.Generator, edge_share: float) -> float:
+    """The threats' tilts as drawn until 2026-12-06: on edge, or 0-70°."""
+    return 90.0 if rng.random() < edge_share else float(rng.uniform(0, 70))
+
+
 @pytest.mark.parametrize("name", ["eff-60-100", "sandwich-150"])
-def test_the_knife_on_a_phone_of_held_out_seed_1000502_is_flagged(name: str) -> None:
-    """The parcel itself: a T-shirt, a book, a phone and the knife on the phone's cell."""
+def test_the_knife_on_a_phone_of_held_out_seed_1000502_is_flagged(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parcel itself, drawn as it was found (its knife tilted 50.9°): a T-shirt, a book,
+    a phone and the knife on the phone's cell."""
+    monkeypatch.setattr(threats, "_pose", _old_pose)
+    prof = PROFILES[name]
+    ph = render_phantom(prof, 1_000_502, "knife")
+    res = screen(encode_png(ph.image, 0), machine_calibration(prof), declaration_of(ph, "k"))
+    assert res.state is XrayState.SUSPECT, res.reasons
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a utility knife tilted 65° lying half on a phone: its blade within the phone's "
+    "region, whose core is still the cell, and its channel an even 7 mm strip of 1.9 mm "
+    "steel that a T-shirt explains as a zip (a known hole: docs/xray-prescreen.md)",
+)
+@pytest.mark.parametrize("name", ["eff-60-100", "sandwich-150"])
+def test_the_same_seed_with_its_knife_tilted_65_degrees(name: str) -> None:
+    """Seed 1,000,502 as drawn since the tilts run to 90°: the knife at 65.4°."""
     prof = PROFILES[name]
     ph = render_phantom(prof, 1_000_502, "knife")
     res = screen(encode_png(ph.image, 0), machine_calibration(prof), declaration_of(ph, "k"))
