@@ -105,6 +105,29 @@ def _rect_chord(d: F64, half_w: F64, half_h: float, tilt: float) -> F64:
     return np.clip(hi - lo, 0.0, None)
 
 
+def _rect_chord_mean(d: F64, half_w: F64, half_h: float, tilt: float, pixel: float) -> F64:
+    """``_rect_chord`` averaged over a pixel ``pixel`` mm wide centred at each offset d.
+
+    Across the beam the chord of a rotated rectangle is a trapezoid: flat out to |A − B|,
+    falling to zero at A + B (A, B: the half sides projected across the beam), enclosing
+    the cross-section's area. The mean over a pixel is the difference of its integral at
+    the pixel's two sides, divided by the pixel's width.
+    """
+    a = half_w * abs(math.cos(tilt))
+    b = np.full_like(half_w, half_h * abs(math.sin(tilt)))
+    u, v = np.abs(a - b), a + b
+    ramp = np.maximum(v - u, 1e-12)
+    top = 2.0 * half_w * half_h / np.maximum(np.maximum(a, b), 1e-12)
+
+    def integral(x: F64) -> F64:
+        """Integral of the trapezoid from −∞ to x."""
+        y = np.clip(np.abs(x), None, v)
+        inside = np.where(y <= u, top * y, top * u + top * (y - u) * (1 - (y - u) / (2 * ramp)))
+        return np.asarray(np.sign(x) * inside + top * (u + v) / 2.0, np.float64)
+
+    return (integral(d + pixel / 2) - integral(d - pixel / 2)) / pixel
+
+
 def _bounds(parts: list[Part], tilt: float) -> tuple[float, float, float, float]:
     """(x0, x1, y0, y1) mm of the projected parts."""
     c, s = math.cos(tilt), math.sin(tilt)
@@ -167,9 +190,15 @@ def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F3
         yc = np.asarray((lo + hi) / 2.0, np.float64)
         half = np.asarray(np.clip((hi - lo) / 2.0, 0.0, None), np.float64)
         centre = yc * c - p.z * s  # projected centre of each column's cross-section
-        d = ys[:, None] - centre[None, :]
-        chord = _rect_chord(
-            np.asarray(d, np.float64), np.broadcast_to(half, d.shape), p.h / 2.0, tilt
-        )
+        # A cross-section narrower than eight pixels (a thin sheet on or near its edge) is
+        # averaged over each pixel's width, not sampled at its centre: sampled, a 0.4 mm
+        # foil on its edge fell between two pixel centres and was not drawn at all.
+        narrow = float(np.max(half, initial=0.0)) * abs(c) + p.h / 2.0 * abs(s) < 4 * pixel_mm
+        off: F64 = np.asarray(ys[:, None] - centre[None, :], np.float64)
+        halves: F64 = np.asarray(np.broadcast_to(half, off.shape), np.float64)
+        if narrow:
+            chord = _rect_chord_mean(off, halves, p.h / 2.0, tilt, pixel_mm)
+        else:
+            chord = _rect_chord(off, halves, p.h / 2.0, tilt)
         m[:, cols] += (chord / 10.0).astype(np.float32)
     return out

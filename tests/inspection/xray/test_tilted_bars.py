@@ -29,9 +29,9 @@ from simulators.xray.catalogue import Thing, pliers
 from simulators.xray.phantom import _turned, render_scene
 from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import project
-from simulators.xray.threats import ceramic_knife, folding_knife, knife
+from simulators.xray.threats import ceramic_knife, folding_knife, knife, utility_knife
 from tests.inspection.xray.peer import Scene
-from tests.inspection.xray.scans import declared
+from tests.inspection.xray.scans import declared, small_machine
 from tests.inspection.xray.test_liquids import CLOTHES
 from tests.inspection.xray.test_peer_machine import peer
 from tests.inspection.xray.test_tilted_knives import PHONE, TIN, machine
@@ -165,3 +165,19 @@ def test_a_tilted_knife_on_the_second_machine(tilt: float) -> None:
         res = screen(png, cal, declared(CLOTHES, line))
         assert res.state is XrayState.SUSPECT, (line, res.reasons)
         assert _bar(res), [f.signature.detail for f in res.findings]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a snap-off knife exactly on its edge, turned 33° on the belt, on the 150 kVp "
+    "machine: its 0.5 mm blade is a line 2.0 above its surroundings whose ratio reads like "
+    "plastic and which blurs wider than the sharp-line rule's 1.35 mm (a known hole: "
+    "docs/xray-prescreen.md)",
+)
+def test_a_utility_knife_on_its_edge_turned_33_degrees_on_the_150_kvp_machine() -> None:
+    prof, cal = small_machine("sandwich-150")
+    t = utility_knife(np.random.default_rng(2))
+    edge = Thing(t.cls, t.parts, 90.0, t.threat, None)
+    ph = render_scene(prof, [(edge, 33.0, _centred(prof, edge, 33.0))], seed=2, clothes_cm=3)
+    res = screen(encode_png(ph.image, 0), cal, declared(CLOTHES))
+    assert res.state is XrayState.SUSPECT, res.reasons

@@ -85,6 +85,19 @@ def test_plate_volume_is_kept_at_every_tilt() -> None:
     assert edge.max() == pytest.approx(2.0, rel=0.01)  # 20 mm of steel along the beam, in cm
 
 
+@pytest.mark.parametrize("thick", [0.2, 0.4, 0.8, 1.2])
+@pytest.mark.parametrize("tilt", [80.0, 85.0, 88.0, 89.0, 89.5, 90.0])
+def test_a_sheet_thinner_than_a_pixel_is_drawn_on_its_edge(thick: float, tilt: float) -> None:
+    """A foil on (or near) its edge keeps its volume at 0.6 mm pixels: sampled at pixel
+    centres, a 0.4 mm lead foil on its edge fell between two rows and was not drawn."""
+    pixel = 0.6
+    for shift in (0.0, 0.13, 0.3):  # the sheet anywhere within a pixel
+        sheet = Plate("lead", 0, 150, rect(-40 + shift, 40 + shift), 0, thick)
+        m = project([sheet], tilt, pixel)["lead"]
+        volume_mm3 = float(m.sum()) * 10.0 * pixel * pixel
+        assert volume_mm3 == pytest.approx(150 * 80 * thick, rel=0.05), (shift, volume_mm3)
+
+
 def test_tube_is_hollow() -> None:
     m = project([Cyl("steel", 0, 50, 0, 0, 9.0, 8.75)], 0.0, 0.25)["steel"]
     profile = m[:, 100]
