@@ -231,54 +231,22 @@ def _region(
             )
         )
         return out
-    blade_like = width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm
-    if length >= 0.5 * cfg.blade_length_mm and blade_like:
-        elong = length / max(width, 1e-3)
-        if elong >= cfg.blade_elongation:
-            even = width_spread(own) <= cfg.strip_width_cv
-            foil = width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm
-            # A plate of even thickness wider than a shank is a blade: a folded
-            # umbrella's shaft and ribs are as wide but far from even across.
-            plate = width > cfg.strip_plate_mm and _flat(steel, median) >= cfg.plate_flat
-            # A narrow strip that steps in thickness along its length is a knife tilted
-            # towards its edge (blade past channel), not a shank or a zip.
-            stepped = (
-                width <= cfg.strip_plate_mm and thickness_steps(steel, alone) < cfg.strip_steps
-            )
-            strip = foil or (
-                width <= cfg.strip_width_mm
-                and median <= cfg.strip_steel_mm
-                and even
-                and not plate
-                and not stepped
-            )
-            kind = SigKind.STRIP if strip else SigKind.BLADE
-            out.append(
-                Signature(
-                    kind,
-                    _score(length, cfg.blade_length_mm),
-                    full,
-                    length,
-                    f"elongated metal, {size}",
-                    cm2,
-                    (length, width),
-                )
-            )
-            return out
-    # Thicker than a blade lying flat, as narrow as one tilted towards its edge: a bar is
-    # a blade too, and its metal is still read below (a BLADE alone might not alarm).
-    narrow = width <= cfg.bar_width_mm and length >= 0.5 * cfg.blade_length_mm
-    if narrow and length >= cfg.blade_elongation * width:
+
+    def elongated(kind: SigKind, what: str) -> Signature:
+        """A BLADE or STRIP of this region, scored by its length."""
+        score = _score(length, cfg.blade_length_mm)
+        return Signature(kind, score, full, length, f"{what}, {size}", cm2, (length, width))
+
+    long = length >= 0.5 * cfg.blade_length_mm and length >= cfg.blade_elongation * width
+    if long and width <= cfg.blade_width_mm and median <= cfg.blade_steel_mm:
+        strip = _strip(steel, own, alone, width, median, cfg)
+        out.append(elongated(SigKind.STRIP if strip else SigKind.BLADE, "elongated metal"))
+        return out
+    if long and width <= cfg.bar_width_mm:
+        # Thicker than a blade lying flat, as narrow as one tilted towards its edge: a bar
+        # is a blade too, and its metal is still read below (a BLADE alone may not alarm).
         out.append(
-            Signature(
-                SigKind.BLADE,
-                _score(length, cfg.blade_length_mm),
-                full,
-                length,
-                f"narrow bar of thick metal (a blade tilted towards its edge), {size}",
-                cm2,
-                (length, width),
-            )
+            elongated(SigKind.BLADE, "narrow bar of thick metal (a blade tilted towards its edge)")
         )
     if corners and corner == math.inf:  # not measured yet (no thick metal)
         corner = corner_mm2(own, cfg.round_mm, px_mm)
@@ -299,6 +267,27 @@ def _region(
         )
     )
     return out
+
+
+def _strip(
+    steel: F32, own: Mask, alone: Mask, width: float, median: float, cfg: SignatureConfig
+) -> bool:
+    """Whether an elongated thin metal region is a strip (a shank, a zip) and not a blade."""
+    if width <= cfg.foil_width_mm and median <= cfg.foil_steel_mm:
+        return True  # a foil: a zip
+    # A plate of even thickness wider than a shank is a blade: a folded umbrella's shaft
+    # and ribs are as wide but far from even across.
+    plate = width > cfg.strip_plate_mm and _flat(steel, median) >= cfg.plate_flat
+    # A narrow strip that steps in thickness along its length is a knife tilted towards
+    # its edge (blade past channel), not a shank or a zip.
+    stepped = width <= cfg.strip_plate_mm and thickness_steps(steel, alone) < cfg.strip_steps
+    return (
+        width <= cfg.strip_width_mm
+        and median <= cfg.strip_steel_mm
+        and width_spread(own) <= cfg.strip_width_cv
+        and not plate
+        and not stepped
+    )
 
 
 def _solid(mask: np.ndarray) -> np.ndarray:

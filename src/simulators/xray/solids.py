@@ -192,7 +192,9 @@ def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F3
         centre = yc * c - p.z * s  # projected centre of each column's cross-section
         # A cross-section narrower than eight pixels (a thin sheet on or near its edge) is
         # averaged over each pixel's width, not sampled at its centre: sampled, a 0.4 mm
-        # foil on its edge fell between two pixel centres and was not drawn at all.
+        # foil on its edge fell between two pixel centres and was not drawn at all. Wider
+        # ones, where sampling errs only at the edges, are drawn as before, so that every
+        # other phantom stays as the evaluations before measured it.
         narrow = float(np.max(half, initial=0.0)) * abs(c) + p.h / 2.0 * abs(s) < 4 * pixel_mm
         off: F64 = np.asarray(ys[:, None] - centre[None, :], np.float64)
         halves: F64 = np.asarray(np.broadcast_to(half, off.shape), np.float64)

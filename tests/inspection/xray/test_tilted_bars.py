@@ -100,22 +100,29 @@ def test_a_knife_tilted_towards_its_edge_is_a_blade(
 def test_every_steep_tilt_of_a_kitchen_knife_is_flagged(
     machine: tuple[MachineProfile, Calibration], tilt: float
 ) -> None:
-    """Whatever a declaration offers to explain it with."""
-    png = _tilted(machine, knife, 0, tilt)
+    """Whatever a declaration offers to explain it with, and as a blade-like bar or line that
+    no declaration explains (on the code before, 76-84° cleared with pliers declared)."""
+    png = _tilted(machine, knife, 2, tilt)
     for line in (PLIERS, TIN, COINS):
         res = screen(png, machine[1], declared(CLOTHES, line))
         assert res.state is XrayState.SUSPECT, (line, res.reasons)
+        blade = {SigKind.BLADE, SigKind.EDGE_BLADE}
+        assert any(
+            f.signature.kind in blade and not f.explained_by and f.signature.score >= 0.5
+            for f in res.findings
+        ), (line, [f.signature.detail for f in res.findings])
 
 
-def test_pliers_declared_are_flagged_too(machine: tuple[MachineProfile, Calibration]) -> None:
-    """A pair of pliers' arms are as narrow and as thick as a knife tilted 80°, and a tool
-    explains no thick metal: declared pliers clear by image in none of 96 poses on the two
-    tuning machines (2 before these rules)."""
+def test_declared_pliers_no_longer_clear(machine: tuple[MachineProfile, Calibration]) -> None:
+    """The price of the rules: a pair of pliers turned 45°, one 208 x 26 mm region of 6.2-6.7
+    mm steel that the pliers' THICK_METAL budget explained (the one pose of 48 per tuning
+    machine that cleared before; none does now). A tool is itself thick steel."""
     prof, cal = machine
-    pair = pliers(np.random.default_rng(3))
-    ph = render_scene(prof, [(pair, 20.0, _centred(prof, pair, 20.0))], seed=3)
+    pair = pliers(np.random.default_rng(5))
+    ph = render_scene(prof, [(pair, 45.0, (200, 180))], seed=5)
     res = screen(encode_png(ph.image, 0), cal, declared(CLOTHES, PLIERS))
-    assert res.state is not XrayState.CLEARED, res.reasons
+    assert res.state is XrayState.SUSPECT, res.reasons
+    assert any(f.signature.kind is SigKind.THICK_METAL and not f.explained_by for f in res.findings)
 
 
 @pytest.mark.parametrize(
