@@ -175,7 +175,7 @@ class SignatureConfig(BaseModel):
         30.0, gt=0.0, description="Length of the pieces a line's material is read on, mm."
     )
     ridge_sharp_mm: float = Field(
-        1.35,
+        1.9,
         gt=0.0,
         description="Widest effective width (excess across over its peak) of a line as narrow "
         "as the blur: steel seen edge-on, whatever its ratio reads, mm.",

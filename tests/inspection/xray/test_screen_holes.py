@@ -186,5 +186,9 @@ def test_a_line_stopping_both_energies_alike_is_steel_whatever_made_the_image() 
     r_org = float(np.interp(opaque, ho, ro))
     assert lines(r_org * opaque, opaque), "as narrow as the blur and this strong: flagged"
     assert not lines(r_org * opaque, opaque, rows=5), "a 3 mm organic wall is no blade"
+    # The sharp-line rule's 1.9 mm lies between the widest steel line on any machine (1.35
+    # mm on the 150 kVp one) and the narrowest organic slab (a sole on its side, 2.44 mm).
+    assert not lines(r_org * opaque, opaque, rows=4), "a 2.4 mm organic wall is no blade"
+    assert lines(r_org * opaque, opaque, rows=3), "1.8 mm: as narrow as a blurred blade"
     weak = 0.8 * SignatureConfig().ridge_sharp_contrast
     assert not lines(r_org * weak, weak), "a weaker narrow organic wall is no blade"
