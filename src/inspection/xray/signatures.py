@@ -263,7 +263,14 @@ def _score(value: float, rule: float) -> float:
 
 
 def _interp(x: F32, xs: F32, ys: F32) -> F32:
-    """Piecewise-linear with linear extension past the last point (flat before the first)."""
+    """Thickness of attenuation ``x`` from wedge steps (``xs`` attenuation, ``ys`` mm).
+
+    Piecewise-linear through (0, 0) and the steps, extended linearly past the last one:
+    no attenuation is no matter, and less than the thinnest step is less than its thickness
+    (before 2026-12-06 it read as the thinnest step: 0.25 mm of steel, 5 mm of PMMA).
+    """
+    xs = np.concatenate((np.zeros(1, np.float32), xs)).astype(np.float32)
+    ys = np.concatenate((np.zeros(1, np.float32), ys)).astype(np.float32)
     out = np.interp(x, xs, ys).astype(np.float32)
     if len(xs) >= 2:
         slope = (ys[-1] - ys[-2]) / max(float(xs[-1] - xs[-2]), 1e-6)

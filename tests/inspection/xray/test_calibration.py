@@ -15,6 +15,7 @@ from inspection.xray.calibration import (
     CalibrationError,
     calibrate,
 )
+from inspection.xray.signatures import SignatureConfig, material_maps
 from simulators.xray.phantom import WEDGES, render_wedge
 from simulators.xray.physics import MATERIALS, load_profiles
 
@@ -74,3 +75,24 @@ def test_calibration_file_round_trip(tmp_path: Path) -> None:
     cal = calibrate("eff-60-100", wedges("eff-60-100"))
     cal.save(tmp_path / "m.json")
     assert Calibration.load(tmp_path / "m.json") == cal
+
+
+@pytest.mark.parametrize(
+    ("base", "material", "mm"), [("steel", "steel", 0.1), ("organic", "pmma", 2.0)]
+)
+def test_matter_thinner_than_the_thinnest_step_reads_its_own_thickness(
+    base: str, material: str, mm: float
+) -> None:
+    """0.1 mm of steel and 2 mm of PMMA alone on the belt, attenuations from the tables at
+    the machine's two energies: each reads about its thickness, not the thinnest wedge step
+    (0.25 mm, 5 mm), and no matter reads as none."""
+    cal = calibrate("eff-60-100", wedges("eff-60-100"))
+    formula, density = MATERIALS[material]
+    mu = xraydb.material_mu(formula, [60000.0, 100000.0], density=density) * (mm / 10.0)
+    a_low = np.zeros((40, 40), np.float32)
+    a_high = np.zeros((40, 40), np.float32)
+    a_low[10:30, 10:30], a_high[10:30, 10:30] = mu[0], mu[1]
+    maps = material_maps(a_low, a_high, cal, SignatureConfig())
+    read = maps.steel_mm if base == "steel" else maps.organic_mm
+    assert float(read[10, 10]) == pytest.approx(mm, rel=0.25)
+    assert float(read[0, 0]) == pytest.approx(0.0, abs=0.01)
