@@ -118,6 +118,14 @@ CONVEX: dict[str, tuple[SigKind, float]] = {"tin": (K.METAL, 0.9), "power_bank":
 #: (a ceramic knife 99 mm² and more), and so does a region where coins lie on a tool.
 ROUND: dict[str, float] = {"coins": 50.0}
 
+#: Family → the longest straight stretch (mm) of the outline of a metal region one item
+#: shows (``Signature.straight_mm``). Coins' outlines are arcs: on tuning seeds 0-199 of both
+#: tuning machines no region the coins explained had a straight stretch over 17 mm. A blade
+#: with no point (a folding knife's is a rectangle, 85-120 mm) lying by a coin merges with
+#: it into a region the discs cover all but its corners, and cleared (the eighteenth
+#: change); its sides are straight for 60 mm and more.
+STRAIGHT: dict[str, float] = {"coins": 32.0}
+
 #: Family → (least solidity, longest side mm; longest side mm of any other piece) of a
 #: METAL region's core (``findings.core_shape``: the region less every part narrower than
 #: 12 mm). A phone's metal is its cell, its board's shield and its frame's rails; a zip or
@@ -294,7 +302,7 @@ class _Slot:
         if fam in CONVEX and s.kind is CONVEX[fam][0]:
             fits &= s.solidity >= CONVEX[fam][1]
         if fam in ROUND and s.kind in (K.METAL, K.THICK_METAL):
-            fits &= s.corner_mm2 <= ROUND[fam]
+            fits &= s.corner_mm2 <= ROUND[fam] and s.straight_mm <= STRAIGHT[fam]
         if fam in CORE and s.kind is K.METAL:
             solid, longest, others = CORE[fam]
             fits &= s.core[0] >= solid and s.core[1] <= longest and s.core[2] <= others

@@ -11,7 +11,14 @@ import numpy.typing as npt
 from inspection.xray.calibration import Calibration
 from inspection.xray.lines import edge_lines
 from inspection.xray.liquids import liquids
-from inspection.xray.shapes import components, rect_mm, solidity, thickness_steps, width_spread
+from inspection.xray.shapes import (
+    components,
+    rect_mm,
+    solidity,
+    straight_mm,
+    thickness_steps,
+    width_spread,
+)
 from inspection.xray.signatures import (
     F32,
     U16,
@@ -196,6 +203,7 @@ def _region(
             )
             if s >= 0.5:
                 return out
+    straight = straight_mm(own, px_mm) if corners else math.inf
     if thick_cm2 >= 0.5 * cfg.thick_cm2:
         corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
         out.append(
@@ -209,6 +217,7 @@ def _region(
                 (length, width),
                 solidity=solid,
                 corner_mm2=corner,
+                straight_mm=straight,
                 lead_gap=lead_gap,
             )
         )
@@ -262,6 +271,7 @@ def _region(
             (length, width),
             solidity=solid,
             corner_mm2=corner,
+            straight_mm=straight,
             core=core,
             lead_gap=lead_gap,
         )

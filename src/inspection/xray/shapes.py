@@ -1,4 +1,5 @@
-"""Shapes of regions on a mask: labelled parts, minimum-area rectangle, main axis, solidity.
+"""Shapes of regions on a mask: labelled parts, minimum-area rectangle, main axis, solidity,
+the longest straight stretch of an outline.
 
 A region is measured by its outer edge pixels where only its convex hull matters, and by
 all its pixels where their spread does (its main axis, its width along that axis).
@@ -136,3 +137,22 @@ def solidity(own: npt.NDArray[np.bool_]) -> float:
     # Pixels inside a polygon through pixel centres: its area, half its perimeter, and one.
     inside = float(cv2.contourArea(hull)) + float(cv2.arcLength(hull, True)) / 2.0 + 1.0
     return min(1.0, float(np.count_nonzero(own)) / inside)
+
+
+def straight_mm(own: npt.NDArray[np.bool_], px_mm: float, tol_px: float = 1.5) -> float:
+    """Longest straight stretch (mm) of a region's outer outline.
+
+    The outline is simplified (Douglas-Peucker) to segments that stay within ``tol_px`` of
+    it, and the longest segment is returned. An arc of radius r stays within t of a chord
+    2·sqrt(2·r·t) long, so a coin's edge, alone or where coins overlap, gives short
+    segments; the sides of a blade, a bar or a plate are straight along their length.
+    """
+    contours, _ = cv2.findContours(own.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    best = 0.0
+    for contour in contours:
+        if len(contour) < 3:
+            continue
+        poly = cv2.approxPolyDP(contour, tol_px, True).reshape(-1, 2).astype(np.float64)
+        seg = np.diff(np.vstack([poly, poly[:1]]), axis=0)
+        best = max(best, float(np.hypot(seg[:, 0], seg[:, 1]).max()))
+    return best * px_mm

@@ -59,6 +59,8 @@ class Signature:
     solidity: float = 1.0  # metal regions: area over their convex hull's (1 when convex)
     corner_mm2: float = math.inf  # metal regions: largest part no disc of ``round_mm``
     # reaches; measured only when a declared line asks (``explain.ROUND``), else not round
+    straight_mm: float = math.inf  # metal regions: longest straight stretch of its outline,
+    # measured with ``corner_mm2`` (``shapes.straight_mm``), else not round
     core: tuple[float, float, float] = (0.0, math.inf, math.inf)  # METAL: its core's shape
     # (``findings.core_shape``), read only when a declared line asks (``explain.CORE``)
     flatness: float = 1.0  # BATTERY: share of its pixels within 25 % of its median steel

@@ -7,6 +7,8 @@ whatever region they make is a union of discs, which a blade, with its point, is
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,9 @@ from inspection.xray.calibration import Calibration
 from inspection.xray.explain import explain
 from inspection.xray.findings import corner_mm2
 from inspection.xray.screen import ScreenResult, screen
+from inspection.xray.shapes import straight_mm
 from inspection.xray.signatures import SigKind, Signature
+from simulators.xray import threats
 from simulators.xray.catalogue import Thing, coins
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile
@@ -67,16 +71,28 @@ def test_a_ceramic_knife_among_declared_coins_is_never_cleared(
     assert both.state is XrayState.SUSPECT, both.reasons
 
 
-def _region(corner: float) -> Signature:
+def _region(corner: float, straight: float = 20.0) -> Signature:
     return Signature(
-        SigKind.METAL, 1.0, (100, 100, 180, 60), 26.9, "", 26.9, (107.0, 37.0), corner_mm2=corner
+        SigKind.METAL,
+        1.0,
+        (100, 100, 180, 60),
+        26.9,
+        "",
+        26.9,
+        (107.0, 37.0),
+        corner_mm2=corner,
+        straight_mm=straight,
     )
 
 
 def test_coins_explain_a_region_made_of_discs_only() -> None:
-    """Written from the measured ranges: coins at most 27 mm², a ceramic blade 99 and more."""
+    """Written from the measured ranges: coins at most 27 mm², a ceramic blade 99 and more;
+    coins' outlines straight for at most 26 mm, a blade's side by a coin 38 and more."""
     assert explain([_region(20.0)], decl(COINS))[0].explained_by == COINS[1]
     assert not explain([_region(99.0)], decl(COINS))[0].explained_by
+    assert explain([_region(20.0, 26.0)], decl(COINS))[0].explained_by == COINS[1]
+    assert not explain([_region(20.0, 38.0)], decl(COINS))[0].explained_by
+    assert not explain([_region(20.0, math.inf)], decl(COINS))[0].explained_by  # unmeasured
 
 
 def _mask(parts: list[tuple[float, float, float]], size: int = 120) -> np.ndarray:
@@ -107,8 +123,13 @@ def test_a_region_too_large_for_coins_lends_them_none_of_its_parts() -> None:
     into a 74 cm² region no line explains; its 7 cm² of thick metal fits a coin's budget,
     but a region's signatures are explained all by one line or none."""
     box = (548, 322, 192, 188)
-    metal = Signature(SigKind.METAL, 1.0, box, 74.3, "", 74.3, (117.0, 98.0), corner_mm2=20.0)
-    thick = Signature(SigKind.THICK_METAL, 1.0, box, 7.2, "", 7.2, (117.0, 98.0), corner_mm2=20.0)
+    size = (117.0, 98.0)
+    metal = Signature(
+        SigKind.METAL, 1.0, box, 74.3, "", 74.3, size, corner_mm2=20.0, straight_mm=20.0
+    )
+    thick = Signature(
+        SigKind.THICK_METAL, 1.0, box, 7.2, "", 7.2, size, corner_mm2=20.0, straight_mm=20.0
+    )
     found = explain([metal, thick], decl(COINS))
     assert [f.explained_by for f in found] == ["", ""]
     alone = explain([thick], decl(COINS))
@@ -121,8 +142,57 @@ def test_a_coin_goes_to_the_line_that_explains_all_of_it() -> None:
     no thick metal; the coins explain both, so the coins take the region."""
     shoes = ("6404110000", "sports shoes 运动鞋")
     box = (496, 490, 30, 30)
-    metal = Signature(SigKind.METAL, 0.81, box, 2.4, "", 2.4, (18.0, 17.0), corner_mm2=4.0)
-    thick = Signature(SigKind.THICK_METAL, 0.32, box, 1.9, "", 1.9, (18.0, 17.0), corner_mm2=4.0)
+    size = (18.0, 17.0)
+    metal = Signature(
+        SigKind.METAL, 0.81, box, 2.4, "", 2.4, size, corner_mm2=4.0, straight_mm=10.0
+    )
+    thick = Signature(
+        SigKind.THICK_METAL, 0.32, box, 1.9, "", 1.9, size, corner_mm2=4.0, straight_mm=10.0
+    )
     found = explain([metal, thick], decl(shoes, COINS))
     assert [f.explained_by for f in found] == [COINS[1], COINS[1]]
     assert [f.explained_by for f in explain([metal, thick], decl(shoes))] == ["", ""]
+
+
+def test_a_coins_outline_is_arcs_and_a_blades_side_is_straight() -> None:
+    """Hand-made masks at 1.2 mm per pixel: a 27 mm coin, two overlapping and a row of four
+    keep no straight stretch as long as a blade's side; a 100 x 20 mm bar beside a coin
+    keeps its 100 mm sides, and half of each hidden by coins still 40 mm."""
+    assert straight_mm(_mask([(60, 60, 11.25)]), 1.2) < 15.0
+    assert straight_mm(_mask([(50, 60, 11.25), (62, 60, 11.25)]), 1.2) < 30.0
+    row = _mask([(20, 60, 8), (36, 60, 8), (54, 62, 10.4), (70, 60, 8)])
+    assert straight_mm(row, 1.2) < 20.0
+    bar = _mask([(100, 60, 9)], 160)
+    bar[52:69, 10:94] = True
+    assert straight_mm(bar, 1.2) >= 95.0
+    bar |= _mask([(40, 50, 10), (60, 70, 10)], 160)
+    assert straight_mm(bar, 1.2) >= 35.0
+    assert straight_mm(np.zeros((10, 10), bool), 1.2) == 0.0
+
+
+# (machine, coins' seed, knife's seed, in-plane angle, top-left): a folding knife tilted 70°
+# lying by a pouch of coins, which cleared before the straight-side rule (tuning machines).
+POINTLESS = [
+    ("eff-60-100", 1, 2, 90.0, (230, 200)),
+    ("eff-60-100", 3, 2, 0.0, (180, 250)),
+    ("sandwich-120", 3, 1, 0.0, (150, 120)),
+    ("sandwich-120", 1, 2, 90.0, (230, 200)),
+    ("sandwich-120", 3, 1, 0.0, (180, 250)),
+]
+
+
+@pytest.mark.parametrize(("name", "pouch", "seed", "angle", "at"), POINTLESS)
+def test_a_blade_without_a_point_by_declared_coins_is_never_cleared(
+    name: str, pouch: int, seed: int, angle: float, at: tuple[int, int]
+) -> None:
+    """A folding knife's blade is a rectangle: merged with a coin, discs cover all of it but
+    its corners, so the round rule let the coins explain it; its sides are straight."""
+    prof, cal = small_machine(name)
+    pile = coins(np.random.default_rng(pouch))
+    alone = render_scene(prof, [(pile, 0.0, (200, 150))], seed=pouch, clothes_cm=3)
+    assert screen(encode_png(alone.image, 0), cal, decl(CLOTHES, COINS)).state is XrayState.CLEARED
+    t = threats.folding_knife(np.random.default_rng(seed))
+    blade = Thing(t.cls, t.parts, 70.0, t.threat, None)
+    ph = render_scene(prof, [(pile, 0.0, (200, 150)), (blade, angle, at)], seed=seed, clothes_cm=3)
+    res = screen(encode_png(ph.image, 0), cal, decl(CLOTHES, COINS))
+    assert res.state is XrayState.SUSPECT, res.reasons
