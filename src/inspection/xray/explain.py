@@ -120,10 +120,11 @@ ROUND: dict[str, float] = {"coins": 50.0}
 
 #: Family → the longest straight stretch (mm) of the outline of a metal region one item
 #: shows (``Signature.straight_mm``). Coins' outlines are arcs: on tuning seeds 0-199 of both
-#: tuning machines no region the coins explained had a straight stretch over 17 mm. A blade
-#: with no point (a folding knife's is a rectangle, 85-120 mm) lying by a coin merges with
-#: it into a region the discs cover all but its corners, and cleared (the eighteenth
-#: change); its sides are straight for 60 mm and more.
+#: tuning machines no region of coins had a straight stretch over 26 mm (two coins overlapping
+#: side by side). A blade with no point (a folding knife's is a rectangle, 85-120 mm) lying
+#: by a coin merges with it into a region the discs cover all but its corners, and cleared
+#: (the eighteenth change); where coins hid most of its sides they were still straight for
+#: 38 mm and more (the probe of docs/xray-prescreen.md).
 STRAIGHT: dict[str, float] = {"coins": 32.0}
 
 #: Family → (least solidity, longest side mm; longest side mm of any other piece) of a

@@ -184,7 +184,6 @@ def _region(
     full = _full(box, 2)
     solid = solidity(own) if solid is None else solid
     lead_gap = _lead_gap(maps, cal, box, own)
-    corner = math.inf  # measured for the kinds a line of coins reads (THICK_METAL, METAL)
     if gun_cm2 >= 0.5 * cfg.gun_thick_cm2:
         bar = _thick_bar(maps.steel_mm[y : y + h, x : x + w], alone, cfg)
         if bar is not None:
@@ -203,9 +202,14 @@ def _region(
             )
             if s >= 0.5:
                 return out
-    straight = straight_mm(own, px_mm) if corners else math.inf
+    # How round the region is, for the kinds a line of coins reads (THICK_METAL, METAL);
+    # not measured (not round) unless coins are declared.
+    corner, straight = (
+        (corner_mm2(own, cfg.round_mm, px_mm), straight_mm(own, px_mm))
+        if corners
+        else (math.inf, math.inf)
+    )
     if thick_cm2 >= 0.5 * cfg.thick_cm2:
-        corner = corner_mm2(own, cfg.round_mm, px_mm) if corners else math.inf
         out.append(
             Signature(
                 SigKind.THICK_METAL,
@@ -257,8 +261,6 @@ def _region(
         out.append(
             elongated(SigKind.BLADE, "narrow bar of thick metal (a blade tilted towards its edge)")
         )
-    if corners and corner == math.inf:  # not measured yet (no thick metal)
-        corner = corner_mm2(own, cfg.round_mm, px_mm)
     core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
     out.append(
         Signature(

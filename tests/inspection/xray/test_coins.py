@@ -25,8 +25,10 @@ from simulators.xray.catalogue import Thing, coins
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import Part, Plate, rect, taper
+from tests.inspection.xray.peer import Scene
 from tests.inspection.xray.scans import small_machine
 from tests.inspection.xray.test_liquids import CLOTHES, decl
+from tests.inspection.xray.test_peer_machine import peer
 
 COINS = ("7118900000", "commemorative coins 纪念币")
 
@@ -196,3 +198,25 @@ def test_a_blade_without_a_point_by_declared_coins_is_never_cleared(
     ph = render_scene(prof, [(pile, 0.0, (200, 150)), (blade, angle, at)], seed=seed, clothes_cm=3)
     res = screen(encode_png(ph.image, 0), cal, decl(CLOTHES, COINS))
     assert res.state is XrayState.SUSPECT, res.reasons
+
+
+def test_a_bar_by_declared_coins_on_the_second_machine() -> None:
+    """The second machine (built apart from the simulator, NIST tables): four brass coins
+    of 19-25 mm under a T-shirt clear; a 100 x 13 mm bar of 7 mm steel (a folding knife
+    tilted 70°) turned 30° and touching a coin cleared there before the straight-side
+    rule (its region 108 x 21 mm, corners 16 mm²) and is flagged now."""
+    m, cal = peer()
+
+    def parcel(bar: bool) -> bytes:
+        scene = Scene(m).carton().box("cotton", 190, 150, 250, 200, 20.0, 5)
+        for cx, cy, r, depth in ((200, 150, 10.0, 4.0), (232, 156, 11.0, 2.0),
+                                 (215, 183, 12.5, 6.0), (250, 190, 9.5, 2.0)):  # fmt: skip
+            scene.disc("brass", cx, cy, r, depth)
+        if bar:
+            scene.box("steel", 160.0, 125.0, 100.0, 13.0, 7.0, 30.0)
+        return scene.png(7)
+
+    assert screen(parcel(False), cal, decl(CLOTHES, COINS)).state is XrayState.CLEARED
+    res = screen(parcel(True), cal, decl(CLOTHES, COINS))
+    assert res.state is XrayState.SUSPECT, res.reasons
+    assert any(f.signature.straight_mm > 80.0 and not f.explained_by for f in res.findings)
