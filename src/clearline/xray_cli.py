@@ -21,6 +21,7 @@ from inspection.xray.calibration import (
     calibrate,
 )
 from inspection.xray.image import XrayImageError
+from inspection.xray.lines import blur_note
 from inspection.xray.screen import ScreenConfig, screen
 
 xray_app = typer.Typer(
@@ -87,7 +88,10 @@ def calibrate_command(
     target = out or calibration_dir / f"{machine}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     cal.save(target)
-    typer.echo(f"calibration of {machine} written to {target}")
+    typer.echo(
+        f"calibration of {machine} written to {target} "
+        f"(line spread {cal.line_spread_px:.2f} px: {blur_note(cal, ScreenConfig().signatures)})"
+    )
 
 
 def _declarations(path: Path | None) -> dict[str, Declaration]:

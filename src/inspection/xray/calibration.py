@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from inspection.xray.blur import line_spread_px
+
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 U16 = npt.NDArray[np.uint16]
@@ -40,8 +42,8 @@ STANDARD_STEPS_MM: dict[str, tuple[float, ...]] = {
     "lead": (0.05, 0.1, 0.2, 0.4, 0.8),
 }
 
-#: File format version: 2 added the lead wedge.
-VERSION = 2
+#: File format version: 2 added the lead wedge, 3 the line spread.
+VERSION = 3
 
 
 #: Low-energy attenuation above which a step's low channel is too dark to measure (0.1 %).
@@ -73,15 +75,28 @@ class Calibration(BaseModel):
     air_low: tuple[float, ...] = Field(description="Air counts of each low-energy element.")
     air_high: tuple[float, ...] = Field(description="Air counts of each high-energy element.")
     curves: dict[str, tuple[Step, ...]] = Field(description="Measured steps per wedge material.")
+    line_spread_px: float = Field(
+        gt=0.0,
+        description="The machine's line spread √(2π)·σ of its blur, px, from the wedges' edges "
+        "(``blur.line_spread_px``).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _current(cls, data: object) -> object:
+        """Refuse a file of another version before reading its fields."""
+        version = data.get("version", VERSION) if isinstance(data, dict) else VERSION
+        if version != VERSION:
+            raise ValueError(
+                f"calibration file version {version} is not {VERSION} (version 1 has no "
+                "lead wedge, version 2 no line spread): image the four wedges and run "
+                "`clearline xray calibrate` again"
+            )
+        return data
 
     @model_validator(mode="after")
     def _complete(self) -> Calibration:
         """Refuse a calibration without every wedge or with a wrong flat field."""
-        if self.version != VERSION:
-            raise ValueError(
-                f"calibration file version {self.version} is not {VERSION} (version 1 has no "
-                "lead wedge): image the four wedges and run `clearline xray calibrate` again"
-            )
         for name in WEDGE_MATERIALS:
             steps = self.curves.get(name, ())
             least = 2 if name == HIGH_Z else 3
@@ -218,6 +233,9 @@ def calibrate(
     air_low = np.median(np.stack([a[0] for a in airs]), axis=0)
     air_high = np.median(np.stack([a[1] for a in airs]), axis=0)
     curves = {b: measure_steps(*wedges[b], (air_low, air_high), steps[b]) for b in WEDGE_MATERIALS}
+    spread = line_spread_px([(wedges[b][1], air_high) for b in WEDGE_MATERIALS])
+    if spread is None:
+        raise CalibrationError("no edge of a wedge step could be read to measure the blur")
     try:
         return Calibration(
             machine=machine,
@@ -225,6 +243,7 @@ def calibrate(
             air_low=tuple(float(round(v, 1)) for v in air_low),
             air_high=tuple(float(round(v, 1)) for v in air_high),
             curves=curves,
+            line_spread_px=spread,
         )
     except ValueError as err:
         raise CalibrationError(str(err)) from err

@@ -11,6 +11,7 @@ straight parts, and each part is read as a line of its own.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -152,14 +153,17 @@ def _outline(a_high: F32, box: Box, own: Mask, contrast: float, cfg: SignatureCo
 
 
 def _candidates(
-    own: Mask, box: Box, cfg: SignatureConfig
+    own: Mask, box: Box, size: tuple[float, float], cfg: SignatureConfig
 ) -> Iterator[tuple[Box, Mask, tuple[float, float], bool]]:
-    """A region if it is one thin line, else its straight parts: (box, mask, mm, cut)."""
-    length, width, _ = rect_mm(own, cfg.pixel_mm)
+    """A region (``size``: its length and width, mm) if it is one thin line, else its straight
+    parts: (box, mask, mm, cut)."""
+    length, width = size
     if width <= cfg.ridge_width_mm:
         if length >= cfg.ridge_length_mm:
             yield box, own, (length, width), False
         return
+    if math.hypot(length, width) < cfg.ridge_length_mm:
+        return  # no straight part of it can be a blade long, even along the diagonal
     x, y = box[0], box[1]
     for (px, py, pw, ph), part, length, width in _straight_parts(own, cfg):
         mean_mm = float(part.sum()) * cfg.pixel_mm**2 / length
@@ -171,17 +175,99 @@ def _candidates(
             yield (x + px, y + py, pw, ph), part, (length, width), True
 
 
+def blur_scale(cal: Calibration, cfg: SignatureConfig) -> float:
+    """How much blurrier ``cal``'s machine is than the widest the line rules were set on (≥ 1)."""
+    return max(1.0, cal.line_spread_px * cfg.pixel_mm / cfg.line_spread_mm)
+
+
+def blur_note(cal: Calibration, cfg: SignatureConfig) -> str:
+    """How the line rules read ``cal``'s machine, in words for the one who calibrates it."""
+    spread = cal.line_spread_px * cfg.pixel_mm
+    if spread > cfg.line_spread_max_mm:
+        return (
+            f"{spread:.2f} mm, blurrier than the pre-screen reads blades through "
+            f"({cfg.line_spread_max_mm:g} mm): every image will wait for an inspector"
+        )
+    if spread > cfg.line_spread_mm:
+        return f"{spread:.2f} mm, the line rules scale {blur_scale(cal, cfg):.2f} times"
+    return f"{spread:.2f} mm, within the blur the line rules were set on"
+
+
+def fainter(contrast: float, scale: float) -> float:
+    """The contrast (A) a thin line of ``contrast`` shows on a machine ``scale`` times blurrier.
+
+    Blur spreads what a line takes out of the beam, not its attenuation: a line thinner than
+    the blur takes out a share 1 − e^−A at its peak, and that share falls as the spread
+    grows. For a line thinner than the blur, opaque or not, it is within 8 % of what the line
+    shows and never more (a faint line: A / s).
+    """
+    return -math.log(1.0 - (1.0 - math.exp(-contrast)) / scale)
+
+
+def for_blur(cfg: SignatureConfig, scale: float) -> SignatureConfig:
+    """The line rules on a machine ``scale`` times blurrier than they were set on.
+
+    A line thinner than the blur keeps its matter, not its look: its peak falls and its
+    width grows with the blur. The contrasts it must reach become what such a line shows
+    there (``fainter``), the widths it may have and the top-hat that finds it grow with the
+    spread: a thin line on a blurrier machine meets the rules as it did where they were
+    set. Wider things (organic walls, slabs) look alike on both machines and meet the laxer
+    limits more often: more lines are flagged, never fewer.
+    """
+    if scale <= 1.0:
+        return cfg
+    return cfg.model_copy(
+        update={
+            "ridge_mm": cfg.ridge_mm * scale,
+            "ridge_contrast": fainter(cfg.ridge_contrast, scale),
+            "ridge_width_mm": cfg.ridge_width_mm * scale,
+            "ridge_sharp_mm": cfg.ridge_sharp_mm * scale,
+            "ridge_sharp_contrast": fainter(cfg.ridge_sharp_contrast, scale),
+        }
+    )
+
+
+def _cores(
+    ridge: F32, own: Mask, box: Box, size: tuple[float, float], cfg: SignatureConfig
+) -> Iterator[tuple[Box, Mask, tuple[float, float], bool]]:
+    """The thin lines at the top of a region (``size``: its length and width, mm) too wide to
+    be a line: (box, mask, mm, cut).
+
+    A blade on its edge between two walls (a folding knife in its handle) is one line where
+    the blur is narrower than the gaps and, on a blurrier machine, one band with the blade
+    standing out of it. Where it stands at least twice as high as the band, the part of the
+    band above half the region's peak is the blade.
+    """
+    if size[1] <= cfg.ridge_width_mm or math.hypot(*size) < cfg.ridge_length_mm:
+        return  # a line already, or too short for one even along its rectangle's diagonal
+    x, y, w, h = box
+    values = ridge[y : y + h, x : x + w]
+    top = own & (values >= 0.5 * float(np.percentile(values[own], 99)))
+    min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
+    for (cx, cy, cw, ch), part, _ in components(top.astype(np.uint8), min_px):
+        length, width, _ = rect_mm(part, cfg.pixel_mm)
+        if length >= cfg.ridge_length_mm and width <= cfg.ridge_width_mm:
+            yield (x + cx, y + cy, cw, ch), part, (length, width), False
+
+
 def edge_lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> list[Signature]:
     """EDGE_BLADE signatures: straight lines of inorganic matter at least a blade long."""
+    scale = blur_scale(cal, cfg)
+    least = fainter(0.5 * cfg.ridge_contrast, scale)
+    cfg = for_blur(cfg, scale)
     k = max(3, round(cfg.ridge_mm / cfg.pixel_mm) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     ridge = np.asarray(cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel), np.float32)
-    mask = (ridge >= 0.5 * cfg.ridge_contrast).astype(np.uint8)
+    mask = (ridge >= least).astype(np.uint8)
     min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
     out: list[Signature] = []
     ridge_low: F32 | None = None
     for region_box, region, _ in components(mask, min_px):
-        for box, own, (length, width), cut in _candidates(region, region_box, cfg):
+        size = rect_mm(region, cfg.pixel_mm)[:2]
+        for box, own, (length, width), cut in itertools.chain(
+            _candidates(region, region_box, size, cfg),
+            _cores(ridge, region, region_box, size, cfg),
+        ):
             x, y, w, h = box
             if ridge_low is None:
                 ridge_low = np.asarray(

@@ -3,7 +3,9 @@
 Rules, none of which configuration or a declaration can switch off:
 
 * without a calibration for the machine the image is not read at all: PENDING (the
-  parcel waits for an inspector, reason XRAY_PENDING);
+  parcel waits for an inspector, reason XRAY_PENDING); nor on a machine whose calibrated
+  blur spreads a line wider than ``line_spread_max_mm``; on a machine blurrier than the
+  line rules were set on, they scale with its blur (``lines.for_blur``);
 * IMPENETRABLE, HIGH_Z, EDGE_BLADE, BLADE, GUN are never explained by any declaration;
 * BATTERY is explained only by goods that hold cells (phones, computers, batteries) —
   never by toys; THICK_METAL, METAL, STRIP and LIQUID by the goods that contain them,
@@ -130,7 +132,8 @@ def screen(
     """Pre-screen one stacked 16-bit PNG on a calibrated machine.
 
     Raise ``XrayImageError`` for an image that cannot be read; return PENDING when the
-    machine has no calibration or the image does not fit it.
+    machine has no calibration, blurs more than the pre-screen reads lines through, or the
+    image does not fit it.
     """
     cfg = config or ScreenConfig()
     low, high = decode_counts(png, cfg.image)
@@ -150,6 +153,19 @@ def screen(
             (
                 f"image is {w} px wide, the calibration of "
                 f"{calibration.machine} {calibration.width_px} px",
+            ),
+            w,
+            h,
+        )
+    spread = calibration.line_spread_px * cfg.signatures.pixel_mm
+    if spread > cfg.signatures.line_spread_max_mm:
+        return ScreenResult(
+            XrayState.PENDING,
+            (),
+            (
+                f"machine {calibration.machine} blurs a line over {spread:.2f} mm, more than "
+                f"the pre-screen reads blades through ({cfg.signatures.line_spread_max_mm:g} "
+                "mm): an inspector must look",
             ),
             w,
             h,

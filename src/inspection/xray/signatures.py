@@ -164,7 +164,12 @@ class SignatureConfig(BaseModel):
     cell_short_mm: float = Field(14.0, gt=0.0, description="Least short side of cells, mm.")
     cell_long_mm: tuple[float, float] = Field((52.0, 200.0), description="Long side range, mm.")
     ridge_mm: float = Field(4.0, gt=0.0, description="Widest line the line search sees, mm.")
-    ridge_contrast: float = Field(0.6, gt=0.0, description="Least A_high step of a line.")
+    ridge_contrast: float = Field(
+        0.5,
+        gt=0.0,
+        description="Least A_high step of a line (0.6 until 2026-12-07: a bare 0.6 mm blade on "
+        "its edge, turned 30°, read 0.59 on a machine as blurred as the blurriest profile).",
+    )
     ridge_length_mm: float = Field(
         80.0, gt=0.0, description="Shortest blade-like line, mm (an 18650 can's side is 65 mm)."
     )
@@ -184,6 +189,18 @@ class SignatureConfig(BaseModel):
     )
     ridge_sharp_contrast: float = Field(
         1.2, gt=0.0, description="Least contrast of such a sharp line, A_high."
+    )
+    line_spread_mm: float = Field(
+        1.15,
+        gt=0.0,
+        description="Widest line spread (calibrated blur) of the machines the line rules were "
+        "set on, mm; on a blurrier machine the rules scale with its own.",
+    )
+    line_spread_max_mm: float = Field(
+        2.75,
+        gt=0.0,
+        description="Widest line spread the pre-screen reads lines through, mm: a blurrier "
+        "machine's images wait for an inspector.",
     )
     round_mm: float = Field(
         6.0,

@@ -165,6 +165,10 @@ def test_cli_calibrates_and_replays_stored_images(tmp_path: Path) -> None:
         ],
     )
     assert r.exit_code == 0, r.output
+    # σ 0.5 px at 0.6 mm: a line spread of about 0.62 mm, within the rules' 1.15 mm.
+    assert "line spread 1.0" in r.output and "within the blur the line rules were set on" in (
+        r.output
+    ), r.output
     r = run.invoke(
         xray_app,
         ["phantoms", *small, "--out", str(tmp_path / "p"), "--count", "2", "--threat", "gun"],
