@@ -16,6 +16,7 @@ shows. The larger of the two directions' medians is kept: a line may lie either 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -39,20 +40,24 @@ MAX_RESIDUAL = 0.05
 _SIGMAS = np.arange(0.15, 4.0, 0.01)
 _CENTRES = np.arange(-1.5, 1.5001, 0.05)
 _OFFSETS = np.arange(-HALF_WINDOW, HALF_WINDOW + 1, dtype=np.float64)
-#: Model edges for every (σ, centre) pair: rows σ-major, columns the window's pixels.
-_MODELS: F64 = 0.5 * (
-    1.0
-    + np.vectorize(math.erf)(
-        (_OFFSETS[None, None, :] - _CENTRES[None, :, None])
-        / (_SIGMAS[:, None, None] * math.sqrt(2.0))
+
+
+@functools.cache
+def _models() -> F64:
+    """Model edges for every (σ, centre) pair: rows σ-major, columns the window's pixels
+    (made on first use: a third of a second, which a process that never calibrates skips)."""
+    z = (_OFFSETS[None, None, :] - _CENTRES[None, :, None]) / (
+        _SIGMAS[:, None, None] * math.sqrt(2.0)
     )
-).reshape(-1, _OFFSETS.size)
+    return np.asarray(0.5 * (1.0 + np.vectorize(math.erf)(z)), np.float64).reshape(
+        -1, _OFFSETS.size
+    )
 
 
 def fit_edge(profile: F64) -> tuple[float, float]:
     """(σ px, RMS residual) of the Gaussian edge that fits ``profile`` best: 2·HALF_WINDOW+1
     values rising from 0 (inside the step) to 1 (air), crossing ½ at the middle pixel."""
-    sse = ((_MODELS - profile[None, :]) ** 2).sum(axis=1)
+    sse = ((_models() - profile[None, :]) ** 2).sum(axis=1)
     best = int(np.argmin(sse))
     return float(_SIGMAS[best // _CENTRES.size]), math.sqrt(float(sse[best]) / profile.size)
 
