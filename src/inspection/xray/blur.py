@@ -27,7 +27,7 @@ F32 = npt.NDArray[np.float32]
 Counts = npt.NDArray[Any]  # a count image, any numeric type
 F64 = npt.NDArray[np.float64]
 
-#: Pixels either side of an edge that its fit reads (the widest blur measured is σ 4 px).
+#: Pixels either side of an edge that its fit reads: ±3σ of the widest blur it tries (σ 4 px).
 HALF_WINDOW = 12
 #: Least drop of transmission from air into a step for its edges to be read.
 LEAST_CONTRAST = 0.3
@@ -45,7 +45,7 @@ _OFFSETS = np.arange(-HALF_WINDOW, HALF_WINDOW + 1, dtype=np.float64)
 @functools.cache
 def _models() -> F64:
     """Model edges for every (σ, centre) pair: rows σ-major, columns the window's pixels
-    (made on first use: a third of a second, which a process that never calibrates skips)."""
+    (made on first use, about 0.09 s, which a process that never calibrates skips)."""
     z = (_OFFSETS[None, None, :] - _CENTRES[None, :, None]) / (
         _SIGMAS[:, None, None] * math.sqrt(2.0)
     )
@@ -91,7 +91,7 @@ def _edges(p: F64, inside: float) -> list[float]:
     return out
 
 
-def _runs(on: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+def runs(on: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
     """[start, end) of every run of True in ``on``."""
     padded = np.concatenate([[False], on, [False]]).astype(np.int8)
     d = np.diff(padded)
@@ -109,13 +109,14 @@ def wedge_sigmas(high: Counts, air_high: F32) -> tuple[list[float], list[float]]
     rows = np.median(middle, axis=1)
     across: list[float] = []
     along: list[float] = []
-    for r0, r1 in _runs(rows < 1.0 - LEAST_CONTRAST):
+    for r0, r1 in runs(rows < 1.0 - LEAST_CONTRAST):
         inside = float(np.median(rows[r0:r1]))
         cut = (r1 - r0) // 4
+        across_step = t[r0 + cut : r1 - cut].mean(axis=0)  # the step's middle rows
         if r1 - r0 - 2 * cut >= LEAST_LENGTH:
-            across += _edges(t[r0 + cut : r1 - cut].mean(axis=0), inside)
+            across += _edges(across_step, inside)
         lo, hi = max(0, r0 - HALF_WINDOW - 1), min(t.shape[0], r1 + HALF_WINDOW + 1)
-        cols = np.flatnonzero(t[r0 + cut : r1 - cut].mean(axis=0) < (1.0 + inside) / 2.0)
+        cols = np.flatnonzero(across_step < (1.0 + inside) / 2.0)
         if cols.size >= 3 * LEAST_LENGTH:
             inner = cols[cols.size // 4 : cols.size - cols.size // 4]
             along += _edges(t[lo:hi, inner].mean(axis=1), inside)

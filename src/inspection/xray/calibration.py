@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inspection.xray.blur import line_spread_px
+from inspection.xray.blur import line_spread_px, runs
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -169,18 +169,11 @@ def flat_field(low: U16, high: U16) -> tuple[F32, F32]:
 
 def _plateaus(profile: F32, level: float) -> list[tuple[int, int]]:
     """Runs of rows whose attenuation exceeds ``level``, each trimmed by a quarter at both ends."""
-    runs: list[tuple[int, int]] = []
-    on = profile > level
-    start = -1
-    for r, v in enumerate([*on.tolist(), False]):
-        if v and start < 0:
-            start = r
-        elif not v and start >= 0:
-            if r - start >= 4:
-                cut = (r - start) // 4
-                runs.append((start + cut, r - cut))
-            start = -1
-    return runs
+    return [
+        (start + (end - start) // 4, end - (end - start) // 4)
+        for start, end in runs(profile > level)
+        if end - start >= 4
+    ]
 
 
 def measure_steps(

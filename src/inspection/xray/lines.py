@@ -175,14 +175,19 @@ def _candidates(
             yield (x + px, y + py, pw, ph), part, (length, width), True
 
 
+def spread_mm(cal: Calibration, cfg: SignatureConfig) -> float:
+    """The line spread of ``cal``'s machine, mm."""
+    return cal.line_spread_px * cfg.pixel_mm
+
+
 def blur_scale(cal: Calibration, cfg: SignatureConfig) -> float:
     """How much blurrier ``cal``'s machine is than the widest the line rules were set on (≥ 1)."""
-    return max(1.0, cal.line_spread_px * cfg.pixel_mm / cfg.line_spread_mm)
+    return max(1.0, spread_mm(cal, cfg) / cfg.line_spread_mm)
 
 
 def blur_note(cal: Calibration, cfg: SignatureConfig) -> str:
     """How the line rules read ``cal``'s machine, in words for the one who calibrates it."""
-    spread = cal.line_spread_px * cfg.pixel_mm
+    spread = spread_mm(cal, cfg)
     if spread > cfg.line_spread_max_mm:
         return (
             f"{spread:.2f} mm, blurrier than the pre-screen reads blades through "

@@ -37,6 +37,7 @@ from inspection.xray.explain import Finding, explain, family, measures
 from inspection.xray.findings import find_signatures
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.lead import lead_blind, lead_sheet
+from inspection.xray.lines import spread_mm
 from inspection.xray.signatures import SigKind, SignatureConfig
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def screen(
             w,
             h,
         )
-    spread = calibration.line_spread_px * cfg.signatures.pixel_mm
+    spread = spread_mm(calibration, cfg.signatures)
     if spread > cfg.signatures.line_spread_max_mm:
         return ScreenResult(
             XrayState.PENDING,
