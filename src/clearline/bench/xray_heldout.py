@@ -7,7 +7,8 @@ per held-out seed. Reported per profile: threats auto-cleared (target 0), threat
 (≥ 20); per class in the details, with the threshold curve, written as data and as an
 SVG to ``bench-results/xray-heldout-curve.json`` and ``bench-results/xray-heldout.svg``;
 why clean parcels were flagged (parcels per kind of unexplained finding) in the details and
-as a bar chart, ``bench-results/xray-heldout-alarms.svg``.
+as a bar chart, ``bench-results/xray-heldout-alarms.svg``; the goods those findings lay over
+(from the phantoms' truth) likewise, ``bench-results/xray-heldout-goods.svg``.
 The floor is the bare PNG decode of an image of the same size.
 """
 
@@ -50,15 +51,25 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     finally:
         cv2.setNumThreads(threads)
     named = {r.name.removeprefix("xray_heldout_"): r.details for r in results}
+    clean = {name: d["clean_images"] for name, d in named.items()}
     alarms = svg_alarms(
         {name: d["false_alarm_causes"]["parcels_with_kind"] for name, d in named.items()},
-        {name: d["clean_images"] for name, d in named.items()},
+        clean,
+    )
+    goods = svg_alarms(
+        {
+            name: {g: c["flagged_over_it"] for g, c in d["false_alarm_goods"].items()}
+            for name, d in named.items()
+        },
+        clean,
+        "clean parcels flagged, by the goods under an unexplained finding",
     )
     for folder in (ctx.workdir, PLOT_DIR):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "xray-heldout.svg").write_text(svg_plot(curves), "utf-8")
         (folder / "xray-heldout-curve.json").write_text(json.dumps(curves), "utf-8")
         (folder / "xray-heldout-alarms.svg").write_text(alarms, "utf-8")
+        (folder / "xray-heldout-goods.svg").write_text(goods, "utf-8")
     return results
 
 

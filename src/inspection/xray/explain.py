@@ -61,7 +61,7 @@ BUDGETS: dict[str, tuple[tuple[SigKind, int, float], ...]] = {
         (K.STRIP, 2, 40.0),
     ),
     # A hand tool is itself a bar of thick steel; a knife lying by it merges with it, so a
-    # tool explains no THICK_METAL (docs/xray-prescreen.md, the sixteenth change).
+    # tool explains no THICK_METAL (docs/xray-prescreen-changes.md, the sixteenth change).
     "tool": ((K.METAL, 1, 150.0), (K.STRIP, 1, 40.0)),
     "coins": ((K.METAL, 6, 30.0), (K.THICK_METAL, 6, 20.0)),
     "toy": ((K.METAL, 1, 15.0), (K.THICK_METAL, 1, 5.0), (K.STRIP, 1, 20.0)),
@@ -124,7 +124,7 @@ ROUND: dict[str, float] = {"coins": 50.0}
 #: side by side). A blade with no point (a folding knife's is a rectangle, 85-120 mm) lying
 #: by a coin merges with it into a region the discs cover all but its corners, and cleared
 #: (the eighteenth change); where coins hid most of its sides they were still straight for
-#: 38 mm and more (the probe of docs/xray-prescreen.md).
+#: 38 mm and more (the probe of docs/xray-prescreen-changes.md).
 STRAIGHT: dict[str, float] = {"coins": 32.0}
 
 #: Family → (least solidity, longest side mm; longest side mm of any other piece) of a

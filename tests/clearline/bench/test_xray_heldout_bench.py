@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import numpy as np
+
 from clearline.bench.cli import registry
 from clearline.bench.xray_heldout import run
 from clearline.bench.xray_phys import (
     HELD_OUT_SEED,
     Tally,
+    alarm_goods,
     alarm_kinds,
     curve,
     figures,
+    run_profile,
     svg_alarms,
     svg_plot,
 )
 from contracts.statuses import XrayState
+from devices.xray_image import DualEnergyImage
 from inspection.xray.explain import Finding
 from inspection.xray.screen import ScreenResult
 from inspection.xray.signatures import SigKind, Signature
+from simulators.xray.phantom import Phantom, Placed
+from simulators.xray.physics import load_profiles
 
 
 def tally() -> Tally:
@@ -113,3 +120,58 @@ def test_alarm_chart_has_one_bar_per_kind_and_profile_scaled_to_clean_parcels() 
     assert widths[0] == full / 2 and widths[2] == full / 4 and widths[3] == 0.0
     texts = [e.text for e in root.iter() if e.tag.endswith("text")]
     assert "LIQUID" in texts and "METAL" in texts and texts.index("LIQUID") < texts.index("METAL")
+
+
+def _at(kind: SigKind, box: tuple[int, int, int, int], score: float = 1.0, by: str = "") -> Finding:
+    return Finding(Signature(kind, score, box, 1.0, kind.value), by)
+
+
+def test_a_false_alarm_names_the_goods_under_its_unexplained_findings() -> None:
+    """Each finding goes to the smallest object covering half of it or more; explained
+    findings and findings below the threshold name nothing."""
+    img = DualEnergyImage(low=np.ones((4, 4), np.uint16), high=np.ones((4, 4), np.uint16))
+    objects = (
+        Placed("pliers", None, (0, 0, 100, 40)),
+        Placed("textiles", None, (0, 0, 300, 300)),
+        Placed("bottle", None, (400, 0, 100, 100)),
+    )
+    ph = Phantom(img, objects, (), None, 0, "x")
+    res = ScreenResult(
+        XrayState.SUSPECT,
+        (
+            _at(SigKind.THICK_METAL, (10, 5, 80, 30)),  # in the pliers, in the clothes too
+            _at(SigKind.LIQUID, (410, 10, 50, 50), by="soft drink"),  # explained
+            _at(SigKind.LIQUID, (420, 20, 50, 50), score=0.4),  # under the threshold
+            _at(SigKind.EDGE_BLADE, (280, 280, 100, 100)),  # textiles cover 400 of 10,000
+            _at(SigKind.METAL, (60, 0, 80, 40)),  # the pliers cover half: still the pliers
+            _at(SigKind.LIQUID, (120, 120, 60, 60)),  # textiles alone
+        ),
+        ("unexplained",),
+        600,
+        600,
+    )
+    assert alarm_goods(res, ph, 0.5) == ("none", "pliers", "textiles")
+    empty = ScreenResult(XrayState.SUSPECT, (), ("restricted goods declared",), 10, 10)
+    assert alarm_goods(empty, ph, 0.5) == ("DECLARATION",)
+
+
+def test_figures_say_which_goods_clean_parcels_were_flagged_over() -> None:
+    t = tally()
+    t.holding.update(["pliers", "textiles", "pliers", "book"])
+    t.alarm_goods = [("pliers",), ("pliers", "textiles")]
+    goods = figures(t)["false_alarm_goods"]
+    assert list(goods) == ["pliers", "textiles", "book"]
+    assert goods["pliers"] == {"parcels_holding": 2, "flagged_over_it": 2, "alone": 1}
+    assert goods["book"] == {"parcels_holding": 1, "flagged_over_it": 0, "alone": 0}
+
+
+def test_a_screened_parcel_is_counted_under_the_goods_it_holds() -> None:
+    """Tuning seed 4 on eff-60-100: declared pliers read as thick metal and a bar, which no
+    tool explains, so the clean parcel is flagged over its pliers."""
+    t = run_profile(load_profiles()["eff-60-100"], range(4, 5), threat_classes=())
+    assert t.clean == ["SUSPECT"]
+    goods = figures(t)["false_alarm_goods"]
+    assert goods["pliers"]["parcels_holding"] == 1
+    assert goods["pliers"]["flagged_over_it"] == 1
+    assert goods["textiles"]["parcels_holding"] == 1
+    assert sum(g["parcels_holding"] for g in goods.values()) == len(set(goods) - {"none"})
