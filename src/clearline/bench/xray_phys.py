@@ -14,13 +14,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from xml.sax.saxutils import escape
 
 from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import WEDGE_MATERIALS, Calibration, calibrate
+from inspection.xray.evaluate import shared_area
+from inspection.xray.explain import Finding
 from inspection.xray.screen import ScreenConfig, ScreenResult, screen
-from inspection.xray.signatures import Box
 from simulators.xray.phantom import Phantom, render_phantom, render_wedge
 from simulators.xray.physics import MachineProfile
 from simulators.xray.threats import THREATS
@@ -120,25 +122,19 @@ def run_profile(
     return out
 
 
+def _unexplained(res: ScreenResult, threshold: float) -> list[Finding]:
+    """A result's findings that no goods line explains and that score ``threshold`` or more."""
+    return [f for f in res.findings if not f.explained_by and f.signature.score >= threshold]
+
+
 def alarm_kinds(res: ScreenResult, threshold: float) -> tuple[str, ...]:
     """The kinds of a SUSPECT parcel's unexplained findings at or above ``threshold``.
 
     A parcel SUSPECT for its declaration alone (restricted goods listed) gives
     ``("DECLARATION",)``.
     """
-    kinds = {
-        f.signature.kind.value
-        for f in res.findings
-        if not f.explained_by and f.signature.score >= threshold
-    }
+    kinds = {f.signature.kind.value for f in _unexplained(res, threshold)}
     return tuple(sorted(kinds)) or ("DECLARATION",)
-
-
-def _shared(a: Box, b: Box) -> int:
-    """Pixels two boxes (x, y, w, h) share."""
-    dx = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    dy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(dx, 0) * max(dy, 0)
 
 
 def alarm_goods(res: ScreenResult, phantom: Phantom, threshold: float) -> tuple[str, ...]:
@@ -150,12 +146,10 @@ def alarm_goods(res: ScreenResult, phantom: Phantom, threshold: float) -> tuple[
     flagged for its declaration alone gives ``("DECLARATION",)``.
     """
     goods = set()
-    for f in res.findings:
-        if f.explained_by or f.signature.score < threshold:
-            continue
+    for f in _unexplained(res, threshold):
         box = f.signature.box
         area = max(box[2] * box[3], 1)
-        over = [o for o in phantom.objects if 2 * _shared(box, o.box) >= area]
+        over = [o for o in phantom.objects if 2 * shared_area(box, o.box) >= area]
         best = min(over, key=lambda o: o.box[2] * o.box[3], default=None)
         goods.add(best.cls if best is not None else "none")
     return tuple(sorted(goods)) or ("DECLARATION",)
@@ -260,7 +254,9 @@ def svg_plot(curves: dict[str, list[tuple[float, float, float]]], marked: float 
                     f'<circle cx="{xy(clr, det).split(",")[0]}" '
                     f'cy="{xy(clr, det).split(",")[1]}" r="4" fill="{c}"/>'
                 )
-        parts.append(f'<text x="{w - m - 130}" y="{m + 16 * i + 40}" fill="{c}">{name}</text>')
+        parts.append(
+            f'<text x="{w - m - 130}" y="{m + 16 * i + 40}" fill="{c}">{escape(name)}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -288,11 +284,11 @@ def svg_alarms(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
         'font-family="sans-serif" font-size="12">',
         f'<rect width="{w}" height="{h}" fill="white"/>',
-        f'<text x="10" y="20">{title}</text>',
+        f'<text x="10" y="20">{escape(title)}</text>',
     ]
     y = m
     for kind in kinds:
-        parts.append(f'<text x="10" y="{y + len(names) * bar / 2 + 4:.1f}">{kind}</text>')
+        parts.append(f'<text x="10" y="{y + len(names) * bar / 2 + 4:.1f}">{escape(kind)}</text>')
         for i, name in enumerate(names):
             share = causes[name].get(kind, 0) / max(clean.get(name, 0), 1)
             parts.append(
@@ -307,7 +303,7 @@ def svg_alarms(
     for i, name in enumerate(names):
         parts.append(
             f'<text x="{left + 130 * (i % 3)}" y="{y + 46 + 14 * (i // 3)}" '
-            f'fill="{COLOURS[i % len(COLOURS)]}">{name}</text>'
+            f'fill="{COLOURS[i % len(COLOURS)]}">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -100,12 +100,17 @@ class Table:
         }
 
 
-def overlap(a: Box, b: Box) -> float:
-    """Intersection area over the smaller box's area (0..1; 0 for an empty box)."""
+def shared_area(a: Box, b: Box) -> int:
+    """Pixels two boxes (x, y, w, h) have in common."""
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection area over the smaller box's area (0..1; 0 for an empty box)."""
     smaller = min(a[2] * a[3], b[2] * b[3])
-    return ix * iy / smaller if smaller > 0 else 0.0
+    return shared_area(a, b) / smaller if smaller > 0 else 0.0
 
 
 def detected(case: Case, min_cover: float = 0.25) -> bool:
