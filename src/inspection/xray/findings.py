@@ -245,9 +245,9 @@ def _region(
         )
         return out
 
-    def elongated(kind: SigKind, what: str) -> Signature:
-        """A BLADE or STRIP of this region, scored by its length."""
-        score = _score(length, cfg.blade_length_mm)
+    def elongated(kind: SigKind, what: str, rule_mm: float = cfg.blade_length_mm) -> Signature:
+        """A BLADE or STRIP of this region, scored by its length against ``rule_mm``."""
+        score = _score(length, rule_mm)
         return Signature(kind, score, full, length, f"{what}, {size}", cm2, (length, width))
 
     long = length >= 0.5 * cfg.blade_length_mm and length >= cfg.blade_elongation * width
@@ -258,8 +258,16 @@ def _region(
     if long and width <= cfg.bar_width_mm:
         # Thicker than a blade lying flat, as narrow as one tilted towards its edge: a bar
         # is a blade too, and its metal is still read below (a BLADE alone may not alarm).
+        # One as dense as a gun's slide is a blade or a sheet of tungsten or lead on its
+        # edge and alarms from half a blade's length (docs/xray-prescreen-changes.md, the
+        # twentieth change).
+        dense = median >= cfg.bar_dense_steel_mm
         out.append(
-            elongated(SigKind.BLADE, "narrow bar of thick metal (a blade tilted towards its edge)")
+            elongated(
+                SigKind.BLADE,
+                "narrow bar of thick metal (a blade tilted towards its edge)",
+                0.5 * cfg.blade_length_mm if dense else cfg.blade_length_mm,
+            )
         )
     core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
     out.append(

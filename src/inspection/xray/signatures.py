@@ -135,6 +135,13 @@ class SignatureConfig(BaseModel):
         description="Widest bar read as a blade however thick its steel: a knife tilted 70-89° "
         "towards its edge is a 5-19 mm wide bar of 6-25 mm steel-equivalent.",
     )
+    bar_dense_steel_mm: float = Field(
+        14.0,
+        gt=0.0,
+        description="Steel-equivalent from which a narrow bar is a blade or a dense sheet "
+        "(tungsten, lead) on its edge at half a blade's length: no goods' bar that short is "
+        "that dense, mm.",
+    )
     strip_width_mm: float = Field(30.0, gt=0.0, description="Widest explainable strip, mm.")
     strip_steel_mm: float = Field(3.0, gt=0.0, description="Thickest explainable strip, mm.")
     foil_width_mm: float = Field(8.0, gt=0.0, description="Widest thin strip (zip), mm.")

@@ -142,10 +142,14 @@ def lead_foil(rng: R) -> Thing:
 
 
 def tungsten(rng: R) -> Thing:
-    """A tungsten bar or a stack of tungsten weights."""
+    """A tungsten bar or a stack of tungsten weights; sometimes on its edge.
+
+    Until 2026-12-07 it always lay flat, where it stops the beam and no rule can miss it;
+    on its edge a thin sheet is a short line (docs/xray-prescreen.md, Known limits).
+    """
     length, width, thick = rng.uniform(20, 60), rng.uniform(10, 30), rng.uniform(1, 8)
     parts: list[Part] = [Plate("tungsten", 0, length, rect(0, width), 0, thick)]
-    return Thing("tungsten", parts, 0.0, "tungsten", None)
+    return Thing("tungsten", parts, _pose(rng, 0.2), "tungsten", None)
 
 
 def cells(rng: R) -> Thing:
