@@ -258,17 +258,15 @@ def _region(
     if long and width <= cfg.bar_width_mm:
         # Thicker than a blade lying flat, as narrow as one tilted towards its edge: a bar
         # is a blade too, and its metal is still read below (a BLADE alone may not alarm).
-        # One as dense as a gun's slide is a blade or a sheet of tungsten or lead on its
-        # edge and alarms from half a blade's length (docs/xray-prescreen-changes.md, the
-        # twentieth change).
-        dense = median >= cfg.bar_dense_steel_mm
-        out.append(
-            elongated(
-                SigKind.BLADE,
-                "narrow bar of thick metal (a blade tilted towards its edge)",
-                0.5 * cfg.blade_length_mm if dense else cfg.blade_length_mm,
-            )
-        )
+        # One as dense as a gun's slide is a blade or a sheet of dense metal (tungsten) on
+        # its edge and alarms from half a blade's length (docs/xray-prescreen-changes.md,
+        # the twentieth change).
+        if median >= cfg.bar_dense_steel_mm:
+            what = "narrow bar of dense metal (a blade or a tungsten sheet on its edge)"
+            out.append(elongated(SigKind.BLADE, what, 0.5 * cfg.blade_length_mm))
+        else:
+            what = "narrow bar of thick metal (a blade tilted towards its edge)"
+            out.append(elongated(SigKind.BLADE, what))
     core = core_shape(own, cfg.core_mm, px_mm) if cores else (0.0, math.inf, math.inf)
     out.append(
         Signature(

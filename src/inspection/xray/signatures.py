@@ -138,8 +138,8 @@ class SignatureConfig(BaseModel):
     bar_dense_steel_mm: float = Field(
         14.0,
         gt=0.0,
-        description="Steel-equivalent from which a narrow bar is a blade or a dense sheet "
-        "(tungsten, lead) on its edge at half a blade's length: no goods' bar that short is "
+        description="Steel-equivalent from which a narrow bar is a blade or a sheet of dense "
+        "metal (tungsten) on its edge from half a blade's length: no goods' bar that short is "
         "that dense, mm.",
     )
     strip_width_mm: float = Field(30.0, gt=0.0, description="Widest explainable strip, mm.")

@@ -2,13 +2,14 @@
 
 A tungsten bar or sheet (20-60 x 10-30 mm, 1-8 mm thick) lying flat stops the beam and is
 IMPENETRABLE. On its edge it is a line as long as the sheet and as wide as it is thick,
-shorter than the 80 mm a line needs to be a blade. A 2 mm sheet 30-60 mm long reads as a
-narrow bar of 20-35 mm steel-equivalent, and until the twentieth change such a bar scored
-by its length against a blade's 50 mm (0.3-0.6), so the parcel cleared with a T-shirt
-declared. No goods' bar that short is that dense (tuning seeds 0-299 of both tuning
-machines: every narrow bar of 8 mm steel-equivalent or more was a shoe's shank, pliers or a
-book, 97 mm long or more). A sheet thinner than a pooled pixel (1 mm) reads as no steel at
-all, and short lines as dense are everywhere in clean parcels: that one still clears.
+shorter than the 80 mm a line needs to be a blade. A 2 mm sheet 40 mm long, turned on the
+belt, reads as a narrow bar of 20-35 mm steel-equivalent, and until the twentieth change
+such a bar scored by its length against a blade's 50 mm (0.4), so the parcel cleared with a
+T-shirt declared. No goods' bar that short is that dense (tuning seeds 0-149 of both tuning
+machines: every narrow bar of 8 mm steel-equivalent or more was a shoe's shank, pliers or
+something on a book, 97 mm long or more; on seeds 0-299 no clean parcel changed). A sheet
+thinner than a pooled pixel (1 mm) reads as no steel at all, and short lines as dense are
+common in clean parcels: that one still clears.
 """
 
 from __future__ import annotations
