@@ -128,6 +128,17 @@ def test_every_goods_and_threat_builder_makes_matter() -> None:
         assert all(k in MATERIALS for k in maps), thing.cls
 
 
+def test_tungsten_is_drawn_on_its_edge_as_well_as_flat() -> None:
+    """One bar in five stands on its edge, the rest lie at any tilt (always flat until
+    2026-12-07, so the evaluation never saw the short line a thin sheet on its edge is)."""
+    rng = np.random.default_rng(5)
+    (build,) = THREATS["tungsten"]
+    tilts = np.array([build(rng).tilt_deg for _ in range(1000)])
+    assert 0.15 <= float(np.mean(tilts == 90.0)) <= 0.25
+    assert float(tilts.min()) >= 0.0 and float(tilts.max()) <= 90.0
+    assert float(np.mean(tilts < 30.0)) > 0.2  # about a quarter within 30° of flat
+
+
 def test_threats_are_never_declared_and_benign_goods_are() -> None:
     ph = render_phantom(small("eff-60-100"), 11, "gun")  # type: ignore[arg-type]
     assert ph.threat == "gun" and ph.goods
