@@ -123,9 +123,9 @@ def test_the_second_machine_flags_a_3mm_sheet_by_the_rule(angle: float) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="on the second machine a 2 mm tungsten sheet on its edge leaves no finding at "
-    "all: the rule reaches only sheets wider than that machine's pooled pixel (a known "
-    "hole: docs/xray-prescreen.md)",
+    reason="on the second machine, which averages each pixel's transmission, a 2 mm "
+    "tungsten sheet on its edge lets enough light through to read as no steel: no finding "
+    "at all (a known hole: docs/xray-prescreen.md)",
 )
 def test_the_second_machine_flags_a_2mm_sheet() -> None:
     res = screen(_on_the_second_machine(40.0, 2.0, 33.0).png(7), peer()[1], declared(SHIRT))
