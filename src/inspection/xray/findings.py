@@ -363,8 +363,10 @@ def find_signatures(
         cfg,
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
-    sigs += edge_lines(a_low, a_high, cal, cfg)
-    sigs += _metal(maps, cal, cfg, corners, cores)
+    metal = _metal(maps, cal, cfg, corners, cores)
+    cells = [s.box for s in metal if s.kind is SigKind.BATTERY]
+    sigs += edge_lines(a_low, a_high, cal, cfg, cells)
+    sigs += metal
     sigs += liquids(maps, cal, cfg)
     sigs.sort(key=lambda s: -s.score)
     return sigs, maps

@@ -45,6 +45,19 @@ _OUTLINE_SAME = 0.8
 _PART_FILL = 0.6
 
 
+#: Share of a short line's box within a block of cells for the line to be the cells' ends.
+_IN_BLOCK = 0.8
+
+
+def _inside(box: Box, block: Box) -> float:
+    """Share of ``box``'s area that lies within ``block``."""
+    x, y, w, h = box
+    bx, by, bw, bh = block
+    ow = max(0, min(x + w, bx + bw) - max(x, bx))
+    oh = max(0, min(y + h, by + bh) - max(y, by))
+    return ow * oh / max(w * h, 1)
+
+
 def _segments(own: Mask, seg_px: float) -> list[Mask]:
     """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``)."""
     ys, xs = np.nonzero(own)
@@ -228,6 +241,7 @@ def for_blur(cfg: SignatureConfig, scale: float) -> SignatureConfig:
             "ridge_width_mm": cfg.ridge_width_mm * scale,
             "ridge_sharp_mm": cfg.ridge_sharp_mm * scale,
             "ridge_sharp_contrast": fainter(cfg.ridge_sharp_contrast, scale),
+            "short_line_contrast": fainter(cfg.short_line_contrast, scale),
         }
     )
 
@@ -255,8 +269,11 @@ def _cores(
             yield (x + cx, y + cy, cw, ch), part, (length, width), False
 
 
-def edge_lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> list[Signature]:
-    """EDGE_BLADE signatures: straight lines of inorganic matter at least a blade long."""
+def edge_lines(
+    a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig, cells: list[Box] | None = None
+) -> list[Signature]:
+    """EDGE_BLADE signatures: straight lines of inorganic matter at least a blade long, and
+    shorter ones as dark as dense metal outside the blocks of cells in ``cells``."""
     scale = blur_scale(cal, cfg)
     least = fainter(0.5 * cfg.ridge_contrast, scale)
     cfg = for_blur(cfg, scale)
@@ -303,4 +320,54 @@ def edge_lines(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) 
                     f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}{blur}",
                 )
             )
+    return out + _short_lines(mask, ridge, a_low, k, cal, cfg, cells or [])
+
+
+def _short_lines(
+    mask: npt.NDArray[np.uint8],
+    ridge: F32,
+    a_low: F32,
+    k: int,
+    cal: Calibration,
+    cfg: SignatureConfig,
+    cells: list[Box],
+) -> list[Signature]:
+    """EDGE_BLADE signatures of lines shorter than a blade but as dark as a sheet of dense
+    metal on its edge (a tungsten sheet 20-60 mm long, 2 mm or more thick).
+
+    Only a region that is one line by itself is read: a short line crossing another thing's
+    outline is not cut out of it. A line within a block of cells is the cells' ends (their
+    caps, side by side): the block is a BATTERY of its own, which only a declared power bank,
+    phone or laptop explains (docs/xray-prescreen.md, Known limits).
+    """
+    out: list[Signature] = []
+    ridge_low: F32 | None = None
+    min_px = max(3, round(0.5 * cfg.short_line_mm / cfg.pixel_mm))
+    for box, own, _ in components(mask, min_px):
+        length, width, _ = rect_mm(own, cfg.pixel_mm)
+        if not (cfg.short_line_mm <= length < cfg.ridge_length_mm and width <= cfg.ridge_width_mm):
+            continue
+        x, y, w, h = box
+        if any(_inside(box, block) >= _IN_BLOCK for block in cells):
+            continue
+        win = (slice(y, y + h), slice(x, x + w))
+        contrast = float(np.percentile(ridge[win][own], 75))
+        if contrast < cfg.short_line_contrast:
+            continue
+        if ridge_low is None:
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+            ridge_low = np.asarray(cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32)
+        z = _line_z(ridge_low[win][own], ridge[win][own], a_low[win][own], cal)
+        if z < cfg.ridge_min_z:
+            continue
+        out.append(
+            Signature(
+                SigKind.EDGE_BLADE,
+                _score(contrast, cfg.short_line_contrast),
+                box,
+                contrast,
+                f"short dark line {length:.0f} x {width:.1f} mm, material z {z:.1f} (a sheet "
+                "of dense metal on its edge)",
+            )
+        )
     return out

@@ -181,6 +181,18 @@ class SignatureConfig(BaseModel):
         80.0, gt=0.0, description="Shortest blade-like line, mm (an 18650 can's side is 65 mm)."
     )
     ridge_width_mm: float = Field(5.0, gt=0.0, description="Widest blade-like line, mm.")
+    short_line_mm: float = Field(
+        18.0,
+        gt=0.0,
+        description="Shortest line read as a sheet of dense metal on its edge (a tungsten "
+        "sheet 20 mm long) when it is as dark as ``short_line_contrast``, mm.",
+    )
+    short_line_contrast: float = Field(
+        2.5,
+        gt=0.0,
+        description="Least A_high step of a line shorter than a blade: a 2 mm tungsten sheet "
+        "on its edge reads 2.7-3.1 on the tuning machines, an 18650 can's side 0.5-1.0.",
+    )
     ridge_min_z: float = Field(
         0.5,
         description="Least material z of a blade-like line (0 organic, 1 aluminium, 2 steel).",

@@ -17,7 +17,7 @@ import numpy as np
 from devices.xray_image import DualEnergyImage
 from simulators.xray.catalogue import BENIGN, Thing
 from simulators.xray.physics import F32, MachineProfile, expose
-from simulators.xray.solids import project
+from simulators.xray.solids import Layers, project_layers
 from simulators.xray.threats import THREATS
 
 Box = tuple[int, int, int, int]
@@ -60,28 +60,34 @@ def _turned(shape: tuple[int, int], angle: float) -> tuple[int, int]:
     return math.ceil(tw * cos + th * sin) + 2, math.ceil(tw * sin + th * cos) + 2
 
 
-def _place(
-    paths: dict[str, F32], maps: dict[str, F32], angle: float, at: tuple[int, int]
-) -> Box | None:
+def _place(scene: Layers, obj: Layers, angle: float, at: tuple[int, int]) -> Box | None:
     """Rotate the object's maps in the belt plane and add them with top-left at ``at``."""
-    first = next(iter(maps.values()))
-    th, tw = first.shape
+    th, tw = next(iter(obj.paths.values())).shape
     nw, nh = _turned((th, tw), angle)
     m = cv2.getRotationMatrix2D((tw / 2.0, th / 2.0), angle, 1.0)
     m[0, 2] += nw / 2.0 - tw / 2.0
     m[1, 2] += nh / 2.0 - th / 2.0
-    h, w = next(iter(paths.values())).shape
+    h, w = next(iter(scene.paths.values())).shape
     x, y = at
     ix0, iy0, ix1, iy1 = max(0, x), max(0, y), min(w, x + nw), min(h, y + nh)
     if ix1 <= ix0 or iy1 <= iy0:
         return None
     mask = np.zeros((iy1 - iy0, ix1 - ix0), bool)
-    for name, plane in maps.items():
+
+    def turned(plane: F32) -> F32:
+        """The plane rotated and cut to the part inside the image."""
         rot = cv2.warpAffine(plane, m, (nw, nh), flags=cv2.INTER_LINEAR)
-        patch = rot[iy0 - y : iy1 - y, ix0 - x : ix1 - x]
-        target = paths.setdefault(name, np.zeros((h, w), np.float32))
-        target[iy0:iy1, ix0:ix1] += patch
-        mask |= patch > 1e-4
+        return np.asarray(rot[iy0 - y : iy1 - y, ix0 - x : ix1 - x], np.float32)
+
+    for into, planes in ((scene.paths, obj.paths), (scene.edge, obj.edge)):
+        for name, plane in planes.items():
+            patch = turned(plane)
+            target = into.setdefault(name, np.zeros((h, w), np.float32))
+            target[iy0:iy1, ix0:ix1] += patch
+            mask |= patch > 1e-4
+    if obj.cover is not None and scene.cover is not None:
+        part = scene.cover[iy0:iy1, ix0:ix1]
+        np.maximum(part, np.clip(turned(obj.cover), 0.0, 1.0), out=part)
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
@@ -130,6 +136,7 @@ def render_phantom(profile: MachineProfile, seed: int, threat: str | None = None
     rng = np.random.default_rng([seed, 17])
     h, w = profile.height_px, profile.width_px
     paths: dict[str, F32] = {"cardboard": np.zeros((h, w), np.float32)}
+    scene = Layers(paths, np.zeros((h, w), np.float32))
     cx, cy, cw, ch = _carton(rng, profile, paths)
     things = [_benign(rng) for _ in range(int(rng.integers(2, 7)))]
     if threat is not None:
@@ -140,17 +147,17 @@ def render_phantom(profile: MachineProfile, seed: int, threat: str | None = None
         )
     placed: list[Placed] = []
     for thing in things:
-        maps = project(thing.parts, thing.tilt_deg, profile.pixel_mm)
+        maps = project_layers(thing.parts, thing.tilt_deg, profile.pixel_mm)
         angle = float(rng.uniform(0, 360))
-        ow, oh = _turned(next(iter(maps.values())).shape, angle)
+        ow, oh = _turned(next(iter(maps.paths.values())).shape, angle)
         # Turned as it lies, the whole object stays inside the carton where it fits, and
         # always inside the image: nothing in a parcel lies off the belt.
         x = _inside(rng, cx, cw, ow, w)
         y = _inside(rng, cy, ch, oh, h)
-        box = _place(paths, maps, angle, (x, y))
+        box = _place(scene, maps, angle, (x, y))
         if box is not None:
             placed.append(Placed(thing.cls, thing.threat, box))
-    low, high = expose(profile, paths, rng)
+    low, high = expose(profile, paths, rng, scene.cover, scene.edge)
     goods = tuple(t.goods for t in things if t.goods is not None and t.threat is None)
     return Phantom(
         DualEnergyImage(low=low, high=high), tuple(placed), goods, threat, seed, profile.name
@@ -190,12 +197,15 @@ def render_scene(
     if clothes_cm > 0:
         paths["cotton"] = np.zeros((h, w), np.float32)
         paths["cotton"][y0 + 10 : h - y0 - 10, x0 + 10 : w - x0 - 10] = clothes_cm
+    scene = Layers(paths, np.zeros((h, w), np.float32))
     placed = []
     for thing, angle, at in things:
-        box = _place(paths, project(thing.parts, thing.tilt_deg, profile.pixel_mm), angle, at)
+        maps = project_layers(thing.parts, thing.tilt_deg, profile.pixel_mm)
+        box = _place(scene, maps, angle, at)
         if box is not None:
             placed.append(Placed(thing.cls, thing.threat, box))
-    low, high = expose(profile, paths, np.random.default_rng([seed, 5]))
+    rng = np.random.default_rng([seed, 5])
+    low, high = expose(profile, paths, rng, scene.cover, scene.edge)
     goods = tuple(t.goods for t, _, _ in things if t.goods is not None and t.threat is None)
     threat = next((t.threat for t, _, _ in things if t.threat is not None), None)
     return Phantom(

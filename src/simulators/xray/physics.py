@@ -174,6 +174,31 @@ def transmission(profile: MachineProfile, paths: dict[str, F32]) -> tuple[F32, F
     return t_low.reshape(shape), t_high.reshape(shape)
 
 
+def transmission_mixed(
+    profile: MachineProfile, paths: dict[str, F32], cover: F32 | None, edge: dict[str, F32]
+) -> tuple[F32, F32]:
+    """Transmitted share where thin sheets cover part of a pixel: the light is averaged.
+
+    ``cover`` is the share of each pixel under a thin sheet and ``edge`` the sheet's path
+    averaged over the pixel (see ``solids.Layers``): the covered share sees
+    ``paths + edge / cover``, the rest ``paths`` alone.
+    """
+    t_low, t_high = transmission(profile, paths)
+    if cover is None or not edge:
+        return t_low, t_high
+    sel = cover > 1e-4
+    if not sel.any():
+        return t_low, t_high
+    share = cover[sel]
+    sub = {k: v[sel] for k, v in paths.items()}
+    for k, e in edge.items():
+        sub[k] = sub[k] + e[sel] / share if k in sub else e[sel] / share
+    c_low, c_high = transmission(profile, sub)
+    t_low[sel] = (1.0 - share) * t_low[sel] + share * c_low
+    t_high[sel] = (1.0 - share) * t_high[sel] + share * c_high
+    return t_low, t_high
+
+
 def _afterglow(plane: F32, share: float) -> F32:
     """Recursive lag along the belt (rows are scan lines): y[r] = (1−a)·x[r] + a·y[r−1]."""
     if share <= 0.0:
@@ -185,18 +210,23 @@ def _afterglow(plane: F32, share: float) -> F32:
 
 
 def expose(
-    profile: MachineProfile, paths: dict[str, F32], rng: np.random.Generator
+    profile: MachineProfile,
+    paths: dict[str, F32],
+    rng: np.random.Generator,
+    cover: F32 | None = None,
+    edge: dict[str, F32] | None = None,
 ) -> tuple[npt.NDArray[np.uint16], npt.NDArray[np.uint16]]:
     """Detector counts (low, high) for path lengths (cm per material), with the belt added.
 
-    Applied in order: transmission, per-element gain, blur, afterglow, photon and read noise,
+    Applied in order: transmission (thin sheets in ``cover``/``edge`` mixed by light, see
+    ``transmission_mixed``), per-element gain, blur, afterglow, photon and read noise,
     rounding to 0..65535. The gain pattern is fixed per profile name (the same machine).
     """
     shape = next(iter(paths.values())).shape
     full = dict(paths)
     belt = np.full(shape, profile.belt_mm / 10.0, np.float32)
     full["rubber"] = full.get("rubber", np.zeros(shape, np.float32)) + belt
-    t_low, t_high = transmission(profile, full)
+    t_low, t_high = transmission_mixed(profile, full, cover, edge or {})
     pattern = np.random.default_rng(list(profile.name.encode()))
     out: list[npt.NDArray[np.uint16]] = []
     for k, t in enumerate((t_low, t_high)):

@@ -152,7 +152,35 @@ def _bounds(parts: list[Part], tilt: float) -> tuple[float, float, float, float]
     return min(xs), max(xs), min(ys), max(ys)
 
 
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """Path lengths (cm) per material as a detector sees them, thin sheets held apart.
+
+    ``paths`` fill each pixel whole. A sheet narrower than a few pixels covers only part of
+    some pixels: ``edge`` holds its path averaged over the pixel and ``cover`` the share of
+    the pixel it covers, so that the covered share sees ``paths + edge / cover`` and the rest
+    ``paths`` alone. A detector averages the light over a pixel, not the path: a 1 mm
+    tungsten sheet on its edge lets through the light beside it.
+    """
+
+    paths: dict[str, F32]
+    cover: F32 | None = None
+    edge: dict[str, F32] = field(default_factory=dict)
+
+    def merged(self) -> dict[str, F32]:
+        """Path averaged over each pixel, thin sheets included."""
+        out = {k: v.copy() for k, v in self.paths.items()}
+        for k, v in self.edge.items():
+            out[k] = out[k] + v if k in out else v.copy()
+        return out
+
+
 def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F32]:
+    """Path length (cm) per material, each pixel's path averaged (see ``project_layers``)."""
+    return project_layers(parts, tilt_deg, pixel_mm).merged()
+
+
+def project_layers(parts: list[Part], tilt_deg: float, pixel_mm: float) -> Layers:
     """Path length (cm) per material through the parts tilted by ``tilt_deg`` about x.
 
     Rows of the maps run along y, columns along x; ``Field`` parts ignore the tilt (pass
@@ -166,6 +194,8 @@ def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F3
     xs = bx0 + (np.arange(w) + 0.5 - 1) * pixel_mm
     ys = by0 + (np.arange(h) + 0.5 - 1) * pixel_mm
     out: dict[str, F32] = {}
+    edge: dict[str, F32] = {}
+    cover: F32 | None = None
     for p in parts:
         m = out.setdefault(p.material, np.zeros((h, w), np.float32))
         if isinstance(p, Field):
@@ -192,15 +222,22 @@ def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F3
         centre = yc * c - p.z * s  # projected centre of each column's cross-section
         # A cross-section narrower than eight pixels (a thin sheet on or near its edge) is
         # averaged over each pixel's width, not sampled at its centre: sampled, a 0.4 mm
-        # foil on its edge fell between two pixel centres and was not drawn at all. Wider
-        # ones, where sampling errs only at the edges, are drawn as before, so that every
-        # other phantom stays as the evaluations before measured it.
+        # foil on its edge fell between two pixel centres and was not drawn at all. It is
+        # held apart as a share of the pixel covered by the sheet's full chord (the path
+        # kept), so that the light, not the path, is averaged. Wider ones, where sampling
+        # errs only at the edges, are drawn whole.
         narrow = float(np.max(half, initial=0.0)) * abs(c) + p.h / 2.0 * abs(s) < 4 * pixel_mm
         off: F64 = np.asarray(ys[:, None] - centre[None, :], np.float64)
         halves: F64 = np.asarray(np.broadcast_to(half, off.shape), np.float64)
-        if narrow:
-            chord = _rect_chord_mean(off, halves, p.h / 2.0, tilt, pixel_mm)
-        else:
-            chord = _rect_chord(off, halves, p.h / 2.0, tilt)
-        m[:, cols] += (chord / 10.0).astype(np.float32)
-    return out
+        if not narrow:
+            m[:, cols] += (_rect_chord(off, halves, p.h / 2.0, tilt) / 10.0).astype(np.float32)
+            continue
+        mean = _rect_chord_mean(off, halves, p.h / 2.0, tilt, pixel_mm)
+        a, b = half * abs(c), p.h / 2.0 * abs(s)
+        full = (2.0 * half * p.h / 2.0 / np.maximum(np.maximum(a, b), 1e-9))[None, :]
+        share = np.clip(mean / np.maximum(full, 1e-9), 0.0, 1.0).astype(np.float32)
+        cover = np.zeros((h, w), np.float32) if cover is None else cover
+        cover[:, cols] = np.maximum(cover[:, cols], share)
+        e = edge.setdefault(p.material, np.zeros((h, w), np.float32))
+        e[:, cols] += (mean / 10.0).astype(np.float32)
+    return Layers(out, cover, edge)

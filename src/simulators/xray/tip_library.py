@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from devices.xray_image import DualEnergyImage, encode_png
-from simulators.xray.physics import MachineProfile, transmission
-from simulators.xray.solids import project
+from simulators.xray.physics import MachineProfile, transmission_mixed
+from simulators.xray.solids import project_layers
 from simulators.xray.threats import THREATS
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def build_library(
         for k in range(per_class):
             rng = np.random.default_rng([seed, k, len(items)])
             thing = builders[k % len(builders)](rng)
-            maps = project(thing.parts, thing.tilt_deg, profile.pixel_mm)
-            t_low, t_high = _trim(*transmission(profile, maps))
+            maps = project_layers(thing.parts, thing.tilt_deg, profile.pixel_mm)
+            t_low, t_high = _trim(*transmission_mixed(profile, maps.paths, maps.cover, maps.edge))
             image = DualEnergyImage(
                 low=np.rint(np.clip(t_low, 0, 1) * FULL).astype(np.uint16),
                 high=np.rint(np.clip(t_high, 0, 1) * FULL).astype(np.uint16),
