@@ -20,9 +20,9 @@ from contracts.statuses import XrayState
 from devices.xray_image import encode_png
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import WEDGE_MATERIALS, Calibration, calibrate
-from inspection.xray.evaluate import shared_area
 from inspection.xray.explain import Finding
 from inspection.xray.screen import ScreenConfig, ScreenResult, screen
+from inspection.xray.shapes import shared_area
 from simulators.xray.phantom import Phantom, render_phantom, render_wedge
 from simulators.xray.physics import MachineProfile
 from simulators.xray.threats import THREATS

@@ -22,6 +22,7 @@ from contracts.statuses import XrayState
 from inspection.xray.flags import FlagKind
 from inspection.xray.prescreen import PrescreenResult, xray_state
 from inspection.xray.regions import Box
+from inspection.xray.shapes import shared_area
 
 #: Group name of parcels without any threat.
 CLEAN = "clean"
@@ -98,13 +99,6 @@ class Table:
             "auto_clear_rate": round(self.auto_clear_rate, 4),
             "rows": [r.as_dict() for r in self.rows],
         }
-
-
-def shared_area(a: Box, b: Box) -> int:
-    """Pixels two boxes (x, y, w, h) have in common."""
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return ix * iy
 
 
 def overlap(a: Box, b: Box) -> float:

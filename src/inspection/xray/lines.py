@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from inspection.xray.calibration import LOW_FLOOR, Calibration
-from inspection.xray.shapes import components, main_axis, rect_mm
+from inspection.xray.shapes import components, main_axis, rect_mm, shared_area
 from inspection.xray.signatures import (
     F32,
     Box,
@@ -47,15 +47,6 @@ _PART_FILL = 0.6
 
 #: Share of a short line's box within a block of cells for the line to be the cells' ends.
 _IN_BLOCK = 0.8
-
-
-def _inside(box: Box, block: Box) -> float:
-    """Share of ``box``'s area that lies within ``block``."""
-    x, y, w, h = box
-    bx, by, bw, bh = block
-    ow = max(0, min(x + w, bx + bw) - max(x, bx))
-    oh = max(0, min(y + h, by + bh) - max(y, by))
-    return ow * oh / max(w * h, 1)
 
 
 def _segments(own: Mask, seg_px: float) -> list[Mask]:
@@ -282,23 +273,31 @@ def edge_lines(
     ridge = np.asarray(cv2.morphologyEx(a_high, cv2.MORPH_TOPHAT, kernel), np.float32)
     mask = (ridge >= least).astype(np.uint8)
     min_px = max(3, round(0.5 * cfg.ridge_length_mm / cfg.pixel_mm))
+    short_px = max(3, round(0.5 * cfg.short_line_mm / cfg.pixel_mm))
+    regions = components(mask, min(min_px, short_px))
+    made: list[F32] = []
+
+    def ridge_low() -> F32:
+        """The same top-hat of ``A_low``, made once, at the first line that needs it."""
+        if not made:
+            made.append(np.asarray(cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32))
+        return made[0]
+
     out: list[Signature] = []
-    ridge_low: F32 | None = None
-    for region_box, region, _ in components(mask, min_px):
+    for region_box, region, area in regions:
+        if area < min_px:
+            continue
         size = rect_mm(region, cfg.pixel_mm)[:2]
         for box, own, (length, width), cut in itertools.chain(
             _candidates(region, region_box, size, cfg),
             _cores(ridge, region, region_box, size, cfg),
         ):
             x, y, w, h = box
-            if ridge_low is None:
-                ridge_low = np.asarray(
-                    cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32
-                )
+            low = ridge_low()
             win = (slice(y, y + h), slice(x, x + w))
             # Read piece by piece: a blade running into its handle is steel where it is bare.
             z = max(
-                _line_z(ridge_low[win][part], ridge[win][part], a_low[win][part], cal)
+                _line_z(low[win][part], ridge[win][part], a_low[win][part], cal)
                 for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
             )
             contrast = float(np.percentile(ridge[win][own], 75))
@@ -320,14 +319,15 @@ def edge_lines(
                     f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}{blur}",
                 )
             )
-    return out + _short_lines(mask, ridge, a_low, k, cal, cfg, cells or [])
+    short = [(box, own) for box, own, area in regions if area >= short_px]
+    return out + _short_lines(short, ridge, ridge_low, a_low, cal, cfg, cells or [])
 
 
 def _short_lines(
-    mask: npt.NDArray[np.uint8],
+    regions: list[tuple[Box, Mask]],
     ridge: F32,
+    ridge_low: Callable[[], F32],
     a_low: F32,
-    k: int,
     cal: Calibration,
     cfg: SignatureConfig,
     cells: list[Box],
@@ -341,23 +341,18 @@ def _short_lines(
     phone or laptop explains (docs/xray-prescreen.md, Known limits).
     """
     out: list[Signature] = []
-    ridge_low: F32 | None = None
-    min_px = max(3, round(0.5 * cfg.short_line_mm / cfg.pixel_mm))
-    for box, own, _ in components(mask, min_px):
+    for box, own in regions:
         length, width, _ = rect_mm(own, cfg.pixel_mm)
         if not (cfg.short_line_mm <= length < cfg.ridge_length_mm and width <= cfg.ridge_width_mm):
             continue
         x, y, w, h = box
-        if any(_inside(box, block) >= _IN_BLOCK for block in cells):
+        if any(shared_area(box, block) >= _IN_BLOCK * w * h for block in cells):
             continue
         win = (slice(y, y + h), slice(x, x + w))
         contrast = float(np.percentile(ridge[win][own], 75))
         if contrast < cfg.short_line_contrast:
             continue
-        if ridge_low is None:
-            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-            ridge_low = np.asarray(cv2.morphologyEx(a_low, cv2.MORPH_TOPHAT, kernel), np.float32)
-        z = _line_z(ridge_low[win][own], ridge[win][own], a_low[win][own], cal)
+        z = _line_z(ridge_low()[win][own], ridge[win][own], a_low[win][own], cal)
         if z < cfg.ridge_min_z:
             continue
         out.append(

@@ -28,6 +28,13 @@ def label(mask: npt.NDArray[np.uint8]) -> tuple[int, npt.NDArray[np.int32], npt.
     return int(n), np.asarray(labels, np.int32), np.asarray(stats, np.int32)
 
 
+def shared_area(a: Box, b: Box) -> int:
+    """Pixels two boxes (x, y, w, h) have in common."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy
+
+
 def components(mask: U8, min_px: int) -> list[tuple[Box, npt.NDArray[np.bool_], int]]:
     """Connected regions of at least ``min_px`` pixels: (box, own mask in box, area)."""
     n, labels, stats = label(mask)

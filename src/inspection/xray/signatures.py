@@ -191,7 +191,8 @@ class SignatureConfig(BaseModel):
         2.5,
         gt=0.0,
         description="Least A_high step of a line shorter than a blade: a 2 mm tungsten sheet "
-        "on its edge reads 2.7-3.1 on the tuning machines, an 18650 can's side 0.5-1.0.",
+        "on its edge reads 2.7-3.1 on the tuning machines, a 1 mm one 1.3-1.9; 15 of 100 "
+        "clean tuning parcels hold a line of 2.5 or more.",
     )
     ridge_min_z: float = Field(
         0.5,

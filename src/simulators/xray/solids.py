@@ -160,7 +160,9 @@ class Layers:
     some pixels: ``edge`` holds its path averaged over the pixel and ``cover`` the share of
     the pixel it covers, so that the covered share sees ``paths + edge / cover`` and the rest
     ``paths`` alone. A detector averages the light over a pixel, not the path: a 1 mm
-    tungsten sheet on its edge lets through the light beside it.
+    tungsten sheet on its edge lets through the light beside it. Where thin sheets overlap in
+    a pixel, ``cover`` is the largest of their shares and ``edge`` their summed path: the
+    path is kept, the sheets are taken to lie behind one another.
     """
 
     paths: dict[str, F32]
@@ -173,11 +175,6 @@ class Layers:
         for k, v in self.edge.items():
             out[k] = out[k] + v if k in out else v.copy()
         return out
-
-
-def project(parts: list[Part], tilt_deg: float, pixel_mm: float) -> dict[str, F32]:
-    """Path length (cm) per material, each pixel's path averaged (see ``project_layers``)."""
-    return project_layers(parts, tilt_deg, pixel_mm).merged()
 
 
 def project_layers(parts: list[Part], tilt_deg: float, pixel_mm: float) -> Layers:

@@ -32,7 +32,7 @@ from inspection.xray.signatures import SigKind, SignatureConfig
 from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import _turned, render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
-from simulators.xray.solids import project
+from simulators.xray.solids import project_layers
 from simulators.xray.threats import folding_knife, utility_knife
 from tests.inspection.xray.peer import PeerMachine, Scene, wedges
 from tests.inspection.xray.scans import declared
@@ -61,7 +61,8 @@ def on_edge(
     """A knife of ``build`` exactly on its edge, turned ``angle``°, under a folded T-shirt."""
     t = build(np.random.default_rng(seed))  # type: ignore[operator]
     edge = Thing(t.cls, t.parts, 90.0, t.threat, None)
-    w, h = _turned(next(iter(project(edge.parts, 90.0, prof.pixel_mm).values())).shape, angle)
+    first = next(iter(project_layers(edge.parts, 90.0, prof.pixel_mm).paths.values()))
+    w, h = _turned(first.shape, angle)
     at = (prof.width_px // 2 - w // 2, prof.height_px // 2 - h // 2)
     ph = render_scene(prof, [(edge, angle, at)], seed=seed, clothes_cm=3)
     return screen(encode_png(ph.image, 0), cal, declared(CLOTHES))

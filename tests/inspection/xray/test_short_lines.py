@@ -21,10 +21,11 @@ from simulators.xray.catalogue import Thing, power_bank
 from simulators.xray.phantom import Phantom, render_scene
 from simulators.xray.physics import MachineProfile
 from simulators.xray.solids import Plate, rect
+from tests.inspection.xray.peer import cells
 from tests.inspection.xray.scans import small_machine
+from tests.inspection.xray.test_dense_sheets import NO_SHORT
 from tests.inspection.xray.test_liquids import decl
-
-POWER_BANK = ("8507600090", "power bank 充电宝")
+from tests.inspection.xray.test_peer_machine import POWER_BANK, SHIRT, _parcel, declared, peer
 
 
 @pytest.fixture(scope="module", params=("eff-60-100", "sandwich-120"))
@@ -66,7 +67,7 @@ def test_a_declared_power_bank_lying_flat_clears(
 def test_the_cells_undeclared_are_still_held(machine: tuple[MachineProfile, Calibration]) -> None:
     """The same block with a T-shirt declared: the BATTERY itself is unexplained."""
     prof, cal = machine
-    res = screen(encode_png(_flat_bank(prof, 3, 30.0).image, 0), cal, decl(("6109100021", "T恤")))
+    res = screen(encode_png(_flat_bank(prof, 3, 30.0).image, 0), cal, decl(SHIRT))
     assert res.state is XrayState.SUSPECT, res.reasons
 
 
@@ -84,3 +85,20 @@ def test_a_tungsten_sheet_within_a_declared_power_bank_is_held(
     )
     res = screen(encode_png(_flat_bank(prof, 3, 0.0, sheet).image, 0), cal, decl(POWER_BANK))
     assert res.state is XrayState.SUSPECT, res.reasons
+
+
+@pytest.mark.parametrize("x_mm", [120.0, 280.0])
+def test_a_sheet_beside_a_declared_power_bank_on_the_second_machine(x_mm: float) -> None:
+    """On the second machine (``tests/inspection/xray/peer.py``, no code shared with the
+    simulator), three cells in a case with a power bank declared clear; a 3 mm tungsten sheet
+    on its edge beside them, turned 33°, is a short dark line outside their block, and with
+    no short-line rule the parcel cleared."""
+    declaration = declared(SHIRT, POWER_BANK)
+    bank = screen(cells(_parcel(), 190, 140, 3, 20).png(7), peer()[1], declaration)
+    assert bank.state is XrayState.CLEARED, bank.reasons
+    scene = cells(_parcel(), 190, 140, 3, 20).box("tungsten", x_mm, 140, 40.0, 3.0, 20.0, 33.0)
+    png = scene.png(7)
+    res = screen(png, peer()[1], declaration)
+    assert res.state is XrayState.SUSPECT, res.reasons
+    assert _short([f.signature for f in res.findings]), [f.as_dict() for f in res.findings]
+    assert screen(png, peer()[1], declaration, NO_SHORT).state is XrayState.CLEARED

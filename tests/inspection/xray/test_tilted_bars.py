@@ -28,7 +28,7 @@ from inspection.xray.signatures import SigKind, Signature
 from simulators.xray.catalogue import Thing, pliers
 from simulators.xray.phantom import _turned, render_scene
 from simulators.xray.physics import MachineProfile
-from simulators.xray.solids import project
+from simulators.xray.solids import project_layers
 from simulators.xray.threats import ceramic_knife, folding_knife, knife, utility_knife
 from tests.inspection.xray.peer import Scene
 from tests.inspection.xray.scans import declared, small_machine
@@ -46,7 +46,7 @@ COINS = ("7118900000", "commemorative coins 纪念币")
 
 def _centred(prof: MachineProfile, thing: Thing, angle: float) -> tuple[int, int]:
     """Top-left pixel that puts ``thing``, turned by ``angle``, in the middle of the belt."""
-    maps = project(thing.parts, thing.tilt_deg, prof.pixel_mm)
+    maps = project_layers(thing.parts, thing.tilt_deg, prof.pixel_mm).merged()
     w, h = _turned(next(iter(maps.values())).shape, angle)
     return prof.width_px // 2 - w // 2, prof.height_px // 2 - h // 2
 

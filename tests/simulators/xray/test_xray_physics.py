@@ -21,7 +21,7 @@ from simulators.xray.physics import (
     profile_split,
     transmission,
 )
-from simulators.xray.solids import Cyl, Plate, project, rect
+from simulators.xray.solids import Cyl, Plate, project_layers, rect
 from simulators.xray.threats import THREATS
 from simulators.xray.tip_library import FULL, build_library
 
@@ -77,11 +77,12 @@ def test_lead_k_edge_puts_lead_below_organic_between_60_and_100_kev() -> None:
 
 def test_plate_volume_is_kept_at_every_tilt() -> None:
     pixel = 0.5
+    plate = [Plate("steel", 0, 100, rect(-10, 10), 0, 2)]
     for tilt in (0.0, 30.0, 60.0, 90.0):
-        m = project([Plate("steel", 0, 100, rect(-10, 10), 0, 2)], tilt, pixel)["steel"]
+        m = project_layers(plate, tilt, pixel).merged()["steel"]
         volume_mm3 = float(m.sum()) * 10.0 * pixel * pixel
         assert volume_mm3 == pytest.approx(100 * 20 * 2, rel=0.02)
-    edge = project([Plate("steel", 0, 100, rect(-10, 10), 0, 2)], 90.0, pixel)["steel"]
+    edge = project_layers(plate, 90.0, pixel).merged()["steel"]
     assert edge.max() == pytest.approx(2.0, rel=0.01)  # 20 mm of steel along the beam, in cm
 
 
@@ -93,13 +94,13 @@ def test_a_sheet_thinner_than_a_pixel_is_drawn_on_its_edge(thick: float, tilt: f
     pixel = 0.6
     for shift in (0.0, 0.13, 0.3):  # the sheet anywhere within a pixel
         sheet = Plate("lead", 0, 150, rect(-40 + shift, 40 + shift), 0, thick)
-        m = project([sheet], tilt, pixel)["lead"]
+        m = project_layers([sheet], tilt, pixel).merged()["lead"]
         volume_mm3 = float(m.sum()) * 10.0 * pixel * pixel
         assert volume_mm3 == pytest.approx(150 * 80 * thick, rel=0.05), (shift, volume_mm3)
 
 
 def test_tube_is_hollow() -> None:
-    m = project([Cyl("steel", 0, 50, 0, 0, 9.0, 8.75)], 0.0, 0.25)["steel"]
+    m = project_layers([Cyl("steel", 0, 50, 0, 0, 9.0, 8.75)], 0.0, 0.25).merged()["steel"]
     profile = m[:, 100]
     assert profile[len(profile) // 2] == pytest.approx(0.05, rel=0.01)  # two 0.25 mm walls
     assert profile.max() > 4 * profile[len(profile) // 2]  # walls seen end-on at the rims
@@ -123,7 +124,7 @@ def test_every_goods_and_threat_builder_makes_matter() -> None:
     builders = [b for b, _ in BENIGN.values()] + [b for bs in THREATS.values() for b in bs]
     for build in builders:
         thing: Thing = build(rng)
-        maps = project(thing.parts, thing.tilt_deg, 0.6)
+        maps = project_layers(thing.parts, thing.tilt_deg, 0.6).merged()
         assert sum(float(m.sum()) for m in maps.values()) > 0, thing.cls
         assert all(k in MATERIALS for k in maps), thing.cls
 
