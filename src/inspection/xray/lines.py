@@ -66,8 +66,10 @@ def _segments(own: Mask, seg_px: float) -> list[Mask]:
     return out
 
 
-def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> float:
-    """Material of a thin line (piece) from its own excess in both channels (z: 0 organic).
+def _line_reading(
+    ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration
+) -> tuple[float, bool]:
+    """(material z, opaque) of a thin line (piece) from its own excess in both channels.
 
     A line whose low channel comes anywhere near the noise floor reads as metal: there
     (and, through the blur, beside it) the ratio is only a lower bound. A line whose ratio
@@ -75,13 +77,19 @@ def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> fl
     edge-on, thinner than a pixel, stops both energies alike where it lies and lets both
     through beside it, so its ratio falls to 1, which no organic matter reaches (nor does
     noise on a line this strong); lead and tungsten above their K-edges read there as well.
+    Either way the line is opaque: deep metal, not a rod or a wire the beam crosses.
     """
     if float(a_low.max(initial=0.0)) >= LOW_FLOOR - 2.5:
-        return 2.0
+        return 2.0, True
     r = float(ridge_low.sum()) / max(float(ridge_high.sum()), 1e-6)
     at = float(np.median(ridge_high))
     z, z_one = cal.z_of(np.array([r, 1.0], np.float32), np.array([at, at], np.float32))
-    return 2.0 if z <= z_one / 2.0 else float(z)
+    return (2.0, True) if z <= z_one / 2.0 else (float(z), False)
+
+
+def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> float:
+    """Material z of a thin line (piece) (``_line_reading``; z: 0 organic, 2 steel)."""
+    return _line_reading(ridge_low, ridge_high, a_low, cal)[0]
 
 
 def _effective_width(ridge: F32, own: Mask, pixel_mm: float) -> float:
@@ -296,10 +304,11 @@ def edge_lines(
             low = ridge_low()
             win = (slice(y, y + h), slice(x, x + w))
             # Read piece by piece: a blade running into its handle is steel where it is bare.
-            z = max(
-                _line_z(low[win][part], ridge[win][part], a_low[win][part], cal)
+            readings = [
+                _line_reading(low[win][part], ridge[win][part], a_low[win][part], cal)
                 for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
-            )
+            ]
+            z = max(z for z, _ in readings)
             contrast = float(np.percentile(ridge[win][own], 75))
             blur = ""
             if z < cfg.ridge_min_z:  # organic by its ratio, unless as narrow as the blur
@@ -317,10 +326,28 @@ def edge_lines(
                     box,
                     contrast,
                     f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}{blur}",
+                    size_mm=(length, width),
+                    axis=line_axis(own, box),
+                    opaque=any(dark for _, dark in readings),
                 )
             )
     short = [(box, own) for box, own, area in regions if area >= short_px]
     return out + _short_lines(short, ridge, ridge_low, a_low, cal, cfg, cells or [])
+
+
+def line_axis(own: Mask, box: Box) -> tuple[float, float, float, float, float]:
+    """(centre x, y in image pixels; direction in degrees 0-180; first, last pixel along)."""
+    centre, u, along = main_axis(own)
+    if u[1] < 0 or (u[1] == 0 and u[0] < 0):
+        u, along = -u, -along  # one direction per line, whichever way its pixels came
+    degrees = math.degrees(math.atan2(float(u[1]), float(u[0]))) % 180.0
+    return (
+        float(centre[0]) + box[0],
+        float(centre[1]) + box[1],
+        degrees,
+        float(along.min()),
+        float(along.max()),
+    )
 
 
 def _short_lines(

@@ -6,7 +6,9 @@ Rules, none of which configuration or a declaration can switch off:
   parcel waits for an inspector, reason XRAY_PENDING); nor on a machine whose calibrated
   blur spreads a line wider than ``line_spread_max_mm``; on a machine blurrier than the
   line rules were set on, they scale with its blur (``lines.for_blur``);
-* IMPENETRABLE, HIGH_Z, EDGE_BLADE, BLADE, GUN are never explained by any declaration;
+* IMPENETRABLE, HIGH_Z, EDGE_BLADE, BLADE, GUN are never explained by any declaration,
+  but for the lines of a declared folded umbrella's ribs (``ribs``: long, parallel, alike,
+  none opaque, within the umbrella, nothing unexplained over them);
 * BATTERY is explained only by goods that hold cells (phones, computers, batteries) —
   never by toys; THICK_METAL, METAL, STRIP and LIQUID by the goods that contain them,
   each goods line only as many regions of a kind, and as large, as such an item shows
@@ -38,6 +40,7 @@ from inspection.xray.findings import find_signatures
 from inspection.xray.image import ImageConfig, XrayImageError, decode_counts
 from inspection.xray.lead import lead_blind, lead_sheet
 from inspection.xray.lines import spread_mm
+from inspection.xray.ribs import explain_ribs
 from inspection.xray.signatures import SigKind, SignatureConfig
 
 logger = logging.getLogger(__name__)
@@ -174,6 +177,7 @@ def screen(
     corners, cores = measures(declaration)
     sigs, maps = find_signatures(low, high, calibration, cfg.signatures, corners, cores)
     findings = explain(sigs, declaration, cfg.signatures.pixel_mm)
+    findings = explain_ribs(findings, declaration, cfg.signatures.pixel_mm, cfg.threshold)
     reasons = [] if declaration is None else _restricted(declaration)
     for f in findings:
         s = f.signature

@@ -67,6 +67,10 @@ class Signature:
     steel_mm: float = math.inf  # BATTERY: its median steel-equivalent, mm
     lead_gap: float = 0.0  # METAL, THICK_METAL, BATTERY: |median z - the lead curve's z| at
     # its median A_high; 0 (reads as lead) unless measured
+    axis: tuple[float, float, float, float, float] | None = None  # EDGE_BLADE lines a blade
+    # long: (centre x, y px; direction along, degrees 0-180; first and last pixel along it)
+    opaque: bool = False  # EDGE_BLADE: some stretch of the line stops both energies alike
+    # (deep metal on its edge), where a rod or a wire the beam crosses does not
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
