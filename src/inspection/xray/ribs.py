@@ -4,10 +4,13 @@ A folded umbrella is a steel tube with eight steel ribs laid along it, all as lo
 umbrella less its ends. Seen from any side, the ribs and the tube's walls are thin dense
 lines of the same direction, about as long as each other, side by side within the
 umbrella's width: each reads as an EDGE_BLADE. A blade on its edge is one line (a closed
-folding knife, blade between two liners, three lines under 130 mm). So the lines of such a
-bundle, and only they, are explained by a declared umbrella, one bundle per umbrella; a
-line that is shorter, turned, outside the band or stands out of the bundle by its darkness
-stays unexplained (docs/xray-prescreen.md, "Umbrella ribs").
+folding knife, blade between two liners, three lines under 130 mm), and an opaque one: it
+is steel deep along the beam and stops both energies alike, where a rod lets the beam
+through (``Signature.opaque``). So the lines of such a bundle, and only they, are explained
+by a declared umbrella, one bundle per umbrella, within the umbrella's own region; a line
+that is opaque, shorter, turned, outside the band or darker than the others stays
+unexplained, and so does a bundle with anything else unexplained over it
+(docs/xray-prescreen.md, "Umbrella ribs").
 """
 
 from __future__ import annotations
