@@ -316,6 +316,11 @@ class _Slot:
         return same and self.count > 0 and s.area_cm2 <= self.cm2 and fits
 
 
+def units(line: GoodsLine) -> int:
+    """Items one goods line may account for: its quantity, at least 1 and at most 5."""
+    return int(min(max(line.qty or 1, 1), 5))
+
+
 def _slots(declaration: Declaration | None) -> list[_Slot]:
     """Every goods line's budget, in declaration order."""
     left: list[_Slot] = []
@@ -323,7 +328,7 @@ def _slots(declaration: Declaration | None) -> list[_Slot]:
         fam = family(line)
         if fam is None:
             continue
-        qty = int(min(max(line.qty or 1, 1), 5))
+        qty = units(line)
         owner = _Line(line.name or line.hs_code, fam, qty)
         for kind, count, cm2 in BUDGETS[fam]:
             left.append(_Slot(owner, kind, count * qty, cm2, SIZES[fam]))

@@ -49,10 +49,10 @@ _PART_FILL = 0.6
 _IN_BLOCK = 0.8
 
 
-def _segments(own: Mask, seg_px: float) -> list[Mask]:
-    """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``)."""
+def _segments(own: Mask, along: npt.NDArray[np.float64], seg_px: float) -> list[Mask]:
+    """A line's pixels cut into pieces of ``seg_px`` along its long axis (masks like ``own``;
+    ``along``: each pixel's place along it, in ``np.nonzero`` order, from ``main_axis``)."""
     ys, xs = np.nonzero(own)
-    _, _, along = main_axis(own)
     piece = np.floor((along - along.min()) / seg_px).astype(np.int32)
     n = int(piece.max()) + 1
     if n > 1 and int((piece == n - 1).sum()) < seg_px / 2:
@@ -85,11 +85,6 @@ def _line_reading(
     at = float(np.median(ridge_high))
     z, z_one = cal.z_of(np.array([r, 1.0], np.float32), np.array([at, at], np.float32))
     return (2.0, True) if z <= z_one / 2.0 else (float(z), False)
-
-
-def _line_z(ridge_low: F32, ridge_high: F32, a_low: F32, cal: Calibration) -> float:
-    """Material z of a thin line (piece) (``_line_reading``; z: 0 organic, 2 steel)."""
-    return _line_reading(ridge_low, ridge_high, a_low, cal)[0]
 
 
 def _effective_width(ridge: F32, own: Mask, pixel_mm: float) -> float:
@@ -303,10 +298,11 @@ def edge_lines(
             x, y, w, h = box
             low = ridge_low()
             win = (slice(y, y + h), slice(x, x + w))
+            centre, unit, along = main_axis(own)
             # Read piece by piece: a blade running into its handle is steel where it is bare.
             readings = [
                 _line_reading(low[win][part], ridge[win][part], a_low[win][part], cal)
-                for part in _segments(own, cfg.ridge_segment_mm / cfg.pixel_mm)
+                for part in _segments(own, along, cfg.ridge_segment_mm / cfg.pixel_mm)
             ]
             z = max(z for z, _ in readings)
             contrast = float(np.percentile(ridge[win][own], 75))
@@ -327,7 +323,7 @@ def edge_lines(
                     contrast,
                     f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}{blur}",
                     size_mm=(length, width),
-                    axis=line_axis(own, box),
+                    axis=line_axis(centre, unit, along, box),
                     opaque=any(dark for _, dark in readings),
                 )
             )
@@ -335,9 +331,14 @@ def edge_lines(
     return out + _short_lines(short, ridge, ridge_low, a_low, cal, cfg, cells or [])
 
 
-def line_axis(own: Mask, box: Box) -> tuple[float, float, float, float, float]:
-    """(centre x, y in image pixels; direction in degrees 0-180; first, last pixel along)."""
-    centre, u, along = main_axis(own)
+def line_axis(
+    centre: npt.NDArray[np.float64],
+    u: npt.NDArray[np.float64],
+    along: npt.NDArray[np.float64],
+    box: Box,
+) -> tuple[float, float, float, float, float]:
+    """(centre x, y in image pixels; direction in degrees 0-180; first, last pixel along) of
+    a line in ``box`` from its ``main_axis``."""
     if u[1] < 0 or (u[1] == 0 and u[0] < 0):
         u, along = -u, -along  # one direction per line, whichever way its pixels came
     degrees = math.degrees(math.atan2(float(u[1]), float(u[0]))) % 180.0
@@ -379,7 +380,7 @@ def _short_lines(
         contrast = float(np.percentile(ridge[win][own], 75))
         if contrast < cfg.short_line_contrast:
             continue
-        z = _line_z(ridge_low()[win][own], ridge[win][own], a_low[win][own], cal)
+        z, _ = _line_reading(ridge_low()[win][own], ridge[win][own], a_low[win][own], cal)
         if z < cfg.ridge_min_z:
             continue
         out.append(

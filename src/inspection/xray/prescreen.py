@@ -42,6 +42,7 @@ from inspection.xray.regions import (
     build_planes,
     planes_from_counts,
 )
+from inspection.xray.shapes import union_box
 
 logger = logging.getLogger(__name__)
 
@@ -160,13 +161,7 @@ def _object_box(planes: Planes) -> Box:
 
 def _union(boxes: list[Box]) -> Box | None:
     """Smallest box holding every box, or None for none."""
-    if not boxes:
-        return None
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[0] + b[2] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    return (x0, y0, x1 - x0, y1 - y0)
+    return union_box(boxes) if boxes else None
 
 
 def _content(

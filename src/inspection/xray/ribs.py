@@ -19,8 +19,8 @@ import math
 from dataclasses import replace
 
 from inspection.model import Declaration
-from inspection.xray.explain import MARGIN_MM, Finding, family, within
-from inspection.xray.shapes import shared_area
+from inspection.xray.explain import MARGIN_MM, Finding, family, units, within
+from inspection.xray.shapes import shared_area, union_box
 from inspection.xray.signatures import Box, SigKind
 
 #: Shortest line read as a rib, mm: a compact umbrella folds to 230 mm and more, its ribs
@@ -110,13 +110,13 @@ def bundles(findings: tuple[Finding, ...], pixel_mm: float) -> list[list[int]]:
     return out
 
 
-def _covered(findings: tuple[Finding, ...], group: list[int], threshold: float) -> bool:
-    """True when something unexplained at ``threshold`` or more lies over a bundle.
+def _covered(findings: tuple[Finding, ...], group: list[int], whole: Box, threshold: float) -> bool:
+    """True when something unexplained at ``threshold`` or more lies over a bundle (``whole``
+    is the box round it).
 
     A gun on its edge shows its slide as two long parallel lines; what else of it lies
     there (its frame, its magazine) is unexplained, and the lines are then not ribs either.
     """
-    whole = _union([findings[i].signature.box for i in group])
     return any(
         i not in group
         and not f.explained_by
@@ -142,14 +142,15 @@ def explain_ribs(
     owners: list[str] = []
     for line in declaration.lines:
         if family(line) == "umbrella":
-            owners += [line.name or line.hs_code] * int(min(max(line.qty or 1, 1), 5))
+            owners += [line.name or line.hs_code] * units(line)
     if not owners:
         return findings
     out = list(findings)
-    groups = [g for g in bundles(findings, pixel_mm) if not _covered(findings, g, threshold)]
     margin = MARGIN_MM / pixel_mm
-    for group in groups:
-        box = _union([findings[i].signature.box for i in group])
+    for group in bundles(findings, pixel_mm):
+        box = union_box([findings[i].signature.box for i in group])
+        if _covered(findings, group, box, threshold):
+            continue
         owner = next((o for o in owners if _placed(findings, o, box, margin)), None)
         if owner is None:
             continue
@@ -157,13 +158,6 @@ def explain_ribs(
         for i in group:
             out[i] = replace(out[i], explained_by=owner)
     return tuple(out)
-
-
-def _union(boxes: list[Box]) -> Box:
-    """The box round ``boxes``."""
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def _placed(findings: tuple[Finding, ...], owner: str, box: Box, margin_px: float) -> bool:

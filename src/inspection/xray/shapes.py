@@ -35,6 +35,13 @@ def shared_area(a: Box, b: Box) -> int:
     return ix * iy
 
 
+def union_box(boxes: list[Box]) -> Box:
+    """Smallest box (x, y, w, h) holding every one of ``boxes`` (at least one)."""
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 def components(mask: U8, min_px: int) -> list[tuple[Box, npt.NDArray[np.bool_], int]]:
     """Connected regions of at least ``min_px`` pixels: (box, own mask in box, area)."""
     n, labels, stats = label(mask)

@@ -13,7 +13,8 @@ from decimal import Decimal
 import pytest
 
 from inspection.xray.explain import Finding
-from inspection.xray.ribs import RIB_BAND_MM, _union, bundles, explain_ribs
+from inspection.xray.ribs import RIB_BAND_MM, bundles, explain_ribs
+from inspection.xray.shapes import union_box
 from inspection.xray.signatures import SigKind, Signature
 from tests.inspection.xray.scans import declared
 
@@ -147,7 +148,7 @@ def test_an_opaque_line_is_no_rib() -> None:
 def test_ribs_lie_within_the_umbrella_the_line_placed() -> None:
     """Where the umbrella explained its tube as a strip, only a bundle along it is its ribs."""
     ribs = (line(-5.0), line(5.0))
-    x, y, w, h = _union([f.signature.box for f in ribs])
+    x, y, w, h = union_box([f.signature.box for f in ribs])
     tube = Finding(Signature(SigKind.STRIP, 1.0, (x, y, w, h), 60.0, ""), UMBRELLA[1])
     far = Finding(Signature(SigKind.STRIP, 1.0, (x + w + 50, y, w, h), 60.0, ""), UMBRELLA[1])
     decl = declared(SHIRT, UMBRELLA)
