@@ -6,7 +6,8 @@ and how large each may be (cm², and its longest and widest side in ``SIZES``: a
 that merged an item with something else is too big for the item); the quantity
 multiplies the count (up to 5). A LIQUID region shaped as a slab on its edge is explained
 only by books and footwear (``EDGE_ON``), never by drinks or food, and a book explains no
-other region. Regions are matched largest first; a region no remaining
+other region; a drink, a food or a tin explains no LIQUID region denser than one container
+of a drink (``DENSEST``, ``LIGHT_Z``). Regions are matched largest first; a region no remaining
 budget covers stays unexplained. Kinds that no goods explain (impenetrable, high-Z,
 blades, guns) never appear in a budget, and no family can remove a rule: a declaration
 can only fail to explain.
@@ -18,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from inspection.model import Declaration, GoodsLine
+from inspection.xray import liquids
 from inspection.xray.signatures import Box, SigKind, Signature
 
 K = SigKind
@@ -130,6 +132,15 @@ ROUND: dict[str, float] = {"coins": 50.0}
 #: 38 mm and more (the probe of docs/xray-prescreen-changes.md).
 STRAIGHT: dict[str, float] = {"coins": 32.0}
 
+#: Family → the densest LIQUID region one item shows (``Signature.density``, PMMA-equivalent
+#: mm per mm of path); and one denser than water (``liquids.LIGHT_DENSITY``) must not read
+#: below ``LIGHT_Z`` in effective Z. No drink or food is denser than honey (1.36-1.45 g/cm³):
+#: the simulator's solid sucrose (1.59) reads at most 1.39, in glass. An alcohol or an oil is
+#: lighter than water (0.70-0.84 here) and reads Z 6.2-6.6, sugar 6.8-7.0, water 7.2: two
+#: bottles one on the other read about the sum of theirs (docs/xray-prescreen-changes.md).
+DENSEST: dict[str, float] = dict.fromkeys(("drink", "food", "tin"), liquids.DENSEST)
+LIGHT_Z = 6.75
+
 #: Family → (least solidity, longest side mm; longest side mm of any other piece) of a
 #: METAL region's core (``findings.core_shape``: the region less every part narrower than
 #: 12 mm). A phone's metal is its cell, its board's shield and its frame's rails; a zip or
@@ -150,15 +161,9 @@ EDGE_ON: dict[str, tuple[int, float, tuple[float, float]]] = {
 }
 
 _HEADINGS: dict[str, str] = {
-    "8517": "phone",
-    "8518": "phone",
-    "8525": "phone",
-    "9006": "phone",
-    "9101": "phone",
-    "9102": "phone",
+    **dict.fromkeys(("8517", "8518", "8525", "9006", "9101", "9102"), "phone"),
+    **dict.fromkeys(("8507", "8506"), "power_bank"),
     "8471": "computer",
-    "8507": "power_bank",
-    "8506": "power_bank",
     "7118": "coins",
     "6601": "umbrella",
 }
@@ -166,20 +171,13 @@ _CHAPTERS: dict[int, str] = {
     **{c: "tool" for c in (*range(72, 84),)},
     **{c: "machine" for c in (84, 85, 90, 91, 94)},
     95: "toy",
-    16: "tin",
-    20: "tin",
-    22: "drink",
-    33: "drink",
-    15: "drink",
-    21: "drink",
+    **dict.fromkeys((16, 20), "tin"),
+    **dict.fromkeys((22, 33, 15, 21), "drink"),
     **{c: "food" for c in (*range(1, 15), 17, 18, 19, 23, 24)},
     **{c: "drink" for c in range(28, 39) if c != 33},
     64: "footwear",
     66: "umbrella",
-    61: "textiles",
-    62: "textiles",
-    63: "textiles",
-    42: "textiles",
+    **dict.fromkeys((61, 62, 63, 42), "textiles"),
     49: "book",
 }
 _WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -305,6 +303,9 @@ class _Slot:
             fits &= s.flatness <= FLAT_CELLS[fam]
         if s.kind is K.BATTERY and fam in CELL_STEEL_MM:
             fits &= s.steel_mm <= CELL_STEEL_MM[fam]
+        if fam in DENSEST and s.kind is K.LIQUID:
+            light = s.density <= liquids.LIGHT_DENSITY or s.liquid_z >= LIGHT_Z
+            fits &= s.density <= DENSEST[fam] and light
         if fam in CONVEX and s.kind is CONVEX[fam][0]:
             fits &= s.solidity >= CONVEX[fam][1]
         if fam in ROUND and s.kind in (K.METAL, K.THICK_METAL):

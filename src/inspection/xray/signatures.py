@@ -71,6 +71,9 @@ class Signature:
     # long: (centre x, y px; direction along, degrees 0-180; first and last pixel along it)
     opaque: bool = False  # EDGE_BLADE: some stretch of the line stops both energies alike
     # (deep metal on its edge), where a rod or a wire the beam crosses does not
+    density: float = 0.0  # LIQUID: PMMA-equivalent mm of depth per mm of a round container's
+    # path (liquids.density: water about 0.9, two bottles one on the other about twice one's)
+    liquid_z: float = math.inf  # LIQUID denser than water: its own effective Z (liquids.py)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
