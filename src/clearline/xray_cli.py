@@ -22,7 +22,7 @@ from inspection.xray.calibration import (
 )
 from inspection.xray.image import XrayImageError
 from inspection.xray.lines import blur_note
-from inspection.xray.screen import ScreenConfig, screen
+from inspection.xray.screen import ScreenConfig, at_pitch, screen
 
 xray_app = typer.Typer(
     help="X-ray machines: calibrate, replay the pre-screen, make test images.", no_args_is_help=True
@@ -113,6 +113,9 @@ def screen_command(
     declarations: Path | None = typer.Option(None, "--declarations", help="Postal JSON file."),
     calibration_dir: Path = typer.Option(DEFAULT_DIR, "--calibration-dir"),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    pixel_mm: float = typer.Option(
+        0.6, "--pixel-mm", min=0.05, max=5.0, help="The machine's pixel at the belt, mm."
+    ),
 ) -> None:
     """Replay the pre-screen on stored images: file, state, flags, regions, scores per image."""
     cal_path = calibration_dir / f"{machine}.json"
@@ -123,7 +126,7 @@ def screen_command(
         except (OSError, ValueError) as err:
             _fail(f"{cal_path}: not a usable calibration: {err}")
     decls = _declarations(declarations)
-    cfg = ScreenConfig()
+    cfg = at_pitch(ScreenConfig(), pixel_mm)
     rows: list[dict[str, object]] = []
     for path in images:
         row: dict[str, object] = {"file": str(path)}

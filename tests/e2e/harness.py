@@ -67,9 +67,13 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Parcels per run, induction rate (parcels/s) and X-ray image width (px) of every fault run.
+#: At 512 elements over the 614.4 mm belt (1.2 mm pixels) the pre-screen clears nothing and
+#: every image waits for review; a run whose parcels must be released uses ``CLEAR_WIDTH_PX``,
+#: the 0.6 mm pixels the pre-screen clears at.
 PARCELS = 32
 RATE_PER_S = 8.0
 XRAY_WIDTH_PX = 512
+CLEAR_WIDTH_PX = 1024
 #: Belt speed of the test line (m/s): faster than the example line so runs stay short.
 BELT_SPEED_M_S = 4.0
 #: Chutes that keep a parcel on site (inspection, hold, return, reject).

@@ -65,7 +65,7 @@ class SoakOptions:
     seconds: float = 600.0
     rate: float = 50.0
     kill_every_s: float = 120.0
-    xray_width_px: int = 512  # the fault suite's width: the pre-screen finds a blade at it
+    xray_width_px: int = 512  # the fault suite's width (1.2 mm pixels: nothing auto-clears)
     sample_s: float = 5.0
     seed: int = 5
     broker_url: str | None = None  # None: Mosquitto if it answers, else an embedded broker

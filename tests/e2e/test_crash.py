@@ -28,6 +28,7 @@ from simulators.broker import EmbeddedBroker, free_port
 from simulators.site.results import ItemResult
 from simulators.site.simulation import SiteSimulation
 from tests.e2e.harness import (
+    CLEAR_WIDTH_PX,
     NON_RELEASE_CHUTES,
     EdgeProcess,
     FaultSite,
@@ -48,7 +49,8 @@ HOLD_CHUTE = 20
 def site(tmp_path: Path) -> Any:
     """A site on a fresh embedded broker with hub and line started (belt stopped)."""
     with EmbeddedBroker(port=0) as broker:
-        s = FaultSite(tmp_path, broker.url, unique_site("crash"))
+        # parcels are released here (labels released before a kill must stay released once)
+        s = FaultSite(tmp_path, broker.url, unique_site("crash"), xray_width_px=CLEAR_WIDTH_PX)
         try:
             s.start()
             yield s

@@ -68,7 +68,7 @@ def test_line_end_to_end(tmp_path: Path, broker: EmbeddedBroker) -> None:
     scenario = tmp_path / "scenario"
     generate(PARCELS, 11, scenario, rules)
     site = load_site(ROOT / "examples" / "site.yaml")
-    line = free_line(site.line(), rate_per_s=8.0, xray_width_px=512)
+    line = free_line(site.line(), rate_per_s=8.0, xray_width_px=1024)
     observer = EventLog(broker.url, site.site)
     sim = SiteSimulation(line, site=site.site, broker_url=broker.url, scenario=scenario, seed=2)
     sim.start(belt=False)
@@ -117,6 +117,13 @@ def test_line_end_to_end(tmp_path: Path, broker: EmbeddedBroker) -> None:
         assert m["got"] in allowed.get(m["expected"], ()) or m["got"] == "REJECT", m
         if m["got"] == "RELEASE":
             assert m["case"] == "duplicate", m
-    assert len(cmp.mismatches) <= PARCELS // 2, cmp.mismatches
+    # a parcel sent to inspection instead of release is one whose image the pre-screen did not
+    # clear; any other difference is a fact that missed its parcel
+    item_of = {r.seq: r.item_id for r in results}
+    screened = {e["item_id"]: e["data"]["state"] for e in observer.of_kind("imaged")}  # type: ignore[index]
+    held = {seq for seq, item in item_of.items() if screened.get(item) != "CLEARED"}
+    other = [m for m in cmp.mismatches if not (m["got"] == "INSPECT" and m["seq"] in held)]
+    assert len(other) <= PARCELS // 4, other
+    assert "CLEARED" in screened.values(), screened  # 0.6 mm pixels: the screen clears some
     decided = observer.of_kind("decided")
     assert {e["item_id"] for e in decided} == {r.item_id for r in results}

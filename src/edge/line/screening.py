@@ -27,7 +27,7 @@ from inspection.model import Declaration
 from inspection.xray.calibration import Calibration
 from inspection.xray.image import ImageConfig, XrayImageError
 from inspection.xray.prescreen import PrescreenConfig, prescreen, xray_state
-from inspection.xray.screen import ScreenConfig, screen
+from inspection.xray.screen import ScreenConfig, at_pitch, screen
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,12 @@ UNREADABLE = "UNREADABLE"
 #: the machine reads lead like organic matter (``findings.lead_blind``): lead cannot be ruled
 #: out by the two energies there.
 LEAD_BLIND = "LEAD_BLIND"
-#: The coarsest pixel at the belt (mm) an image may be auto-cleared at. An edge-on blade is
-#: about 2 mm of steel: coarser pixels blur it below the blade rule's reach (a line run at
-#: 4.8 mm pixels had blades cleared), so such images always wait for an inspector.
-MAX_CLEAR_PIXEL_MM = 1.5
+#: The coarsest pixel at the belt (mm) an image may be auto-cleared at: the 0.6 mm the rules
+#: were set at (all machine profiles), give or take rounding. Narrow knives (60-90 mm, 8-14 mm
+#: wide) by declared pliers, measured at each machine's own pitch: 0 of 18 cleared at 0.6 mm,
+#: 1 at 0.75, 2 at 0.9 and 5 at 1.2 (docs/xray-calibration.md); a line run at 4.8 mm had
+#: blades cleared. Coarser images always wait for an inspector.
+MAX_CLEAR_PIXEL_MM = 0.61
 
 
 def load_calibration(path: Path | None, device_id: str = "xray") -> Calibration | None:
@@ -122,7 +124,12 @@ def _second_opinion(
 
 
 def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
-    """Return the pre-screen of one machine, its calibration read once at start."""
+    """Return the pre-screen of one machine, its calibration read once at start.
+
+    The screen measures at the machine's own pixel pitch (``device.pixel_mm``): every rule
+    is in mm, and a 1.2 mm machine read at 0.6 mm would see a 90 mm knife as 45 mm long.
+    """
+    config = at_pitch(config or ScreenConfig(), device.pixel_mm)
     calibration = load_calibration(device.calibration, device.device_id)
     if calibration is not None and calibration.machine != device.device_id:
         log.warning(
@@ -132,7 +139,7 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
             calibration.machine,
         )
 
-    lead_min_z = (config or ScreenConfig()).signatures.lead_min_z
+    lead_min_z = config.signatures.lead_min_z
     blind = None if calibration is None else calibration.lead_blind(lead_min_z)
     if blind is not None:
         log.warning(
@@ -153,7 +160,7 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
 
     def run(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
         got = screen_image(image, declaration, calibration, config, second)
-        if coarse and got.state is XrayState.CLEARED:
+        if coarse and got.state is not XrayState.SUSPECT:
             return XrayScreened(got.item_id, XrayState.PENDING, (COARSE,), got.score, got.device_id)
         return got
 

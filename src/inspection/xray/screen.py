@@ -89,6 +89,14 @@ class ScreenConfig(BaseModel):
     )
 
 
+def at_pitch(config: ScreenConfig, pixel_mm: float) -> ScreenConfig:
+    """``config`` measuring at ``pixel_mm`` mm per pixel at the belt (every rule is in mm)."""
+    if config.signatures.pixel_mm == pixel_mm:
+        return config
+    signatures = config.signatures.model_copy(update={"pixel_mm": pixel_mm})
+    return config.model_copy(update={"signatures": signatures})
+
+
 @dataclass(frozen=True, slots=True)
 class ScreenResult:
     """Outcome of one image: state, findings, reasons, size of one channel."""

@@ -17,10 +17,13 @@ from edge.config import XrayDevice
 from edge.line.screening import COARSE, LEAD_BLIND, UNCALIBRATED, screener
 from inspection.model import Declaration, DocKind, GoodsLine
 from inspection.xray.calibration import STANDARD_STEPS_MM, WEDGE_MATERIALS, calibrate
+from inspection.xray.screen import ScreenConfig, at_pitch, screen
 from simulators.line.config import XrayMachineConfig
 from simulators.site.xray_worker import wedge_images
+from simulators.xray.catalogue import Thing
 from simulators.xray.phantom import render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
+from simulators.xray.solids import Plate, taper
 from simulators.xray.threats import lead_foil
 
 PROF: MachineProfile = load_profiles()["eff-60-100"].model_copy(
@@ -119,12 +122,34 @@ def test_a_clear_needs_both_screens(cal_file: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_an_image_too_coarse_for_blades_is_never_auto_cleared(cal_file: Path) -> None:
-    """A machine whose pixels are coarser than 1.5 mm: what would clear waits for a person."""
-    fine = screener(XrayDevice(device_id="xr1", calibration=cal_file, pixel_mm=1.2))
+    """Pixels coarser than the 0.6 mm the rules were set at: what would clear waits."""
+    fine = screener(XrayDevice(device_id="xr1", calibration=cal_file, pixel_mm=0.6))
     assert fine(image([]), clothes()).state is XrayState.CLEARED
-    run = screener(XrayDevice(device_id="xr1", calibration=cal_file, pixel_mm=4.8))
-    got = run(image([]), clothes())
-    assert got.state is XrayState.PENDING and got.flags == (COARSE,)
+    for pixel_mm in (0.75, 1.2, 4.8):
+        run = screener(XrayDevice(device_id="xr1", calibration=cal_file, pixel_mm=pixel_mm))
+        got = run(image([]), clothes())
+        assert got.state is XrayState.PENDING and got.flags == (COARSE,), pixel_mm
     foil = lead_foil(np.random.default_rng(2))
     foil = type(foil)(foil.cls, foil.parts, 0.0, foil.threat, None)
-    assert run(image([(foil, 0.0, (200, 150))]), clothes()).state is XrayState.SUSPECT
+    assert run(image([(foil, 0.0, (200, 150))]), clothes()).state is not XrayState.CLEARED
+
+
+def test_the_screen_measures_at_the_machines_own_pixel_pitch(tmp_path: Path) -> None:
+    """Every rule is in mm: a 1.2 mm machine read as if 0.6 mm sees a 75 mm blade 38 mm long.
+
+    Until 2026-12-07 the edge read every machine at 0.6 mm; on the demo's 1.2 mm machine a
+    narrow knife among declared pliers then cleared (18 of 18 probed; docs/xray-calibration.md).
+    """
+    prof = PROF.model_copy(update={"pixel_mm": 1.2, "width_px": 320, "height_px": 240})
+    steel = Plate("steel", 0, 75, taper(0, 10, 0, 75, 45), 0, 1.5)
+    knife = Thing("knife", [steel], 0.0, "knife", None)
+    ph = render_scene(prof, [(knife, 20.0, (90, 80))], seed=1, clothes_cm=2.0)
+    captured = ImageCaptured("xr1", 9, encode_png(ph.image, 0), AT)
+    path = tmp_path / "xr1.json"
+    machine_calibration(prof).model_copy(update={"machine": "xr1"}).save(path)
+    pliers = GoodsLine(gnum=1, hs_code="8203200000", name="pliers 钳子", qty=Decimal(1))
+    tools = Declaration(kind=DocKind.POSTAL, message_type="CN22", business_key="k", lines=(pliers,))
+    own = screener(XrayDevice(device_id="xr1", calibration=path, pixel_mm=1.2))(captured, tools)
+    assert own.state is XrayState.SUSPECT and "BLADE" in own.flags, own
+    as_if = at_pitch(ScreenConfig(), 0.6)  # how the edge read it before the mend
+    assert screen(captured.png, machine_calibration(prof), tools, as_if).state is XrayState.CLEARED

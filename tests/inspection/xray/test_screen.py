@@ -193,6 +193,10 @@ def test_cli_calibrates_and_replays_stored_images(tmp_path: Path) -> None:
     assert doc["calibrated"] and len(doc["images"]) == 2
     for row in doc["images"]:
         assert row["state"] == "SUSPECT" and row["flags"] and row["regions"]
+    at = [*small, "--json", "--calibration-dir", str(tmp_path / "cal"), "--pixel-mm", "1.2"]
+    coarse = json.loads(run.invoke(xray_app, ["screen", pngs[0], *at]).output)["images"][0]
+    longest = [max(g["size_mm"][0] for g in row["regions"]) for row in (coarse, doc["images"][0])]
+    assert longest[0] > 1.8 * longest[1], longest  # every rule in mm, at the machine's own pitch
     r = run.invoke(
         xray_app,
         [
