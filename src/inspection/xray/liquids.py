@@ -218,20 +218,18 @@ def _liquid(
     win = (slice(y, y + h), slice(x, x + w))
     mm = float(np.percentile(excess[win][own], 90))
     length, width, _ = rect_mm(own, 2 * cfg.pixel_mm)
-    edge_on = whole and _edge_on(mm, length, width, cfg)
-    what = ""
-    if edge_on:
-        bg = bg or _surroundings(maps, cfg)
-        zeff = slab_material(own & (excess[win] >= 0.5 * mm), win, maps, bg, cal)
-        edge_on = zeff <= cfg.slab_max_zeff
-        what = f", a narrow slab deeper than wide (on its edge), effective Z {zeff:.2f}" + (
-            "" if edge_on else ": water-like, no book or sole"
-        )
+    slab = whole and _edge_on(mm, length, width, cfg)
     dense = density(box, own, excess, 2 * cfg.pixel_mm) if width <= DENSITY_WIDEST_MM else 0.0
-    liquid_z = math.inf
-    if LIGHT_DENSITY < dense <= DENSEST:
+    liquid_z = math.inf  # its own material, read for a slab on its edge or a dense liquid
+    if slab or LIGHT_DENSITY < dense <= DENSEST:
         bg = bg or _surroundings(maps, cfg)
         liquid_z = slab_material(own & (excess[win] >= 0.5 * mm), win, maps, bg, cal)
+    edge_on = slab and liquid_z <= cfg.slab_max_zeff
+    what = ""
+    if slab:
+        what = f", a narrow slab deeper than wide (on its edge), effective Z {liquid_z:.2f}" + (
+            "" if edge_on else ": water-like, no book or sole"
+        )
     score = _score(mm, cfg.liquid_mm)
     if not edge_on and _round(mm, length, width, cfg):
         score = max(score, _score(mm / width, cfg.round_ratio))

@@ -90,11 +90,13 @@ class ScreenConfig(BaseModel):
 
 
 def at_pitch(config: ScreenConfig, pixel_mm: float) -> ScreenConfig:
-    """``config`` measuring at ``pixel_mm`` mm per pixel at the belt (every rule is in mm)."""
-    if config.signatures.pixel_mm == pixel_mm:
-        return config
+    """``config`` measuring at ``pixel_mm`` mm per pixel at the belt (every rule is in mm).
+
+    The pitch is held twice, by the signature rules and by the image settings; both move.
+    """
     signatures = config.signatures.model_copy(update={"pixel_mm": pixel_mm})
-    return config.model_copy(update={"signatures": signatures})
+    image = config.image.model_copy(update={"pixel_mm": pixel_mm})
+    return config.model_copy(update={"signatures": signatures, "image": image})
 
 
 @dataclass(frozen=True, slots=True)

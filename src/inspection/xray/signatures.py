@@ -73,7 +73,8 @@ class Signature:
     # (deep metal on its edge), where a rod or a wire the beam crosses does not
     density: float = 0.0  # LIQUID: PMMA-equivalent mm of depth per mm of a round container's
     # path (liquids.density: water about 0.9, two bottles one on the other about twice one's)
-    liquid_z: float = math.inf  # LIQUID denser than water: its own effective Z (liquids.py)
+    liquid_z: float = math.inf  # LIQUID: its own effective Z where read (a slab on its edge,
+    # a liquid denser than water: liquids.slab_material), else inf
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""

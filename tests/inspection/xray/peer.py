@@ -65,6 +65,7 @@ EDGED: dict[str, tuple[tuple[float, float], ...]] = {
 #: copper, electrolyte), with iron's coefficients for cobalt (Z 27 against 26).
 MATERIALS: dict[str, tuple[float, dict[str, float]]] = {
     "water": (1.0, {"H": 0.1119, "O": 0.8881}),
+    "ethanol": (0.789, {"H": 0.1313, "C": 0.5214, "O": 0.3473}),  # C2H5OH
     "pmma": (1.19, {"H": 0.0805, "C": 0.5998, "O": 0.3196}),
     "polyethylene": (0.94, {"H": 0.1437, "C": 0.8563}),
     "pet": (1.38, {"H": 0.0420, "C": 0.6250, "O": 0.3330}),

@@ -6,6 +6,7 @@ explained: held-out seed 1,001,156 (an undeclared bottle on a declared perfume) 
 the twenty-third change). A round container's depth peaks at c·D and sums to c·πD²/4 across
 it, so its liquid's apparent density c = π/4 · peak² / sum can be read whatever its size;
 no drink is denser than honey, and no liquid lighter than water in Z is denser than water.
+Tried on the simulator's machines and on the second machine, which shares no code with it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from simulators.xray.catalogue import Thing, bottle
 from simulators.xray.phantom import _turned, project_layers, render_phantom, render_scene
 from simulators.xray.physics import MachineProfile, load_profiles
 from simulators.xray.solids import Cyl
+from tests.inspection.xray.peer import Scene
 from tests.inspection.xray.scans import declared, small_machine
+from tests.inspection.xray.test_peer_machine import SHIRT as PEER_SHIRT
+from tests.inspection.xray.test_peer_machine import _parcel
+from tests.inspection.xray.test_peer_machine import _screen as _peer_screen
 
 SHIRT = ("6109100021", "cotton T-shirt 棉质T恤")
 NAMES = {
@@ -235,3 +240,41 @@ def test_held_out_seed_1001156_an_undeclared_bottle_on_a_declared_perfume_is_hel
     assert res.state is XrayState.SUSPECT, res.reasons
     (by, sig), *_ = _liquids(res)
     assert not by and sig.density > 1.0 and sig.liquid_z < 6.75, sig.detail
+
+
+def _peer_bottle(
+    scene: Scene, liquid: str, cx: float, length: float, r: float, turn: float
+) -> Scene:
+    """A PET bottle of ``liquid`` (0.4 mm wall) lying down on the second machine."""
+    scene.cylinder(liquid, cx, 140, length, r - 0.4, turn)
+    return scene.cylinder("pet", cx, 140, length, r, turn, inner=r - 0.4)
+
+
+@pytest.mark.parametrize("r", [28.0, 44.0])
+@pytest.mark.parametrize("liquid", ["water", "ethanol"])
+def test_on_the_second_machine_one_bottle_clears_and_two_are_held(liquid: str, r: float) -> None:
+    """The machine built apart (80/140 kVp, NIST tables, its own drawing; ``peer.py``).
+
+    PMMA there is 1.19 g/cm³, so water should read 0.865 and ethanol 0.694; two bottles of
+    ethanol one on the other read as much as a sugar drink and are held by their low Z.
+    """
+    name = NAMES[liquid]
+    one = _peer_bottle(_parcel(), liquid, 190, 200, r, 25)
+    res = _peer_screen(one, PEER_SHIRT, name)
+    (by, sig), *rest = _liquids(res)
+    assert not rest and by == name[1], sig.detail
+    assert sig.density == pytest.approx(PEER_EXPECTED[liquid], rel=0.06)
+    two = _peer_bottle(
+        _peer_bottle(_parcel(), liquid, 190, 200, r, 25), liquid, 192, 180, r - 2, 27
+    )
+    res = _peer_screen(two, PEER_SHIRT, name)
+    assert res.state is XrayState.SUSPECT, _liquids(res)
+    (by, sig), *_ = _liquids(res)
+    assert not by and sig.density > 1.0, sig.detail
+
+
+#: ρ·(Z/A) over the second machine's PMMA (1.19 g/cm³, the density ``peer.py`` gives it).
+PEER_EXPECTED = {
+    liquid: PUBLISHED[liquid][0] * _z_over_a(PUBLISHED[liquid][1]) * 1.18 / 1.19 / PMMA
+    for liquid in ("water", "ethanol")
+}
