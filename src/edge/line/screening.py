@@ -161,8 +161,10 @@ def screener(device: XrayDevice, config: ScreenConfig | None = None) -> Screen:
     def run(image: ImageCaptured, declaration: Declaration | None) -> XrayScreened:
         got = screen_image(image, declaration, calibration, config, second)
         if coarse and got.state is not XrayState.SUSPECT:  # whatever else made it wait stays
-            flags = got.flags if COARSE in got.flags else (*got.flags, COARSE)
-            return XrayScreened(got.item_id, XrayState.PENDING, flags, got.score, got.device_id)
+            kept = tuple(f for f in got.flags if f != COARSE)
+            return XrayScreened(
+                got.item_id, XrayState.PENDING, (*kept, COARSE), got.score, got.device_id
+            )
         return got
 
     return run

@@ -88,6 +88,9 @@ def test_a_machine_blind_to_lead_clears_nothing_and_says_why(
     ph = render_scene(blind, [], seed=1, clothes_cm=4.0)
     got = run(ImageCaptured("xr1", 7, encode_png(ph.image, 0), AT), clothes())
     assert got.state is XrayState.PENDING and got.flags == (LEAD_BLIND,)
+    coarse = screener(XrayDevice(device_id="xr1", calibration=path, pixel_mm=0.75))
+    got = coarse(ImageCaptured("xr1", 7, encode_png(ph.image, 0), AT), clothes())
+    assert got.state is XrayState.PENDING and got.flags == (LEAD_BLIND, COARSE)  # both reasons
 
 
 def test_unreadable_image_waits(cal_file: Path) -> None:
