@@ -91,7 +91,9 @@ def test_refused_spool_write_leaves_messages_unacknowledged(
         assert _stored(hub_engine) < len(events)
         _writable(spool, ok=True)
         until(lambda: _stored(hub_engine) == len(events), "every event stored", timeout_s=30)
-        assert ingest.stored == len(events)
+        # The batch is committed before the counters move: wait for them, do not race them.
+        until(lambda: ingest.stored == len(events), "every event counted", timeout_s=5)
+        assert _stored(hub_engine) == len(events)
     finally:
         ingest.stop()
         edge.stop()
