@@ -6,11 +6,11 @@ and how large each may be (cm², and its longest and widest side in ``SIZES``: a
 that merged an item with something else is too big for the item); the quantity
 multiplies the count (up to 5). A LIQUID region shaped as a slab on its edge is explained
 only by books and footwear (``EDGE_ON``), never by drinks or food, and a book explains no
-other region; a drink, a food or a tin explains no LIQUID region denser than one container
-of a drink (``DENSEST``, ``LIGHT_Z``). Regions are matched largest first; a region no remaining
-budget covers stays unexplained. Kinds that no goods explain (impenetrable, high-Z,
-blades, guns) never appear in a budget, and no family can remove a rule: a declaration
-can only fail to explain.
+other region; a drink, a food or a tin explains no LIQUID region denser or wider than one
+container of a drink (``DENSEST``, ``LIGHT_Z``, ``liquids.MOST_SPREAD``). Regions are matched
+largest first; a region no remaining budget covers stays unexplained. Kinds that no goods
+explain (impenetrable, high-Z, blades, guns) never appear in a budget, and no family can
+remove a rule: a declaration can only fail to explain.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ STRAIGHT: dict[str, float] = {"coins": 32.0}
 #: below ``LIGHT_Z`` in effective Z. No drink or food is denser than honey (1.36-1.45 g/cm³):
 #: the simulator's solid sucrose (1.59) reads at most 1.39, in glass. An alcohol or an oil is
 #: lighter than water (0.70-0.84 here) and reads Z 6.2-6.6, sugar 6.8-7.0, water 7.2: two
-#: bottles one on the other read about the sum of theirs (docs/xray-prescreen-changes.md).
+#: bottles one on the other read about the sum of theirs, and two side by side are wider
+#: than one (``Signature.spread`` over ``liquids.MOST_SPREAD``; docs/xray-prescreen-changes.md).
 DENSEST: dict[str, float] = dict.fromkeys(("drink", "food", "tin"), liquids.DENSEST)
 LIGHT_Z = 6.75
 
@@ -305,7 +306,7 @@ class _Slot:
             fits &= s.steel_mm <= CELL_STEEL_MM[fam]
         if fam in DENSEST and s.kind is K.LIQUID:
             light = s.density <= liquids.LIGHT_DENSITY or s.liquid_z >= LIGHT_Z
-            fits &= s.density <= DENSEST[fam] and light
+            fits &= s.density <= DENSEST[fam] and light and s.spread <= liquids.MOST_SPREAD
         if fam in CONVEX and s.kind is CONVEX[fam][0]:
             fits &= s.solidity >= CONVEX[fam][1]
         if fam in ROUND and s.kind in (K.METAL, K.THICK_METAL):

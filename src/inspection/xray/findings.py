@@ -13,6 +13,7 @@ from inspection.xray.lines import edge_lines
 from inspection.xray.liquids import liquids
 from inspection.xray.shapes import (
     components,
+    long_side_degrees,
     rect_mm,
     solidity,
     straight_mm,
@@ -241,6 +242,7 @@ def _region(
                 flatness=_flat(steel, median),
                 steel_mm=median,
                 lead_gap=lead_gap,
+                axis=(2 * x + w, 2 * y + h, long_side_degrees(own), 0.0, 0.0),
             )
         )
         return out
@@ -364,7 +366,7 @@ def find_signatures(
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
     metal = _metal(maps, cal, cfg, corners, cores)
-    cells = [s.box for s in metal if s.kind is SigKind.BATTERY]
+    cells = [s for s in metal if s.kind is SigKind.BATTERY and s.axis]
     sigs += edge_lines(a_low, a_high, cal, cfg, cells)
     sigs += metal
     sigs += liquids(maps, cal, cfg)

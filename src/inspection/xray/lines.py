@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from inspection.xray.calibration import LOW_FLOOR, Calibration
-from inspection.xray.shapes import components, main_axis, rect_mm, shared_area
+from inspection.xray.caps import caps
+from inspection.xray.shapes import components, main_axis, rect_mm
 from inspection.xray.signatures import (
     F32,
     Box,
@@ -43,10 +44,6 @@ _OUTLINE_SAME = 0.8
 #: ``ridge_width_mm``: a line is a few pixels wide along its whole length, while a band cut
 #: through a broad region is as wide as the band everywhere.
 _PART_FILL = 0.6
-
-
-#: Share of a short line's box within a block of cells for the line to be the cells' ends.
-_IN_BLOCK = 0.8
 
 
 def _segments(own: Mask, along: npt.NDArray[np.float64], seg_px: float) -> list[Mask]:
@@ -264,10 +261,15 @@ def _cores(
 
 
 def edge_lines(
-    a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig, cells: list[Box] | None = None
+    a_low: F32,
+    a_high: F32,
+    cal: Calibration,
+    cfg: SignatureConfig,
+    cells: list[Signature] | None = None,
 ) -> list[Signature]:
     """EDGE_BLADE signatures: straight lines of inorganic matter at least a blade long, and
-    shorter ones as dark as dense metal outside the blocks of cells in ``cells``."""
+    shorter ones as dark as dense metal but the ends of the blocks of cells (BATTERY) in
+    ``cells``."""
     scale = blur_scale(cal, cfg)
     least = fainter(0.5 * cfg.ridge_contrast, scale)
     cfg = for_blur(cfg, scale)
@@ -358,15 +360,16 @@ def _short_lines(
     a_low: F32,
     cal: Calibration,
     cfg: SignatureConfig,
-    cells: list[Box],
+    cells: list[Signature],
 ) -> list[Signature]:
     """EDGE_BLADE signatures of lines shorter than a blade but as dark as a sheet of dense
     metal on its edge (a tungsten sheet 20-60 mm long, 2 mm or more thick).
 
     Only a region that is one line by itself is read: a short line crossing another thing's
-    outline is not cut out of it. A line within a block of cells is the cells' ends (their
-    caps, side by side): the block is a BATTERY of its own, which only a declared power bank,
-    phone or laptop explains (docs/xray-prescreen.md, Known limits).
+    outline is not cut out of it. A line within a block of cells that runs along one of the
+    block's sides is the cells' ends (their caps, side by side): the block is a BATTERY of
+    its own, which only a declared power bank, phone or laptop explains; a line across the
+    block is read (docs/xray-prescreen.md, Known limits).
     """
     out: list[Signature] = []
     for box, own in regions:
@@ -374,7 +377,7 @@ def _short_lines(
         if not (cfg.short_line_mm <= length < cfg.ridge_length_mm and width <= cfg.ridge_width_mm):
             continue
         x, y, w, h = box
-        if any(shared_area(box, block) >= _IN_BLOCK * w * h for block in cells):
+        if any(caps(box, own, length, block) for block in cells):
             continue
         win = (slice(y, y + h), slice(x, x + w))
         contrast = float(np.percentile(ridge[win][own], 75))

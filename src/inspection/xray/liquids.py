@@ -6,7 +6,9 @@ far deeper than wide as a slab on its edge (a book standing, a sole on its side)
 only books and shoes explain, unless its own material reads as water. A region that
 merged several items (a bottle on a pile beside another) is cut into one piece per item.
 Each region carries its liquid's apparent density (``density``: two bottles one on the
-other read about the sum of theirs) and, when denser than water, its own effective Z.
+other read about the sum of theirs), how much wider it is than one round container of that
+depth (its spread: two side by side are wider) and, when denser than water, its own
+effective Z.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ DENSITY_WIDEST_MM = 200.0
 
 #: Length (mm) of the stretches along a region's axis whose cross-sections are read.
 DENSITY_STEP_MM = 5.0
+
+#: Share of a stretch's peak depth over which its width is read (``density``'s spread): a
+#: disc is 0.98 of its diameter wide there.
+SPREAD_AT = 0.2
+
+#: The most spread one round container reads (``density``): a disc 0.98, a slab 0.79; single
+#: bottles 0.89-0.99 on the simulator's and the second machine; two bottles side by side,
+#: moved 10 mm or more across, 1.05 and more (docs/xray-prescreen-changes.md).
+MOST_SPREAD = 1.04
 
 #: Effective atomic numbers of the wedge materials (PMMA, aluminium, steel).
 Z_WEDGE = (6.56, 13.0, 26.0)
@@ -219,7 +230,9 @@ def _liquid(
     mm = float(np.percentile(excess[win][own], 90))
     length, width, _ = rect_mm(own, 2 * cfg.pixel_mm)
     slab = whole and _edge_on(mm, length, width, cfg)
-    dense = density(box, own, excess, 2 * cfg.pixel_mm) if width <= DENSITY_WIDEST_MM else 0.0
+    dense, spread = (0.0, 0.0)
+    if width <= DENSITY_WIDEST_MM:
+        dense, spread = density(box, own, excess, 2 * cfg.pixel_mm)
     liquid_z = math.inf  # its own material, read for a slab on its edge or a dense liquid
     if slab or LIGHT_DENSITY < dense <= DENSEST:
         bg = bg or _surroundings(maps, cfg)
@@ -240,6 +253,8 @@ def _liquid(
         what += f"; {dense:.2f} mm per mm of path" + (
             f", effective Z {liquid_z:.2f}" if math.isfinite(liquid_z) else ""
         )
+    if spread > MOST_SPREAD:
+        what += f"; {spread:.2f} × as wide as one round container of its depth"
     sig = Signature(
         SigKind.LIQUID,
         score,
@@ -252,19 +267,25 @@ def _liquid(
         edge_on,
         density=dense,
         liquid_z=liquid_z,
+        spread=spread,
     )
     return sig, bg
 
 
-def density(box: tuple[int, int, int, int], own: np.ndarray, excess: F32, px_mm: float) -> float:
-    """Apparent density of a container lying down: PMMA-equivalent mm of depth per mm of path.
+def density(
+    box: tuple[int, int, int, int], own: np.ndarray, excess: F32, px_mm: float
+) -> tuple[float, float]:
+    """Apparent density and spread of a container lying down, read across its stretches.
 
     A round container's cross-section is a disc of diameter D: its depth across it peaks at
-    c·D and sums to c·πD²/4, so c = π/4 · peak² / sum, whatever D is. Read per 5 mm stretch
-    along the region's main axis over its middle 70 %, on the region grown by 8 mm (its
-    sides); the 75th percentile of the stretches. A bottle of ethanol reads about 0.70,
-    water 0.87, the simulator's sugar (solid sucrose, 1.59 g/cm³) 1.33 and up to 1.39 in
-    glass; two bottles one on the other about the sum of theirs. 0 when too short to read.
+    c·D and sums to c·πD²/4, so c = π/4 · peak² / sum, whatever D is; and the stretch is
+    about D wide where its depth passes a fifth of its peak, so its width over 4·sum/(π·peak)
+    (its spread) is 0.98 for one disc, 0.79 for a slab and more for two discs side by side.
+    Read per 5 mm stretch along the region's main axis over its middle 70 %, on the region
+    grown by 8 mm (its sides); the 75th percentile of the stretches of each. A bottle of
+    ethanol reads about 0.70, water 0.87, the simulator's sugar (solid sucrose, 1.59 g/cm³)
+    1.33 and up to 1.39 in glass; two bottles one on the other about the sum of theirs.
+    (0, 0) when too short to read.
     """
     x, y, w, h = box
     grow = max(round(DENSITY_GROW_MM / px_mm), 1)
@@ -280,17 +301,24 @@ def density(box: tuple[int, int, int, int], own: np.ndarray, excess: F32, px_mm:
     lo, n = float(along.min()) * px_mm, int(float(np.ptp(along)) * px_mm / DENSITY_STEP_MM)
     depth = np.clip(excess[y0:y1, x0:x1][big], 0.0, None)
     step = np.floor((at - lo) / DENSITY_STEP_MM).astype(np.int64)
-    read = np.arange(int(0.15 * n), int(0.85 * n))
     keep = (step >= 0) & (step < n)
     step, depth = step[keep], depth[keep]
     order = np.lexsort((depth, step))
-    ranked, first = depth[order], np.searchsorted(step[order], read)
-    count = np.searchsorted(step[order], read, side="right") - first
-    total = np.bincount(step, weights=depth, minlength=n)[read] * px_mm * px_mm / DENSITY_STEP_MM
-    ok = (count >= 5) & (total > 0.0)
-    peak = ranked[first[ok] + ((count[ok] - 1) * 0.95).astype(np.int64)]
-    reads = math.pi / 4 * peak * peak / total[ok]
-    return float(np.percentile(reads, 75)) if reads.size >= 3 else 0.0
+    every = np.arange(n)
+    first = np.searchsorted(step[order], every)
+    count = np.searchsorted(step[order], every, side="right") - first
+    peak = depth[order][np.minimum(first + ((count - 1) * 0.95).astype(np.int64), step.size - 1)]
+    peak = np.where(count > 0, peak, 0.0) if step.size else np.zeros(n)
+    cell = px_mm * px_mm / DENSITY_STEP_MM
+    total = np.bincount(step, weights=depth, minlength=n) * cell
+    wide = np.bincount(step, weights=depth >= SPREAD_AT * peak[step], minlength=n) * cell
+    read = every[int(0.15 * n) : int(0.85 * n)]
+    ok = read[(count[read] >= 5) & (total[read] > 0.0)]
+    if ok.size < 3:
+        return 0.0, 0.0
+    dense = math.pi / 4 * peak[ok] ** 2 / total[ok]
+    spread = wide[ok] * math.pi * peak[ok] / (4.0 * total[ok])
+    return float(np.percentile(dense, 75)), float(np.percentile(spread, 75))
 
 
 def _surroundings(maps: Maps, cfg: SignatureConfig) -> tuple[F32, F32]:

@@ -62,6 +62,12 @@ def rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, flo
     return length * px_mm, width * px_mm, float(np.count_nonzero(own)) / (length * width)
 
 
+def long_side_degrees(own: npt.NDArray[np.bool_]) -> float:
+    """Direction (degrees 0-180, image axes) of a region's minimum-area rectangle's long side."""
+    (_, _), (rw, rh), angle = cv2.minAreaRect(outline(own).astype(np.float32))
+    return (float(angle) + (0.0 if rw >= rh else 90.0)) % 180.0
+
+
 def outline(own: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     """The outer edge pixels of a region's parts (x y), in ``np.argwhere`` order.
 
