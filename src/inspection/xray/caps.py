@@ -9,12 +9,10 @@ across the block, is read as a sheet (docs/xray-prescreen.md, Known limits).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 
-from inspection.xray.shapes import main_axis, shared_area
+from inspection.xray.shapes import direction_degrees, main_axis, shared_area, turn_degrees
 from inspection.xray.signatures import Box, Signature
 
 #: A short line is a block of cells' ends when this share of its box lies within the block,
@@ -26,10 +24,10 @@ IN_BLOCK, CAPS_SKEW_DEG, CAPS_SHARE = 0.8, 12.0, 0.7
 
 def caps(box: Box, own: npt.NDArray[np.bool_], length: float, block: Signature) -> bool:
     """Whether a short line is a block of cells' caps: within it, along a side, spanning it."""
-    if block.axis is None or shared_area(box, block.box) < IN_BLOCK * box[2] * box[3]:
+    if block.long_side_deg is None or shared_area(box, block.box) < IN_BLOCK * box[2] * box[3]:
         return False
-    u = main_axis(own)[1]
-    skew = (math.degrees(math.atan2(float(u[1]), float(u[0]))) - block.axis[2]) % 180.0
-    along_long, along_short = min(skew, 180.0 - skew), abs(skew - 90.0)
-    side = block.size_mm[0] if along_long <= along_short else block.size_mm[1]
-    return min(along_long, along_short) <= CAPS_SKEW_DEG and length >= CAPS_SHARE * side
+    line = direction_degrees(main_axis(own)[1])
+    off_long = turn_degrees(line, block.long_side_deg)
+    off_short = 90.0 - off_long
+    side = block.size_mm[0] if off_long <= off_short else block.size_mm[1]
+    return min(off_long, off_short) <= CAPS_SKEW_DEG and length >= CAPS_SHARE * side

@@ -13,11 +13,11 @@ from inspection.xray.lines import edge_lines
 from inspection.xray.liquids import liquids
 from inspection.xray.shapes import (
     components,
-    long_side_degrees,
     rect_mm,
     solidity,
     straight_mm,
     thickness_steps,
+    turned_rect_mm,
     width_spread,
 )
 from inspection.xray.signatures import (
@@ -179,7 +179,7 @@ def _region(
     thick_cm2 = float(np.count_nonzero(steel >= cfg.thick_steel_mm)) * px_cm2
     gun_cm2 = float(np.count_nonzero(steel >= cfg.gun_steel_mm)) * px_cm2
     median = float(np.median(steel))
-    length, width, fill = rect_mm(alone, px_mm)  # a strip's size where it lies alone
+    length, width, fill, long_deg = turned_rect_mm(alone, px_mm)  # a strip's, where alone
     cm2 = area * px_cm2
     size = f"{length:.0f} x {width:.0f} mm, steel-equivalent {median:.1f} mm"
     full = _full(box, 2)
@@ -242,7 +242,7 @@ def _region(
                 flatness=_flat(steel, median),
                 steel_mm=median,
                 lead_gap=lead_gap,
-                axis=(2 * x + w, 2 * y + h, long_side_degrees(own), 0.0, 0.0),
+                long_side_deg=long_deg,
             )
         )
         return out
@@ -366,7 +366,7 @@ def find_signatures(
         "off the organic-to-steel curves (lead, tungsten or other heavy element)",
     )
     metal = _metal(maps, cal, cfg, corners, cores)
-    cells = [s for s in metal if s.kind is SigKind.BATTERY and s.axis]
+    cells = [s for s in metal if s.kind is SigKind.BATTERY]
     sigs += edge_lines(a_low, a_high, cal, cfg, cells)
     sigs += metal
     sigs += liquids(maps, cal, cfg)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from inspection.xray.calibration import LOW_FLOOR, Calibration
 from inspection.xray.caps import caps
-from inspection.xray.shapes import components, main_axis, rect_mm
+from inspection.xray.shapes import components, direction_degrees, main_axis, rect_mm
 from inspection.xray.signatures import (
     F32,
     Box,
@@ -343,7 +343,7 @@ def line_axis(
     a line in ``box`` from its ``main_axis``."""
     if u[1] < 0 or (u[1] == 0 and u[0] < 0):
         u, along = -u, -along  # one direction per line, whichever way its pixels came
-    degrees = math.degrees(math.atan2(float(u[1]), float(u[0]))) % 180.0
+    degrees = direction_degrees(u)
     return (
         float(centre[0]) + box[0],
         float(centre[1]) + box[1],

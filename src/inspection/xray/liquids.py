@@ -303,12 +303,14 @@ def density(
     step = np.floor((at - lo) / DENSITY_STEP_MM).astype(np.int64)
     keep = (step >= 0) & (step < n)
     step, depth = step[keep], depth[keep]
+    if n < 3 or not step.size:  # too short for three stretches
+        return 0.0, 0.0
     order = np.lexsort((depth, step))
     every = np.arange(n)
     first = np.searchsorted(step[order], every)
     count = np.searchsorted(step[order], every, side="right") - first
-    peak = depth[order][np.minimum(first + ((count - 1) * 0.95).astype(np.int64), step.size - 1)]
-    peak = np.where(count > 0, peak, 0.0) if step.size else np.zeros(n)
+    at95 = np.minimum(first + ((count - 1) * 0.95).astype(np.int64), step.size - 1)
+    peak = np.where(count > 0, depth[order][at95], 0.0)
     cell = px_mm * px_mm / DENSITY_STEP_MM
     total = np.bincount(step, weights=depth, minlength=n) * cell
     wide = np.bincount(step, weights=depth >= SPREAD_AT * peak[step], minlength=n) * cell

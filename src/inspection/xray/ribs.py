@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from inspection.model import Declaration
 from inspection.xray.explain import MARGIN_MM, Finding, family, units, within
-from inspection.xray.shapes import shared_area, union_box
+from inspection.xray.shapes import shared_area, turn_degrees, union_box
 from inspection.xray.signatures import Box, SigKind
 
 #: Shortest line read as a rib, mm: a compact umbrella folds to 230 mm and more, its ribs
@@ -44,16 +44,10 @@ RIB_LEAST = 2
 RIB_DARKER = 2.0
 
 
-def _turn(a: float, b: float) -> float:
-    """Angle between two directions (degrees, 0-180), degrees."""
-    d = abs(a - b) % 180.0
-    return min(d, 180.0 - d)
-
-
 def _beside(seed: Finding, other: Finding, pixel_mm: float) -> tuple[float, float] | None:
     """(offset across, mm; share of ``other``'s length along ``seed``) or None if turned."""
     sa, oa = seed.signature.axis, other.signature.axis
-    if sa is None or oa is None or _turn(sa[2], oa[2]) > RIB_TURN_DEG:
+    if sa is None or oa is None or turn_degrees(sa[2], oa[2]) > RIB_TURN_DEG:
         return None
     ux, uy = math.cos(math.radians(sa[2])), math.sin(math.radians(sa[2]))
     dx, dy = oa[0] - sa[0], oa[1] - sa[1]

@@ -7,6 +7,8 @@ all its pixels where their spread does (its main axis, its width along that axis
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -57,15 +59,26 @@ def components(mask: U8, min_px: int) -> list[tuple[Box, npt.NDArray[np.bool_], 
 
 def rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, float]:
     """(length mm, width mm, fill) of a region's minimum-area rectangle."""
-    (_, _), (rw, rh), _ = cv2.minAreaRect(outline(own).astype(np.float32))
-    length, width = max(rw, rh) + 1.0, min(rw, rh) + 1.0
-    return length * px_mm, width * px_mm, float(np.count_nonzero(own)) / (length * width)
+    return turned_rect_mm(own, px_mm)[:3]
 
 
-def long_side_degrees(own: npt.NDArray[np.bool_]) -> float:
-    """Direction (degrees 0-180, image axes) of a region's minimum-area rectangle's long side."""
+def turned_rect_mm(own: npt.NDArray[np.bool_], px_mm: float) -> tuple[float, float, float, float]:
+    """``rect_mm`` and the direction (degrees 0-180, image axes) of the rectangle's long side."""
     (_, _), (rw, rh), angle = cv2.minAreaRect(outline(own).astype(np.float32))
-    return (float(angle) + (0.0 if rw >= rh else 90.0)) % 180.0
+    length, width = max(rw, rh) + 1.0, min(rw, rh) + 1.0
+    fill = float(np.count_nonzero(own)) / (length * width)
+    return length * px_mm, width * px_mm, fill, (float(angle) + (90.0 if rw < rh else 0.0)) % 180.0
+
+
+def direction_degrees(u: npt.NDArray[np.float64]) -> float:
+    """Direction (degrees 0-180, image axes) of a unit vector, either way along it."""
+    return math.degrees(math.atan2(float(u[1]), float(u[0]))) % 180.0
+
+
+def turn_degrees(a: float, b: float) -> float:
+    """Angle between two directions (degrees, 0-180), degrees: at most 90."""
+    d = abs(a - b) % 180.0
+    return min(d, 180.0 - d)
 
 
 def outline(own: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:

@@ -67,8 +67,8 @@ class Signature:
     steel_mm: float = math.inf  # BATTERY: its median steel-equivalent, mm
     lead_gap: float = 0.0  # METAL, THICK_METAL, BATTERY: |median z - the lead curve's z| at
     # its median A_high; 0 (reads as lead) unless measured
-    axis: tuple[float, float, float, float, float] | None = None  # EDGE_BLADE a blade long:
-    # (centre x, y px; direction, ° 0-180; first, last px along); BATTERY: its long side's °
+    axis: tuple[float, float, float, float, float] | None = None  # EDGE_BLADE lines a blade
+    # long: (centre x, y px; direction along, degrees 0-180; first and last pixel along it)
     opaque: bool = False  # EDGE_BLADE: some stretch of the line stops both energies alike
     # (deep metal on its edge), where a rod or a wire the beam crosses does not
     density: float = 0.0  # LIQUID: PMMA-equivalent mm of depth per mm of a round container's
@@ -76,6 +76,7 @@ class Signature:
     liquid_z: float = math.inf  # LIQUID: its own effective Z where read (a slab on its edge,
     # a liquid denser than water: liquids.slab_material), else inf
     spread: float = 0.0  # LIQUID: its width over one round container's of its depth (0.98)
+    long_side_deg: float | None = None  # BATTERY: its rectangle's long side, degrees 0-180
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form."""
