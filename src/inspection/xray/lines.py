@@ -6,7 +6,8 @@ dual-energy ratio, free of what lies under it, so the tangential walls of organi
 (a carton's sides, a shoe's upper, a book's spine) are not blades while steel and ceramic
 (zirconia) are. A line that touches another one (a blade lying across a tin, whose wall
 seen edge-on is a line too) is one branched region on the mask: it is cut into its
-straight parts, and each part is read as a line of its own.
+straight parts, and each part is read as a line of its own. A line broken in two where it
+crosses the edge of something dense is followed across the gap (``inspection.xray.joins``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy.typing as npt
 
 from inspection.xray.calibration import LOW_FLOOR, Calibration
 from inspection.xray.caps import caps
+from inspection.xray.joins import broken_lines
 from inspection.xray.shapes import components, direction_degrees, main_axis, rect_mm
 from inspection.xray.signatures import (
     F32,
@@ -289,46 +291,43 @@ def edge_lines(
         return made[0]
 
     out: list[Signature] = []
-    for region_box, region, area in regions:
-        if area < min_px:
-            continue
-        size = rect_mm(region, cfg.pixel_mm)[:2]
-        for box, own, (length, width), cut in itertools.chain(
-            _candidates(region, region_box, size, cfg),
-            _cores(ridge, region, region_box, size, cfg),
-        ):
-            x, y, w, h = box
-            low = ridge_low()
-            win = (slice(y, y + h), slice(x, x + w))
-            centre, unit, along = main_axis(own)
-            # Read piece by piece: a blade running into its handle is steel where it is bare.
-            readings = [
-                _line_reading(low[win][part], ridge[win][part], a_low[win][part], cal)
-                for part in _segments(own, along, cfg.ridge_segment_mm / cfg.pixel_mm)
-            ]
-            z = max(z for z, _ in readings)
-            contrast = float(np.percentile(ridge[win][own], 75))
-            blur = ""
-            if z < cfg.ridge_min_z:  # organic by its ratio, unless as narrow as the blur
-                if contrast < cfg.ridge_sharp_contrast or (
-                    _effective_width(ridge[win], own, cfg.pixel_mm) > cfg.ridge_sharp_mm
-                ):
-                    continue
-                blur = ", as narrow as the blur (steel on its edge)"
-            if cut and _outline(a_high, box, own, contrast, cfg):
+    sized = [(b, r, rect_mm(r, cfg.pixel_mm)[:2]) for b, r, area in regions if area >= min_px]
+    for box, own, (length, width), cut in itertools.chain(
+        *((*_candidates(r, b, s, cfg), *_cores(ridge, r, b, s, cfg)) for b, r, s in sized),
+        broken_lines(mask > 0, sized, cfg),
+    ):
+        x, y, w, h = box
+        low = ridge_low()
+        win = (slice(y, y + h), slice(x, x + w))
+        centre, unit, along = main_axis(own)
+        # Read piece by piece: a blade running into its handle is steel where it is bare.
+        readings = [
+            _line_reading(low[win][part], ridge[win][part], a_low[win][part], cal)
+            for part in _segments(own, along, cfg.ridge_segment_mm / cfg.pixel_mm)
+        ]
+        z = max(z for z, _ in readings)
+        contrast = float(np.percentile(ridge[win][own], 75))
+        blur = ""
+        if z < cfg.ridge_min_z:  # organic by its ratio, unless as narrow as the blur
+            if contrast < cfg.ridge_sharp_contrast or (
+                _effective_width(ridge[win], own, cfg.pixel_mm) > cfg.ridge_sharp_mm
+            ):
                 continue
-            out.append(
-                Signature(
-                    SigKind.EDGE_BLADE,
-                    _score(contrast, cfg.ridge_contrast),
-                    box,
-                    contrast,
-                    f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}{blur}",
-                    size_mm=(length, width),
-                    axis=line_axis(centre, unit, along, box),
-                    opaque=any(dark for _, dark in readings),
-                )
+            blur = ", as narrow as the blur (steel on its edge)"
+        if cut and _outline(a_high, box, own, contrast, cfg):
+            continue
+        out.append(
+            Signature(
+                SigKind.EDGE_BLADE,
+                _score(contrast, cfg.ridge_contrast),
+                box,
+                contrast,
+                f"thin dense line {length:.0f} x {width:.1f} mm, material z {z:.1f}{blur}",
+                size_mm=(length, width),
+                axis=line_axis(centre, unit, along, box),
+                opaque=any(dark for _, dark in readings),
             )
+        )
     short = [(box, own) for box, own, area in regions if area >= short_px]
     return out + _short_lines(short, ridge, ridge_low, a_low, cal, cfg, cells or [])
 
