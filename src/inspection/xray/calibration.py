@@ -64,6 +64,21 @@ class Step(BaseModel):
     a_high: float = Field(gt=0.0, description="High-energy attenuation of the step.")
 
 
+#: Step tables built so far, by the identity of the steps they were built from (each entry
+#: keeps its steps alive, so an identity is not reused while it is cached).
+_TABLES: dict[int, tuple[tuple[Step, ...], tuple[F32, F32, F32]]] = {}
+
+
+def _table(steps: tuple[Step, ...]) -> tuple[F32, F32, F32]:
+    """(A_high, ratio, mm) of steps as read-only arrays (``Calibration.table``)."""
+    hi = np.array([s.a_high for s in steps], np.float32)
+    ratio = np.array([s.a_low / s.a_high for s in steps], np.float32)
+    mm = np.array([s.mm for s in steps], np.float32)
+    for a in (hi, ratio, mm):
+        a.flags.writeable = False
+    return hi, ratio, mm
+
+
 class Calibration(BaseModel):
     """What the pre-screen needs to know of one machine (file format version 2)."""
 
@@ -112,14 +127,17 @@ class Calibration(BaseModel):
         return self
 
     def table(self, base: str) -> tuple[F32, F32, F32]:
-        """(A_high, ratio, mm) of a base material's steps, A_high rising."""
+        """(A_high, ratio, mm) of a base material's steps, A_high rising (read-only arrays)."""
         steps = self.curves[base]
-        hi = np.array([s.a_high for s in steps], np.float32)
-        ratio = np.array([s.a_low / s.a_high for s in steps], np.float32)
-        mm = np.array([s.mm for s in steps], np.float32)
-        return hi, ratio, mm
+        hit = _TABLES.get(id(steps))
+        if hit is None or hit[0] is not steps:
+            if len(_TABLES) >= 256:
+                _TABLES.clear()
+            hit = (steps, _table(steps))
+            _TABLES[id(steps)] = hit
+        return hit[1]
 
-    def ratios_at(self, a_high: F32) -> tuple[F64, F64, F64]:
+    def ratios_at(self, a_high: F32 | F64) -> tuple[F64, F64, F64]:
         """The organic, aluminium and steel curves' ratios at each ``A_high``."""
         (ho, ro, _), (ha, ra, _), (hf, rf, _) = (self.table(b) for b in BASES)
         return np.interp(a_high, ho, ro), np.interp(a_high, ha, ra), np.interp(a_high, hf, rf)

