@@ -262,8 +262,11 @@ def calibrate(
 
 def z_between(ratio: F32, r_o: F64, r_a: F64, r_f: F64) -> F32:
     """Place ratios on the z scale between the curves' ratios at their A_high."""
-    return np.where(
-        ratio <= r_a,
-        (ratio - r_o) / np.maximum(r_a - r_o, 1e-3),
-        1.0 + (ratio - r_a) / np.maximum(r_f - r_a, 1e-3),
-    ).astype(np.float32)
+    z = ratio.astype(np.float64)
+    below = z <= r_a  # between organic and aluminium, else beyond aluminium
+    start, end = np.where(below, r_o, r_a), np.where(below, r_a, r_f)
+    end -= start
+    z -= start
+    z /= np.maximum(end, 1e-3, out=end)
+    np.add(z, 1.0, out=z, where=~below)
+    return z.astype(np.float32)
