@@ -40,10 +40,10 @@ def broken_lines(
 ) -> Iterator[tuple[Box, Mask, tuple[float, float], bool]]:
     """Runs of ``mask`` a blade long along lines shorter than a blade: (box, own, mm, cut).
 
-    ``regions``: the mask's regions (box, own, length and width mm). The thin ones shorter
-    than a blade are followed; those a blade long are read on their own, and a run that is
-    mostly their pixels (over ``TAKEN``) is one of them again, while a line crossing a run
-    takes a few pixels of it.
+    ``regions``: the mask's regions (box, own, length and width mm). The thin ones from
+    ``short_line_mm`` to a blade long are followed, longest first; those a blade long are
+    read on their own, and a run that is mostly their pixels (over ``TAKEN``) is one of
+    them again, while a line crossing a run takes a few pixels of it.
     """
     pieces = []
     taken = np.zeros(mask.shape, bool)
@@ -51,14 +51,14 @@ def broken_lines(
         if width <= cfg.ridge_width_mm:
             if length >= cfg.ridge_length_mm:
                 taken[y : y + h, x : x + w] |= own
-            else:
+            elif length >= cfg.short_line_mm:
                 pieces.append(((x, y, w, h), own, length))
     length_px = cfg.ridge_length_mm / cfg.pixel_mm
     half = cfg.ridge_width_mm / cfg.pixel_mm / 2.0
     gap = GAP_OF_RIDGE * cfg.ridge_mm / cfg.pixel_mm
     seen = np.zeros(mask.shape, bool)
-    for (x, y, w, h), own, length in sorted(pieces, key=lambda p: -p[2]):
-        if length < cfg.short_line_mm or seen[y : y + h, x : x + w][own].mean() > 0.5:
+    for (x, y, w, h), own, _ in sorted(pieces, key=lambda p: -p[2]):
+        if seen[y : y + h, x : x + w][own].mean() > 0.5:
             continue
         centre, u, along = main_axis(own)
         reach = length_px + gap

@@ -291,10 +291,11 @@ def edge_lines(
         return made[0]
 
     out: list[Signature] = []
-    sized = [(b, r, rect_mm(r, cfg.pixel_mm)[:2]) for b, r, area in regions if area >= min_px]
+    sized = [(b, r, area, rect_mm(r, cfg.pixel_mm)[:2]) for b, r, area in regions]
+    lines = [(b, r, s) for b, r, area, s in sized if area >= min_px]
     for box, own, (length, width), cut in itertools.chain(
-        *((*_candidates(r, b, s, cfg), *_cores(ridge, r, b, s, cfg)) for b, r, s in sized),
-        broken_lines(mask > 0, sized, cfg),
+        *((*_candidates(r, b, s, cfg), *_cores(ridge, r, b, s, cfg)) for b, r, s in lines),
+        broken_lines(mask > 0, lines, cfg),
     ):
         x, y, w, h = box
         low = ridge_low()
@@ -328,7 +329,7 @@ def edge_lines(
                 opaque=any(dark for _, dark in readings),
             )
         )
-    short = [(box, own) for box, own, area in regions if area >= short_px]
+    short = [(box, own, size) for box, own, area, size in sized if area >= short_px]
     return out + _short_lines(short, ridge, ridge_low, a_low, cal, cfg, cells or [])
 
 
@@ -353,7 +354,7 @@ def line_axis(
 
 
 def _short_lines(
-    regions: list[tuple[Box, Mask]],
+    regions: list[tuple[Box, Mask, tuple[float, float]]],
     ridge: F32,
     ridge_low: Callable[[], F32],
     a_low: F32,
@@ -371,8 +372,7 @@ def _short_lines(
     block is read (docs/xray-prescreen.md, Known limits).
     """
     out: list[Signature] = []
-    for box, own in regions:
-        length, width, _ = rect_mm(own, cfg.pixel_mm)
+    for box, own, (length, width) in regions:
         if not (cfg.short_line_mm <= length < cfg.ridge_length_mm and width <= cfg.ridge_width_mm):
             continue
         x, y, w, h = box

@@ -24,6 +24,7 @@ from inspection.xray.calibration import BASES, LOW_FLOOR, Calibration, z_between
 
 F32 = npt.NDArray[np.float32]
 U16 = npt.NDArray[np.uint16]
+Mask = npt.NDArray[np.bool_]
 Box = tuple[int, int, int, int]
 
 
@@ -371,26 +372,27 @@ def material_maps(a_low: F32, a_high: F32, cal: Calibration, cfg: SignatureConfi
     """Place every (pooled) pixel among the calibrated curves, a band of rows at a time."""
     lo, hi = _pool(a_low), _pool(a_high)
     z, steel, organic, z_lead = (np.empty_like(hi) for _ in range(4))
-    lead = cal.lead_z()
+    saturated = lo >= LOW_FLOOR - 1.5
     step = max(1, BAND_PX // max(1, hi.shape[1]))
     for y in range(0, hi.shape[0], step):
         b = slice(y, y + step)
-        z[b], steel[b], organic[b], z_lead[b] = _place(lo[b], hi[b], cal, lead)
+        z[b], steel[b], organic[b] = _place(lo[b], hi[b], saturated[b], cal)
+        z_lead[b] = cal.lead_z_at(hi[b])
     imp = hi >= -math.log(cfg.impenetrable_transmission)
-    return Maps(lo, hi, z, steel, organic, lo >= LOW_FLOOR - 1.5, imp, z_lead)
+    return Maps(lo, hi, z, steel, organic, saturated, imp, z_lead)
 
 
-def _place(lo: F32, hi: F32, cal: Calibration, lead: tuple[F32, F32]) -> tuple[F32, ...]:
-    """z, steel and organic mm, and lead's z, of a band of pooled pixels (``material_maps``)."""
+def _place(lo: F32, hi: F32, saturated: Mask, cal: Calibration) -> tuple[F32, F32, F32]:
+    """z, steel and organic mm of a band of pooled pixels (``material_maps``)."""
     h64 = hi.astype(np.float64)  # converted once for every curve read at it
     r_o, r_a, r_f = cal.ratios_at(h64)
     z = z_between(np.asarray(lo / np.maximum(hi, np.float32(0.02)), np.float32), r_o, r_a, r_f)
     steel_a = np.clip((lo - r_o * h64) / np.maximum(r_f - r_o, 1e-3), 0.0, h64).astype(np.float32)
-    np.copyto(steel_a, hi, where=lo >= LOW_FLOOR - 1.5)  # saturated: all of it
+    np.copyto(steel_a, hi, where=saturated)  # saturated: all of it
     (ho, _, mo), _, (hf, _, mf) = (cal.table(b) for b in BASES)
     steel = np.maximum(_interp(steel_a, hf, mf), np.float32(0.0))
     organic = np.maximum(_interp(hi - steel_a, ho, mo), np.float32(0.0))
-    return z, steel, organic, np.interp(h64, *lead).astype(np.float32)
+    return z, steel, organic
 
 
 def _full(box: Box, scale: int) -> Box:
